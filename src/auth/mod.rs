@@ -1,0 +1,178 @@
+//! Who is calling: tokens, revocation, WebSocket tickets, login throttling, and the `AuthUser`
+//! extractor every protected handler takes.
+
+pub mod password;
+pub mod token;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, FromRequest, HttpRequest};
+use dashmap::DashMap;
+
+use crate::accounts::{self, User};
+use crate::db::Db;
+use crate::error::{ApiError, ErrorCode};
+use crate::config::LoginLimits;
+pub use token::{Claims, TokenKeys};
+
+/// How long a WebSocket ticket stays valid.
+pub const TICKET_TTL: Duration = Duration::from_secs(30);
+
+pub struct AuthState {
+    pub keys: TokenKeys,
+    /// Revoked token ids and when the token would have expired (mirrors `revoked_tokens`).
+    revoked: DashMap<String, i64>,
+    tickets: DashMap<String, Ticket>,
+    login_failures: DashMap<String, (u32, Instant)>,
+    login_limits: LoginLimits,
+}
+
+/// A single-use pass for one WebSocket upgrade, standing for the token that asked for it.
+#[derive(Clone)]
+pub struct Ticket {
+    pub user_id: String,
+    pub claims: Claims,
+    expires: Instant,
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone)]
+pub struct AuthUser {
+    pub user: User,
+    pub claims: Claims,
+}
+
+impl AuthState {
+    pub async fn load(db: &Db, keys: TokenKeys, login_limits: LoginLimits) -> Result<Self, sqlx::Error> {
+        let now = crate::db::now_s();
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
+            .bind(now)
+            .execute(db)
+            .await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens")
+            .fetch_all(db)
+            .await?;
+        Ok(AuthState {
+            keys,
+            revoked: rows.into_iter().collect(),
+            tickets: DashMap::new(),
+            login_failures: DashMap::new(),
+            login_limits,
+        })
+    }
+
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.revoked.contains_key(jti)
+    }
+
+    pub async fn revoke(&self, db: &Db, claims: &Claims) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING")
+            .bind(&claims.jti)
+            .bind(claims.exp)
+            .execute(db)
+            .await?;
+        self.revoked.insert(claims.jti.clone(), claims.exp);
+        self.tickets.retain(|_, t| t.claims.jti != claims.jti);
+        Ok(())
+    }
+
+    /// Checks a bearer token: signature, expiry and revocation.
+    pub fn check_token(&self, token: &str) -> Option<Claims> {
+        self.keys
+            .decode(token)
+            .filter(|claims| !self.is_revoked(&claims.jti))
+    }
+
+    pub fn issue_ticket(&self, user: &AuthUser) -> String {
+        let now = Instant::now();
+        if self.tickets.len() > 1024 {
+            self.tickets.retain(|_, t| t.expires > now);
+        }
+        let ticket = token::random_token();
+        self.tickets.insert(
+            ticket.clone(),
+            Ticket {
+                user_id: user.user.id.clone(),
+                claims: user.claims.clone(),
+                expires: now + TICKET_TTL,
+            },
+        );
+        ticket
+    }
+
+    /// Takes a ticket out: it works once, within its lifetime, while its token is not revoked.
+    pub fn redeem_ticket(&self, ticket: &str) -> Option<Ticket> {
+        let (_, entry) = self.tickets.remove(ticket)?;
+        (entry.expires > Instant::now() && !self.is_revoked(&entry.claims.jti)).then_some(entry)
+    }
+
+    /// Refuses a login attempt when the username or the address failed too often lately.
+    pub fn check_login_allowed(&self, username: &str, ip: &str) -> Result<(), ApiError> {
+        let window = Duration::from_secs(self.login_limits.window_s);
+        let over = |key: String, max: u32| {
+            self.login_failures
+                .get(&key)
+                .is_some_and(|entry| entry.1.elapsed() < window && entry.0 >= max)
+        };
+        if over(format!("user:{username}"), self.login_limits.max_failures_per_user)
+            || over(format!("ip:{ip}"), self.login_limits.max_failures_per_ip)
+        {
+            return Err(ApiError::new(
+                ErrorCode::TooMany,
+                "too many failed logins; try again later",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn record_login_failure(&self, username: &str, ip: &str) {
+        let window = Duration::from_secs(self.login_limits.window_s);
+        for key in [format!("user:{username}"), format!("ip:{ip}")] {
+            let mut entry = self.login_failures.entry(key).or_insert((0, Instant::now()));
+            if entry.1.elapsed() >= window {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+        }
+    }
+
+    pub fn record_login_success(&self, username: &str) {
+        self.login_failures.remove(&format!("user:{username}"));
+    }
+}
+
+/// Reads `Authorization: Bearer <token>`.
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let auth = req.app_data::<web::Data<AuthState>>().cloned();
+        let db = req.app_data::<web::Data<Db>>().cloned();
+        let claims = auth
+            .as_ref()
+            .and_then(|auth| bearer(req).and_then(|t| auth.check_token(t)));
+        Box::pin(async move {
+            let (claims, db) = match (claims, db) {
+                (Some(claims), Some(db)) => (claims, db),
+                _ => return Err(ApiError::unauthorized()),
+            };
+            // The account may have been deleted since the token was issued.
+            let user = accounts::find_by_id(&db, &claims.sub)
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
+            Ok(AuthUser { user, claims })
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! Settings: defaults, then an optional TOML file, then `BERTH_` environment variables, then flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Database URL; defaults to a SQLite file in the data dir.
+    pub database_url: Option<String>,
+    /// JWT signing secret; when absent one is generated and kept in the data dir.
+    pub jwt_secret: Option<String>,
+    pub token_ttl_s: u64,
+    /// Origins a browser WebSocket may come from. Empty: only the server's own.
+    pub allowed_origins: Vec<String>,
+    pub session: SessionSettings,
+    pub limits: ContainerLimits,
+    pub login: LoginLimits,
+}
+
+/// Timings and sizes of one WebSocket session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionSettings {
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_timeout_ms: u64,
+    /// Largest frame accepted from a client.
+    pub max_frame_bytes: usize,
+    /// Frames queued for one client before streams of that session wait.
+    pub output_queue: usize,
+    /// Live streams one session may hold.
+    pub max_streams: usize,
+}
+
+/// Defaults and maxima for the resources of a container a user creates.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerLimits {
+    pub default_memory_mb: u64,
+    pub max_memory_mb: u64,
+    pub default_cpus: f64,
+    pub max_cpus: f64,
+    pub default_pids: i64,
+    pub max_pids: i64,
+}
+
+/// Failed logins tolerated within a window before answering 429.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoginLimits {
+    pub window_s: u64,
+    pub max_failures_per_user: u32,
+    pub max_failures_per_ip: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            jwt_secret: None,
+            token_ttl_s: 12 * 3600,
+            allowed_origins: Vec::new(),
+            session: SessionSettings {
+                heartbeat_interval_ms: 5_000,
+                heartbeat_timeout_ms: 15_000,
+                max_frame_bytes: 1 << 20,
+                output_queue: 64,
+                max_streams: 32,
+            },
+            limits: ContainerLimits {
+                default_memory_mb: 512,
+                max_memory_mb: 4096,
+                default_cpus: 1.0,
+                max_cpus: 4.0,
+                default_pids: 256,
+                max_pids: 1024,
+            },
+            login: LoginLimits {
+                window_s: 300,
+                max_failures_per_user: 5,
+                max_failures_per_ip: 20,
+            },
+        }
+    }
+}
+
+// The secret must never reach a log line.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("token_ttl_s", &self.token_ttl_s)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("session", &self.session)
+            .field("limits", &self.limits)
+            .field("login", &self.login)
+            .finish()
+    }
+}
+
+/// Values given on the command line; they win over every other source.
+#[derive(Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Layers the sources in order; nested keys in the environment use `__`
+    /// (`BERTH_SESSION__HEARTBEAT_TIMEOUT_MS=20000`).
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Settings, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("BERTH_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("berth.db").display())
+        })
+    }
+}

@@ -1,0 +1,183 @@
+//! `/containers`: create, list, inspect, start, stop, restart and remove the caller's containers.
+
+use actix_web::{web, HttpResponse};
+use bollard::query_parameters::{RemoveContainerOptions, RestartContainerOptions, StopContainerOptions};
+use serde::Serialize;
+
+use crate::auth::AuthUser;
+use crate::config::Settings;
+use crate::docker::{ContainerSpec, Engine, LABEL_OWNER};
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+pub struct ContainerView {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub owner: Option<String>,
+}
+
+impl From<bollard::models::ContainerInspectResponse> for ContainerView {
+    fn from(c: bollard::models::ContainerInspectResponse) -> Self {
+        let config = c.config.unwrap_or_default();
+        ContainerView {
+            id: c.id.unwrap_or_default(),
+            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            image: config.image.unwrap_or_default(),
+            state: c
+                .state
+                .and_then(|s| s.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            owner: config.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
+        }
+    }
+}
+
+impl From<bollard::models::ContainerSummary> for ContainerView {
+    fn from(c: bollard::models::ContainerSummary) -> Self {
+        ContainerView {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: c.image.unwrap_or_default(),
+            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            owner: c.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+        ))
+    }
+}
+
+async fn create(
+    user: AuthUser,
+    engine: web::Data<Engine>,
+    settings: web::Data<Settings>,
+    spec: web::Json<ContainerSpec>,
+) -> Result<HttpResponse, ApiError> {
+    if spec.image.trim().is_empty() {
+        return Err(ApiError::bad_request("image is required"));
+    }
+    if let Some(name) = &spec.name {
+        check_name(name)?;
+    }
+    let id = engine.create_container(&user.user, &spec, &settings.limits).await?;
+    let info = engine.owned_container(&user.user, &id).await?;
+    tracing::info!(container = %id, image = %spec.image, "container created");
+    Ok(HttpResponse::Created().json(ContainerView::from(info)))
+}
+
+async fn list(user: AuthUser, engine: web::Data<Engine>) -> Result<HttpResponse, ApiError> {
+    let owner = (!user.user.is_admin()).then_some(user.user.id.as_str());
+    let containers: Vec<ContainerView> = engine
+        .list_managed(owner)
+        .await?
+        .into_iter()
+        .map(ContainerView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(containers))
+}
+
+async fn get(
+    user: AuthUser,
+    engine: web::Data<Engine>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let info = engine.owned_container(&user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(ContainerView::from(info)))
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Start,
+    Stop,
+    Restart,
+}
+
+async fn act(
+    user: &AuthUser,
+    engine: &Engine,
+    id: &str,
+    action: Action,
+) -> Result<HttpResponse, ApiError> {
+    let info = engine.owned_container(&user.user, id).await?;
+    let id = info.id.unwrap_or_default();
+    let docker = engine.client().await?;
+    let result = match action {
+        Action::Start => docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await,
+        Action::Stop => {
+            let options = StopContainerOptions { t: Some(5), signal: None };
+            docker.stop_container(&id, Some(options)).await
+        }
+        Action::Restart => {
+            let options = RestartContainerOptions { t: Some(5), signal: None };
+            docker.restart_container(&id, Some(options)).await
+        }
+    };
+    match result {
+        // Starting a running container or stopping a stopped one is already done.
+        Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let info = engine.owned_container(&user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(ContainerView::from(info)))
+}
+
+async fn start(user: AuthUser, engine: web::Data<Engine>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    act(&user, &engine, &id, Action::Start).await
+}
+
+async fn stop(user: AuthUser, engine: web::Data<Engine>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    act(&user, &engine, &id, Action::Stop).await
+}
+
+async fn restart(user: AuthUser, engine: web::Data<Engine>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    act(&user, &engine, &id, Action::Restart).await
+}
+
+async fn remove(
+    user: AuthUser,
+    engine: web::Data<Engine>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let info = engine.owned_container(&user.user, &id).await?;
+    let options = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    engine
+        .client()
+        .await?
+        .remove_container(&info.id.unwrap_or_default(), Some(options))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/containers", web::post().to(create))
+        .route("/containers", web::get().to(list))
+        .route("/containers/{id}", web::get().to(get))
+        .route("/containers/{id}", web::delete().to(remove))
+        .route("/containers/{id}/start", web::post().to(start))
+        .route("/containers/{id}/stop", web::post().to(stop))
+        .route("/containers/{id}/restart", web::post().to(restart));
+}

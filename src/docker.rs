@@ -1,0 +1,272 @@
+//! The Docker engine as berth uses it: one negotiated client, ownership labels, the safety policy
+//! for containers users create, and killing what an exec started.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::accounts::User;
+use crate::config::ContainerLimits;
+use crate::error::ApiError;
+
+pub const LABEL_MANAGED: &str = "berth.managed";
+pub const LABEL_OWNER: &str = "berth.owner";
+
+/// Environment variable set on every exec berth starts; its value names the stream, and the
+/// processes carrying it (the exec'd process and everything it forks) are killed with the stream.
+pub const EXEC_MARKER: &str = "BERTH_EXEC";
+
+/// Capabilities a container keeps; all others are dropped. These let package managers and
+/// `su`-style tools inside the sandbox work, and let berth's stream cleanup signal processes.
+pub const KEPT_CAPABILITIES: [&str; 8] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+];
+
+pub struct Engine {
+    docker: Docker,
+    negotiated: AtomicBool,
+}
+
+impl Engine {
+    /// A client for `DOCKER_HOST`, or the local socket. Nothing is contacted yet.
+    pub fn connect() -> Result<Engine, bollard::errors::Error> {
+        Ok(Engine {
+            docker: Docker::connect_with_defaults()?,
+            negotiated: AtomicBool::new(false),
+        })
+    }
+
+    /// The client, its API version lowered to the engine's on first use (so Debian's 20.10,
+    /// API 1.41, works).
+    pub async fn client(&self) -> Result<&Docker, ApiError> {
+        if !self.negotiated.load(Ordering::Acquire) {
+            let attempt = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.docker.clone().negotiate_version(),
+            )
+            .await;
+            match attempt {
+                Ok(Ok(_)) => self.negotiated.store(true, Ordering::Release),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => {
+                    return Err(ApiError::new(
+                        crate::error::ErrorCode::Unavailable,
+                        "the Docker engine did not answer",
+                    ))
+                }
+            }
+        }
+        Ok(&self.docker)
+    }
+
+    /// The engine's API version, when it answers.
+    pub async fn api_version(&self) -> Result<String, ApiError> {
+        let docker = self.client().await?;
+        let version = tokio::time::timeout(Duration::from_secs(5), docker.version())
+            .await
+            .map_err(|_| {
+                ApiError::new(crate::error::ErrorCode::Unavailable, "the Docker engine did not answer")
+            })??;
+        Ok(version.api_version.unwrap_or_default())
+    }
+
+    /// Inspects a container the user may use: their own, or any berth container for an admin.
+    /// Someone else's container is reported as missing, so ids of others' containers leak nothing.
+    pub async fn owned_container(
+        &self,
+        user: &User,
+        id_or_name: &str,
+    ) -> Result<ContainerInspectResponse, ApiError> {
+        let not_found = || ApiError::not_found(format!("no such container: {id_or_name}"));
+        if id_or_name.is_empty() || id_or_name.len() > 128 {
+            return Err(not_found());
+        }
+        let docker = self.client().await?;
+        let info = match docker
+            .inspect_container(id_or_name, None::<bollard::query_parameters::InspectContainerOptions>)
+            .await
+        {
+            Ok(info) => info,
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                return Err(not_found())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let labels = info.config.as_ref().and_then(|c| c.labels.as_ref());
+        let owner = labels.and_then(|l| l.get(LABEL_OWNER));
+        let managed = labels.is_some_and(|l| l.contains_key(LABEL_MANAGED));
+        let allowed = owner == Some(&user.id) || (managed && user.is_admin());
+        if allowed {
+            Ok(info)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Berth's containers: one owner's, or all of them.
+    pub async fn list_managed(
+        &self,
+        owner: Option<&str>,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, ApiError> {
+        let label = match owner {
+            Some(owner) => format!("{LABEL_OWNER}={owner}"),
+            None => LABEL_MANAGED.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![label])]);
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        Ok(self.client().await?.list_containers(Some(options)).await?)
+    }
+
+    /// Removes every container of a user (their account is going away).
+    pub async fn remove_owned_by(&self, owner: &str) -> Result<(), ApiError> {
+        let docker = self.client().await?;
+        for container in self.list_managed(Some(owner)).await? {
+            let Some(id) = container.id else { continue };
+            let options = RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            };
+            match docker.remove_container(&id, Some(options)).await {
+                Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a container under berth's policy: owner labels, resource limits, all capabilities
+    /// dropped but [`KEPT_CAPABILITIES`], no new privileges, no host mounts or host network.
+    pub async fn create_container(
+        &self,
+        owner: &User,
+        spec: &ContainerSpec,
+        limits: &ContainerLimits,
+    ) -> Result<String, ApiError> {
+        let memory_mb = spec.memory_mb.unwrap_or(limits.default_memory_mb);
+        let cpus = spec.cpus.unwrap_or(limits.default_cpus);
+        let pids = spec.pids_limit.unwrap_or(limits.default_pids);
+        if memory_mb < 16 || memory_mb > limits.max_memory_mb {
+            return Err(ApiError::bad_request(format!(
+                "memory_mb must be between 16 and {}",
+                limits.max_memory_mb
+            )));
+        }
+        if !(cpus > 0.0 && cpus <= limits.max_cpus) {
+            return Err(ApiError::bad_request(format!(
+                "cpus must be above 0 and at most {}",
+                limits.max_cpus
+            )));
+        }
+        if pids < 16 || pids > limits.max_pids {
+            return Err(ApiError::bad_request(format!(
+                "pids_limit must be between 16 and {}",
+                limits.max_pids
+            )));
+        }
+        let labels = HashMap::from([
+            (LABEL_MANAGED.to_string(), "1".to_string()),
+            (LABEL_OWNER.to_string(), owner.id.clone()),
+        ]);
+        let env = spec
+            .env
+            .as_ref()
+            .map(|env| env.iter().map(|(k, v)| format!("{k}={v}")).collect());
+        let host_config = HostConfig {
+            memory: Some((memory_mb * 1024 * 1024) as i64),
+            memory_swap: Some((memory_mb * 1024 * 1024) as i64),
+            nano_cpus: Some((cpus * 1e9) as i64),
+            pids_limit: Some(pids),
+            cap_drop: Some(vec!["ALL".to_string()]),
+            cap_add: Some(KEPT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+            security_opt: Some(vec!["no-new-privileges".to_string()]),
+            privileged: Some(false),
+            network_mode: Some("bridge".to_string()),
+            init: Some(true),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: spec.cmd.clone(),
+            env,
+            tty: Some(spec.tty.unwrap_or(false)),
+            open_stdin: Some(spec.tty.unwrap_or(false)),
+            labels: Some(labels),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: spec.name.clone(),
+            ..Default::default()
+        };
+        let docker = self.client().await?;
+        match docker.create_container(Some(options), body).await {
+            Ok(created) => Ok(created.id),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Err(
+                ApiError::not_found(format!("no such image on this host: {}", spec.image)),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Kills every process in the container that carries the exec marker `marker`: the exec'd
+    /// process and all it forked. Docker has no exec-kill API, so a second, short exec finds them
+    /// by their environment and signals them.
+    pub async fn kill_exec_processes(&self, container: &str, marker: &str) -> Result<(), ApiError> {
+        let script = format!(
+            "for d in /proc/[0-9]*; do tr '\\000' '\\n' < $d/environ 2>/dev/null | grep -qxF '{EXEC_MARKER}={marker}' && kill -9 ${{d#/proc/}} 2>/dev/null; done; exit 0"
+        );
+        let docker = self.client().await?;
+        let exec = docker
+            .create_exec(
+                container,
+                bollard::exec::CreateExecOptions {
+                    cmd: Some(vec!["/bin/sh".to_string(), "-c".to_string(), script]),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    user: Some("0".to_string()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        // Wait for the killer to finish by draining its (empty) output.
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+            docker.start_exec(&exec.id, None).await?
+        {
+            while output.next().await.is_some() {}
+        }
+        Ok(())
+    }
+}
+
+/// What a user may choose about a new container; anything else is refused.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    pub tty: Option<bool>,
+    pub name: Option<String>,
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+}

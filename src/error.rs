@@ -1,0 +1,184 @@
+//! The one error shape every REST answer and WebSocket `error` frame uses.
+//!
+//! | code           | HTTP |
+//! |----------------|------|
+//! | bad_request    | 400  |
+//! | unauthorized   | 401  |
+//! | forbidden      | 403  |
+//! | not_found      | 404  |
+//! | conflict       | 409  |
+//! | too_large      | 413  |
+//! | too_many       | 429  |
+//! | internal       | 500  |
+//! | unavailable    | 503  |
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLarge,
+    TooMany,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// An error as the client sees it: a code and a message safe to show.
+/// Internal causes are logged where they are converted, never sent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(ErrorCode::Unauthorized, "missing, invalid or expired credentials")
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    /// Logs the whole cause chain and hides it from the client.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %chain(cause), "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+/// `a: b: c` for an error and its sources.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a ApiError,
+}
+
+impl Serialize for ApiError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ApiError", 2)?;
+        st.serialize_field("code", &self.code)?;
+        st.serialize_field("message", &self.message)?;
+        st.end()
+    }
+}
+
+impl actix_web::ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(Body { error: self })
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal(&e)
+    }
+}
+
+impl From<bollard::errors::Error> for ApiError {
+    fn from(e: bollard::errors::Error) -> Self {
+        use bollard::errors::Error as D;
+        match &e {
+            D::DockerResponseServerError {
+                status_code,
+                message,
+            } => {
+                let code = match status_code {
+                    404 => ErrorCode::NotFound,
+                    409 | 304 => ErrorCode::Conflict,
+                    400 => ErrorCode::BadRequest,
+                    _ => return ApiError::internal(&e),
+                };
+                // Docker's own message names the object, which the client asked about.
+                ApiError::new(code, message.clone())
+            }
+            D::IOError { .. }
+            | D::HyperResponseError { .. }
+            | D::HyperLegacyError { .. }
+            | D::RequestTimeoutError
+            | D::SocketNotFoundError(_) => {
+                tracing::warn!(error = %chain(&e), "Docker engine unreachable");
+                ApiError::new(ErrorCode::Unavailable, "the Docker engine is unavailable")
+            }
+            _ => ApiError::internal(&e),
+        }
+    }
+}
+
+/// JSON body errors from actix become our shape instead of actix's plain text.
+pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let api = match &err {
+                actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                | actix_web::error::JsonPayloadError::Overflow { .. } => {
+                    ApiError::new(ErrorCode::TooLarge, "request body too large")
+                }
+                other => ApiError::bad_request(other.to_string()),
+            };
+            api.into()
+        })
+}
+
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default()
+        .error_handler(|err, _req| ApiError::bad_request(err.to_string()).into())
+}
+
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|err, _req| ApiError::bad_request(err.to_string()).into())
+}

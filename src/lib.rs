@@ -1,0 +1,12 @@
+//! berth: live, safe browser sessions on Docker containers.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod containers;
+pub mod db;
+pub mod docker;
+pub mod error;
+pub mod session;
+pub mod startup;
+pub mod telemetry;

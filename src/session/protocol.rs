@@ -1,0 +1,175 @@
+//! Wire protocol v1 (docs/protocol.md): JSON control messages in text frames, raw bytes in binary
+//! frames `[stream, channel, payload...]`.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU8;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ErrorCode};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A client-chosen stream id, 1–255.
+pub type StreamId = NonZeroU8;
+
+pub const CHANNEL_STDIN: u8 = 0;
+pub const CHANNEL_STDOUT: u8 = 1;
+pub const CHANNEL_STDERR: u8 = 2;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    Exec(ExecRequest),
+    Resize { stream: StreamId, cols: u16, rows: u16 },
+    Eof { stream: StreamId },
+    Cancel { stream: StreamId },
+    Pause { stream: StreamId },
+    Resume { stream: StreamId },
+    Logs(LogsRequest),
+    Stats { stream: StreamId, container: String },
+    Ping { t: Value },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExecRequest {
+    pub stream: StreamId,
+    pub container: String,
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub tty: bool,
+    pub cols: Option<u16>,
+    pub rows: Option<u16>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub workdir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogsRequest {
+    pub stream: StreamId,
+    pub container: String,
+    #[serde(default)]
+    pub follow: bool,
+    pub tail: Option<u64>,
+    /// Unix seconds.
+    pub since: Option<i64>,
+    #[serde(default)]
+    pub timestamps: bool,
+}
+
+impl ExecRequest {
+    /// Checks what serde cannot: a command, sane sizes, plain environment names.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if self.cmd.is_empty() || self.cmd[0].is_empty() {
+            return Err(ApiError::bad_request("cmd must name a program"));
+        }
+        for size in [self.cols, self.rows].into_iter().flatten() {
+            check_size(size)?;
+        }
+        if let Some(env) = &self.env {
+            let bad = env
+                .keys()
+                .any(|k| k.is_empty() || k.contains('=') || k.contains('\0'));
+            if bad {
+                return Err(ApiError::bad_request("env names must be non-empty, without '='"));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn check_size(size: u16) -> Result<(), ApiError> {
+    if (1..=1000).contains(&size) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("cols and rows must be between 1 and 1000"))
+    }
+}
+
+/// Parses a text frame. On failure, returns the error and the stream it named, if any, so the
+/// error frame can carry it.
+pub fn parse(text: &str) -> Result<ClientMessage, (Option<u8>, ApiError)> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| (None, ApiError::bad_request(format!("invalid JSON: {e}"))))?;
+    let stream = value
+        .get("stream")
+        .and_then(Value::as_u64)
+        .and_then(|s| u8::try_from(s).ok())
+        .filter(|s| *s > 0);
+    match value.get("type") {
+        Some(Value::String(_)) => {}
+        Some(_) => return Err((stream, ApiError::bad_request("\"type\" must be a string"))),
+        None => return Err((stream, ApiError::bad_request("message has no \"type\""))),
+    }
+    serde_json::from_value(value).map_err(|e| (stream, ApiError::bad_request(e.to_string())))
+}
+
+/// A binary frame for the client: stream, channel, then the bytes untouched.
+pub fn binary_frame(stream: StreamId, channel: u8, payload: &[u8]) -> Bytes {
+    let mut frame = BytesMut::with_capacity(payload.len() + 2);
+    frame.put_u8(stream.get());
+    frame.put_u8(channel);
+    frame.put_slice(payload);
+    frame.freeze()
+}
+
+pub fn hello(session: &str, heartbeat_ms: u64) -> String {
+    json!({"type": "hello", "protocol": PROTOCOL_VERSION, "session": session, "heartbeat_ms": heartbeat_ms})
+        .to_string()
+}
+
+pub fn started(stream: StreamId) -> String {
+    json!({"type": "started", "stream": stream}).to_string()
+}
+
+pub fn exit(stream: StreamId, code: Option<i64>) -> String {
+    json!({"type": "exit", "stream": stream, "code": code}).to_string()
+}
+
+pub fn end(stream: StreamId) -> String {
+    json!({"type": "end", "stream": stream}).to_string()
+}
+
+pub fn pong(t: Value) -> String {
+    json!({"type": "pong", "t": t}).to_string()
+}
+
+pub fn error(stream: Option<u8>, code: ErrorCode, message: &str) -> String {
+    let mut value = json!({"type": "error", "code": code, "message": message});
+    if let Some(stream) = stream {
+        value["stream"] = json!(stream);
+    }
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names_the_stream_of_a_bad_message() {
+        let (stream, err) = parse(r#"{"type":"exec","stream":7}"#).unwrap_err();
+        assert_eq!(stream, Some(7));
+        assert!(err.message.contains("missing field"), "{}", err.message);
+    }
+
+    #[test]
+    fn parse_refuses_stream_zero_and_unknown_types() {
+        assert!(parse(r#"{"type":"cancel","stream":0}"#).is_err());
+        let (_, err) = parse(r#"{"type":"launch","stream":1}"#).unwrap_err();
+        assert!(err.message.contains("unknown variant"), "{}", err.message);
+        assert!(parse("not json").is_err());
+        assert!(parse(r#"{"stream":1}"#).is_err());
+    }
+
+    #[test]
+    fn binary_frames_keep_every_byte() {
+        let payload: Vec<u8> = (0..=255).collect();
+        let frame = binary_frame(StreamId::new(3).unwrap(), CHANNEL_STDERR, &payload);
+        assert_eq!(frame[0], 3);
+        assert_eq!(frame[1], CHANNEL_STDERR);
+        assert_eq!(&frame[2..], &payload[..]);
+    }
+}

@@ -1,0 +1,383 @@
+//! The streams a session runs: exec, logs and stats. Each ends on its own token (a child of the
+//! session's), releases its id, then says `exit` or `end`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::{LogsOptions, ResizeExecOptions, StatsOptions};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{self, ExecRequest, LogsRequest, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT};
+use super::{SessionCtx, StreamParts};
+use crate::docker::EXEC_MARKER;
+use crate::error::ApiError;
+
+/// Largest chunk read from Docker at once; bigger output arrives as several frames.
+const READ_CAPACITY: usize = 64 * 1024;
+
+/// How long the cleanup of a cancelled exec may take before it is given up (and logged).
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reports a failure on the stream and releases its id.
+async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
+    ctx.finish_stream(stream);
+    ctx.send_error(Some(stream.get()), &err).await;
+}
+
+/// Waits until the stream is not paused; false if it was cancelled meanwhile.
+async fn wait_unpaused(paused: &mut watch::Receiver<bool>, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        r = paused.wait_for(|p| !*p) => r.is_ok(),
+    }
+}
+
+/// Forwards Docker output to the client as binary frames until the output ends or the stream is
+/// cancelled. Output is read only as fast as the client takes it, and not at all while paused.
+/// Returns true when cancelled.
+async fn pump_output<S>(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    output: &mut S,
+    parts: &mut StreamParts,
+    mut on_resize: impl FnMut(u16, u16) -> tokio::task::JoinHandle<()>,
+) -> bool
+where
+    S: Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+{
+    let cancel = parts.cancel.clone();
+    loop {
+        if !wait_unpaused(&mut parts.paused, &cancel).await {
+            return true;
+        }
+        let resize = async {
+            match parts.resize.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let item = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return true,
+            Some((cols, rows)) = resize => {
+                on_resize(cols, rows);
+                continue;
+            }
+            item = output.next() => item,
+        };
+        let (channel, message) = match item {
+            Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                (CHANNEL_STDOUT, message)
+            }
+            Some(Ok(LogOutput::StdErr { message })) => (CHANNEL_STDERR, message),
+            Some(Ok(LogOutput::StdIn { .. })) => continue,
+            Some(Err(e)) => {
+                tracing::info!(error = %crate::error::chain(&e), "output stream failed");
+                return false;
+            }
+            None => return false,
+        };
+        let frame = protocol::binary_frame(stream, channel, &message);
+        if !ctx.send_binary(frame, &cancel).await {
+            return true;
+        }
+    }
+}
+
+/// Runs a command in a container, with stdin, resize, pause and cancel, and kills everything it
+/// started when the stream or the session ends.
+pub(super) async fn exec(ctx: Arc<SessionCtx>, request: ExecRequest, mut parts: StreamParts) {
+    let stream = request.stream;
+    let info = match ctx.engine.owned_container(&ctx.user, &request.container).await {
+        Ok(info) => info,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let container = info.id.unwrap_or_default();
+    if !info.state.and_then(|s| s.running).unwrap_or(false) {
+        let err = ApiError::conflict(format!("container {} is not running", request.container));
+        return fail(&ctx, stream, err).await;
+    }
+    let docker = match ctx.engine.client().await {
+        Ok(docker) => docker.clone(),
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+
+    let marker = format!("{}-{}", ctx.id, stream);
+    let mut env: Vec<String> = request
+        .env
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != EXEC_MARKER)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    env.push(format!("{EXEC_MARKER}={marker}"));
+    if request.tty {
+        env.push("TERM=xterm-256color".to_string());
+    }
+    let created = docker
+        .create_exec(
+            &container,
+            CreateExecOptions {
+                cmd: Some(request.cmd.clone()),
+                env: Some(env),
+                working_dir: request.workdir.clone(),
+                tty: Some(request.tty),
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
+    let exec_id = match created {
+        Ok(created) => created.id,
+        Err(e) => return fail(&ctx, stream, e.into()).await,
+    };
+    let start = StartExecOptions {
+        detach: false,
+        tty: request.tty,
+        output_capacity: Some(READ_CAPACITY),
+    };
+    let (mut output, input) = match docker.start_exec(&exec_id, Some(start)).await {
+        Ok(StartExecResults::Attached { output, input }) => (output, input),
+        Ok(StartExecResults::Detached) => {
+            let err = ApiError::internal(&std::io::Error::other("exec started detached"));
+            return fail(&ctx, stream, err).await;
+        }
+        Err(e) => return fail(&ctx, stream, e.into()).await,
+    };
+    tracing::info!(container = %container, exec = %exec_id, tty = request.tty, "exec started");
+    ctx.send_text(protocol::started(stream)).await;
+
+    // A TTY exec starts at 0x0; it can only be resized once started.
+    let resize = |cols: u16, rows: u16| {
+        let docker = docker.clone();
+        let exec_id = exec_id.clone();
+        tokio::spawn(async move {
+            let options = ResizeExecOptions {
+                w: cols.into(),
+                h: rows.into(),
+            };
+            if let Err(e) = docker.resize_exec(&exec_id, options).await {
+                tracing::debug!(error = %e, "resize failed");
+            }
+        })
+    };
+    if let (true, Some(cols), Some(rows)) = (request.tty, request.cols, request.rows) {
+        let _ = resize(cols, rows).await;
+    }
+
+    let stdin = parts.stdin.take().map(|rx| {
+        tokio::spawn(feed_stdin(rx, input, parts.cancel.clone()))
+    });
+    let cancelled = pump_output(&ctx, stream, &mut output, &mut parts, resize).await;
+    drop(output);
+    parts.cancel.cancel(); // stops the stdin feeder
+    if let Some(stdin) = stdin {
+        let _ = stdin.await;
+    }
+    if cancelled {
+        kill_leftovers(&ctx, &container, &marker).await;
+    }
+    let code = exit_code(&docker, &exec_id).await;
+    tracing::info!(?code, cancelled, "exec ended");
+    ctx.finish_stream(stream);
+    if !ctx.cancel.is_cancelled() {
+        ctx.send_text(protocol::exit(stream, code)).await;
+    }
+    // What the process left running in the background goes with it, as when a terminal closes.
+    if !cancelled {
+        kill_leftovers(&ctx, &container, &marker).await;
+    }
+}
+
+async fn kill_leftovers(ctx: &SessionCtx, container: &str, marker: &str) {
+    let kill = ctx.engine.kill_exec_processes(container, marker);
+    match tokio::time::timeout(KILL_TIMEOUT, kill).await {
+        Ok(Ok(())) => tracing::debug!("exec processes killed"),
+        Ok(Err(err)) => tracing::warn!(error = %err, "could not kill exec processes"),
+        Err(_) => tracing::warn!("killing exec processes timed out"),
+    }
+}
+
+/// Copies client input to the process; closing the channel (`eof`) half-closes its stdin.
+async fn feed_stdin(
+    mut rx: mpsc::Receiver<Bytes>,
+    mut input: std::pin::Pin<Box<dyn AsyncWrite + Send>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let chunk = tokio::select! {
+            _ = cancel.cancelled() => return,
+            chunk = rx.recv() => chunk,
+        };
+        let Some(chunk) = chunk else {
+            let _ = input.shutdown().await;
+            return;
+        };
+        let written = tokio::select! {
+            _ = cancel.cancelled() => return,
+            written = input.write_all(&chunk) => written,
+        };
+        if written.is_err() || input.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The exit code once Docker has noticed the process ended (it may lag the output's end).
+async fn exit_code(docker: &bollard::Docker, exec_id: &str) -> Option<i64> {
+    for _ in 0..40 {
+        match docker.inspect_exec(exec_id).await {
+            Ok(info) if info.running != Some(true) => return info.exit_code,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Streams a container's logs; with `follow`, until the container stops or the stream ends.
+pub(super) async fn logs(ctx: Arc<SessionCtx>, request: LogsRequest, mut parts: StreamParts) {
+    let stream = request.stream;
+    let info = match ctx.engine.owned_container(&ctx.user, &request.container).await {
+        Ok(info) => info,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let docker = match ctx.engine.client().await {
+        Ok(docker) => docker.clone(),
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let since = match request.since.map(i32::try_from) {
+        None => 0,
+        Some(Ok(since)) if since >= 0 => since,
+        _ => return fail(&ctx, stream, ApiError::bad_request("since is out of range")).await,
+    };
+    let options = LogsOptions {
+        follow: request.follow,
+        stdout: true,
+        stderr: true,
+        since,
+        timestamps: request.timestamps,
+        tail: request.tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+        ..Default::default()
+    };
+    let mut output = docker.logs(&info.id.unwrap_or_default(), Some(options));
+    ctx.send_text(protocol::started(stream)).await;
+    let no_resize = |_, _| tokio::spawn(async {});
+    pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+    ctx.finish_stream(stream);
+    if !ctx.cancel.is_cancelled() {
+        ctx.send_text(protocol::end(stream)).await;
+    }
+}
+
+/// Sends a container's resource use about once a second until it stops or the stream ends.
+pub(super) async fn stats(
+    ctx: Arc<SessionCtx>,
+    stream: StreamId,
+    container: String,
+    mut parts: StreamParts,
+) {
+    let info = match ctx.engine.owned_container(&ctx.user, &container).await {
+        Ok(info) => info,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let docker = match ctx.engine.client().await {
+        Ok(docker) => docker.clone(),
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let options = StatsOptions {
+        stream: true,
+        one_shot: false,
+    };
+    let mut samples = docker.stats(&info.id.unwrap_or_default(), Some(options));
+    ctx.send_text(protocol::started(stream)).await;
+    let cancel = parts.cancel.clone();
+    loop {
+        if !wait_unpaused(&mut parts.paused, &cancel).await {
+            break;
+        }
+        let sample = tokio::select! {
+            _ = cancel.cancelled() => break,
+            sample = samples.next() => sample,
+        };
+        let Some(Ok(sample)) = sample else { break };
+        // A stopped container reports empty samples.
+        if sample.pids_stats.as_ref().and_then(|p| p.current).is_none()
+            && sample.read.is_none()
+        {
+            break;
+        }
+        if !ctx.send_text(stats_message(stream, &sample)).await {
+            break;
+        }
+    }
+    ctx.finish_stream(stream);
+    if !ctx.cancel.is_cancelled() {
+        ctx.send_text(protocol::end(stream)).await;
+    }
+}
+
+/// The `stats` message, computed as `docker stats` does.
+fn stats_message(stream: StreamId, s: &bollard::models::ContainerStatsResponse) -> String {
+    let usage = |c: &Option<bollard::models::ContainerCpuStats>| {
+        let c = c.as_ref();
+        (
+            c.and_then(|c| c.cpu_usage.as_ref()).and_then(|u| u.total_usage).unwrap_or(0),
+            c.and_then(|c| c.system_cpu_usage).unwrap_or(0),
+        )
+    };
+    let (cpu, system) = usage(&s.cpu_stats);
+    let (pre_cpu, pre_system) = usage(&s.precpu_stats);
+    let online = s
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| {
+            c.online_cpus.map(u64::from).or_else(|| {
+                c.cpu_usage
+                    .as_ref()
+                    .and_then(|u| u.percpu_usage.as_ref())
+                    .map(|p| p.len() as u64)
+            })
+        })
+        .unwrap_or(1);
+    let cpu_delta = cpu.saturating_sub(pre_cpu) as f64;
+    let system_delta = system.saturating_sub(pre_system) as f64;
+    let cpu_percent = if system_delta > 0.0 {
+        cpu_delta / system_delta * online as f64 * 100.0
+    } else {
+        0.0
+    };
+    let memory = s.memory_stats.as_ref();
+    let cache = memory
+        .and_then(|m| m.stats.as_ref())
+        .and_then(|st| st.get("inactive_file").or_else(|| st.get("total_inactive_file")))
+        .copied()
+        .unwrap_or(0);
+    let memory_bytes = memory
+        .and_then(|m| m.usage)
+        .unwrap_or(0)
+        .saturating_sub(cache);
+    let (rx, tx) = s.networks.iter().flatten().fold((0, 0), |(rx, tx), (_, n)| {
+        (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
+    });
+    json!({
+        "type": "stats",
+        "stream": stream,
+        "cpu_percent": (cpu_percent * 100.0).round() / 100.0,
+        "memory_bytes": memory_bytes,
+        "memory_limit": memory.and_then(|m| m.limit).unwrap_or(0),
+        "pids": s.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0),
+        "net_rx_bytes": rx,
+        "net_tx_bytes": tx,
+    })
+    .to_string()
+}
