@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{password, AuthState, AuthUser, TICKET_TTL};
+use crate::auth::{password, AuthState, AuthUser};
 use crate::db::Db;
 use crate::docker::Engine;
 use crate::error::ApiError;
@@ -129,7 +129,10 @@ pub struct Credentials {
     password: String,
 }
 
-async fn register(db: web::Data<Db>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
+async fn register(
+    db: web::Data<Db>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
     let user = create(&db, &body.username, &body.password, Role::Student).await?;
     tracing::info!(user = %user.id, username = %user.username, "account registered");
     Ok(HttpResponse::Created().json(user))
@@ -165,10 +168,7 @@ async fn login(
         ));
     };
     auth.record_login_success(&body.username);
-    let (token, _) = auth
-        .keys
-        .issue(&id)
-        .map_err(|e| ApiError::internal(&e))?;
+    let (token, _) = auth.keys.issue(&id).map_err(|e| ApiError::internal(&e))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -214,7 +214,7 @@ async fn ws_ticket(user: AuthUser, auth: web::Data<AuthState>) -> HttpResponse {
     let ticket = auth.issue_ticket(&user);
     HttpResponse::Ok().json(serde_json::json!({
         "ticket": ticket,
-        "expires_in": TICKET_TTL.as_secs(),
+        "expires_in": auth.ticket_ttl.as_secs(),
     }))
 }
 

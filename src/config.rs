@@ -13,9 +13,14 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Database URL; defaults to a SQLite file in the data dir.
     pub database_url: Option<String>,
+    /// The Docker engine, `unix://...` or `tcp://host:port`; when absent `DOCKER_HOST`, then the
+    /// local socket.
+    pub docker_host: Option<String>,
     /// JWT signing secret; when absent one is generated and kept in the data dir.
     pub jwt_secret: Option<String>,
     pub token_ttl_s: u64,
+    /// Lifetime of a single-use WebSocket ticket.
+    pub ticket_ttl_s: u64,
     /// Origins a browser WebSocket may come from. Empty: only the server's own.
     pub allowed_origins: Vec<String>,
     pub session: SessionSettings,
@@ -61,8 +66,10 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            docker_host: None,
             jwt_secret: None,
             token_ttl_s: 12 * 3600,
+            ticket_ttl_s: 30,
             allowed_origins: Vec::new(),
             session: SessionSettings {
                 heartbeat_interval_ms: 5_000,
@@ -95,8 +102,13 @@ impl std::fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("docker_host", &self.docker_host)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("token_ttl_s", &self.token_ttl_s)
+            .field("ticket_ttl_s", &self.ticket_ttl_s)
             .field("allowed_origins", &self.allowed_origins)
             .field("session", &self.session)
             .field("limits", &self.limits)
@@ -117,7 +129,10 @@ pub struct Overrides {
 impl Settings {
     /// Layers the sources in order; nested keys in the environment use `__`
     /// (`BERTH_SESSION__HEARTBEAT_TIMEOUT_MS=20000`).
-    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Settings, figment::Error> {
+    pub fn load(
+        file: Option<&Path>,
+        overrides: Overrides,
+    ) -> Result<Settings, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -126,11 +141,12 @@ impl Settings {
             .merge(Env::prefixed("BERTH_").split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("berth.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("berth.db").display()))
     }
 }

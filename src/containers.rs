@@ -1,7 +1,9 @@
 //! `/containers`: create, list, inspect, start, stop, restart and remove the caller's containers.
 
 use actix_web::{web, HttpResponse};
-use bollard::query_parameters::{RemoveContainerOptions, RestartContainerOptions, StopContainerOptions};
+use bollard::query_parameters::{
+    RemoveContainerOptions, RestartContainerOptions, StopContainerOptions,
+};
 use serde::Serialize;
 
 use crate::auth::AuthUser;
@@ -23,7 +25,11 @@ impl From<bollard::models::ContainerInspectResponse> for ContainerView {
         let config = c.config.unwrap_or_default();
         ContainerView {
             id: c.id.unwrap_or_default(),
-            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             image: config.image.unwrap_or_default(),
             state: c
                 .state
@@ -54,7 +60,10 @@ impl From<bollard::models::ContainerSummary> for ContainerView {
 
 fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = (1..=64).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
@@ -79,7 +88,9 @@ async fn create(
     if let Some(name) = &spec.name {
         check_name(name)?;
     }
-    let id = engine.create_container(&user.user, &spec, &settings.limits).await?;
+    let id = engine
+        .create_container(&user.user, &spec, &settings.limits)
+        .await?;
     let info = engine.owned_container(&user.user, &id).await?;
     tracing::info!(container = %id, image = %spec.image, "container created");
     Ok(HttpResponse::Created().json(ContainerView::from(info)))
@@ -122,34 +133,62 @@ async fn act(
     let id = info.id.unwrap_or_default();
     let docker = engine.client().await?;
     let result = match action {
-        Action::Start => docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await,
+        Action::Start => {
+            docker
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await
+        }
         Action::Stop => {
-            let options = StopContainerOptions { t: Some(5), signal: None };
+            let options = StopContainerOptions {
+                t: Some(5),
+                signal: None,
+            };
             docker.stop_container(&id, Some(options)).await
         }
         Action::Restart => {
-            let options = RestartContainerOptions { t: Some(5), signal: None };
+            let options = RestartContainerOptions {
+                t: Some(5),
+                signal: None,
+            };
             docker.restart_container(&id, Some(options)).await
         }
     };
     match result {
         // Starting a running container or stopping a stopped one is already done.
-        Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => {}
         Err(e) => return Err(e.into()),
     }
     let info = engine.owned_container(&user.user, &id).await?;
     Ok(HttpResponse::Ok().json(ContainerView::from(info)))
 }
 
-async fn start(user: AuthUser, engine: web::Data<Engine>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn start(
+    user: AuthUser,
+    engine: web::Data<Engine>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     act(&user, &engine, &id, Action::Start).await
 }
 
-async fn stop(user: AuthUser, engine: web::Data<Engine>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn stop(
+    user: AuthUser,
+    engine: web::Data<Engine>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     act(&user, &engine, &id, Action::Stop).await
 }
 
-async fn restart(user: AuthUser, engine: web::Data<Engine>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn restart(
+    user: AuthUser,
+    engine: web::Data<Engine>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     act(&user, &engine, &id, Action::Restart).await
 }
 

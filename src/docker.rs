@@ -2,7 +2,6 @@
 //! for containers users create, and killing what an exec started.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig};
@@ -37,40 +36,53 @@ pub const KEPT_CAPABILITIES: [&str; 8] = [
 ];
 
 pub struct Engine {
-    docker: Docker,
-    negotiated: AtomicBool,
+    host: Option<String>,
+    /// Built and version-negotiated on first successful use; until then every use retries, so
+    /// an engine that was down at start (or whose socket did not exist yet) is picked up later.
+    docker: std::sync::RwLock<Option<Docker>>,
 }
 
 impl Engine {
-    /// A client for `DOCKER_HOST`, or the local socket. Nothing is contacted yet.
-    pub fn connect() -> Result<Engine, bollard::errors::Error> {
-        Ok(Engine {
-            docker: Docker::connect_with_defaults()?,
-            negotiated: AtomicBool::new(false),
-        })
+    /// An engine at `host`, else `DOCKER_HOST`, else the local socket. Nothing is contacted yet.
+    pub fn new(host: Option<String>) -> Engine {
+        Engine {
+            host,
+            docker: std::sync::RwLock::new(None),
+        }
     }
 
-    /// The client, its API version lowered to the engine's on first use (so Debian's 20.10,
-    /// API 1.41, works).
-    pub async fn client(&self) -> Result<&Docker, ApiError> {
-        if !self.negotiated.load(Ordering::Acquire) {
-            let attempt = tokio::time::timeout(
-                Duration::from_secs(5),
-                self.docker.clone().negotiate_version(),
-            )
-            .await;
-            match attempt {
-                Ok(Ok(_)) => self.negotiated.store(true, Ordering::Release),
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => {
-                    return Err(ApiError::new(
-                        crate::error::ErrorCode::Unavailable,
-                        "the Docker engine did not answer",
-                    ))
-                }
+    fn connect(&self) -> Result<Docker, bollard::errors::Error> {
+        const TIMEOUT_S: u64 = 120;
+        match self.host.as_deref() {
+            None => Docker::connect_with_defaults(),
+            Some(h) if h.starts_with("unix://") => {
+                Docker::connect_with_unix(h, TIMEOUT_S, bollard::API_DEFAULT_VERSION)
             }
+            Some(h) => Docker::connect_with_http(h, TIMEOUT_S, bollard::API_DEFAULT_VERSION),
         }
-        Ok(&self.docker)
+    }
+
+    /// The client, its API version lowered to the engine's (so Debian's 20.10, API 1.41, works).
+    pub async fn client(&self) -> Result<Docker, ApiError> {
+        if let Some(docker) = self.docker.read().expect("engine lock").as_ref() {
+            return Ok(docker.clone());
+        }
+        let unavailable = |detail: String| {
+            tracing::warn!(error = %detail, "Docker engine unreachable");
+            ApiError::new(
+                crate::error::ErrorCode::Unavailable,
+                "the Docker engine is unavailable",
+            )
+        };
+        let docker = self
+            .connect()
+            .map_err(|e| unavailable(crate::error::chain(&e)))?;
+        let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
+            .await
+            .map_err(|_| unavailable("no answer within 5 s".into()))?
+            .map_err(ApiError::from)?;
+        *self.docker.write().expect("engine lock") = Some(docker.clone());
+        Ok(docker)
     }
 
     /// The engine's API version, when it answers.
@@ -79,7 +91,10 @@ impl Engine {
         let version = tokio::time::timeout(Duration::from_secs(5), docker.version())
             .await
             .map_err(|_| {
-                ApiError::new(crate::error::ErrorCode::Unavailable, "the Docker engine did not answer")
+                ApiError::new(
+                    crate::error::ErrorCode::Unavailable,
+                    "the Docker engine did not answer",
+                )
             })??;
         Ok(version.api_version.unwrap_or_default())
     }
@@ -97,13 +112,16 @@ impl Engine {
         }
         let docker = self.client().await?;
         let info = match docker
-            .inspect_container(id_or_name, None::<bollard::query_parameters::InspectContainerOptions>)
+            .inspect_container(
+                id_or_name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
             .await
         {
             Ok(info) => info,
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                return Err(not_found())
-            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
         let labels = info.config.as_ref().and_then(|c| c.labels.as_ref());
@@ -146,7 +164,10 @@ impl Engine {
                 ..Default::default()
             };
             match docker.remove_container(&id, Some(options)).await {
-                Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -220,9 +241,12 @@ impl Engine {
         let docker = self.client().await?;
         match docker.create_container(Some(options), body).await {
             Ok(created) => Ok(created.id),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Err(
-                ApiError::not_found(format!("no such image on this host: {}", spec.image)),
-            ),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Err(ApiError::not_found(format!(
+                "no such image on this host: {}",
+                spec.image
+            ))),
             Err(e) => Err(e.into()),
         }
     }

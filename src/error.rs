@@ -66,7 +66,10 @@ impl ApiError {
         Self::new(ErrorCode::BadRequest, message)
     }
     pub fn unauthorized() -> Self {
-        Self::new(ErrorCode::Unauthorized, "missing, invalid or expired credentials")
+        Self::new(
+            ErrorCode::Unauthorized,
+            "missing, invalid or expired credentials",
+        )
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, message)

@@ -8,7 +8,11 @@ use berth::startup::Application;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Live, safe browser sessions on Docker containers")]
+#[command(
+    name = "berth",
+    version,
+    about = "Live, safe browser sessions on Docker containers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,8 +80,14 @@ async fn main() -> anyhow::Result<()> {
                     config,
                 },
         } => {
-            let settings = Settings::load(config.as_deref(), Overrides { listen: None, data_dir })
-                .context("reading settings")?;
+            let settings = Settings::load(
+                config.as_deref(),
+                Overrides {
+                    listen: None,
+                    data_dir,
+                },
+            )
+            .context("reading settings")?;
             let password = if password == "-" {
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line)?;

@@ -32,11 +32,13 @@ impl Application {
         let db = db::connect(&settings.database_url())
             .await
             .context("opening the database")?;
-        let secret = token::load_or_create_secret(settings.jwt_secret.as_deref(), &settings.data_dir)
-            .context("loading the token signing secret")?;
+        let secret =
+            token::load_or_create_secret(settings.jwt_secret.as_deref(), &settings.data_dir)
+                .context("loading the token signing secret")?;
         let keys = TokenKeys::new(&secret, settings.token_ttl_s);
-        let auth = AuthState::load(&db, keys, settings.login.clone()).await?;
-        let engine = Engine::connect().context("configuring the Docker client")?;
+        let ticket_ttl = Duration::from_secs(settings.ticket_ttl_s);
+        let auth = AuthState::load(&db, keys, ticket_ttl, settings.login.clone()).await?;
+        let engine = Engine::new(settings.docker_host.clone());
         if let Err(e) = engine.api_version().await {
             tracing::warn!(error = %e, "Docker engine not reachable yet; will retry on use");
         }

@@ -12,19 +12,17 @@ use actix_web::{web, FromRequest, HttpRequest};
 use dashmap::DashMap;
 
 use crate::accounts::{self, User};
+use crate::config::LoginLimits;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
-use crate::config::LoginLimits;
 pub use token::{Claims, TokenKeys};
-
-/// How long a WebSocket ticket stays valid.
-pub const TICKET_TTL: Duration = Duration::from_secs(30);
 
 pub struct AuthState {
     pub keys: TokenKeys,
     /// Revoked token ids and when the token would have expired (mirrors `revoked_tokens`).
     revoked: DashMap<String, i64>,
     tickets: DashMap<String, Ticket>,
+    pub ticket_ttl: Duration,
     login_failures: DashMap<String, (u32, Instant)>,
     login_limits: LoginLimits,
 }
@@ -45,7 +43,12 @@ pub struct AuthUser {
 }
 
 impl AuthState {
-    pub async fn load(db: &Db, keys: TokenKeys, login_limits: LoginLimits) -> Result<Self, sqlx::Error> {
+    pub async fn load(
+        db: &Db,
+        keys: TokenKeys,
+        ticket_ttl: Duration,
+        login_limits: LoginLimits,
+    ) -> Result<Self, sqlx::Error> {
         let now = crate::db::now_s();
         sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
             .bind(now)
@@ -58,6 +61,7 @@ impl AuthState {
             keys,
             revoked: rows.into_iter().collect(),
             tickets: DashMap::new(),
+            ticket_ttl,
             login_failures: DashMap::new(),
             login_limits,
         })
@@ -96,7 +100,7 @@ impl AuthState {
             Ticket {
                 user_id: user.user.id.clone(),
                 claims: user.claims.clone(),
-                expires: now + TICKET_TTL,
+                expires: now + self.ticket_ttl,
             },
         );
         ticket
@@ -116,8 +120,10 @@ impl AuthState {
                 .get(&key)
                 .is_some_and(|entry| entry.1.elapsed() < window && entry.0 >= max)
         };
-        if over(format!("user:{username}"), self.login_limits.max_failures_per_user)
-            || over(format!("ip:{ip}"), self.login_limits.max_failures_per_ip)
+        if over(
+            format!("user:{username}"),
+            self.login_limits.max_failures_per_user,
+        ) || over(format!("ip:{ip}"), self.login_limits.max_failures_per_ip)
         {
             return Err(ApiError::new(
                 ErrorCode::TooMany,
@@ -130,7 +136,10 @@ impl AuthState {
     pub fn record_login_failure(&self, username: &str, ip: &str) {
         let window = Duration::from_secs(self.login_limits.window_s);
         for key in [format!("user:{username}"), format!("ip:{ip}")] {
-            let mut entry = self.login_failures.entry(key).or_insert((0, Instant::now()));
+            let mut entry = self
+                .login_failures
+                .entry(key)
+                .or_insert((0, Instant::now()));
             if entry.1.elapsed() >= window {
                 *entry = (0, Instant::now());
             }

@@ -112,7 +112,10 @@ impl Sessions {
         }
         self.shutdown.cancel();
         self.tracker.close();
-        if tokio::time::timeout(within, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(within, self.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("sessions still cleaning up at shutdown");
         }
     }
@@ -174,7 +177,13 @@ impl SessionCtx {
     /// Forgets a finished stream so its id can be used again. Called before its last message is
     /// sent, so a client that reuses the id right after `exit`/`end` is never refused.
     pub fn finish_stream(&self, stream: StreamId) {
-        if self.streams.lock().expect("streams lock").remove(&stream.get()).is_some() {
+        if self
+            .streams
+            .lock()
+            .expect("streams lock")
+            .remove(&stream.get())
+            .is_some()
+        {
             self.live_streams.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -208,9 +217,8 @@ pub async fn ws_handler(
         .await?
         .ok_or_else(ApiError::unauthorized)?;
 
-    let (response, ws, messages) = actix_ws::handle(&req, body).map_err(|e| {
-        ApiError::bad_request(format!("not a WebSocket upgrade: {e}"))
-    })?;
+    let (response, ws, messages) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
     let messages = messages
         .max_frame_size(HARD_FRAME_LIMIT)
         .aggregate_continuations()
@@ -274,7 +282,9 @@ fn check_origin(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
             .split_once("://")
             .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
     } else {
-        allowed.iter().any(|a| a.trim_end_matches('/') == origin.trim_end_matches('/'))
+        allowed
+            .iter()
+            .any(|a| a.trim_end_matches('/') == origin.trim_end_matches('/'))
     };
     if ok {
         Ok(())
@@ -296,8 +306,15 @@ async fn run(
     let (control_tx, control_rx) = mpsc::channel(8);
 
     let writer = actix_web::rt::spawn(
-        write_loop(ws, out_rx, text_rx, control_rx, ctx.cancel.clone(), reason.clone())
-            .in_current_span(),
+        write_loop(
+            ws,
+            out_rx,
+            text_rx,
+            control_rx,
+            ctx.cancel.clone(),
+            reason.clone(),
+        )
+        .in_current_span(),
     );
     let heartbeat = actix_web::rt::spawn(
         heartbeat_loop(
@@ -318,7 +335,10 @@ async fn run(
     // Whatever ended the reader ends the session: stop every stream, let them clean up.
     ctx.cancel.cancel();
     ctx.tracker.close();
-    if tokio::time::timeout(CLEANUP_GRACE, ctx.tracker.wait()).await.is_err() {
+    if tokio::time::timeout(CLEANUP_GRACE, ctx.tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("streams still cleaning up after the grace period");
     }
     let _ = heartbeat.await;
@@ -358,8 +378,11 @@ async fn read_loop(
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Close(_)) => return,
             Err(actix_ws::ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                ctx.send_error(None, &ApiError::bad_request("text frame is not valid UTF-8"))
-                    .await;
+                ctx.send_error(
+                    None,
+                    &ApiError::bad_request("text frame is not valid UTF-8"),
+                )
+                .await;
             }
             Err(e) => {
                 // The frame could not be read past: the connection cannot go on.
@@ -380,7 +403,8 @@ fn too_large(ctx: &SessionCtx) -> ApiError {
 /// Binary frames are stdin for an exec stream: `[stream, 0, bytes...]`.
 async fn handle_input(ctx: &Arc<SessionCtx>, frame: Bytes) {
     if frame.len() > ctx.settings.max_frame_bytes + 2 {
-        ctx.send_error(frame.first().copied(), &too_large(ctx)).await;
+        ctx.send_error(frame.first().copied(), &too_large(ctx))
+            .await;
         return;
     }
     if frame.len() < 2 {
@@ -400,7 +424,9 @@ async fn handle_input(ctx: &Arc<SessionCtx>, frame: Bytes) {
     };
     let result = match stdin {
         None => Err(ApiError::not_found("no such stream")),
-        Some(None) => Err(ApiError::bad_request("this stream takes no input (or its stdin was closed)")),
+        Some(None) => Err(ApiError::bad_request(
+            "this stream takes no input (or its stdin was closed)",
+        )),
         Some(Some(tx)) => tx.try_send(frame.slice(2..)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => ApiError::new(
                 ErrorCode::TooMany,
@@ -426,26 +452,38 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             }
             let tty = request.tty;
             match open_stream(ctx, stream, true, tty) {
-                Ok(parts) => spawn_stream(ctx, stream, "exec", streams::exec(ctx.clone(), request, parts)),
+                Ok(parts) => spawn_stream(
+                    ctx,
+                    stream,
+                    "exec",
+                    streams::exec(ctx.clone(), request, parts),
+                ),
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,
             }
         }
         ClientMessage::Logs(request) => {
             let stream = request.stream;
             match open_stream(ctx, stream, false, false) {
-                Ok(parts) => spawn_stream(ctx, stream, "logs", streams::logs(ctx.clone(), request, parts)),
+                Ok(parts) => spawn_stream(
+                    ctx,
+                    stream,
+                    "logs",
+                    streams::logs(ctx.clone(), request, parts),
+                ),
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,
             }
         }
-        ClientMessage::Stats { stream, container } => match open_stream(ctx, stream, false, false) {
-            Ok(parts) => spawn_stream(
-                ctx,
-                stream,
-                "stats",
-                streams::stats(ctx.clone(), stream, container, parts),
-            ),
-            Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-        },
+        ClientMessage::Stats { stream, container } => {
+            match open_stream(ctx, stream, false, false) {
+                Ok(parts) => spawn_stream(
+                    ctx,
+                    stream,
+                    "stats",
+                    streams::stats(ctx.clone(), stream, container, parts),
+                ),
+                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+            }
+        }
         ClientMessage::Resize { stream, cols, rows } => {
             let result = protocol::check_size(cols)
                 .and_then(|_| protocol::check_size(rows))
@@ -512,7 +550,12 @@ pub(crate) struct StreamParts {
 }
 
 /// Reserves a stream id and makes the channels a stream is steered through.
-fn open_stream(ctx: &SessionCtx, stream: StreamId, stdin: bool, tty: bool) -> Result<StreamParts, ApiError> {
+fn open_stream(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    stdin: bool,
+    tty: bool,
+) -> Result<StreamParts, ApiError> {
     let mut streams = ctx.streams.lock().expect("streams lock");
     if streams.contains_key(&stream.get()) {
         return Err(ApiError::conflict(format!("stream {stream} is in use")));
@@ -636,7 +679,9 @@ async fn heartbeat_loop(
     // Silence is checked more often than pings are sent, so a dead client is dropped close to
     // the timeout rather than up to one ping interval late.
     let ping_every = Duration::from_millis(settings.heartbeat_interval_ms);
-    let check_every = ping_every.min(Duration::from_millis(settings.heartbeat_timeout_ms / 4).max(Duration::from_millis(50)));
+    let check_every = ping_every.min(
+        Duration::from_millis(settings.heartbeat_timeout_ms / 4).max(Duration::from_millis(50)),
+    );
     let mut interval = tokio::time::interval(check_every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_ping = Instant::now();
@@ -645,7 +690,8 @@ async fn heartbeat_loop(
             _ = cancel.cancelled() => return,
             _ = interval.tick() => {}
         }
-        let silent_ms = (started.elapsed().as_millis() as u64).saturating_sub(last_seen.load(Ordering::Relaxed));
+        let silent_ms = (started.elapsed().as_millis() as u64)
+            .saturating_sub(last_seen.load(Ordering::Relaxed));
         if silent_ms > settings.heartbeat_timeout_ms {
             tracing::info!(silent_ms, "client silent; closing session");
             let _ = reason.set(CloseReason {

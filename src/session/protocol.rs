@@ -23,14 +23,31 @@ pub const CHANNEL_STDERR: u8 = 2;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     Exec(ExecRequest),
-    Resize { stream: StreamId, cols: u16, rows: u16 },
-    Eof { stream: StreamId },
-    Cancel { stream: StreamId },
-    Pause { stream: StreamId },
-    Resume { stream: StreamId },
+    Resize {
+        stream: StreamId,
+        cols: u16,
+        rows: u16,
+    },
+    Eof {
+        stream: StreamId,
+    },
+    Cancel {
+        stream: StreamId,
+    },
+    Pause {
+        stream: StreamId,
+    },
+    Resume {
+        stream: StreamId,
+    },
     Logs(LogsRequest),
-    Stats { stream: StreamId, container: String },
-    Ping { t: Value },
+    Stats {
+        stream: StreamId,
+        container: String,
+    },
+    Ping {
+        t: Value,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +90,9 @@ impl ExecRequest {
                 .keys()
                 .any(|k| k.is_empty() || k.contains('=') || k.contains('\0'));
             if bad {
-                return Err(ApiError::bad_request("env names must be non-empty, without '='"));
+                return Err(ApiError::bad_request(
+                    "env names must be non-empty, without '='",
+                ));
             }
         }
         Ok(())
@@ -84,7 +103,9 @@ pub fn check_size(size: u16) -> Result<(), ApiError> {
     if (1..=1000).contains(&size) {
         Ok(())
     } else {
-        Err(ApiError::bad_request("cols and rows must be between 1 and 1000"))
+        Err(ApiError::bad_request(
+            "cols and rows must be between 1 and 1000",
+        ))
     }
 }
 

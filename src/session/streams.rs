@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::query_parameters::{LogsOptions, ResizeExecOptions, StatsOptions};
+use bollard::query_parameters::{
+    LogsOptions, ResizeExecOptions, StatsOptions, WaitContainerOptions,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
@@ -95,7 +97,11 @@ where
 /// started when the stream or the session ends.
 pub(super) async fn exec(ctx: Arc<SessionCtx>, request: ExecRequest, mut parts: StreamParts) {
     let stream = request.stream;
-    let info = match ctx.engine.owned_container(&ctx.user, &request.container).await {
+    let info = match ctx
+        .engine
+        .owned_container(&ctx.user, &request.container)
+        .await
+    {
         Ok(info) => info,
         Err(err) => return fail(&ctx, stream, err).await,
     };
@@ -105,7 +111,7 @@ pub(super) async fn exec(ctx: Arc<SessionCtx>, request: ExecRequest, mut parts: 
         return fail(&ctx, stream, err).await;
     }
     let docker = match ctx.engine.client().await {
-        Ok(docker) => docker.clone(),
+        Ok(docker) => docker,
         Err(err) => return fail(&ctx, stream, err).await,
     };
 
@@ -174,9 +180,10 @@ pub(super) async fn exec(ctx: Arc<SessionCtx>, request: ExecRequest, mut parts: 
         let _ = resize(cols, rows).await;
     }
 
-    let stdin = parts.stdin.take().map(|rx| {
-        tokio::spawn(feed_stdin(rx, input, parts.cancel.clone()))
-    });
+    let stdin = parts
+        .stdin
+        .take()
+        .map(|rx| tokio::spawn(feed_stdin(rx, input, parts.cancel.clone())));
     let cancelled = pump_output(&ctx, stream, &mut output, &mut parts, resize).await;
     drop(output);
     parts.cancel.cancel(); // stops the stdin feeder
@@ -247,12 +254,16 @@ async fn exit_code(docker: &bollard::Docker, exec_id: &str) -> Option<i64> {
 /// Streams a container's logs; with `follow`, until the container stops or the stream ends.
 pub(super) async fn logs(ctx: Arc<SessionCtx>, request: LogsRequest, mut parts: StreamParts) {
     let stream = request.stream;
-    let info = match ctx.engine.owned_container(&ctx.user, &request.container).await {
+    let info = match ctx
+        .engine
+        .owned_container(&ctx.user, &request.container)
+        .await
+    {
         Ok(info) => info,
         Err(err) => return fail(&ctx, stream, err).await,
     };
     let docker = match ctx.engine.client().await {
-        Ok(docker) => docker.clone(),
+        Ok(docker) => docker,
         Err(err) => return fail(&ctx, stream, err).await,
     };
     let since = match request.since.map(i32::try_from) {
@@ -266,7 +277,9 @@ pub(super) async fn logs(ctx: Arc<SessionCtx>, request: LogsRequest, mut parts: 
         stderr: true,
         since,
         timestamps: request.timestamps,
-        tail: request.tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+        tail: request
+            .tail
+            .map_or_else(|| "all".to_string(), |n| n.to_string()),
         ..Default::default()
     };
     let mut output = docker.logs(&info.id.unwrap_or_default(), Some(options));
@@ -291,14 +304,20 @@ pub(super) async fn stats(
         Err(err) => return fail(&ctx, stream, err).await,
     };
     let docker = match ctx.engine.client().await {
-        Ok(docker) => docker.clone(),
+        Ok(docker) => docker,
         Err(err) => return fail(&ctx, stream, err).await,
     };
     let options = StatsOptions {
         stream: true,
         one_shot: false,
     };
-    let mut samples = docker.stats(&info.id.unwrap_or_default(), Some(options));
+    let id = info.id.unwrap_or_default();
+    let mut samples = docker.stats(&id, Some(options));
+    // Docker goes on sending empty samples for a stopped container: its stop ends the stream.
+    let wait = WaitContainerOptions {
+        condition: "not-running".to_string(),
+    };
+    let mut stopped = docker.wait_container(&id, Some(wait));
     ctx.send_text(protocol::started(stream)).await;
     let cancel = parts.cancel.clone();
     loop {
@@ -307,15 +326,10 @@ pub(super) async fn stats(
         }
         let sample = tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = stopped.next() => break,
             sample = samples.next() => sample,
         };
         let Some(Ok(sample)) = sample else { break };
-        // A stopped container reports empty samples.
-        if sample.pids_stats.as_ref().and_then(|p| p.current).is_none()
-            && sample.read.is_none()
-        {
-            break;
-        }
         if !ctx.send_text(stats_message(stream, &sample)).await {
             break;
         }
@@ -331,7 +345,9 @@ fn stats_message(stream: StreamId, s: &bollard::models::ContainerStatsResponse) 
     let usage = |c: &Option<bollard::models::ContainerCpuStats>| {
         let c = c.as_ref();
         (
-            c.and_then(|c| c.cpu_usage.as_ref()).and_then(|u| u.total_usage).unwrap_or(0),
+            c.and_then(|c| c.cpu_usage.as_ref())
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0),
             c.and_then(|c| c.system_cpu_usage).unwrap_or(0),
         )
     };
@@ -359,16 +375,23 @@ fn stats_message(stream: StreamId, s: &bollard::models::ContainerStatsResponse) 
     let memory = s.memory_stats.as_ref();
     let cache = memory
         .and_then(|m| m.stats.as_ref())
-        .and_then(|st| st.get("inactive_file").or_else(|| st.get("total_inactive_file")))
+        .and_then(|st| {
+            st.get("inactive_file")
+                .or_else(|| st.get("total_inactive_file"))
+        })
         .copied()
         .unwrap_or(0);
     let memory_bytes = memory
         .and_then(|m| m.usage)
         .unwrap_or(0)
         .saturating_sub(cache);
-    let (rx, tx) = s.networks.iter().flatten().fold((0, 0), |(rx, tx), (_, n)| {
-        (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
-    });
+    let (rx, tx) = s
+        .networks
+        .iter()
+        .flatten()
+        .fold((0, 0), |(rx, tx), (_, n)| {
+            (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
+        });
     json!({
         "type": "stats",
         "stream": stream,

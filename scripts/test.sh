@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: prepares the machine (Docker engine, test images), then runs every check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh --test-images
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --all-targets

@@ -1,0 +1,247 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{eventually, processes_matching, spawn_app, spawn_app_with, Frame};
+
+#[tokio::test]
+async fn tty_exec_echoes_resizes_and_interrupts() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+
+    ws.exec(1, &container, &["/bin/sh"], true).await;
+    ws.stdin(1, b"echo hi\r").await;
+    ws.read_until(1, "\r\nhi\r\n").await;
+
+    ws.stdin(1, b"stty size\r").await;
+    ws.read_until(1, "24 80").await;
+    ws.send(json!({"type": "resize", "stream": 1, "cols": 100, "rows": 30}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws.stdin(1, b"stty size\r").await;
+    ws.read_until(1, "30 100").await;
+
+    // Ctrl-C stops the foreground command, not the shell.
+    ws.stdin(1, b"sleep 4141\r").await;
+    let found = eventually(Duration::from_secs(3), || {
+        !processes_matching(&container, "sleep 4141").is_empty()
+    })
+    .await;
+    assert!(found.is_some(), "sleep started");
+    ws.stdin(1, b"\x03").await;
+    ws.stdin(1, b"echo after-$((40+2))\r").await;
+    ws.read_until(1, "after-42").await;
+    assert!(processes_matching(&container, "sleep 4141").is_empty());
+
+    ws.stdin(1, b"exit 7\r").await;
+    let out = ws.collect(1).await;
+    assert_eq!(out.code, Some(7));
+}
+
+#[tokio::test]
+async fn non_tty_exec_keeps_stdout_and_stderr_apart_and_reports_the_exit_code() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+
+    ws.exec(
+        5,
+        &container,
+        &["sh", "-c", "echo out; echo err >&2; echo $GREETING; exit 3"],
+        false,
+    )
+    .await;
+    let out = ws.collect(5).await;
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    assert_eq!(out.code, Some(3));
+
+    ws.send(json!({"type": "exec", "stream": 5, "container": container, "cmd": ["sh", "-c", "echo $GREETING in $(pwd)"], "env": {"GREETING": "hello"}, "workdir": "/tmp"}))
+        .await;
+    ws.expect("started", 5).await;
+    let out = ws.collect(5).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello in /tmp\n");
+    assert_eq!(out.code, Some(0));
+}
+
+#[tokio::test]
+async fn every_byte_value_and_utf8_text_survive_unchanged() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+
+    // Container to client: printf writes all 256 byte values.
+    let script: String = (0..=255u32).map(|b| format!("\\{b:03o}")).collect();
+    ws.exec(2, &container, &["printf", &script], false).await;
+    let out = ws.collect(2).await;
+    assert_eq!(out.stdout, (0..=255u8).collect::<Vec<_>>());
+
+    // Client to container and back: cat echoes stdin, split at awkward places.
+    let mut input: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    input.extend_from_slice("héllo wörld — 日本語 🎉\n".as_bytes());
+    ws.exec(3, &container, &["cat"], false).await;
+    for chunk in input.chunks(4093) {
+        ws.stdin(3, chunk).await;
+    }
+    ws.send(json!({"type": "eof", "stream": 3})).await;
+    let out = ws.collect(3).await;
+    assert_eq!(out.code, Some(0), "cat ends when its stdin closes");
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout == input, "bytes changed on the way");
+
+    // A multi-byte character split across output chunks arrives whole.
+    ws.exec(
+        4,
+        &container,
+        &[
+            "sh",
+            "-c",
+            "printf '\\346\\227'; sleep 0.2; printf '\\245\\n'",
+        ],
+        false,
+    )
+    .await;
+    let out = ws.collect(4).await;
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "日\n");
+}
+
+#[tokio::test]
+async fn closing_the_client_kills_the_exec_process() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+
+    let mut ws = app.ws(&user.token).await;
+    ws.exec(
+        1,
+        &container,
+        &["sh", "-c", "sleep 4242 & sleep 4243"],
+        false,
+    )
+    .await;
+    assert!(eventually(Duration::from_secs(3), || processes_matching(
+        &container,
+        "sleep 424"
+    )
+    .len()
+        == 2)
+    .await
+    .is_some());
+    ws.abandon(); // the tab is gone: no close frame
+    let gone = eventually(Duration::from_secs(2), || {
+        processes_matching(&container, "sleep 424").is_empty()
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "exec'd processes still running 2 s after the client left"
+    );
+
+    let mut ws = app.ws(&user.token).await;
+    ws.exec(1, &container, &["sleep", "4244"], true).await;
+    ws.close().await; // a polite close works the same
+    let gone = eventually(Duration::from_secs(2), || {
+        processes_matching(&container, "sleep 4244").is_empty()
+    })
+    .await;
+    assert!(gone.is_some());
+    assert!(
+        eventually(Duration::from_secs(2), || app.sessions.is_empty()
+            && app.sessions.live_streams() == 0)
+        .await
+        .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_and_its_processes_killed() {
+    let app = spawn_app_with(|s| {
+        s.session.heartbeat_interval_ms = 200;
+        s.session.heartbeat_timeout_ms = 1000;
+    })
+    .await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+
+    let mut ws = app.ws(&user.token).await;
+    assert_eq!(ws.hello["heartbeat_ms"], 200);
+    ws.exec(1, &container, &["sleep", "4343"], false).await;
+    let _silent = ws.into_silent(); // open, but never reads (so never answers a ping)
+    let gone = eventually(Duration::from_secs(4), || {
+        processes_matching(&container, "sleep 4343").is_empty()
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "a client silent past the timeout keeps its processes"
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || app.sessions.is_empty())
+            .await
+            .is_some()
+    );
+
+    // A client that answers pings stays connected well past the timeout.
+    let mut ws = app.ws(&user.token).await;
+    for _ in 0..15 {
+        ws.send(json!({"type": "ping", "t": "x"})).await;
+        assert_eq!(ws.next_json().await["type"], "pong");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(app.sessions.len(), 1);
+}
+
+#[tokio::test]
+async fn cancel_kills_the_process_and_frees_the_stream_id() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+
+    ws.exec(9, &container, &["sh", "-c", "sleep 4545"], false)
+        .await;
+    assert!(eventually(Duration::from_secs(3), || !processes_matching(
+        &container,
+        "sleep 4545"
+    )
+    .is_empty())
+    .await
+    .is_some());
+    ws.send(json!({"type": "cancel", "stream": 9})).await;
+    let exit = ws.expect("exit", 9).await;
+    assert_eq!(exit["code"], 137, "killed by SIGKILL");
+    assert!(processes_matching(&container, "sleep 4545").is_empty());
+
+    // The id can be used again right away.
+    ws.exec(9, &container, &["true"], false).await;
+    assert_eq!(ws.collect(9).await.code, Some(0));
+}
+
+#[tokio::test]
+async fn pause_stops_output_and_resume_continues_it() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+
+    ws.exec(
+        1,
+        &container,
+        &["sh", "-c", "while true; do echo tick; sleep 0.05; done"],
+        false,
+    )
+    .await;
+    ws.read_until(1, "tick").await;
+    ws.send(json!({"type": "pause", "stream": 1})).await;
+    // What was already on its way may still arrive; then nothing.
+    while let Some(Frame::Bytes(..)) = ws.next_within(Duration::from_millis(300)).await {}
+    let quiet = ws.next_within(Duration::from_secs(1)).await;
+    assert!(quiet.is_none(), "output kept coming while paused");
+    ws.send(json!({"type": "resume", "stream": 1})).await;
+    ws.read_until(1, "tick\ntick\n").await;
+}

@@ -1,0 +1,399 @@
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use berth::config::Settings;
+use berth::session::Sessions;
+use berth::startup::Application;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const IMAGE: &str = "berth-test/busybox:1";
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub http: reqwest::Client,
+    pub sessions: actix_web::web::Data<Sessions>,
+    pub data_dir: tempfile::TempDir,
+    containers: Mutex<Vec<String>>,
+}
+
+pub struct TestUser {
+    pub id: String,
+    pub username: String,
+    pub password: String,
+    pub token: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the real application on a free port with a fresh data dir.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let _ = tracing_subscriber_init();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let address = app.address();
+    let sessions = app.sessions();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        sessions,
+        data_dir,
+        containers: Mutex::new(Vec::new()),
+    }
+}
+
+fn tracing_subscriber_init() -> Option<()> {
+    std::env::var("TEST_LOG")
+        .ok()
+        .map(|_| berth::telemetry::init())
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let ids = self.containers.lock().unwrap().clone();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(ids)
+                .output();
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.delete(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// A fresh student account, logged in.
+    pub async fn new_user(&self) -> TestUser {
+        let username = format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let password = "correct horse battery".to_string();
+        let created: Value = self
+            .register(&username, &password)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let login: Value = self.login(&username, &password).await.json().await.unwrap();
+        TestUser {
+            id: created["id"].as_str().unwrap().to_string(),
+            username,
+            password,
+            token: login["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Creates and starts a container of the test image running `cmd`.
+    pub async fn running_container(&self, user: &TestUser, cmd: &[&str]) -> String {
+        self.running_container_with(user, json!({"image": IMAGE, "cmd": cmd}))
+            .await
+    }
+
+    pub async fn running_container_with(&self, user: &TestUser, spec: Value) -> String {
+        let response = self
+            .post("/api/v1/containers", Some(&user.token), spec)
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let body: Value = response.json().await.unwrap();
+        let id = body["id"].as_str().unwrap().to_string();
+        self.track(&id);
+        let path = format!("/api/v1/containers/{id}/start");
+        let response = self.post(&path, Some(&user.token), json!({})).await;
+        assert_eq!(response.status(), 200);
+        id
+    }
+
+    /// Removes the container when the test ends.
+    pub fn track(&self, id: &str) {
+        self.containers.lock().unwrap().push(id.to_string());
+    }
+
+    pub async fn ws(&self, token: &str) -> Ws {
+        let mut request = format!("ws://{}/api/v1/ws", self.address)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        Ws::open(request).await.expect("WebSocket opens")
+    }
+}
+
+/// Processes in a container whose command line contains `needle`, as `docker top` lists them.
+pub fn processes_matching(container: &str, needle: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["top", container, "-o", "pid,stat,args"])
+        .output()
+        .expect("docker top runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            l.contains(needle) && !l.split_whitespace().nth(1).unwrap_or("").starts_with('Z')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Polls until `check` holds or `within` passes; returns how long it took.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check() {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A protocol-v1 client, as a browser would be.
+pub struct Ws {
+    socket: Socket,
+    pub hello: Value,
+}
+
+impl std::fmt::Debug for Ws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ws({})", self.hello)
+    }
+}
+
+/// What a client saw of one exec stream.
+#[derive(Default, Debug)]
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub code: Option<i64>,
+    pub errors: Vec<Value>,
+}
+
+pub enum Frame {
+    Json(Value),
+    Bytes(u8, u8, Vec<u8>),
+    Closed(Option<String>),
+}
+
+impl Ws {
+    pub async fn open(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let mut ws = Ws {
+            socket,
+            hello: Value::Null,
+        };
+        match ws.next().await {
+            Frame::Json(hello) => ws.hello = hello,
+            _ => panic!("no hello"),
+        }
+        Ok(ws)
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.socket
+            .send(Message::text(value.to_string()))
+            .await
+            .expect("frame sent");
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::text(text))
+            .await
+            .expect("frame sent");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.socket
+            .send(Message::binary(bytes))
+            .await
+            .expect("frame sent");
+    }
+
+    pub async fn stdin(&mut self, stream: u8, bytes: &[u8]) {
+        let mut frame = vec![stream, 0];
+        frame.extend_from_slice(bytes);
+        self.send_binary(frame).await;
+    }
+
+    /// The next data or control frame, within 10 s.
+    pub async fn next(&mut self) -> Frame {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a frame within the time limit")
+    }
+
+    pub async fn next_within(&mut self, within: Duration) -> Option<Frame> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?;
+            return Some(match message {
+                Some(Ok(Message::Text(t))) => Frame::Json(serde_json::from_str(&t).expect("JSON")),
+                Some(Ok(Message::Binary(b))) => {
+                    assert!(b.len() >= 2, "binary frame without header");
+                    Frame::Bytes(b[0], b[1], b[2..].to_vec())
+                }
+                Some(Ok(Message::Close(reason))) => {
+                    Frame::Closed(reason.map(|r| r.reason.to_string()))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Frame::Closed(None),
+            });
+        }
+    }
+
+    /// The next JSON message, skipping output bytes.
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            match self.next().await {
+                Frame::Json(v) => return v,
+                Frame::Bytes(..) => continue,
+                Frame::Closed(r) => panic!("socket closed: {r:?}"),
+            }
+        }
+    }
+
+    /// Waits for a JSON message of `kind` on `stream`, keeping nothing else.
+    pub async fn expect(&mut self, kind: &str, stream: u8) -> Value {
+        loop {
+            let v = self.next_json().await;
+            if v["type"] == kind && v["stream"] == stream {
+                return v;
+            }
+            assert!(
+                !(v["type"] == "error" && v["stream"] == stream),
+                "stream {stream} failed: {v}"
+            );
+        }
+    }
+
+    /// Starts an exec and waits until it has started.
+    pub async fn exec(&mut self, stream: u8, container: &str, cmd: &[&str], tty: bool) {
+        self.send(json!({"type": "exec", "stream": stream, "container": container, "cmd": cmd, "tty": tty, "cols": 80, "rows": 24}))
+            .await;
+        self.expect("started", stream).await;
+    }
+
+    /// Collects the stream's output until its `exit` (or an error).
+    pub async fn collect(&mut self, stream: u8) -> ExecOutput {
+        let mut out = ExecOutput::default();
+        loop {
+            match self.next().await {
+                Frame::Bytes(s, 1, bytes) if s == stream => out.stdout.extend(bytes),
+                Frame::Bytes(s, 2, bytes) if s == stream => out.stderr.extend(bytes),
+                Frame::Json(v) if v["stream"] == stream && v["type"] == "exit" => {
+                    out.code = v["code"].as_i64();
+                    return out;
+                }
+                Frame::Json(v) if v["stream"] == stream && v["type"] == "error" => {
+                    out.errors.push(v);
+                    return out;
+                }
+                Frame::Closed(r) => panic!("socket closed: {r:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads stdout of `stream` until it contains `needle`; returns everything read.
+    pub async fn read_until(&mut self, stream: u8, needle: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            match self.next().await {
+                Frame::Bytes(s, _, bytes) if s == stream => {
+                    seen.extend(bytes);
+                    if String::from_utf8_lossy(&seen).contains(needle) {
+                        return String::from_utf8_lossy(&seen).to_string();
+                    }
+                }
+                Frame::Json(v)
+                    if v["stream"] == stream && (v["type"] == "exit" || v["type"] == "error") =>
+                {
+                    panic!(
+                        "stream ended before {needle:?} appeared: {v}; saw {:?}",
+                        String::from_utf8_lossy(&seen)
+                    )
+                }
+                Frame::Closed(r) => panic!("socket closed: {r:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+
+    /// Drops the TCP connection without a closing handshake, as a killed browser tab does.
+    pub fn abandon(self) {
+        drop(self.socket);
+    }
+
+    /// Keeps the connection open but never reads again, so pings go unanswered.
+    pub fn into_silent(self) -> Socket {
+        self.socket
+    }
+}

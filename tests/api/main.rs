@@ -1,0 +1,10 @@
+//! Integration tests against the real server, a real Docker engine and a real SQLite file.
+//! They need the engine and the test image that `scripts/setup.sh --test-images` provides.
+
+mod accounts;
+mod containers;
+mod exec;
+mod helpers;
+mod logs_stats;
+mod memory;
+mod protocol;
