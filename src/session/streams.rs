@@ -146,18 +146,25 @@ pub(super) async fn exec(ctx: Arc<SessionCtx>, request: ExecRequest, mut parts: 
         Ok(created) => created.id,
         Err(e) => return fail(&ctx, stream, e.into()).await,
     };
-    let start = StartExecOptions {
-        detach: false,
-        tty: request.tty,
-        output_capacity: Some(READ_CAPACITY),
-    };
-    let (mut output, input) = match docker.start_exec(&exec_id, Some(start)).await {
-        Ok(StartExecResults::Attached { output, input }) => (output, input),
-        Ok(StartExecResults::Detached) => {
-            let err = ApiError::internal(&std::io::Error::other("exec started detached"));
-            return fail(&ctx, stream, err).await;
+    let started = if request.tty {
+        ctx.engine.start_tty_exec(&exec_id, READ_CAPACITY).await
+    } else {
+        let options = StartExecOptions {
+            detach: false,
+            tty: false,
+            output_capacity: Some(READ_CAPACITY),
+        };
+        match docker.start_exec(&exec_id, Some(options)).await {
+            Ok(StartExecResults::Attached { output, input }) => Ok((output, input)),
+            Ok(StartExecResults::Detached) => Err(ApiError::internal(&std::io::Error::other(
+                "exec started detached",
+            ))),
+            Err(e) => Err(e.into()),
         }
-        Err(e) => return fail(&ctx, stream, e.into()).await,
+    };
+    let (mut output, input) = match started {
+        Ok(attached) => attached,
+        Err(err) => return fail(&ctx, stream, err).await,
     };
     tracing::info!(container = %container, exec = %exec_id, tty = request.tty, "exec started");
     ctx.send_text(protocol::started(stream)).await;

@@ -245,3 +245,25 @@ async fn pause_stops_output_and_resume_continues_it() {
     ws.send(json!({"type": "resume", "stream": 1})).await;
     ws.read_until(1, "tick\ntick\n").await;
 }
+
+#[tokio::test]
+async fn tty_output_starting_with_low_bytes_arrives_unchanged() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+
+    // Docker's TTY stream has no frame headers: a chunk that starts with 0x00-0x02 must not be
+    // taken for one (as `cat` of a binary file in a terminal would produce).
+    for (stream, first) in [(1u8, 0u8), (2, 1), (3, 2)] {
+        let script =
+            format!("sleep 0.3; printf '\\{first:03o}\\001\\002\\000\\000\\000\\377\\377hello'");
+        ws.exec(stream, &container, &["sh", "-c", &script], true)
+            .await;
+        let out = ws.collect(stream).await;
+        let mut expected = vec![first, 1, 2, 0, 0, 0, 0xff, 0xff];
+        expected.extend_from_slice(b"hello");
+        assert_eq!(out.stdout, expected);
+        assert_eq!(out.code, Some(0));
+    }
+}

@@ -11,6 +11,8 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
+pub mod tty;
+
 use crate::accounts::User;
 use crate::config::ContainerLimits;
 use crate::error::ApiError;
@@ -37,6 +39,7 @@ pub const KEPT_CAPABILITIES: [&str; 8] = [
 
 pub struct Engine {
     host: Option<String>,
+    endpoint: tty::Endpoint,
     /// Built and version-negotiated on first successful use; until then every use retries, so
     /// an engine that was down at start (or whose socket did not exist yet) is picked up later.
     docker: std::sync::RwLock<Option<Docker>>,
@@ -46,6 +49,7 @@ impl Engine {
     /// An engine at `host`, else `DOCKER_HOST`, else the local socket. Nothing is contacted yet.
     pub fn new(host: Option<String>) -> Engine {
         Engine {
+            endpoint: tty::Endpoint::resolve(host.as_deref()),
             host,
             docker: std::sync::RwLock::new(None),
         }
@@ -83,6 +87,17 @@ impl Engine {
             .map_err(ApiError::from)?;
         *self.docker.write().expect("engine lock") = Some(docker.clone());
         Ok(docker)
+    }
+
+    /// Starts a TTY exec, its output passed on byte for byte (see [`tty`]).
+    pub async fn start_tty_exec(
+        &self,
+        exec_id: &str,
+        read_capacity: usize,
+    ) -> Result<(tty::TtyOutput, tty::TtyInput), ApiError> {
+        let version = self.client().await?.client_version();
+        let version = format!("{}.{}", version.major_version, version.minor_version);
+        tty::start(&self.endpoint, &version, exec_id, read_capacity).await
     }
 
     /// The engine's API version, when it answers.

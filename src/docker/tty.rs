@@ -1,0 +1,128 @@
+//! Starting a TTY exec over a connection of our own.
+//!
+//! A TTY exec's output has no frame headers, but bollard decodes it as if a chunk starting with
+//! a byte 0–2 were a header, which loses or stalls the output of a program that writes binary to
+//! the terminal. So berth makes the upgrade request itself (with hyper) and passes the raw bytes
+//! on untouched.
+
+use std::pin::Pin;
+
+use bollard::container::LogOutput;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWrite;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Where the engine listens.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    Unix(String),
+    Tcp(String),
+}
+
+impl Endpoint {
+    /// The endpoint for a `docker_host` setting, else `DOCKER_HOST`, else the local socket.
+    pub fn resolve(host: Option<&str>) -> Endpoint {
+        let host = host
+            .map(str::to_string)
+            .or_else(|| std::env::var("DOCKER_HOST").ok())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+        match host.strip_prefix("unix://") {
+            Some(path) => Endpoint::Unix(path.to_string()),
+            None => Endpoint::Tcp(
+                host.trim_start_matches("tcp://")
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+pub type TtyOutput = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+pub type TtyInput = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// Starts exec `exec_id` (created with a TTY) and returns its raw output and its input.
+pub async fn start(
+    endpoint: &Endpoint,
+    api_version: &str,
+    exec_id: &str,
+    read_capacity: usize,
+) -> Result<(TtyOutput, TtyInput), ApiError> {
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "Docker engine unreachable");
+        ApiError::new(ErrorCode::Unavailable, "the Docker engine is unavailable")
+    };
+    let request = Request::post(format!("/v{api_version}/exec/{exec_id}/start"))
+        .header(HOST, "docker")
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONNECTION, "Upgrade")
+        .header(UPGRADE, "tcp")
+        .body(Full::new(Bytes::from_static(
+            br#"{"Detach":false,"Tty":true}"#,
+        )))
+        .map_err(|e| ApiError::internal(&e))?;
+    let response = match endpoint {
+        Endpoint::Unix(path) => {
+            let stream = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            send(stream, request).await
+        }
+        Endpoint::Tcp(addr) => {
+            let stream = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            send(stream, request).await
+        }
+    }
+    .map_err(|e| unavailable(&e))?;
+
+    let status = response.status();
+    if status != StatusCode::SWITCHING_PROTOCOLS && status != StatusCode::OK {
+        let body = response.into_body().collect().await.map(|b| b.to_bytes());
+        let message = body
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| status.to_string());
+        let code = match status {
+            StatusCode::NOT_FOUND => ErrorCode::NotFound,
+            StatusCode::CONFLICT => ErrorCode::Conflict,
+            _ => ErrorCode::Internal,
+        };
+        return Err(ApiError::new(code, message));
+    }
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+    let output = tokio_util::io::ReaderStream::with_capacity(read, read_capacity).map(|chunk| {
+        chunk
+            .map(|message| LogOutput::Console { message })
+            .map_err(|err| bollard::errors::Error::IOError { err })
+    });
+    Ok((Box::pin(output), Box::pin(write)))
+}
+
+async fn send<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.with_upgrades().await {
+            tracing::debug!(error = %e, "exec connection ended");
+        }
+    });
+    sender.send_request(request).await
+}
