@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -395,5 +395,132 @@ impl Ws {
     /// Keeps the connection open but never reads again, so pings go unanswered.
     pub fn into_silent(self) -> Socket {
         self.socket
+    }
+}
+
+/// The real binary in its own process, so its memory can be read.
+pub struct ServerProcess {
+    pub child: Child,
+    pub address: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
+        let data = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["serve", "--listen", &address, "--data-dir"])
+            .arg(data.path())
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = ServerProcess {
+            child,
+            address,
+            _data: data,
+        };
+        for _ in 0..100 {
+            if reqwest::get(format!("http://{}/healthz", server.address))
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("server did not start");
+    }
+
+    /// Registers and logs in an account; returns its token.
+    pub async fn account(&self, username: &str) -> String {
+        let http = reqwest::Client::new();
+        let base = format!("http://{}/api/v1", self.address);
+        let creds = json!({"username": username, "password": "password123"});
+        let registered = http
+            .post(format!("{base}/auth/register"))
+            .json(&creds)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201);
+        let login: Value = http
+            .post(format!("{base}/auth/login"))
+            .json(&creds)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        login["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates and starts a container of the test image; the caller removes it.
+    pub async fn container(&self, token: &str, cmd: &[&str]) -> String {
+        let http = reqwest::Client::new();
+        let base = format!("http://{}/api/v1", self.address);
+        let created: Value = http
+            .post(format!("{base}/containers"))
+            .bearer_auth(token)
+            .json(&json!({"image": IMAGE, "cmd": cmd}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_str().unwrap().to_string();
+        let started = http
+            .post(format!("{base}/containers/{id}/start"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 200);
+        id
+    }
+
+    pub async fn ws(&self, token: &str) -> Ws {
+        let mut request = format!("ws://{}/api/v1/ws", self.address)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        Ws::open(request).await.expect("WebSocket opens")
+    }
+
+    /// Resident memory of the server process.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+/// Removes a container when dropped, however the test or benchmark ends.
+pub struct RemoveOnDrop(pub String);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
     }
 }

@@ -1,0 +1,325 @@
+//! Session benchmarks, side by side with Docker used directly, in one run. Writes
+//! docs/benchmarks.md. Run with `scripts/bench.sh` (it prepares the engine and the test image).
+//!
+//! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
+//! BENCH_CLOSE_SAMPLES.
+
+#[allow(dead_code)]
+#[path = "../tests/api/helpers.rs"]
+mod helpers;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bollard::exec::CreateExecOptions;
+use futures_util::StreamExt;
+use helpers::{Frame, RemoveOnDrop, ServerProcess};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+#[tokio::main]
+async fn main() {
+    let cat_mib = env_or("BENCH_CAT_MIB", 256);
+    let echo_samples = env_or("BENCH_ECHO_SAMPLES", 2000);
+    let sessions = env_or("BENCH_SESSIONS", 10_000);
+    let close_samples = env_or("BENCH_CLOSE_SAMPLES", 20);
+
+    let server = ServerProcess::start(&[]).await;
+    let token = server.account("bench").await;
+    let container = server.container(&token, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(container.clone());
+    let docker = bollard::Docker::connect_with_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap();
+
+    let mut report = Vec::new();
+    report.push(throughput(&server, &token, &container, cat_mib).await);
+    report.push(echo(&server, &token, &container, &docker, echo_samples).await);
+    report.push(close_to_gone(&server, &token, &container, &docker, close_samples).await);
+    report.push(idle_sessions(&server, &token, sessions).await);
+    write_report(&report, cat_mib, echo_samples, sessions, close_samples);
+}
+
+/// `cat` of a file through berth to a WebSocket client, against `docker exec` directly.
+async fn throughput(server: &ServerProcess, token: &str, container: &str, mib: usize) -> String {
+    let mut ws = server.ws(token).await;
+    let make = format!("head -c {} /dev/urandom > /tmp/blob", mib << 20);
+    ws.exec(1, container, &["sh", "-c", &make], false).await;
+    assert_eq!(ws.collect(1).await.code, Some(0));
+    let bytes = (mib << 20) as u64;
+
+    let mut berth = Vec::new();
+    let mut direct = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        ws.exec(2, container, &["cat", "/tmp/blob"], false).await;
+        let mut received = 0u64;
+        loop {
+            match ws.next().await {
+                Frame::Bytes(2, 1, b) => received += b.len() as u64,
+                Frame::Json(v) if v["type"] == "exit" => break,
+                Frame::Closed(r) => panic!("closed: {r:?}"),
+                _ => {}
+            }
+        }
+        assert_eq!(received, bytes);
+        berth.push(start.elapsed().as_secs_f64());
+
+        let start = Instant::now();
+        let mut child = Command::new("docker")
+            .args(["exec", container, "cat", "/tmp/blob"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut received = 0u64;
+        loop {
+            let n = out.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            received += n as u64;
+        }
+        child.wait().unwrap();
+        assert_eq!(received, bytes);
+        direct.push(start.elapsed().as_secs_f64());
+    }
+    let (b, d) = (median(&mut berth), median(&mut direct));
+    let mibps = |s: f64| mib as f64 / s;
+    format!(
+        "## Exec throughput\n\n`cat` of {mib} MiB of random bytes from a container, read to the end by the client (median of 3 runs).\n\n\
+         | path | time | throughput |\n|---|---|---|\n\
+         | berth (WebSocket client, binary frames) | {b:.2} s | {:.0} MiB/s |\n\
+         | `docker exec` directly (CLI, stdout pipe) | {d:.2} s | {:.0} MiB/s |\n\n\
+         **Ratio berth / direct: {:.2}** (target ≥ 0.9)\n",
+        mibps(b),
+        mibps(d),
+        d / b
+    )
+}
+
+/// Keystroke round trip through a TTY exec: one byte to `cat` in raw mode and back.
+async fn echo(
+    server: &ServerProcess,
+    token: &str,
+    container: &str,
+    docker: &bollard::Docker,
+    samples: usize,
+) -> String {
+    let cmd = ["sh", "-c", "stty raw -echo; exec cat"];
+    let mut ws = server.ws(token).await;
+    ws.exec(3, container, &cmd, true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut berth = Vec::new();
+    for i in 0..samples + 50 {
+        let start = Instant::now();
+        ws.stdin(3, b"k").await;
+        loop {
+            if let Frame::Bytes(3, 1, b) = ws.next().await {
+                if b.contains(&b'k') {
+                    break;
+                }
+            }
+        }
+        if i >= 50 {
+            berth.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    ws.send(json!({"type": "cancel", "stream": 3})).await;
+
+    // The same through Docker's own attach (the exec's hijacked connection), no berth between.
+    let exec = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                tty: Some(true),
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let version = docker.client_version();
+    let endpoint = berth::docker::tty::Endpoint::resolve(None);
+    let (mut output, mut input) = berth::docker::tty::start(
+        &endpoint,
+        &format!("{}.{}", version.major_version, version.minor_version),
+        &exec.id,
+        64 * 1024,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut direct = Vec::new();
+    for i in 0..samples + 50 {
+        let start = Instant::now();
+        input.write_all(b"k").await.unwrap();
+        input.flush().await.unwrap();
+        loop {
+            let chunk = output.next().await.unwrap().unwrap();
+            if chunk.into_bytes().contains(&b'k') {
+                break;
+            }
+        }
+        if i >= 50 {
+            direct.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    input.write_all(b"\x04").await.ok();
+    drop(input);
+
+    berth.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    direct.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    format!(
+        "## Keystroke echo round trip\n\nOne byte typed into `cat` running in a raw-mode TTY exec, until it comes back ({samples} samples after 50 warm-up).\n\n\
+         | path | p50 | p99 |\n|---|---|---|\n\
+         | berth (WebSocket → berth → Docker) | {:.3} ms | {:.3} ms |\n\
+         | Docker attach directly (hijacked exec connection) | {:.3} ms | {:.3} ms |\n\n\
+         **p99 difference: {:.3} ms** (target: within 2 ms)\n",
+        percentile(&berth, 0.5),
+        percentile(&berth, 0.99),
+        percentile(&direct, 0.5),
+        percentile(&direct, 0.99),
+        percentile(&berth, 0.99) - percentile(&direct, 0.99)
+    )
+}
+
+/// Time from the client closing its socket to the exec'd process being gone from the container.
+async fn close_to_gone(
+    server: &ServerProcess,
+    token: &str,
+    container: &str,
+    docker: &bollard::Docker,
+    samples: usize,
+) -> String {
+    let running = |needle: String| async move {
+        let top = docker
+            .top_processes(container, None::<bollard::query_parameters::TopOptions>)
+            .await
+            .unwrap();
+        top.processes
+            .unwrap_or_default()
+            .iter()
+            .any(|p| p.iter().any(|col| col.contains(&needle)))
+    };
+    let mut times = Vec::new();
+    for i in 0..samples {
+        let needle = format!("sleep 77{i:03}");
+        let mut ws = server.ws(token).await;
+        ws.exec(1, container, &["sleep", &needle[6..]], false).await;
+        while !running(needle.clone()).await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let start = Instant::now();
+        ws.close().await;
+        while running(needle.clone()).await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    format!(
+        "## Client close to process gone\n\nA client closes its WebSocket while `sleep` runs in an exec; time until `docker top` no longer lists it ({samples} samples, polled every 5 ms).\n\n\
+         | p50 | max |\n|---|---|\n| {:.0} ms | {:.0} ms |\n\n(target ≤ 1 s)\n",
+        percentile(&times, 0.5),
+        times[times.len() - 1]
+    )
+}
+
+/// Server memory per idle authenticated session, heartbeats running.
+async fn idle_sessions(server: &ServerProcess, token: &str, count: usize) -> String {
+    // One session first, so what every server pays once is in the baseline.
+    let warm = server.ws(token).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = server.rss_kib();
+    let mut readers = Vec::with_capacity(count);
+    let mut opened = 0;
+    while opened < count {
+        let batch = (count - opened).min(200);
+        let opening: Vec<_> = (0..batch).map(|_| server.ws(token)).collect();
+        for ws in futures_util::future::join_all(opening).await {
+            let mut socket = ws.into_silent();
+            // Keep reading, so pings are answered as a browser would.
+            readers.push(tokio::spawn(async move {
+                while socket.next().await.is_some() {}
+            }));
+        }
+        opened += batch;
+    }
+    // Let a heartbeat round pass over all of them.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let after = server.rss_kib();
+    let alive = readers.iter().filter(|r| !r.is_finished()).count();
+    let per_session = (after.saturating_sub(before)) as f64 / count as f64;
+    for r in readers {
+        r.abort();
+    }
+    drop(warm);
+    format!(
+        "## Memory per idle session\n\n{count} authenticated WebSocket sessions held open with heartbeats running ({alive} still open after one heartbeat round); growth of the server's resident memory.\n\n\
+         | before | after | per session |\n|---|---|---|\n| {:.1} MiB | {:.1} MiB | **{per_session:.1} KiB** |\n\n(target ≤ 32 KiB)\n",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    )
+}
+
+fn write_report(sections: &[String], cat_mib: usize, echo: usize, sessions: usize, close: usize) {
+    let sh = |cmd: &str| {
+        Command::new("sh")
+            .args(["-c", cmd])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let machine = format!(
+        "{} cores, {}, Docker engine {} (API {}), berth release build",
+        sh("nproc"),
+        sh("awk '/MemTotal/ {printf \"%.0f GiB RAM\", $2/1048576}' /proc/meminfo"),
+        sh("docker version --format '{{.Server.Version}}'"),
+        sh("docker version --format '{{.Server.APIVersion}}'"),
+    );
+    let defaults = cat_mib == 256 && echo == 2000 && sessions == 10_000 && close == 20;
+    let mut text = String::from("# Benchmarks\n\n");
+    text.push_str(
+        "Measured by `scripts/bench.sh` (`cargo bench --bench session`), which writes this file. ",
+    );
+    text.push_str("Each figure is taken side by side with Docker used directly, in the same run, on the same machine.\n\n");
+    text.push_str(&format!(
+        "- Run: {}\n- Machine: {machine}\n",
+        sh("date -u +%Y-%m-%dT%H:%MZ")
+    ));
+    if !defaults {
+        text.push_str("- **Reduced sizes** (BENCH_* variables set): not the reference run.\n");
+    }
+    text.push('\n');
+    for section in sections {
+        text.push_str(section);
+        text.push('\n');
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
+    std::fs::write(path, &text).unwrap();
+    println!("{text}");
+}
