@@ -287,3 +287,15 @@ async fn health_and_readiness() {
         .unwrap()
         .starts_with("1."));
 }
+
+#[tokio::test]
+async fn many_failures_from_one_address_are_throttled_across_usernames() {
+    let app = spawn_app_with(|s| s.login.max_failures_per_ip = 6).await;
+    app.register("erin", "password1").await;
+    for i in 0..6 {
+        let response = app.login(&format!("nobody{i}"), "whatever-password").await;
+        assert_eq!(response.status(), 401);
+    }
+    // A username never tried before, with the right password, from the same address.
+    assert_eq!(app.login("erin", "password1").await.status(), 429);
+}

@@ -403,6 +403,7 @@ pub struct ServerProcess {
     pub child: Child,
     pub address: String,
     _data: tempfile::TempDir,
+    log_dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for ServerProcess {
@@ -414,6 +415,33 @@ impl Drop for ServerProcess {
 
 impl ServerProcess {
     pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
+        Self::spawn(env, Stdio::null()).await
+    }
+
+    /// Starts the server with its log (stderr) kept in a file in its data dir.
+    pub async fn start_logging(env: &[(&str, &str)]) -> ServerProcess {
+        let data = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(data.path().join("server.log")).unwrap();
+        let mut server = Self::spawn(env, Stdio::from(log)).await;
+        server.log_dir = Some(data);
+        server
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
+    /// Stops the server (SIGTERM) and returns what it logged.
+    pub fn stop_and_read_log(&mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let dir = self.log_dir.as_ref().expect("started with start_logging");
+        std::fs::read_to_string(dir.path().join("server.log")).unwrap()
+    }
+
+    async fn spawn(env: &[(&str, &str)], stderr: Stdio) -> ServerProcess {
         let data = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -424,15 +452,17 @@ impl ServerProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .args(["serve", "--listen", &address, "--data-dir"])
             .arg(data.path())
-            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let server = ServerProcess {
             child,
             address,
             _data: data,
+            log_dir: None,
         };
         for _ in 0..100 {
             if reqwest::get(format!("http://{}/healthz", server.address))

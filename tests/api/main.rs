@@ -6,5 +6,5 @@ mod containers;
 mod exec;
 mod helpers;
 mod logs_stats;
-mod memory;
 mod protocol;
+mod server_process;
