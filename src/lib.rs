@@ -1,6 +1,7 @@
 //! berth: live, safe browser sessions on Docker containers.
 
 pub mod accounts;
+pub mod attendance;
 pub mod auth;
 pub mod config;
 pub mod containers;

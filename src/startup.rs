@@ -50,6 +50,7 @@ impl Application {
         let db = web::Data::new(db);
         let auth = web::Data::new(auth);
         let engine = web::Data::new(engine);
+        let attendance = web::Data::new(crate::attendance::Attendance::default());
         let settings = web::Data::new(settings);
         let shared_sessions = sessions.clone();
         let server = HttpServer::new(move || {
@@ -61,6 +62,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(auth.clone())
                 .app_data(engine.clone())
+                .app_data(attendance.clone())
                 .app_data(settings.clone())
                 .app_data(shared_sessions.clone())
                 .route("/healthz", web::get().to(healthz))
@@ -69,6 +71,7 @@ impl Application {
                     web::scope("/api/v1")
                         .configure(crate::accounts::configure)
                         .configure(crate::containers::configure)
+                        .configure(crate::attendance::configure)
                         .route("/ws", web::get().to(session::ws_handler)),
                 )
                 .default_service(web::to(|| async {

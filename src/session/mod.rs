@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::accounts::{self, User};
+use crate::attendance::{self, Attendance};
 use crate::auth::{self, AuthState};
 use crate::config::{SessionSettings, Settings};
 use crate::db::Db;
@@ -126,10 +127,12 @@ pub(crate) struct SessionCtx {
     pub id: String,
     pub user: User,
     pub engine: web::Data<Engine>,
+    pub db: web::Data<Db>,
+    pub attendance: web::Data<Attendance>,
     pub settings: SessionSettings,
     pub cancel: CancellationToken,
-    out: mpsc::Sender<Bytes>,
-    out_text: mpsc::Sender<String>,
+    /// The one bounded output queue: every stream's frames and messages, in the order produced.
+    out: mpsc::Sender<Outgoing>,
     streams: Mutex<HashMap<u8, StreamHandle>>,
     tracker: TaskTracker,
     live_streams: Arc<AtomicUsize>,
@@ -147,8 +150,6 @@ pub(crate) struct StreamHandle {
 enum Outgoing {
     Text(String),
     Binary(Bytes),
-    Ping,
-    Pong(Bytes),
 }
 
 impl SessionCtx {
@@ -156,7 +157,7 @@ impl SessionCtx {
     pub async fn send_text(&self, text: String) -> bool {
         tokio::select! {
             _ = self.cancel.cancelled() => false,
-            sent = self.out_text.send(text) => sent.is_ok(),
+            sent = self.out.send(Outgoing::Text(text)) => sent.is_ok(),
         }
     }
 
@@ -165,7 +166,7 @@ impl SessionCtx {
     pub async fn send_binary(&self, frame: Bytes, stop: &CancellationToken) -> bool {
         tokio::select! {
             _ = stop.cancelled() => false,
-            sent = self.out.send(frame) => sent.is_ok(),
+            sent = self.out.send(Outgoing::Binary(frame)) => sent.is_ok(),
         }
     }
 
@@ -204,6 +205,7 @@ pub async fn ws_handler(
     auth_state: web::Data<AuthState>,
     sessions: web::Data<Sessions>,
     engine: web::Data<Engine>,
+    attendance: web::Data<Attendance>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, ApiError> {
     check_origin(&req, &settings.allowed_origins)?;
@@ -243,15 +245,15 @@ pub async fn ws_handler(
 
     let span = tracing::info_span!("session", session = %id, user = %user.id);
     let (out_tx, out_rx) = mpsc::channel(settings.session.output_queue);
-    let (text_tx, text_rx) = mpsc::channel(settings.session.output_queue);
     let ctx = Arc::new(SessionCtx {
         id: id.clone(),
         user,
         engine,
+        db,
+        attendance,
         settings: settings.session.clone(),
         cancel: cancel.clone(),
         out: out_tx,
-        out_text: text_tx,
         streams: Mutex::new(HashMap::new()),
         tracker: TaskTracker::new(),
         live_streams: sessions.live_streams.clone(),
@@ -261,7 +263,7 @@ pub async fn ws_handler(
     tracker.spawn_local(
         async move {
             tracing::info!("session opened");
-            run(ctx, ws, messages, out_rx, text_rx, reason).await;
+            run(ctx, ws, messages, out_rx, reason).await;
             sessions.live.remove(&id);
             tracing::info!("session closed");
         }
@@ -297,8 +299,7 @@ async fn run(
     ctx: Arc<SessionCtx>,
     ws: actix_ws::Session,
     messages: actix_ws::AggregatedMessageStream,
-    out_rx: mpsc::Receiver<Bytes>,
-    text_rx: mpsc::Receiver<String>,
+    out_rx: mpsc::Receiver<Outgoing>,
     reason: Arc<OnceLock<CloseReason>>,
 ) {
     let started = Instant::now();
@@ -306,15 +307,7 @@ async fn run(
     let (control_tx, control_rx) = mpsc::channel(8);
 
     let writer = actix_web::rt::spawn(
-        write_loop(
-            ws,
-            out_rx,
-            text_rx,
-            control_rx,
-            ctx.cancel.clone(),
-            reason.clone(),
-        )
-        .in_current_span(),
+        write_loop(ws, out_rx, control_rx, ctx.cancel.clone(), reason.clone()).in_current_span(),
     );
     let heartbeat = actix_web::rt::spawn(
         heartbeat_loop(
@@ -484,6 +477,27 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,
             }
         }
+        ClientMessage::AttendanceWatch { stream, attendance } => {
+            match open_stream(ctx, stream, false, false) {
+                Ok(parts) => spawn_stream(
+                    ctx,
+                    stream,
+                    "attendance.watch",
+                    streams::attendance_watch(ctx.clone(), stream, attendance, parts),
+                ),
+                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+            }
+        }
+        ClientMessage::AttendanceCheckin { attendance, code } => {
+            let checked =
+                attendance::check_in(&ctx.db, &ctx.attendance, &ctx.user, &attendance, &code).await;
+            match checked {
+                Ok(checked) => {
+                    ctx.send_text(protocol::checked_in(&checked)).await;
+                }
+                Err(err) => ctx.send_error(None, &err).await,
+            }
+        }
         ClientMessage::Resize { stream, cols, rows } => {
             let result = protocol::check_size(cols)
                 .and_then(|_| protocol::check_size(rows))
@@ -622,35 +636,36 @@ enum Control {
     Pong(Bytes),
 }
 
+enum Next {
+    Control(Control),
+    Out(Outgoing),
+}
+
 /// The writer task: the only owner of the socket's sink.
 async fn write_loop(
     mut ws: actix_ws::Session,
-    mut out: mpsc::Receiver<Bytes>,
-    mut text: mpsc::Receiver<String>,
+    mut out: mpsc::Receiver<Outgoing>,
     mut control: mpsc::Receiver<Control>,
     cancel: CancellationToken,
     reason: Arc<OnceLock<CloseReason>>,
 ) {
     loop {
+        // Keepalive goes first; stream output keeps its order.
         let frame = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            Some(c) = control.recv() => match c {
-                Control::Ping => Outgoing::Ping,
-                Control::Pong(p) => Outgoing::Pong(p),
-            },
-            Some(t) = text.recv() => Outgoing::Text(t),
-            Some(b) = out.recv() => Outgoing::Binary(b),
+            Some(c) = control.recv() => Next::Control(c),
+            Some(o) = out.recv() => Next::Out(o),
             else => break,
         };
         let sent = tokio::select! {
             _ = cancel.cancelled() => break,
             sent = async {
                 match frame {
-                    Outgoing::Text(t) => ws.text(t).await,
-                    Outgoing::Binary(b) => ws.binary(b).await,
-                    Outgoing::Ping => ws.ping(b"").await,
-                    Outgoing::Pong(p) => ws.pong(&p).await,
+                    Next::Out(Outgoing::Text(t)) => ws.text(t).await,
+                    Next::Out(Outgoing::Binary(b)) => ws.binary(b).await,
+                    Next::Control(Control::Ping) => ws.ping(b"").await,
+                    Next::Control(Control::Pong(p)) => ws.pong(&p).await,
                 }
             } => sent,
         };

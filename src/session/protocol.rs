@@ -48,6 +48,18 @@ pub enum ClientMessage {
     Ping {
         t: Value,
     },
+    /// A teacher's screen: the rotating code and check-ins as they happen.
+    #[serde(rename = "attendance.watch")]
+    AttendanceWatch {
+        stream: StreamId,
+        attendance: String,
+    },
+    /// A student checking in.
+    #[serde(rename = "attendance.checkin")]
+    AttendanceCheckin {
+        attendance: String,
+        code: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +163,27 @@ pub fn exit(stream: StreamId, code: Option<i64>) -> String {
 
 pub fn end(stream: StreamId) -> String {
     json!({"type": "end", "stream": stream}).to_string()
+}
+
+pub fn checked_in(checked: &crate::attendance::CheckedIn) -> String {
+    json!({"type": "attendance.checked_in", "attendance": checked.attendance, "at": checked.at, "first": checked.first})
+        .to_string()
+}
+
+pub fn attendance_code(stream: StreamId, code: &str, expires_at: &str) -> String {
+    json!({"type": "attendance.code", "stream": stream, "code": code, "expires_at": expires_at})
+        .to_string()
+}
+
+pub fn attendance_checkin(
+    stream: StreamId,
+    user_id: &str,
+    username: &str,
+    at: &str,
+    count: i64,
+) -> String {
+    json!({"type": "attendance.checkin", "stream": stream, "user_id": user_id, "username": username, "at": at, "count": count})
+        .to_string()
 }
 
 pub fn pong(t: Value) -> String {

@@ -60,6 +60,21 @@ async fn non_tty_exec_keeps_stdout_and_stderr_apart_and_reports_the_exit_code() 
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
     assert_eq!(out.code, Some(3));
 
+    // All output arrives before `exit`, however much there is.
+    ws.exec(
+        6,
+        &container,
+        &[
+            "sh",
+            "-c",
+            "yes | head -c 3000000; yes e | head -c 500000 >&2",
+        ],
+        false,
+    )
+    .await;
+    let out = ws.collect(6).await;
+    assert_eq!((out.stdout.len(), out.stderr.len()), (3_000_000, 500_000));
+
     ws.send(json!({"type": "exec", "stream": 5, "container": container, "cmd": ["sh", "-c", "echo $GREETING in $(pwd)"], "env": {"GREETING": "hello"}, "workdir": "/tmp"}))
         .await;
     ws.expect("started", 5).await;

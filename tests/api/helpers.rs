@@ -140,6 +140,32 @@ impl TestApp {
         }
     }
 
+    /// A fresh account with `role`, created as `berth user create` does, logged in.
+    pub async fn new_user_with_role(&self, role: berth::accounts::Role) -> TestUser {
+        let username = format!(
+            "{}{}",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        let password = "correct horse battery".to_string();
+        let url = format!(
+            "sqlite://{}",
+            self.data_dir.path().join("berth.db").display()
+        );
+        let db = berth::db::connect(&url).await.unwrap();
+        let user = berth::accounts::create(&db, &username, &password, role)
+            .await
+            .unwrap();
+        db.close().await;
+        let login: Value = self.login(&username, &password).await.json().await.unwrap();
+        TestUser {
+            id: user.id,
+            username,
+            password,
+            token: login["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
     /// Creates and starts a container of the test image running `cmd`.
     pub async fn running_container(&self, user: &TestUser, cmd: &[&str]) -> String {
         self.running_container_with(user, json!({"image": IMAGE, "cmd": cmd}))
