@@ -2,7 +2,7 @@
 //! docs/benchmarks.md. Run with `scripts/bench.sh` (it prepares the engine and the test image).
 //!
 //! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
-//! BENCH_CLOSE_SAMPLES.
+//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS.
 
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
@@ -41,6 +41,7 @@ async fn main() {
     let echo_samples = env_or("BENCH_ECHO_SAMPLES", 2000);
     let sessions = env_or("BENCH_SESSIONS", 10_000);
     let close_samples = env_or("BENCH_CLOSE_SAMPLES", 20);
+    let students = env_or("BENCH_STUDENTS", 500);
 
     let server = ServerProcess::start(&[]).await;
     let token = server.account("bench").await;
@@ -57,7 +58,14 @@ async fn main() {
     report.push(echo(&server, &token, &container, &docker, echo_samples).await);
     report.push(close_to_gone(&server, &token, &container, &docker, close_samples).await);
     report.push(idle_sessions(&server, &token, sessions).await);
-    write_report(&report, cat_mib, echo_samples, sessions, close_samples);
+    drop(server);
+    report.push(attendance_rush(students).await);
+    let defaults = cat_mib == 256
+        && echo_samples == 2000
+        && sessions == 10_000
+        && close_samples == 20
+        && students == 500;
+    write_report(&report, defaults);
 }
 
 /// `cat` of a file through berth to a WebSocket client, against `docker exec` directly.
@@ -286,7 +294,155 @@ async fn idle_sessions(server: &ServerProcess, token: &str, count: usize) -> Str
     )
 }
 
-fn write_report(sections: &[String], cat_mib: usize, echo: usize, sessions: usize, close: usize) {
+/// A class checking in at once: every student on their own WebSocket sends `attendance.checkin`
+/// within one second while the teacher's screen watches.
+async fn attendance_rush(students: usize) -> String {
+    let server = ServerProcess::start(&[]).await;
+    let created = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "user",
+            "create",
+            "--username",
+            "teacher",
+            "--password",
+            "password123",
+            "--role",
+            "teacher",
+            "--data-dir",
+        ])
+        .arg(server.data_dir())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", server.address);
+    let login: serde_json::Value = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "teacher", "password": "password123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let teacher = login["access_token"].as_str().unwrap().to_string();
+    let course: serde_json::Value = http
+        .post(format!("{base}/courses"))
+        .bearer_auth(&teacher)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let course_id = course["id"].as_str().unwrap();
+
+    // Enrol the class, each student with their own session.
+    let mut sockets = Vec::with_capacity(students);
+    for chunk in (0..students).collect::<Vec<_>>().chunks(25) {
+        let joining = chunk.iter().map(|i| {
+            let (server, http, base, join_code) =
+                (&server, &http, &base, course["join_code"].clone());
+            async move {
+                let token = server.account(&format!("student{i}")).await;
+                http.post(format!("{base}/courses/join"))
+                    .bearer_auth(&token)
+                    .json(&json!({"join_code": join_code}))
+                    .send()
+                    .await
+                    .unwrap();
+                server.ws(&token).await
+            }
+        });
+        sockets.extend(futures_util::future::join_all(joining).await);
+    }
+    let attendance: serde_json::Value = http
+        .post(format!("{base}/courses/{course_id}/attendance"))
+        .bearer_auth(&teacher)
+        .json(&json!({"period_s": 60, "duration_s": 600}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attendance = attendance["id"].as_str().unwrap().to_string();
+    let mut screen = server.ws(&teacher).await;
+    screen
+        .send(json!({"type": "attendance.watch", "stream": 1, "attendance": attendance}))
+        .await;
+    let code = screen.expect("attendance.code", 1).await["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The screen notes when each student shows up.
+    let watcher = tokio::spawn(async move {
+        let mut seen = std::collections::HashMap::new();
+        while seen.len() < students {
+            let message = screen.expect("attendance.checkin", 1).await;
+            seen.insert(
+                message["username"].as_str().unwrap().to_string(),
+                Instant::now(),
+            );
+        }
+        seen
+    });
+    let start = Instant::now();
+    let rush = sockets.into_iter().enumerate().map(|(i, mut ws)| {
+        let (attendance, code) = (attendance.clone(), code.clone());
+        async move {
+            // Spread evenly over one second.
+            tokio::time::sleep_until(
+                (start + Duration::from_micros((i * 1_000_000 / students) as u64)).into(),
+            )
+            .await;
+            let sent = Instant::now();
+            ws.send(json!({"type": "attendance.checkin", "attendance": attendance, "code": code}))
+                .await;
+            let answer = ws.next_json().await;
+            (
+                format!("student{i}"),
+                sent,
+                sent.elapsed(),
+                answer["type"] == "attendance.checked_in",
+            )
+        }
+    });
+    let results = futures_util::future::join_all(rush).await;
+    let elapsed = start.elapsed();
+    let seen = tokio::time::timeout(Duration::from_secs(10), watcher)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let accepted = results.iter().filter(|r| r.3).count();
+    let mut latency: Vec<f64> = results.iter().map(|r| r.2.as_secs_f64() * 1000.0).collect();
+    let mut to_screen: Vec<f64> = results
+        .iter()
+        .filter_map(|(name, sent, _, _)| {
+            seen.get(name)
+                .map(|at| (*at - *sent).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    latency.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    to_screen.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    format!(
+        "## Attendance rush\n\n{students} students, each on their own WebSocket session, send `attendance.checkin` spread over one second while the teacher's screen watches (embedded SQLite).\n\n\
+         | accepted | check-ins/s | check-in p50 | check-in p99 | on the teacher's screen p99 |\n|---|---|---|---|---|\n\
+         | {accepted}/{students} ({} shown) | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms |\n\n\
+         (targets: all accepted, check-in p99 < 50 ms, teacher's screen p99 < 100 ms)\n",
+        seen.len(),
+        students as f64 / elapsed.as_secs_f64(),
+        percentile(&latency, 0.5),
+        percentile(&latency, 0.99),
+        percentile(&to_screen, 0.99),
+    )
+}
+
+fn write_report(sections: &[String], defaults: bool) {
     let sh = |cmd: &str| {
         Command::new("sh")
             .args(["-c", cmd])
@@ -301,7 +457,6 @@ fn write_report(sections: &[String], cat_mib: usize, echo: usize, sessions: usiz
         sh("docker version --format '{{.Server.Version}}'"),
         sh("docker version --format '{{.Server.APIVersion}}'"),
     );
-    let defaults = cat_mib == 256 && echo == 2000 && sessions == 10_000 && close == 20;
     let mut text = String::from("# Benchmarks\n\n");
     text.push_str(
         "Measured by `scripts/bench.sh` (`cargo bench --bench session`), which writes this file. ",

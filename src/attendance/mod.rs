@@ -218,11 +218,12 @@ pub async fn check_in(
     .await?;
     // Read back: a simultaneous second check-in of the same student keeps the first time.
     let (at, count): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT at FROM checkins WHERE attendance_id = ?1 AND user_id = ?2), \
-                (SELECT COUNT(*) FROM checkins WHERE attendance_id = ?1)",
+        "SELECT (SELECT at FROM checkins WHERE attendance_id = ? AND user_id = ?), \
+                (SELECT COUNT(*) FROM checkins WHERE attendance_id = ?)",
     )
     .bind(&session.id)
     .bind(&user.id)
+    .bind(&session.id)
     .fetch_one(db)
     .await?;
     let first = at == now;
