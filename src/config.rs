@@ -50,6 +50,8 @@ pub struct ContainerLimits {
     pub max_cpus: f64,
     pub default_pids: i64,
     pub max_pids: i64,
+    /// Largest upload (image tar, root filesystem, build context).
+    pub max_upload_mb: u64,
 }
 
 /// Failed logins tolerated within a window before answering 429.
@@ -85,6 +87,7 @@ impl Default for Settings {
                 max_cpus: 4.0,
                 default_pids: 256,
                 max_pids: 1024,
+                max_upload_mb: 4096,
             },
             login: LoginLimits {
                 window_s: 300,

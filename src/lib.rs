@@ -8,6 +8,8 @@ pub mod containers;
 pub mod db;
 pub mod docker;
 pub mod error;
+pub mod images;
 pub mod session;
 pub mod startup;
 pub mod telemetry;
+pub mod upload;

@@ -72,6 +72,7 @@ impl Application {
                         .configure(crate::accounts::configure)
                         .configure(crate::containers::configure)
                         .configure(crate::attendance::configure)
+                        .configure(crate::images::configure)
                         .route("/ws", web::get().to(session::ws_handler)),
                 )
                 .default_service(web::to(|| async {

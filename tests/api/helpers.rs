@@ -87,6 +87,17 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    pub async fn post_bytes(&self, path: &str, token: &str, body: Vec<u8>) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/x-tar")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.http.get(self.url(path));
         if let Some(token) = token {

@@ -6,6 +6,7 @@ mod attendance;
 mod containers;
 mod exec;
 mod helpers;
+mod images;
 mod logs_stats;
 mod protocol;
 mod server_process;

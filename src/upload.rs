@@ -1,0 +1,68 @@
+//! Request bodies streamed on to Docker without being held in memory, with a size cap.
+
+use actix_web::web;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// How the upload ended, once `pump` is done.
+pub enum Upload {
+    Complete(u64),
+    TooLarge,
+    Broken(String),
+}
+
+/// Splits a request body into a `Send` stream for Docker and the future that feeds it. Run both
+/// together (`tokio::join!`); past `limit` bytes the stream ends in an error, so Docker sees an
+/// aborted body and keeps nothing.
+pub fn stream(
+    mut payload: web::Payload,
+    limit: u64,
+) -> (
+    impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    impl std::future::Future<Output = Upload>,
+) {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let pump = async move {
+        let mut total = 0u64;
+        while let Some(chunk) = payload.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other("upload broken"))).await;
+                    return Upload::Broken(e.to_string());
+                }
+            };
+            total += chunk.len() as u64;
+            if total > limit {
+                let _ = tx
+                    .send(Err(std::io::Error::other("upload too large")))
+                    .await;
+                return Upload::TooLarge;
+            }
+            if tx.send(Ok(chunk)).await.is_err() {
+                break; // Docker stopped reading; its answer says why
+            }
+        }
+        Upload::Complete(total)
+    };
+    (tokio_stream_from(rx), pump)
+}
+
+fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl Stream<Item = T> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The error for an upload that did not complete, if it did not.
+pub fn check(upload: &Upload, limit: u64) -> Result<(), ApiError> {
+    match upload {
+        Upload::Complete(_) => Ok(()),
+        Upload::TooLarge => Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("upload larger than {} MiB", limit >> 20),
+        )),
+        Upload::Broken(e) => Err(ApiError::bad_request(format!("upload broken: {e}"))),
+    }
+}
