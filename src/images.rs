@@ -32,7 +32,7 @@ fn require_manager(user: &User) -> Result<(), ApiError> {
 }
 
 /// An image reference as users type it: `repo[:tag]` or an id, without odd characters.
-fn check_ref(reference: &str) -> Result<(), ApiError> {
+pub fn check_ref(reference: &str) -> Result<(), ApiError> {
     let ok = !reference.is_empty()
         && reference.len() <= 255
         && !reference.starts_with('-')

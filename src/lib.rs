@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod attendance;
 pub mod auth;
+pub mod builds;
 pub mod config;
 pub mod containers;
 pub mod db;

@@ -51,6 +51,10 @@ impl Application {
         let auth = web::Data::new(auth);
         let engine = web::Data::new(engine);
         let attendance = web::Data::new(crate::attendance::Attendance::default());
+        let contexts = web::Data::new(
+            crate::builds::BuildContexts::new(&settings.data_dir)
+                .context("preparing the build context dir")?,
+        );
         let settings = web::Data::new(settings);
         let shared_sessions = sessions.clone();
         let server = HttpServer::new(move || {
@@ -63,6 +67,7 @@ impl Application {
                 .app_data(auth.clone())
                 .app_data(engine.clone())
                 .app_data(attendance.clone())
+                .app_data(contexts.clone())
                 .app_data(settings.clone())
                 .app_data(shared_sessions.clone())
                 .route("/healthz", web::get().to(healthz))
@@ -73,6 +78,7 @@ impl Application {
                         .configure(crate::containers::configure)
                         .configure(crate::attendance::configure)
                         .configure(crate::images::configure)
+                        .configure(crate::builds::configure)
                         .route("/ws", web::get().to(session::ws_handler)),
                 )
                 .default_service(web::to(|| async {

@@ -30,6 +30,7 @@ use tracing::Instrument;
 use crate::accounts::{self, User};
 use crate::attendance::{self, Attendance};
 use crate::auth::{self, AuthState};
+use crate::builds::BuildContexts;
 use crate::config::{SessionSettings, Settings};
 use crate::db::Db;
 use crate::docker::Engine;
@@ -129,6 +130,7 @@ pub(crate) struct SessionCtx {
     pub engine: web::Data<Engine>,
     pub db: web::Data<Db>,
     pub attendance: web::Data<Attendance>,
+    pub contexts: web::Data<BuildContexts>,
     pub settings: SessionSettings,
     pub cancel: CancellationToken,
     /// The one bounded output queue: every stream's frames and messages, in the order produced.
@@ -206,6 +208,7 @@ pub async fn ws_handler(
     sessions: web::Data<Sessions>,
     engine: web::Data<Engine>,
     attendance: web::Data<Attendance>,
+    contexts: web::Data<BuildContexts>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, ApiError> {
     check_origin(&req, &settings.allowed_origins)?;
@@ -251,6 +254,7 @@ pub async fn ws_handler(
         engine,
         db,
         attendance,
+        contexts,
         settings: settings.session.clone(),
         cancel: cancel.clone(),
         out: out_tx,
@@ -473,6 +477,18 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                     stream,
                     "stats",
                     streams::stats(ctx.clone(), stream, container, parts),
+                ),
+                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+            }
+        }
+        ClientMessage::Build(request) => {
+            let stream = request.stream;
+            match open_stream(ctx, stream, false, false) {
+                Ok(parts) => spawn_stream(
+                    ctx,
+                    stream,
+                    "build",
+                    streams::build(ctx.clone(), request, parts),
                 ),
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,
             }

@@ -48,6 +48,7 @@ pub enum ClientMessage {
     Ping {
         t: Value,
     },
+    Build(BuildRequest),
     /// A teacher's screen: the rotating code and check-ins as they happen.
     #[serde(rename = "attendance.watch")]
     AttendanceWatch {
@@ -73,6 +74,19 @@ pub struct ExecRequest {
     pub rows: Option<u16>,
     pub env: Option<BTreeMap<String, String>>,
     pub workdir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BuildRequest {
+    pub stream: StreamId,
+    /// An id from `POST /api/v1/builds/contexts`.
+    pub context: String,
+    /// `repo[:tag]` the image gets once built; refused if it names another image, unless `force`.
+    pub tag: String,
+    pub dockerfile: Option<String>,
+    pub build_args: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +198,14 @@ pub fn attendance_checkin(
 ) -> String {
     json!({"type": "attendance.checkin", "stream": stream, "user_id": user_id, "username": username, "at": at, "count": count})
         .to_string()
+}
+
+pub fn progress_log(stream: StreamId, line: &str) -> String {
+    json!({"type": "progress", "stream": stream, "log": line}).to_string()
+}
+
+pub fn built(stream: StreamId, image_id: Option<&str>) -> String {
+    json!({"type": "end", "stream": stream, "image_id": image_id}).to_string()
 }
 
 pub fn pong(t: Value) -> String {

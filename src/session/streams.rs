@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::ImageId;
 use bollard::query_parameters::{
-    LogsOptions, ResizeExecOptions, StatsOptions, WaitContainerOptions,
+    BuildImageOptions, LogsOptions, ResizeExecOptions, StatsOptions, WaitContainerOptions,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -16,9 +17,12 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{self, ExecRequest, LogsRequest, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT};
+use super::protocol::{
+    self, BuildRequest, ExecRequest, LogsRequest, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT,
+};
 use super::{SessionCtx, StreamParts};
 use crate::attendance::{self, code};
+use crate::builds;
 use crate::docker::EXEC_MARKER;
 use crate::error::ApiError;
 
@@ -471,4 +475,121 @@ pub(super) async fn attendance_watch(
     if !ctx.cancel.is_cancelled() {
         ctx.send_text(protocol::end(stream)).await;
     }
+}
+
+/// Splits `repo[:tag]` (a registry's `host:port/` prefix is part of the repo).
+fn split_tag(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// Builds an uploaded context, streaming the log line by line as the engine writes it, then tags
+/// the result (never taking a tag from another image unless `force`). Cancelling the stream or
+/// ending the session drops the request, which makes the engine stop the build; `forcerm`
+/// removes its intermediate containers.
+pub(super) async fn build(ctx: Arc<SessionCtx>, request: BuildRequest, parts: StreamParts) {
+    let stream = request.stream;
+    if let Err(err) =
+        builds::require_builder(&ctx.user).and_then(|_| crate::images::check_ref(&request.tag))
+    {
+        return fail(&ctx, stream, err).await;
+    }
+    let (repo, tag) = split_tag(&request.tag);
+    let path = match ctx.contexts.path_for(&ctx.user, &request.context) {
+        Ok(path) => path,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let docker = match ctx.engine.client().await {
+        Ok(docker) => docker,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(e) => return fail(&ctx, stream, ApiError::internal(&e)).await,
+    };
+    let options = BuildImageOptions {
+        dockerfile: request
+            .dockerfile
+            .clone()
+            .unwrap_or_else(|| "Dockerfile".into()),
+        rm: true,
+        forcerm: true,
+        buildargs: request
+            .build_args
+            .clone()
+            .map(|args| args.into_iter().collect()),
+        labels: Some([("berth.built_by".to_string(), ctx.user.id.clone())].into()),
+        ..Default::default()
+    };
+    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
+    let mut progress = docker.build_image(options, None, Some(body));
+    tracing::info!(tag = %request.tag, "build started");
+    ctx.send_text(protocol::started(stream)).await;
+
+    let mut image_id = None;
+    let mut failure = None;
+    loop {
+        let item = tokio::select! {
+            _ = parts.cancel.cancelled() => break,
+            item = progress.next() => item,
+        };
+        match item {
+            Some(Ok(info)) => {
+                if let Some(ImageId { id: Some(id) }) = info.aux {
+                    image_id = Some(id);
+                }
+                if let Some(error) = info.error {
+                    failure = Some(ApiError::bad_request(error));
+                }
+                let text = info.stream.or(info.status).unwrap_or_default();
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    if !ctx.send_text(protocol::progress_log(stream, line)).await {
+                        break;
+                    }
+                }
+            }
+            Some(Err(bollard::errors::Error::DockerStreamError { error })) => {
+                failure = Some(ApiError::bad_request(error));
+            }
+            Some(Err(e)) => failure = Some(e.into()),
+            None => break,
+        }
+    }
+    // Dropping the request is what stops an unfinished build on the engine.
+    drop(progress);
+    if parts.cancel.is_cancelled() {
+        tracing::info!("build cancelled");
+        ctx.finish_stream(stream);
+        if !ctx.cancel.is_cancelled() {
+            ctx.send_text(protocol::built(stream, None)).await;
+        }
+        return;
+    }
+    let image_id = match (failure, image_id) {
+        (Some(err), _) => return fail(&ctx, stream, err).await,
+        (None, None) => {
+            let err = ApiError::internal(&std::io::Error::other("build gave no image id"));
+            return fail(&ctx, stream, err).await;
+        }
+        (None, Some(id)) => id,
+    };
+    if let Err(err) =
+        crate::images::tag_safely(&ctx.engine, &image_id, repo, tag, request.force).await
+    {
+        // The refused build stays untagged; do not leave it behind.
+        let _ = docker
+            .remove_image(
+                &image_id,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+        return fail(&ctx, stream, err).await;
+    }
+    tracing::info!(image = %image_id, "build done");
+    ctx.finish_stream(stream);
+    ctx.send_text(protocol::built(stream, Some(&image_id)))
+        .await;
 }

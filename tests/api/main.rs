@@ -3,6 +3,7 @@
 
 mod accounts;
 mod attendance;
+mod builds;
 mod containers;
 mod exec;
 mod helpers;

@@ -1,0 +1,158 @@
+//! Build contexts: uploaded once over REST (a tar, or a Dockerfile alone), then built on a
+//! WebSocket session with the log streamed live (`session::streams::build`).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::accounts::{Role, User};
+use crate::auth::AuthUser;
+use crate::config::Settings;
+use crate::error::{ApiError, ErrorCode};
+
+/// How long an uploaded context is kept.
+const CONTEXT_TTL: Duration = Duration::from_secs(3600);
+
+pub struct BuildContexts {
+    dir: PathBuf,
+    contexts: DashMap<String, Context>,
+}
+
+struct Context {
+    owner: String,
+    path: PathBuf,
+    uploaded: Instant,
+}
+
+pub fn require_builder(user: &User) -> Result<(), ApiError> {
+    if user.role == Role::Student {
+        Err(ApiError::forbidden("only teachers and admins build images"))
+    } else {
+        Ok(())
+    }
+}
+
+impl BuildContexts {
+    /// Contexts live in `<data_dir>/contexts`; leftovers of an earlier run are removed.
+    pub fn new(data_dir: &std::path::Path) -> std::io::Result<BuildContexts> {
+        let dir = data_dir.join("contexts");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(BuildContexts {
+            dir,
+            contexts: DashMap::new(),
+        })
+    }
+
+    /// The tar of a context the user uploaded.
+    pub fn path_for(&self, user: &User, id: &str) -> Result<PathBuf, ApiError> {
+        match self.contexts.get(id) {
+            Some(c) if c.owner == user.id && c.uploaded.elapsed() < CONTEXT_TTL => {
+                Ok(c.path.clone())
+            }
+            _ => Err(ApiError::not_found(format!("no such build context: {id}"))),
+        }
+    }
+
+    fn forget_expired(&self) {
+        self.contexts.retain(|_, c| {
+            let keep = c.uploaded.elapsed() < CONTEXT_TTL;
+            if !keep {
+                let _ = std::fs::remove_file(&c.path);
+            }
+            keep
+        });
+    }
+}
+
+/// A tar holding just `Dockerfile`.
+fn dockerfile_tar(text: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, "Dockerfile", text)?;
+    builder.into_inner()
+}
+
+/// `POST /builds/contexts`: a tar body (`application/x-tar`), or a Dockerfile (`text/plain`).
+async fn upload(
+    req: HttpRequest,
+    user: AuthUser,
+    contexts: web::Data<BuildContexts>,
+    settings: web::Data<Settings>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_builder(&user.user)?;
+    contexts.forget_expired();
+    let limit = settings.limits.max_upload_mb << 20;
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_dockerfile = content_type.starts_with("text/plain");
+    if !is_dockerfile && !content_type.starts_with("application/x-tar") {
+        return Err(ApiError::bad_request(
+            "send a tar (application/x-tar) or a Dockerfile (text/plain)",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let path = contexts.dir.join(format!("{id}.tar"));
+    let io = |e: std::io::Error| ApiError::internal(&e);
+    let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
+    let mut size = 0u64;
+    let mut dockerfile = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("upload broken: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            drop(file);
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(ApiError::new(
+                ErrorCode::TooLarge,
+                format!("build context larger than {} MiB", limit >> 20),
+            ));
+        }
+        if is_dockerfile {
+            dockerfile.extend_from_slice(&chunk);
+        } else {
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+    }
+    if is_dockerfile {
+        if dockerfile.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request("the Dockerfile is empty"));
+        }
+        file.write_all(&dockerfile_tar(&dockerfile).map_err(io)?)
+            .await
+            .map_err(io)?;
+    } else if size == 0 {
+        return Err(ApiError::bad_request("the build context is empty"));
+    }
+    file.flush().await.map_err(io)?;
+    contexts.contexts.insert(
+        id.clone(),
+        Context {
+            owner: user.user.id.clone(),
+            path,
+            uploaded: Instant::now(),
+        },
+    );
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "context": id,
+        "size": size,
+        "expires_in": CONTEXT_TTL.as_secs(),
+    })))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/builds/contexts", web::post().to(upload));
+}
