@@ -5,6 +5,12 @@
 set -euo pipefail
 
 TEST_IMAGE=berth-test/busybox:1
+# A private registry for the tests, with htpasswd auth, on loopback (which the engine trusts
+# without TLS). The tests know these values; nothing else uses this registry.
+TEST_REGISTRY_PORT=5555
+TEST_REGISTRY_USER=berth-test
+TEST_REGISTRY_PASSWORD=berth-registry-pass
+TEST_REGISTRY_DIR=${TEST_REGISTRY_DIR:-/var/lib/berth-test-registry}
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/berth-dockerd.log}
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -64,7 +70,42 @@ ensure_test_image() {
   say "built $TEST_IMAGE"
 }
 
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ensure_test_registry() {
+  port_open "$TEST_REGISTRY_PORT" && return 0
+  command -v docker-registry >/dev/null 2>&1 || apt_install docker-registry
+  command -v htpasswd >/dev/null 2>&1 || apt_install apache2-utils
+  mkdir -p "$TEST_REGISTRY_DIR/data"
+  htpasswd -Bbn "$TEST_REGISTRY_USER" "$TEST_REGISTRY_PASSWORD" >"$TEST_REGISTRY_DIR/htpasswd"
+  cat >"$TEST_REGISTRY_DIR/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $TEST_REGISTRY_DIR/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$TEST_REGISTRY_PORT
+auth:
+  htpasswd:
+    realm: berth-test
+    path: $TEST_REGISTRY_DIR/htpasswd
+YAML
+  say "starting the test registry on 127.0.0.1:$TEST_REGISTRY_PORT (log: $TEST_REGISTRY_DIR/log)"
+  nohup docker-registry serve "$TEST_REGISTRY_DIR/config.yml" >"$TEST_REGISTRY_DIR/log" 2>&1 &
+  for _ in $(seq 1 30); do
+    port_open "$TEST_REGISTRY_PORT" && return 0
+    sleep 0.5
+  done
+  tail -n 20 "$TEST_REGISTRY_DIR/log" >&2 || true
+  die "the test registry did not come up"
+}
+
 ensure_docker
 if [ "${1:-}" = "--test-images" ]; then
   ensure_test_image
+  ensure_test_registry
 fi

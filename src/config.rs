@@ -18,6 +18,9 @@ pub struct Settings {
     pub docker_host: Option<String>,
     /// JWT signing secret; when absent one is generated and kept in the data dir.
     pub jwt_secret: Option<String>,
+    /// Key (base64 of 32 bytes) that encrypts stored registry passwords; when absent one is
+    /// generated and kept in the data dir.
+    pub secret_key: Option<String>,
     pub token_ttl_s: u64,
     /// Lifetime of a single-use WebSocket ticket.
     pub ticket_ttl_s: u64,
@@ -70,6 +73,7 @@ impl Default for Settings {
             database_url: None,
             docker_host: None,
             jwt_secret: None,
+            secret_key: None,
             token_ttl_s: 12 * 3600,
             ticket_ttl_s: 30,
             allowed_origins: Vec::new(),

@@ -8,8 +8,12 @@ use serde::Serialize;
 
 use crate::auth::AuthUser;
 use crate::config::Settings;
+use crate::db::Db;
 use crate::docker::{ContainerSpec, Engine, LABEL_OWNER};
 use crate::error::ApiError;
+use crate::registries;
+use crate::secrets::SecretBox;
+use futures_util::StreamExt;
 
 #[derive(Serialize)]
 pub struct ContainerView {
@@ -80,20 +84,61 @@ async fn create(
     user: AuthUser,
     engine: web::Data<Engine>,
     settings: web::Data<Settings>,
+    db: web::Data<Db>,
+    secrets: web::Data<SecretBox>,
     spec: web::Json<ContainerSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    if spec.image.trim().is_empty() {
-        return Err(ApiError::bad_request("image is required"));
-    }
+    crate::images::check_ref(&spec.image)?;
     if let Some(name) = &spec.name {
         check_name(name)?;
     }
+    let pulled = pull_if_missing(&user, &engine, &db, &secrets, &spec.image).await?;
     let id = engine
         .create_container(&user.user, &spec, &settings.limits)
         .await?;
     let info = engine.owned_container(&user.user, &id).await?;
-    tracing::info!(container = %id, image = %spec.image, "container created");
-    Ok(HttpResponse::Created().json(ContainerView::from(info)))
+    tracing::info!(container = %id, image = %spec.image, pulled, "container created");
+    let mut body =
+        serde_json::to_value(ContainerView::from(info)).map_err(|e| ApiError::internal(&e))?;
+    body["pulled"] = pulled.into();
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// A missing image is pulled first, with the stored credentials of its registry.
+async fn pull_if_missing(
+    user: &AuthUser,
+    engine: &Engine,
+    db: &Db,
+    secrets: &SecretBox,
+    image: &str,
+) -> Result<bool, ApiError> {
+    let docker = engine.client().await?;
+    match docker.inspect_image(image).await {
+        Ok(_) => return Ok(false),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let registry = registries::for_image(db, &user.user, image, None).await?;
+    let credentials = registry.map(|r| r.credentials(secrets)).transpose()?;
+    let mut progress = std::pin::pin!(crate::images::pull(&docker, image, credentials));
+    let cannot = |why: &str| {
+        ApiError::not_found(format!(
+            "no such image here, and pulling {image} failed: {why}"
+        ))
+    };
+    while let Some(item) = progress.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(error) = info.error {
+                    return Err(cannot(&error));
+                }
+            }
+            Err(e) => return Err(cannot(&crate::images::transfer_error(e).message)),
+        }
+    }
+    Ok(true)
 }
 
 async fn list(user: AuthUser, engine: web::Data<Engine>) -> Result<HttpResponse, ApiError> {

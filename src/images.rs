@@ -48,6 +48,43 @@ pub fn check_ref(reference: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Splits `repo[:tag]` (a registry's `host:port/` prefix is part of the repo).
+pub fn split_tag(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// Starts pulling `image` (its tag, `latest` when none: never every tag of a repository).
+pub fn pull(
+    docker: &bollard::Docker,
+    image: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
+) -> impl futures_util::Stream<Item = Result<bollard::models::CreateImageInfo, bollard::errors::Error>>
+{
+    let (repo, tag) = split_tag(image);
+    let options = CreateImageOptions {
+        from_image: Some(repo.to_string()),
+        tag: Some(tag.to_string()),
+        ..Default::default()
+    };
+    docker.create_image(Some(options), None, credentials)
+}
+
+/// A pull or push failure the engine reported: the registry's answer, which is about the image
+/// the user named.
+pub fn transfer_error(e: bollard::errors::Error) -> ApiError {
+    match e {
+        bollard::errors::Error::DockerStreamError { error } => ApiError::bad_request(error),
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } => ApiError::bad_request(message),
+        other => other.into(),
+    }
+}
+
 #[derive(Serialize)]
 struct ImageView {
     id: String,
@@ -99,7 +136,7 @@ async fn list(
     engine: web::Data<Engine>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    check_host(query.host.as_deref())?;
+    crate::docker::check_host(query.host.as_deref())?;
     let images = engine
         .client()
         .await?
@@ -132,14 +169,6 @@ async fn list(
     scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.created.cmp(&a.1.created)));
     let images: Vec<ImageView> = scored.into_iter().map(|(_, image)| image).collect();
     Ok(HttpResponse::Ok().json(images))
-}
-
-/// Only the settings' engine exists until hosts are added.
-fn check_host(host: Option<&str>) -> Result<(), ApiError> {
-    match host {
-        None | Some("local") => Ok(()),
-        Some(other) => Err(ApiError::not_found(format!("no such host: {other}"))),
-    }
 }
 
 async fn inspect(

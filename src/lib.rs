@@ -10,6 +10,8 @@ pub mod db;
 pub mod docker;
 pub mod error;
 pub mod images;
+pub mod registries;
+pub mod secrets;
 pub mod session;
 pub mod startup;
 pub mod telemetry;

@@ -51,6 +51,13 @@ impl Application {
         let auth = web::Data::new(auth);
         let engine = web::Data::new(engine);
         let attendance = web::Data::new(crate::attendance::Attendance::default());
+        let secrets = web::Data::new(
+            crate::secrets::SecretBox::load_or_create(
+                settings.secret_key.as_deref(),
+                &settings.data_dir,
+            )
+            .context("loading the secret key")?,
+        );
         let contexts = web::Data::new(
             crate::builds::BuildContexts::new(&settings.data_dir)
                 .context("preparing the build context dir")?,
@@ -68,6 +75,7 @@ impl Application {
                 .app_data(engine.clone())
                 .app_data(attendance.clone())
                 .app_data(contexts.clone())
+                .app_data(secrets.clone())
                 .app_data(settings.clone())
                 .app_data(shared_sessions.clone())
                 .route("/healthz", web::get().to(healthz))
@@ -79,6 +87,7 @@ impl Application {
                         .configure(crate::attendance::configure)
                         .configure(crate::images::configure)
                         .configure(crate::builds::configure)
+                        .configure(crate::registries::configure)
                         .route("/ws", web::get().to(session::ws_handler)),
                 )
                 .default_service(web::to(|| async {

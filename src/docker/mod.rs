@@ -296,6 +296,14 @@ impl Engine {
     }
 }
 
+/// Only the settings' engine (`local`) exists until more hosts can be added.
+pub fn check_host(host: Option<&str>) -> Result<(), ApiError> {
+    match host {
+        None | Some("local") => Ok(()),
+        Some(other) => Err(ApiError::not_found(format!("no such host: {other}"))),
+    }
+}
+
 /// What a user may choose about a new container; anything else is refused.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

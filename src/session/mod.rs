@@ -35,6 +35,7 @@ use crate::config::{SessionSettings, Settings};
 use crate::db::Db;
 use crate::docker::Engine;
 use crate::error::{ApiError, ErrorCode};
+use crate::secrets::SecretBox;
 use protocol::{ClientMessage, StreamId};
 
 /// Frames larger than this end the connection (close code 1009); frames between the configured
@@ -131,6 +132,7 @@ pub(crate) struct SessionCtx {
     pub db: web::Data<Db>,
     pub attendance: web::Data<Attendance>,
     pub contexts: web::Data<BuildContexts>,
+    pub secrets: web::Data<SecretBox>,
     pub settings: SessionSettings,
     pub cancel: CancellationToken,
     /// The one bounded output queue: every stream's frames and messages, in the order produced.
@@ -209,6 +211,7 @@ pub async fn ws_handler(
     engine: web::Data<Engine>,
     attendance: web::Data<Attendance>,
     contexts: web::Data<BuildContexts>,
+    secrets: web::Data<SecretBox>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, ApiError> {
     check_origin(&req, &settings.allowed_origins)?;
@@ -255,6 +258,7 @@ pub async fn ws_handler(
         db,
         attendance,
         contexts,
+        secrets,
         settings: settings.session.clone(),
         cancel: cancel.clone(),
         out: out_tx,
@@ -477,6 +481,37 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                     stream,
                     "stats",
                     streams::stats(ctx.clone(), stream, container, parts),
+                ),
+                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+            }
+        }
+        ClientMessage::Pull(request) | ClientMessage::Push(request)
+            if crate::docker::check_host(request.host.as_deref()).is_err() =>
+        {
+            if let Err(err) = crate::docker::check_host(request.host.as_deref()) {
+                ctx.send_error(Some(request.stream.get()), &err).await;
+            }
+        }
+        ClientMessage::Pull(request) => {
+            let stream = request.stream;
+            match open_stream(ctx, stream, false, false) {
+                Ok(parts) => spawn_stream(
+                    ctx,
+                    stream,
+                    "pull",
+                    streams::pull(ctx.clone(), request, parts),
+                ),
+                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+            }
+        }
+        ClientMessage::Push(request) => {
+            let stream = request.stream;
+            match open_stream(ctx, stream, false, false) {
+                Ok(parts) => spawn_stream(
+                    ctx,
+                    stream,
+                    "push",
+                    streams::push(ctx.clone(), request, parts),
                 ),
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,
             }

@@ -49,6 +49,8 @@ pub enum ClientMessage {
         t: Value,
     },
     Build(BuildRequest),
+    Pull(TransferRequest),
+    Push(TransferRequest),
     /// A teacher's screen: the rotating code and check-ins as they happen.
     #[serde(rename = "attendance.watch")]
     AttendanceWatch {
@@ -74,6 +76,16 @@ pub struct ExecRequest {
     pub rows: Option<u16>,
     pub env: Option<BTreeMap<String, String>>,
     pub workdir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TransferRequest {
+    pub stream: StreamId,
+    pub image: String,
+    /// A stored registry's id or name; for a pull, by default the one the image's host names.
+    pub registry: Option<String>,
+    /// Only `local` until more hosts exist.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +214,26 @@ pub fn attendance_checkin(
 
 pub fn progress_log(stream: StreamId, line: &str) -> String {
     json!({"type": "progress", "stream": stream, "log": line}).to_string()
+}
+
+pub fn transfer_progress(
+    stream: StreamId,
+    id: Option<&str>,
+    status: Option<&str>,
+    current: Option<i64>,
+    total: Option<i64>,
+) -> String {
+    let mut value = json!({"type": "progress", "stream": stream, "status": status});
+    if let Some(id) = id {
+        value["id"] = json!(id);
+    }
+    if let Some(current) = current {
+        value["current"] = json!(current);
+    }
+    if let Some(total) = total {
+        value["total"] = json!(total);
+    }
+    value.to_string()
 }
 
 pub fn built(stream: StreamId, image_id: Option<&str>) -> String {

@@ -18,13 +18,15 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{
-    self, BuildRequest, ExecRequest, LogsRequest, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT,
+    self, BuildRequest, ExecRequest, LogsRequest, StreamId, TransferRequest, CHANNEL_STDERR,
+    CHANNEL_STDOUT,
 };
 use super::{SessionCtx, StreamParts};
 use crate::attendance::{self, code};
 use crate::builds;
 use crate::docker::EXEC_MARKER;
 use crate::error::ApiError;
+use crate::registries;
 
 /// Largest chunk read from Docker at once; bigger output arrives as several frames.
 const READ_CAPACITY: usize = 64 * 1024;
@@ -477,14 +479,6 @@ pub(super) async fn attendance_watch(
     }
 }
 
-/// Splits `repo[:tag]` (a registry's `host:port/` prefix is part of the repo).
-fn split_tag(reference: &str) -> (&str, &str) {
-    match reference.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-        _ => (reference, "latest"),
-    }
-}
-
 /// Builds an uploaded context, streaming the log line by line as the engine writes it, then tags
 /// the result (never taking a tag from another image unless `force`). Cancelling the stream or
 /// ending the session drops the request, which makes the engine stop the build; `forcerm`
@@ -496,7 +490,7 @@ pub(super) async fn build(ctx: Arc<SessionCtx>, request: BuildRequest, parts: St
     {
         return fail(&ctx, stream, err).await;
     }
-    let (repo, tag) = split_tag(&request.tag);
+    let (repo, tag) = crate::images::split_tag(&request.tag);
     let path = match ctx.contexts.path_for(&ctx.user, &request.context) {
         Ok(path) => path,
         Err(err) => return fail(&ctx, stream, err).await,
@@ -592,4 +586,163 @@ pub(super) async fn build(ctx: Arc<SessionCtx>, request: BuildRequest, parts: St
     ctx.finish_stream(stream);
     ctx.send_text(protocol::built(stream, Some(&image_id)))
         .await;
+}
+
+/// Pulls an image, with the stored credentials of its registry, reporting the engine's progress
+/// layer by layer. Cancelling drops the request, which stops the pull.
+pub(super) async fn pull(ctx: Arc<SessionCtx>, request: TransferRequest, parts: StreamParts) {
+    let stream = request.stream;
+    let prepared = async {
+        crate::images::check_ref(&request.image)?;
+        let registry = registries::for_image(
+            &ctx.db,
+            &ctx.user,
+            &request.image,
+            request.registry.as_deref(),
+        )
+        .await?;
+        let credentials = registry.map(|r| r.credentials(&ctx.secrets)).transpose()?;
+        Ok::<_, ApiError>((ctx.engine.client().await?, credentials))
+    };
+    let (docker, credentials) = match prepared.await {
+        Ok(prepared) => prepared,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let progress = crate::images::pull(&docker, &request.image, credentials);
+    ctx.send_text(protocol::started(stream)).await;
+    tracing::info!(image = %request.image, "pull started");
+    transfer(
+        &ctx,
+        stream,
+        progress.map(|i| i.map(Transfer::from)),
+        &parts,
+    )
+    .await;
+}
+
+/// Pushes an image to a stored registry, tagging it under the registry's host first when its
+/// name does not start with it.
+pub(super) async fn push(ctx: Arc<SessionCtx>, request: TransferRequest, parts: StreamParts) {
+    let stream = request.stream;
+    let prepared = async {
+        builds::require_builder(&ctx.user)?;
+        crate::images::check_ref(&request.image)?;
+        let named = request
+            .registry
+            .as_deref()
+            .ok_or_else(|| ApiError::bad_request("push needs a registry"))?;
+        let registry = registries::for_image(&ctx.db, &ctx.user, &request.image, Some(named))
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such registry"))?;
+        let credentials = registry.credentials(&ctx.secrets)?;
+        let docker = ctx.engine.client().await?;
+        let target = if registries::image_host(&request.image) == Some(registry.host()) {
+            request.image.clone()
+        } else {
+            format!("{}/{}", registry.host(), request.image)
+        };
+        if target != request.image {
+            let image = docker.inspect_image(&request.image).await?;
+            let (repo, tag) = crate::images::split_tag(&target);
+            crate::images::tag_safely(&ctx.engine, &image.id.unwrap_or_default(), repo, tag, false)
+                .await?;
+        }
+        Ok::<_, ApiError>((docker, credentials, target))
+    };
+    let (docker, credentials, target) = match prepared.await {
+        Ok(prepared) => prepared,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let (repo, tag) = crate::images::split_tag(&target);
+    let options = bollard::query_parameters::PushImageOptions {
+        tag: Some(tag.to_string()),
+        ..Default::default()
+    };
+    let progress = docker.push_image(repo, Some(options), Some(credentials));
+    ctx.send_text(protocol::started(stream)).await;
+    tracing::info!(image = %target, "push started");
+    transfer(
+        &ctx,
+        stream,
+        progress.map(|i| i.map(Transfer::from)),
+        &parts,
+    )
+    .await;
+}
+
+/// One progress report of a pull or push.
+struct Transfer {
+    id: Option<String>,
+    status: Option<String>,
+    error: Option<String>,
+    current: Option<i64>,
+    total: Option<i64>,
+}
+
+impl From<bollard::models::CreateImageInfo> for Transfer {
+    fn from(i: bollard::models::CreateImageInfo) -> Self {
+        let detail = i.progress_detail.unwrap_or_default();
+        Transfer {
+            id: i.id,
+            status: i.status,
+            error: i.error,
+            current: detail.current,
+            total: detail.total,
+        }
+    }
+}
+
+impl From<bollard::models::PushImageInfo> for Transfer {
+    fn from(i: bollard::models::PushImageInfo) -> Self {
+        let detail = i.progress_detail.unwrap_or_default();
+        Transfer {
+            id: None,
+            status: i.status,
+            error: i.error,
+            current: detail.current,
+            total: detail.total,
+        }
+    }
+}
+
+async fn transfer<S>(ctx: &SessionCtx, stream: StreamId, progress: S, parts: &StreamParts)
+where
+    S: Stream<Item = Result<Transfer, bollard::errors::Error>>,
+{
+    let mut progress = Box::pin(progress);
+    let mut failure = None;
+    loop {
+        let item = tokio::select! {
+            _ = parts.cancel.cancelled() => break,
+            item = progress.next() => item,
+        };
+        match item {
+            Some(Ok(t)) => {
+                if let Some(error) = t.error {
+                    failure = Some(ApiError::bad_request(error));
+                    continue;
+                }
+                let message = protocol::transfer_progress(
+                    stream,
+                    t.id.as_deref(),
+                    t.status.as_deref(),
+                    t.current,
+                    t.total,
+                );
+                if !ctx.send_text(message).await {
+                    break;
+                }
+            }
+            Some(Err(e)) => failure = Some(crate::images::transfer_error(e)),
+            None => break,
+        }
+    }
+    drop(progress); // an unfinished transfer stops with its request
+    if let Some(err) = failure {
+        return fail(ctx, stream, err).await;
+    }
+    ctx.finish_stream(stream);
+    if !ctx.cancel.is_cancelled() {
+        ctx.send_text(protocol::end(stream)).await;
+    }
 }

@@ -11,7 +11,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// A tar of a tiny root filesystem, made with the system's tar.
-fn rootfs_tar(marker: &str) -> Vec<u8> {
+pub fn rootfs_tar(marker: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("marker"), marker).unwrap();
     let out = std::process::Command::new("tar")
@@ -24,7 +24,7 @@ fn rootfs_tar(marker: &str) -> Vec<u8> {
     out.stdout
 }
 
-async fn import(app: &TestApp, teacher: &TestUser, repo: &str, marker: &str) -> String {
+pub async fn import(app: &TestApp, teacher: &TestUser, repo: &str, marker: &str) -> String {
     let path = format!("/api/v1/images/import?repo={repo}&tag=1");
     let response = app
         .post_bytes(&path, &teacher.token, rootfs_tar(marker))

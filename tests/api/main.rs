@@ -10,4 +10,5 @@ mod helpers;
 mod images;
 mod logs_stats;
 mod protocol;
+mod registries;
 mod server_process;

@@ -1,0 +1,245 @@
+use berth::accounts::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, ServerProcess, TestApp, TestUser};
+
+/// The registry `scripts/setup.sh --test-images` starts.
+pub const REGISTRY: &str = "127.0.0.1:5555";
+const USER: &str = "berth-test";
+const PASSWORD: &str = "berth-registry-pass";
+
+async fn add_registry(
+    app: &TestApp,
+    user: &TestUser,
+    name: &str,
+    password: &str,
+    shared: bool,
+) -> reqwest::Response {
+    let body = json!({"name": name, "server": REGISTRY, "username": USER, "password": password, "shared": shared});
+    app.post("/api/v1/registries", Some(&user.token), body)
+        .await
+}
+
+fn unique_repo() -> String {
+    format!(
+        "berth-test/pushed-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+fn docker_rmi(reference: &str) {
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", reference])
+        .output();
+}
+
+/// Messages of a pull or push stream until its end; panics on an error.
+async fn transfer(ws: &mut crate::helpers::Ws, stream: u8) -> Vec<Value> {
+    let mut progress = Vec::new();
+    loop {
+        let message = ws.next_json().await;
+        if message["stream"] != stream {
+            continue;
+        }
+        match message["type"].as_str().unwrap() {
+            "progress" => progress.push(message),
+            "end" => return progress,
+            "started" => {}
+            _ => panic!("transfer failed: {message}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let wrong = add_registry(&app, &user, "team", "not-the-password", false).await;
+    assert_eq!(wrong.status(), 400);
+    let body: Value = wrong.json().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("refused"));
+
+    let added = add_registry(&app, &user, "team", PASSWORD, false).await;
+    assert_eq!(added.status(), 201);
+    let text = added.text().await.unwrap();
+    assert!(!text.contains(PASSWORD));
+    let registry: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(registry["server"], REGISTRY);
+    assert_eq!(registry["shared"], false);
+
+    let listed = app
+        .get("/api/v1/registries", Some(&user.token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("team") && !listed.contains(PASSWORD));
+    assert_eq!(
+        add_registry(&app, &user, "team", PASSWORD, false)
+            .await
+            .status(),
+        409
+    );
+
+    // Removed and added again under the same name.
+    let path = format!("/api/v1/registries/{}", registry["id"].as_str().unwrap());
+    assert_eq!(app.delete(&path, Some(&user.token)).await.status(), 204);
+    assert_eq!(
+        add_registry(&app, &user, "team", PASSWORD, false)
+            .await
+            .status(),
+        201
+    );
+
+    // Others see neither it nor, if students, may share one.
+    let other = app.new_user().await;
+    let theirs: Value = app
+        .get("/api/v1/registries", Some(&other.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs.as_array().unwrap().is_empty());
+    assert_eq!(app.delete(&path, Some(&other.token)).await.status(), 404);
+    assert_eq!(
+        add_registry(&app, &other, "shared", PASSWORD, true)
+            .await
+            .status(),
+        403
+    );
+    let unreachable = app
+        .post(
+            "/api/v1/registries",
+            Some(&other.token),
+            json!({"name": "x", "server": "127.0.0.1:1", "username": "a", "password": "b"}),
+        )
+        .await;
+    assert_eq!(unreachable.status(), 503);
+
+    // The database holds the password encrypted only.
+    let db = std::fs::read(app.data_dir.path().join("berth.db")).unwrap();
+    let wal = std::fs::read(app.data_dir.path().join("berth.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!bytes
+            .windows(PASSWORD.len())
+            .any(|w| w == PASSWORD.as_bytes()));
+    }
+}
+
+#[tokio::test]
+async fn push_then_pull_through_berth_with_progress_and_auto_pull_on_create() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    assert_eq!(
+        add_registry(&app, &teacher, "classroom", PASSWORD, true)
+            .await
+            .status(),
+        201
+    );
+    // An image of its own content, so the pull below really downloads a layer.
+    let repo = unique_repo();
+    crate::images::import(&app, &teacher, &repo, &uuid::Uuid::new_v4().to_string()).await;
+
+    let mut ws = app.ws(&teacher.token).await;
+    ws.send(
+        json!({"type": "push", "stream": 1, "image": format!("{repo}:1"), "registry": "classroom"}),
+    )
+    .await;
+    let pushed = transfer(&mut ws, 1).await;
+    assert!(!pushed.is_empty());
+    assert!(
+        pushed
+            .iter()
+            .any(|p| p["status"].as_str().unwrap_or("").contains("digest")),
+        "{pushed:?}"
+    );
+    let remote = format!("{REGISTRY}/{repo}:1");
+    docker_rmi(&remote);
+    docker_rmi(&format!("{repo}:1"));
+
+    // A student pulls with the shared registry's stored credentials.
+    let student = app.new_user().await;
+    let mut ws = app.ws(&student.token).await;
+    ws.send(json!({"type": "pull", "stream": 2, "image": remote}))
+        .await;
+    let pulled = transfer(&mut ws, 2).await;
+    assert!(
+        pulled
+            .iter()
+            .any(|p| p["id"].as_str().is_some_and(|id| id.len() == 12)),
+        "layer ids: {pulled:?}"
+    );
+    assert!(
+        pulled
+            .iter()
+            .any(|p| p["status"].as_str().unwrap_or("").contains("Pull complete")),
+        "{pulled:?}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/images/{remote}"), Some(&student.token))
+            .await
+            .status(),
+        200
+    );
+
+    // Missing image: creating a container pulls it first and says so.
+    docker_rmi(&remote);
+    let created = app
+        .post(
+            "/api/v1/containers",
+            Some(&student.token),
+            json!({"image": remote, "cmd": ["true"]}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    app.track(body["id"].as_str().unwrap());
+    assert_eq!(body["pulled"], true);
+
+    // A pull of something the registry does not have is an error on the stream.
+    ws.send(
+        json!({"type": "pull", "stream": 3, "image": format!("{REGISTRY}/berth-test/absent:1")}),
+    )
+    .await;
+    let error = ws.expect("error", 3).await;
+    assert_eq!(error["code"], "not_found");
+    // Students do not push.
+    ws.send(json!({"type": "push", "stream": 4, "image": remote, "registry": "classroom"}))
+        .await;
+    assert_eq!(ws.expect("error", 4).await["code"], "forbidden");
+    docker_rmi(&remote);
+}
+
+#[tokio::test]
+async fn registry_credentials_never_reach_a_response_or_the_log() {
+    let mut server = ServerProcess::start_logging(&[("RUST_LOG", "debug")]).await;
+    let token = server.account("creds").await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", server.address);
+    let added = http
+        .post(format!("{base}/registries"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "mine", "server": REGISTRY, "username": USER, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    assert!(!added.text().await.unwrap().contains(PASSWORD));
+    let mut ws = server.ws(&token).await;
+    ws.send(
+        json!({"type": "pull", "stream": 1, "image": format!("{REGISTRY}/berth-test/absent:1")}),
+    )
+    .await;
+    let error = ws.expect("error", 1).await;
+    assert!(!error.to_string().contains(PASSWORD));
+    let log = server.stop_and_read_log();
+    assert!(log.contains("registry added"), "the log was captured");
+    assert!(
+        !log.contains(PASSWORD),
+        "the registry password reached the log"
+    );
+    let _ = spawn_app; // the in-process app is not used here: the log must be the binary's own
+}
