@@ -101,73 +101,135 @@ pub async fn for_image(
     Ok(matching.into_iter().next())
 }
 
-/// Logs in to the registry's v2 API as `docker login` does: basic auth on `/v2/`, or, when the
-/// registry answers with a bearer challenge, on its token service.
-async fn check_login(server: &str, username: &str, password: &str) -> Result<(), ApiError> {
-    let host = host_of(server);
-    let loopback = host.starts_with("localhost") || host.starts_with("127.");
-    let base = if server.starts_with("http://") || (loopback && !server.starts_with("https://")) {
-        format!("http://{host}")
-    } else {
-        format!("https://{host}")
-    };
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| ApiError::internal(&e))?;
-    let unreachable = |e: reqwest::Error| {
-        tracing::info!(error = %crate::error::chain(&e), %host, "registry unreachable");
+/// A client of a registry's v2 API with the stored credentials: basic auth, or, when the
+/// registry answers with a bearer challenge, a token from its token service (as `docker login`).
+struct V2 {
+    client: reqwest::Client,
+    base: String,
+    host: String,
+    username: String,
+    password: String,
+}
+
+impl V2 {
+    fn new(server: &str, username: &str, password: &str) -> Result<V2, ApiError> {
+        let host = host_of(server).to_string();
+        let loopback = host.starts_with("localhost") || host.starts_with("127.");
+        let base = if server.starts_with("http://") || (loopback && !server.starts_with("https://"))
+        {
+            format!("http://{host}")
+        } else {
+            format!("https://{host}")
+        };
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(V2 {
+            client,
+            base,
+            host,
+            username: username.to_string(),
+            password: password.to_string(),
+        })
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ApiError {
+        tracing::info!(error = %crate::error::chain(&e), host = %self.host, "registry unreachable");
         ApiError::new(
             ErrorCode::Unavailable,
-            format!("registry {host} does not answer"),
+            format!("registry {} does not answer", self.host),
         )
-    };
-    let ping = client
-        .get(format!("{base}/v2/"))
-        .basic_auth(username, Some(password))
-        .send()
-        .await
-        .map_err(unreachable)?;
-    let status = ping.status();
-    if status.is_success() {
-        return Ok(());
     }
-    let challenge = ping
-        .headers()
-        .get(reqwest::header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    if status == reqwest::StatusCode::UNAUTHORIZED && challenge.starts_with("Bearer ") {
+
+    async fn get(&self, path: &str) -> Result<reqwest::Response, ApiError> {
+        let url = format!("{}{path}", self.base);
+        let first = self
+            .client
+            .get(&url)
+            .basic_auth(&self.username, Some(&self.password))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let challenge = first
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let (reqwest::StatusCode::UNAUTHORIZED, Some(challenge)) = (first.status(), challenge)
+        else {
+            return Ok(first);
+        };
         let param = |key: &str| {
             challenge
                 .split(',')
-                .find_map(|part| {
-                    part.trim()
-                        .trim_start_matches("Bearer ")
-                        .strip_prefix(&format!("{key}="))
-                })
+                .find_map(|part| part.trim().strip_prefix(&format!("{key}=")))
                 .map(|v| v.trim_matches('"').to_string())
         };
-        if let Some(realm) = param("realm") {
-            let mut request = client.get(&realm).basic_auth(username, Some(password));
-            if let Some(service) = param("service") {
-                request = request.query(&[("service", service)]);
-            }
-            let token = request.send().await.map_err(unreachable)?;
-            if token.status().is_success() {
-                return Ok(());
-            }
+        let Some(realm) = param("realm") else {
+            return Ok(first);
+        };
+        let query: Vec<(&str, String)> = [("service", param("service")), ("scope", param("scope"))]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        let token: serde_json::Value = self
+            .client
+            .get(&realm)
+            .query(&query)
+            .basic_auth(&self.username, Some(&self.password))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .json()
+            .await
+            .unwrap_or_default();
+        let Some(token) = token["token"].as_str().or(token["access_token"].as_str()) else {
+            return Ok(first);
+        };
+        self.client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
+    /// Succeeds when the registry accepts the credentials.
+    async fn login(&self) -> Result<(), ApiError> {
+        let status = self.get("/v2/").await?.status();
+        if status.is_success() {
+            Ok(())
+        } else if status == reqwest::StatusCode::UNAUTHORIZED
+            || status == reqwest::StatusCode::FORBIDDEN
+        {
+            Err(ApiError::bad_request(format!(
+                "registry {} refused these credentials",
+                self.host
+            )))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "{} does not answer as a registry ({status})",
+                self.host
+            )))
         }
     }
-    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        Err(ApiError::bad_request(format!(
-            "registry {host} refused these credentials"
-        )))
-    } else {
-        Err(ApiError::bad_request(format!(
-            "{host} does not answer as a registry ({status})"
-        )))
+
+    async fn json(&self, path: &str) -> Result<serde_json::Value, ApiError> {
+        let response = self.get(path).await?;
+        if !response.status().is_success() {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("registry {} answered {}", self.host, response.status()),
+            ));
+        }
+        response.json().await.map_err(|_| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("registry {} sent no JSON", self.host),
+            )
+        })
     }
 }
 
@@ -222,7 +284,9 @@ async fn add(
     if body.username.is_empty() || body.password.is_empty() {
         return Err(ApiError::bad_request("username and password are required"));
     }
-    check_login(&body.server, &body.username, &body.password).await?;
+    V2::new(&body.server, &body.username, &body.password)?
+        .login()
+        .await?;
     let id = uuid::Uuid::new_v4().to_string();
     let owner = (!body.shared).then(|| user.user.id.clone());
     let inserted = sqlx::query(
@@ -287,8 +351,111 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: String,
+}
+
+/// Repositories of one private registry matching `q`, with their tags.
+async fn search_registry(
+    registry: &Registry,
+    secrets: &SecretBox,
+    q: &str,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let password = secrets
+        .open(&registry.password_enc)
+        .map_err(|e| ApiError::internal(&e))?;
+    let v2 = V2::new(&registry.server, &registry.username, &password)?;
+    let catalog = v2.json("/v2/_catalog?n=1000").await?;
+    let mut matches: Vec<(i64, String)> = catalog["repositories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str())
+        .filter_map(|repo| {
+            crate::images::match_score(q, &[repo.to_string()], "").map(|s| (s, repo.to_string()))
+        })
+        .collect();
+    matches.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut results = Vec::new();
+    for (_, repo) in matches.into_iter().take(25) {
+        let tags = v2.json(&format!("/v2/{repo}/tags/list")).await.ok();
+        results.push(serde_json::json!({
+            "source": registry.name,
+            "name": format!("{}/{repo}", registry.host()),
+            "tags": tags.map(|t| t["tags"].clone()).unwrap_or(serde_json::Value::Null),
+        }));
+    }
+    Ok(results)
+}
+
+/// `GET /registries/search?q=`: one list from Docker Hub (through the engine) and every private
+/// registry the user may use. A source that fails is reported, not fatal.
+async fn search(
+    user: AuthUser,
+    db: web::Data<Db>,
+    secrets: web::Data<SecretBox>,
+    engine: web::Data<crate::docker::Engine>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.q.trim();
+    if q.is_empty() || q.len() > 100 {
+        return Err(ApiError::bad_request("q must be 1-100 characters"));
+    }
+    let registries = visible(&db, &user.user).await?;
+    let hub = async {
+        let docker = engine.client().await?;
+        let options = bollard::query_parameters::SearchImagesOptions {
+            term: q.to_string(),
+            limit: Some(25),
+            ..Default::default()
+        };
+        let found = docker.search_images(options).await.map_err(|e| {
+            tracing::info!(error = %crate::error::chain(&e), "Docker Hub search failed");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "Docker Hub search failed (is the engine offline?)",
+            )
+        })?;
+        Ok::<_, ApiError>(
+            found
+                .into_iter()
+                .map(|item| {
+                    serde_json::json!({
+                        "source": "docker.io",
+                        "name": item.name,
+                        "description": item.description,
+                        "stars": item.star_count,
+                        "official": item.is_official,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let private =
+        futures_util::future::join_all(registries.iter().map(|r| search_registry(r, &secrets, q)));
+    let (hub, private) = tokio::join!(hub, private);
+    let mut results = Vec::new();
+    let mut sources = Vec::new();
+    let outcomes = std::iter::once(("docker.io".to_string(), hub))
+        .chain(registries.iter().map(|r| r.name.clone()).zip(private));
+    for (source, outcome) in outcomes {
+        match outcome {
+            Ok(found) => {
+                sources
+                    .push(serde_json::json!({"source": source, "ok": true, "count": found.len()}));
+                results.extend(found);
+            }
+            Err(err) => sources
+                .push(serde_json::json!({"source": source, "ok": false, "error": err.message})),
+        }
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"results": results, "sources": sources})))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/registries", web::get().to(list))
+        .route("/registries/search", web::get().to(search))
         .route("/registries", web::post().to(add))
         .route("/registries/{id}", web::delete().to(remove));
 }

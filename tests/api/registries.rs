@@ -157,6 +157,31 @@ async fn push_then_pull_through_berth_with_progress_and_auto_pull_on_create() {
         "{pushed:?}"
     );
     let remote = format!("{REGISTRY}/{repo}:1");
+
+    // Search across registries finds it (a typo in the query is forgiven); a source that
+    // cannot answer (Docker Hub, offline here) is reported, not fatal.
+    let typo = repo.replace("pushed-", "pushd-");
+    let search = app
+        .get(
+            &format!("/api/v1/registries/search?q={typo}"),
+            Some(&teacher.token),
+        )
+        .await;
+    assert_eq!(search.status(), 200);
+    let search: Value = search.json().await.unwrap();
+    let hit = search["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == format!("{REGISTRY}/{repo}"))
+        .unwrap_or_else(|| panic!("not found: {search}"));
+    assert_eq!(hit["source"], "classroom");
+    assert_eq!(hit["tags"], json!(["1"]));
+    let sources = search["sources"].as_array().unwrap();
+    assert!(sources.iter().any(|s| s["source"] == "docker.io"));
+    assert!(sources
+        .iter()
+        .any(|s| s["source"] == "classroom" && s["ok"] == true));
     docker_rmi(&remote);
     docker_rmi(&format!("{repo}:1"));
 
