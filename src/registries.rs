@@ -376,7 +376,7 @@ async fn search_registry(
             crate::images::match_score(q, &[repo.to_string()], "").map(|s| (s, repo.to_string()))
         })
         .collect();
-    matches.sort_by(|a, b| b.0.cmp(&a.0));
+    matches.sort_by_key(|m| std::cmp::Reverse(m.0));
     let mut results = Vec::new();
     for (_, repo) in matches.into_iter().take(25) {
         let tags = v2.json(&format!("/v2/{repo}/tags/list")).await.ok();
