@@ -2,7 +2,7 @@
 //! docs/benchmarks.md. Run with `scripts/bench.sh` (it prepares the engine and the test image).
 //!
 //! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
-//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS.
+//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB.
 
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
@@ -42,6 +42,7 @@ async fn main() {
     let sessions = env_or("BENCH_SESSIONS", 10_000);
     let close_samples = env_or("BENCH_CLOSE_SAMPLES", 20);
     let students = env_or("BENCH_STUDENTS", 500);
+    let load_mib = env_or("BENCH_LOAD_MIB", 500);
 
     let server = ServerProcess::start(&[]).await;
     let token = server.account("bench").await;
@@ -60,11 +61,13 @@ async fn main() {
     report.push(idle_sessions(&server, &token, sessions).await);
     drop(server);
     report.push(attendance_rush(students).await);
+    report.push(image_load(load_mib).await);
     let defaults = cat_mib == 256
         && echo_samples == 2000
         && sessions == 10_000
         && close_samples == 20
-        && students == 500;
+        && students == 500
+        && load_mib == 500;
     write_report(&report, defaults);
 }
 
@@ -339,8 +342,8 @@ async fn attendance_rush(students: usize) -> String {
         .unwrap();
     let course_id = course["id"].as_str().unwrap();
 
-    // Enrol the class, each student with their own session.
-    let mut sockets = Vec::with_capacity(students);
+    // Enrol the class.
+    let mut tokens = Vec::with_capacity(students);
     for chunk in (0..students).collect::<Vec<_>>().chunks(25) {
         let joining = chunk.iter().map(|i| {
             let (server, http, base, join_code) =
@@ -353,11 +356,14 @@ async fn attendance_rush(students: usize) -> String {
                     .send()
                     .await
                     .unwrap();
-                server.ws(&token).await
+                token
             }
         });
-        sockets.extend(futures_util::future::join_all(joining).await);
+        tokens.extend(futures_util::future::join_all(joining).await);
     }
+    // Then each student opens their session (only now: an idle client that is not read from
+    // would not answer the server's pings while the class enrols).
+    let sockets = futures_util::future::join_all(tokens.iter().map(|t| server.ws(t))).await;
     let attendance: serde_json::Value = http
         .post(format!("{base}/courses/{course_id}/attendance"))
         .bearer_auth(&teacher)
@@ -439,6 +445,114 @@ async fn attendance_rush(students: usize) -> String {
         percentile(&latency, 0.5),
         percentile(&latency, 0.99),
         percentile(&to_screen, 0.99),
+    )
+}
+
+/// Loading a `docker save` tar through berth (`POST /images/load`, streamed) against
+/// `docker load` directly, and the server's memory meanwhile.
+async fn image_load(mib: usize) -> String {
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let image = "berth-bench/big:1";
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN head -c {} /dev/urandom > /blob\n",
+            helpers::IMAGE,
+            mib << 20
+        ),
+    )
+    .unwrap();
+    docker(&["build", "-q", "-t", image, work.path().to_str().unwrap()]);
+    let tar = work.path().join("big.tar");
+    docker(&["save", "-o", tar.to_str().unwrap(), image]);
+    let size = std::fs::metadata(&tar).unwrap().len();
+
+    let server = ServerProcess::start(&[]).await;
+    let created = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "user",
+            "create",
+            "--username",
+            "loader",
+            "--password",
+            "password123",
+            "--role",
+            "teacher",
+            "--data-dir",
+        ])
+        .arg(server.data_dir())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", server.address);
+    let login: serde_json::Value = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "loader", "password": "password123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+
+    let mut berth = Vec::new();
+    let mut direct = Vec::new();
+    let baseline = server.rss_kib();
+    let mut peak = baseline;
+    for _ in 0..3 {
+        docker(&["rmi", image]);
+        let start = Instant::now();
+        docker(&["load", "-q", "-i", tar.to_str().unwrap()]);
+        direct.push(start.elapsed().as_secs_f64());
+
+        docker(&["rmi", image]);
+        let file = tokio::fs::File::open(&tar).await.unwrap();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            64 * 1024,
+        ));
+        let start = Instant::now();
+        let upload = http
+            .post(format!("{base}/images/load"))
+            .bearer_auth(&token)
+            .header("content-type", "application/x-tar")
+            .body(body)
+            .send();
+        tokio::pin!(upload);
+        let response = loop {
+            tokio::select! {
+                response = &mut upload => break response.unwrap(),
+                _ = tokio::time::sleep(Duration::from_millis(100)) => peak = peak.max(server.rss_kib()),
+            }
+        };
+        assert_eq!(response.status(), 200);
+        berth.push(start.elapsed().as_secs_f64());
+    }
+    docker(&["rmi", image]);
+    let (b, d) = (median(&mut berth), median(&mut direct));
+    let mib_total = size as f64 / (1 << 20) as f64;
+    format!(
+        "## Image load\n\nA `docker save` tar of {mib_total:.0} MiB loaded through berth (`POST /images/load`, streamed to the engine) and with `docker load -i` directly (median of 3 runs each).\n\n\
+         | path | time | throughput |\n|---|---|---|\n\
+         | berth | {b:.2} s | {:.0} MiB/s |\n\
+         | `docker load` directly | {d:.2} s | {:.0} MiB/s |\n\n\
+         **Ratio berth / direct: {:.2}.** Server resident memory: {:.1} MiB before the loads, {:.1} MiB at the peak during them (sampled every 100 ms), while {mib_total:.0} MiB passed through each time.\n",
+        mib_total / b,
+        mib_total / d,
+        d / b,
+        baseline as f64 / 1024.0,
+        peak as f64 / 1024.0,
     )
 }
 
