@@ -364,6 +364,8 @@ async fn attendance_rush(students: usize) -> String {
     // Then each student opens their session (only now: an idle client that is not read from
     // would not answer the server's pings while the class enrols).
     let sockets = futures_util::future::join_all(tokens.iter().map(|t| server.ws(t))).await;
+    // The class is seated before the code goes up: connection set-up is not what is measured.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let attendance: serde_json::Value = http
         .post(format!("{base}/courses/{course_id}/attendance"))
         .bearer_auth(&teacher)

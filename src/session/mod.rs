@@ -447,97 +447,50 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             ctx.send_text(protocol::pong(t)).await;
         }
         ClientMessage::Exec(request) => {
-            let stream = request.stream;
             if let Err(err) = request.validate() {
-                return ctx.send_error(Some(stream.get()), &err).await;
+                return ctx.send_error(Some(request.stream.get()), &err).await;
             }
-            let tty = request.tty;
-            match open_stream(ctx, stream, true, tty) {
-                Ok(parts) => spawn_stream(
-                    ctx,
-                    stream,
-                    "exec",
-                    streams::exec(ctx.clone(), request, parts),
-                ),
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
+            let (stream, tty) = (request.stream, request.tty);
+            start_stream(ctx, stream, "exec", (true, tty), |parts| {
+                streams::exec(ctx.clone(), request, parts)
+            })
+            .await
         }
         ClientMessage::Logs(request) => {
-            let stream = request.stream;
-            match open_stream(ctx, stream, false, false) {
-                Ok(parts) => spawn_stream(
-                    ctx,
-                    stream,
-                    "logs",
-                    streams::logs(ctx.clone(), request, parts),
-                ),
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
+            start_stream(ctx, request.stream, "logs", NO_IO, |parts| {
+                streams::logs(ctx.clone(), request, parts)
+            })
+            .await
         }
         ClientMessage::Stats { stream, container } => {
-            match open_stream(ctx, stream, false, false) {
-                Ok(parts) => spawn_stream(
-                    ctx,
-                    stream,
-                    "stats",
-                    streams::stats(ctx.clone(), stream, container, parts),
-                ),
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
-        }
-        ClientMessage::Pull(request) | ClientMessage::Push(request)
-            if crate::docker::check_host(request.host.as_deref()).is_err() =>
-        {
-            if let Err(err) = crate::docker::check_host(request.host.as_deref()) {
-                ctx.send_error(Some(request.stream.get()), &err).await;
-            }
+            start_stream(ctx, stream, "stats", NO_IO, |parts| {
+                streams::stats(ctx.clone(), stream, container, parts)
+            })
+            .await
         }
         ClientMessage::Pull(request) => {
-            let stream = request.stream;
-            match open_stream(ctx, stream, false, false) {
-                Ok(parts) => spawn_stream(
-                    ctx,
-                    stream,
-                    "pull",
-                    streams::pull(ctx.clone(), request, parts),
-                ),
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
+            start_stream(ctx, request.stream, "pull", NO_IO, |parts| {
+                streams::pull(ctx.clone(), request, parts)
+            })
+            .await
         }
         ClientMessage::Push(request) => {
-            let stream = request.stream;
-            match open_stream(ctx, stream, false, false) {
-                Ok(parts) => spawn_stream(
-                    ctx,
-                    stream,
-                    "push",
-                    streams::push(ctx.clone(), request, parts),
-                ),
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
+            start_stream(ctx, request.stream, "push", NO_IO, |parts| {
+                streams::push(ctx.clone(), request, parts)
+            })
+            .await
         }
         ClientMessage::Build(request) => {
-            let stream = request.stream;
-            match open_stream(ctx, stream, false, false) {
-                Ok(parts) => spawn_stream(
-                    ctx,
-                    stream,
-                    "build",
-                    streams::build(ctx.clone(), request, parts),
-                ),
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
+            start_stream(ctx, request.stream, "build", NO_IO, |parts| {
+                streams::build(ctx.clone(), request, parts)
+            })
+            .await
         }
         ClientMessage::AttendanceWatch { stream, attendance } => {
-            match open_stream(ctx, stream, false, false) {
-                Ok(parts) => spawn_stream(
-                    ctx,
-                    stream,
-                    "attendance.watch",
-                    streams::attendance_watch(ctx.clone(), stream, attendance, parts),
-                ),
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
+            start_stream(ctx, stream, "attendance.watch", NO_IO, |parts| {
+                streams::attendance_watch(ctx.clone(), stream, attendance, parts)
+            })
+            .await
         }
         ClientMessage::AttendanceCheckin { attendance, code } => {
             let checked =
@@ -661,6 +614,26 @@ fn open_stream(
         resize: resize_rx,
         paused: paused_rx,
     })
+}
+
+/// Neither stdin nor a TTY.
+const NO_IO: (bool, bool) = (false, false);
+
+/// Reserves the stream id and runs `task` as that stream, or says why it cannot start.
+/// `io` is (stdin, tty).
+async fn start_stream<Task>(
+    ctx: &Arc<SessionCtx>,
+    stream: StreamId,
+    kind: &'static str,
+    io: (bool, bool),
+    task: impl FnOnce(StreamParts) -> Task,
+) where
+    Task: std::future::Future<Output = ()> + Send + 'static,
+{
+    match open_stream(ctx, stream, io.0, io.1) {
+        Ok(parts) => spawn_stream(ctx, stream, kind, task(parts)),
+        Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+    }
 }
 
 fn spawn_stream(

@@ -593,6 +593,7 @@ pub(super) async fn build(ctx: Arc<SessionCtx>, request: BuildRequest, parts: St
 pub(super) async fn pull(ctx: Arc<SessionCtx>, request: TransferRequest, parts: StreamParts) {
     let stream = request.stream;
     let prepared = async {
+        crate::docker::check_host(request.host.as_deref())?;
         crate::images::check_ref(&request.image)?;
         let registry = registries::for_image(
             &ctx.db,
@@ -625,6 +626,7 @@ pub(super) async fn pull(ctx: Arc<SessionCtx>, request: TransferRequest, parts: 
 pub(super) async fn push(ctx: Arc<SessionCtx>, request: TransferRequest, parts: StreamParts) {
     let stream = request.stream;
     let prepared = async {
+        crate::docker::check_host(request.host.as_deref())?;
         builds::require_builder(&ctx.user)?;
         crate::images::check_ref(&request.image)?;
         let named = request
