@@ -301,35 +301,9 @@ async fn idle_sessions(server: &ServerProcess, token: &str, count: usize) -> Str
 /// within one second while the teacher's screen watches.
 async fn attendance_rush(students: usize) -> String {
     let server = ServerProcess::start(&[]).await;
-    let created = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args([
-            "user",
-            "create",
-            "--username",
-            "teacher",
-            "--password",
-            "password123",
-            "--role",
-            "teacher",
-            "--data-dir",
-        ])
-        .arg(server.data_dir())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(created.status.success());
+    let teacher = server.account_with_role("teacher", "teacher").await;
     let http = reqwest::Client::new();
     let base = format!("http://{}/api/v1", server.address);
-    let login: serde_json::Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "teacher", "password": "password123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let teacher = login["access_token"].as_str().unwrap().to_string();
     let course: serde_json::Value = http
         .post(format!("{base}/courses"))
         .bearer_auth(&teacher)
@@ -478,35 +452,9 @@ async fn image_load(mib: usize) -> String {
     let size = std::fs::metadata(&tar).unwrap().len();
 
     let server = ServerProcess::start(&[]).await;
-    let created = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args([
-            "user",
-            "create",
-            "--username",
-            "loader",
-            "--password",
-            "password123",
-            "--role",
-            "teacher",
-            "--data-dir",
-        ])
-        .arg(server.data_dir())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(created.status.success());
+    let token = server.account_with_role("loader", "teacher").await;
     let http = reqwest::Client::new();
     let base = format!("http://{}/api/v1", server.address);
-    let login: serde_json::Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "loader", "password": "password123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_string();
 
     let mut berth = Vec::new();
     let mut direct = Vec::new();
@@ -577,7 +525,7 @@ fn write_report(sections: &[String], defaults: bool) {
     text.push_str(
         "Measured by `scripts/bench.sh` (`cargo bench --bench session`), which writes this file. ",
     );
-    text.push_str("Each figure is taken side by side with Docker used directly, in the same run, on the same machine.\n\n");
+    text.push_str("Each figure is taken side by side with Docker used directly, in the same run, on the same machine. On this shared 2-core machine, tail latencies move by a few milliseconds from run to run: compare the two paths within one run.\n\n");
     text.push_str(&format!(
         "- Run: {}\n- Machine: {machine}\n",
         sh("date -u +%Y-%m-%dT%H:%MZ")

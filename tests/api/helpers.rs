@@ -203,13 +203,7 @@ impl TestApp {
     }
 
     pub async fn ws(&self, token: &str) -> Ws {
-        let mut request = format!("ws://{}/api/v1/ws", self.address)
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        Ws::open(request).await.expect("WebSocket opens")
+        Ws::connect(&self.address.to_string(), token).await
     }
 }
 
@@ -272,6 +266,17 @@ pub enum Frame {
 }
 
 impl Ws {
+    /// A session on the server at `address`, authenticated by a bearer token.
+    pub async fn connect(address: &str, token: &str) -> Ws {
+        let mut request = format!("ws://{address}/api/v1/ws")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        Ws::open(request).await.expect("WebSocket opens")
+    }
+
     pub async fn open(
         request: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
@@ -515,19 +520,43 @@ impl ServerProcess {
 
     /// Registers and logs in an account; returns its token.
     pub async fn account(&self, username: &str) -> String {
-        let http = reqwest::Client::new();
-        let base = format!("http://{}/api/v1", self.address);
         let creds = json!({"username": username, "password": "password123"});
-        let registered = http
-            .post(format!("{base}/auth/register"))
+        let registered = reqwest::Client::new()
+            .post(format!("http://{}/api/v1/auth/register", self.address))
             .json(&creds)
             .send()
             .await
             .unwrap();
         assert_eq!(registered.status(), 201);
-        let login: Value = http
-            .post(format!("{base}/auth/login"))
-            .json(&creds)
+        self.login(username).await
+    }
+
+    /// Creates an account with `role` through `berth user create` beside the running server,
+    /// and logs it in; returns its token. (The benchmarks use it.)
+    #[allow(dead_code)]
+    pub async fn account_with_role(&self, username: &str, role: &str) -> String {
+        let created = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args([
+                "user",
+                "create",
+                "--username",
+                username,
+                "--password",
+                "password123",
+            ])
+            .args(["--role", role, "--data-dir"])
+            .arg(self.data_dir())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(created.status.success());
+        self.login(username).await
+    }
+
+    async fn login(&self, username: &str) -> String {
+        let login: Value = reqwest::Client::new()
+            .post(format!("http://{}/api/v1/auth/login", self.address))
+            .json(&json!({"username": username, "password": "password123"}))
             .send()
             .await
             .unwrap()
@@ -563,13 +592,7 @@ impl ServerProcess {
     }
 
     pub async fn ws(&self, token: &str) -> Ws {
-        let mut request = format!("ws://{}/api/v1/ws", self.address)
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        Ws::open(request).await.expect("WebSocket opens")
+        Ws::connect(&self.address, token).await
     }
 
     /// Resident memory of the server process.
