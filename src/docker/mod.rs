@@ -95,9 +95,37 @@ impl Engine {
         exec_id: &str,
         read_capacity: usize,
     ) -> Result<(tty::TtyOutput, tty::TtyInput), ApiError> {
+        tty::start(
+            &self.endpoint,
+            &self.api_version_path().await?,
+            exec_id,
+            read_capacity,
+        )
+        .await
+    }
+
+    /// A TTY container's logs, byte for byte (see [`tty`]).
+    pub async fn tty_logs(
+        &self,
+        container_id: &str,
+        query: &str,
+    ) -> Result<tty::TtyOutput, ApiError> {
+        tty::logs(
+            &self.endpoint,
+            &self.api_version_path().await?,
+            container_id,
+            query,
+        )
+        .await
+    }
+
+    /// `1.41` for the negotiated API version, as request paths take it.
+    async fn api_version_path(&self) -> Result<String, ApiError> {
         let version = self.client().await?.client_version();
-        let version = format!("{}.{}", version.major_version, version.minor_version);
-        tty::start(&self.endpoint, &version, exec_id, read_capacity).await
+        Ok(format!(
+            "{}.{}",
+            version.major_version, version.minor_version
+        ))
     }
 
     /// The engine's API version, when it answers.

@@ -1,9 +1,10 @@
-//! Starting a TTY exec over a connection of our own.
+//! Raw TTY streams over connections of our own: a TTY exec's input and output, and a TTY
+//! container's logs.
 //!
-//! A TTY exec's output has no frame headers, but bollard decodes it as if a chunk starting with
-//! a byte 0–2 were a header, which loses or stalls the output of a program that writes binary to
-//! the terminal. So berth makes the upgrade request itself (with hyper) and passes the raw bytes
-//! on untouched.
+//! TTY output has no frame headers, but bollard decodes it as if a chunk starting with a byte
+//! 0–2 were a header (and splits logs at newlines), which loses or stalls the output of a program
+//! that writes binary to the terminal, or a prompt without a newline. So berth makes these
+//! requests itself (with hyper) and passes the raw bytes on untouched.
 
 use std::pin::Pin;
 
@@ -54,10 +55,6 @@ pub async fn start(
     exec_id: &str,
     read_capacity: usize,
 ) -> Result<(TtyOutput, TtyInput), ApiError> {
-    let unavailable = |e: &dyn std::fmt::Display| {
-        tracing::warn!(error = %e, "Docker engine unreachable");
-        ApiError::new(ErrorCode::Unavailable, "the Docker engine is unavailable")
-    };
     let request = Request::post(format!("/v{api_version}/exec/{exec_id}/start"))
         .header(HOST, "docker")
         .header(CONTENT_TYPE, "application/json")
@@ -67,7 +64,63 @@ pub async fn start(
             br#"{"Detach":false,"Tty":true}"#,
         )))
         .map_err(|e| ApiError::internal(&e))?;
-    let response = match endpoint {
+    let response = send_to_engine(endpoint, request).await?;
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(engine_error(response).await);
+    }
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+    let output = tokio_util::io::ReaderStream::with_capacity(read, read_capacity).map(|chunk| {
+        chunk
+            .map(|message| LogOutput::Console { message })
+            .map_err(|err| bollard::errors::Error::IOError { err })
+    });
+    Ok((Box::pin(output), Box::pin(write)))
+}
+
+/// Follows a TTY container's logs (`query` as the logs API takes it), chunks as written.
+pub async fn logs(
+    endpoint: &Endpoint,
+    api_version: &str,
+    container_id: &str,
+    query: &str,
+) -> Result<TtyOutput, ApiError> {
+    let request = Request::get(format!(
+        "/v{api_version}/containers/{container_id}/logs?{query}"
+    ))
+    .header(HOST, "docker")
+    .body(Full::new(Bytes::new()))
+    .map_err(|e| ApiError::internal(&e))?;
+    let response = send_to_engine(endpoint, request).await?;
+    if response.status() != StatusCode::OK {
+        return Err(engine_error(response).await);
+    }
+    let output = http_body_util::BodyStream::new(response.into_body()).filter_map(|frame| async {
+        match frame {
+            Ok(frame) => frame
+                .into_data()
+                .ok()
+                .map(|message| Ok(LogOutput::Console { message })),
+            Err(e) => Some(Err(bollard::errors::Error::IOError {
+                err: std::io::Error::other(e),
+            })),
+        }
+    });
+    Ok(Box::pin(output))
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "Docker engine unreachable");
+    ApiError::new(ErrorCode::Unavailable, "the Docker engine is unavailable")
+}
+
+async fn send_to_engine(
+    endpoint: &Endpoint,
+    request: Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, ApiError> {
+    match endpoint {
         Endpoint::Unix(path) => {
             let stream = tokio::net::UnixStream::connect(path)
                 .await
@@ -81,33 +134,24 @@ pub async fn start(
             send(stream, request).await
         }
     }
-    .map_err(|e| unavailable(&e))?;
+    .map_err(|e| unavailable(&e))
+}
 
+/// The engine's refusal, with its message (which names what the client asked about).
+async fn engine_error(response: hyper::Response<hyper::body::Incoming>) -> ApiError {
     let status = response.status();
-    if status != StatusCode::SWITCHING_PROTOCOLS && status != StatusCode::OK {
-        let body = response.into_body().collect().await.map(|b| b.to_bytes());
-        let message = body
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| status.to_string());
-        let code = match status {
-            StatusCode::NOT_FOUND => ErrorCode::NotFound,
-            StatusCode::CONFLICT => ErrorCode::Conflict,
-            _ => ErrorCode::Internal,
-        };
-        return Err(ApiError::new(code, message));
-    }
-    let upgraded = hyper::upgrade::on(response)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-    let output = tokio_util::io::ReaderStream::with_capacity(read, read_capacity).map(|chunk| {
-        chunk
-            .map(|message| LogOutput::Console { message })
-            .map_err(|err| bollard::errors::Error::IOError { err })
-    });
-    Ok((Box::pin(output), Box::pin(write)))
+    let body = response.into_body().collect().await.map(|b| b.to_bytes());
+    let message = body
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| status.to_string());
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::CONFLICT => ErrorCode::Conflict,
+        _ => ErrorCode::Internal,
+    };
+    ApiError::new(code, message)
 }
 
 async fn send<S>(

@@ -296,10 +296,25 @@ pub(super) async fn logs(ctx: Arc<SessionCtx>, request: LogsRequest, mut parts: 
             .map_or_else(|| "all".to_string(), |n| n.to_string()),
         ..Default::default()
     };
-    let mut output = docker.logs(&info.id.unwrap_or_default(), Some(options));
-    ctx.send_text(protocol::started(stream)).await;
+    let id = info.id.unwrap_or_default();
     let no_resize = |_, _| tokio::spawn(async {});
-    pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+    if info.config.and_then(|c| c.tty).unwrap_or(false) {
+        // A TTY container's output has no frame headers: read it raw (see docker::tty).
+        let query = format!(
+            "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
+            options.follow, options.since, options.timestamps, options.tail
+        );
+        let mut output = match ctx.engine.tty_logs(&id, &query).await {
+            Ok(output) => output,
+            Err(err) => return fail(&ctx, stream, err).await,
+        };
+        ctx.send_text(protocol::started(stream)).await;
+        pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+    } else {
+        let mut output = docker.logs(&id, Some(options));
+        ctx.send_text(protocol::started(stream)).await;
+        pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+    }
     ctx.finish_stream(stream);
     if !ctx.cancel.is_cancelled() {
         ctx.send_text(protocol::end(stream)).await;

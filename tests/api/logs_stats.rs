@@ -104,3 +104,31 @@ async fn stats_report_usage_about_every_second() {
     assert_eq!(stop.status(), 200);
     ws.expect("end", 8).await;
 }
+
+#[tokio::test]
+async fn a_tty_containers_logs_arrive_byte_exact() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // Output that starts with bytes that look like a frame header. (Docker's log driver keeps a
+    // line until its newline, so logs, unlike an exec, cannot show a prompt before it.)
+    let spec = json!({"image": crate::helpers::IMAGE, "tty": true,
+        "cmd": ["sh", "-c", "printf '\\001\\002prompt>\\n'; sleep 3600"]});
+    let container = app.running_container_with(&user, spec).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ws = app.ws(&user.token).await;
+
+    ws.send(json!({"type": "logs", "stream": 2, "container": container, "follow": true}))
+        .await;
+    ws.expect("started", 2).await;
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"\r\n") {
+        match ws.next().await {
+            Frame::Bytes(2, 1, bytes) => seen.extend(bytes),
+            Frame::Bytes(..) | Frame::Json(_) => {}
+            Frame::Closed(r) => panic!("closed: {r:?}"),
+        }
+    }
+    assert_eq!(seen, b"\x01\x02prompt>\r\n");
+    ws.send(json!({"type": "cancel", "stream": 2})).await;
+    ws.expect("end", 2).await;
+}
