@@ -1,0 +1,71 @@
+//! `attendance.watch`: a teacher's screen.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::fail;
+use crate::attendance::{self, code};
+use crate::session::protocol::{self, StreamId};
+use crate::session::{SessionCtx, StreamParts};
+
+/// A teacher's screen: the code of every step as it starts, and each check-in as it happens,
+/// until the attendance session closes (`end`) or the stream or session ends. Nothing runs for
+/// the attendance session itself; this stream's timer is the only one, and it dies with it.
+pub(in crate::session) async fn attendance_watch(
+    ctx: Arc<SessionCtx>,
+    stream: StreamId,
+    attendance_id: String,
+    parts: StreamParts,
+) {
+    let session = match attendance::watchable_session(&ctx.db, &ctx.user, &attendance_id).await {
+        Ok(session) => session,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let mut events = ctx.attendance.subscribe(&session.id);
+    ctx.send_text(protocol::started(stream)).await;
+    let cancel = parts.cancel.clone();
+    let secret = session.secret.as_bytes();
+    'steps: loop {
+        let now = attendance::now_ms();
+        if !session.is_open(now) {
+            break;
+        }
+        let step = code::step(now, session.opens_at, session.period_ms());
+        let step_end = code::step_end(step, session.opens_at, session.period_ms());
+        let expires_at = attendance::rfc3339(step_end.min(session.closes_at));
+        let message = protocol::attendance_code(stream, &code::code(secret, step), &expires_at);
+        if !ctx.send_text(message).await {
+            break;
+        }
+        let wait = (step_end.min(session.closes_at) - attendance::now_ms()).max(0) as u64;
+        let next_step = tokio::time::sleep(Duration::from_millis(wait));
+        tokio::pin!(next_step);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break 'steps,
+                _ = &mut next_step => continue 'steps,
+                event = events.recv() => match event {
+                    Ok(attendance::Event::CheckIn { user_id, username, at_ms, count }) => {
+                        let at = attendance::rfc3339(at_ms);
+                        let message = protocol::attendance_checkin(stream, &user_id, &username, &at, count);
+                        if !ctx.send_text(message).await {
+                            break 'steps;
+                        }
+                    }
+                    Ok(attendance::Event::Closed) | Err(broadcast::error::RecvError::Closed) => break 'steps,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "watcher fell behind on check-ins");
+                    }
+                },
+            }
+        }
+    }
+    drop(events);
+    ctx.attendance.unsubscribed(&session.id);
+    ctx.finish_stream(stream);
+    if !ctx.cancel.is_cancelled() {
+        ctx.send_text(protocol::end(stream)).await;
+    }
+}

@@ -1,0 +1,186 @@
+//! `logs` and `stats` of a container.
+
+use std::sync::Arc;
+
+use bollard::query_parameters::{LogsOptions, StatsOptions, WaitContainerOptions};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::{fail, pump_output, wait_unpaused};
+use crate::error::ApiError;
+use crate::session::protocol::LogsRequest;
+use crate::session::protocol::{self, StreamId};
+use crate::session::{SessionCtx, StreamParts};
+
+/// Streams a container's logs; with `follow`, until the container stops or the stream ends.
+pub(in crate::session) async fn logs(
+    ctx: Arc<SessionCtx>,
+    request: LogsRequest,
+    mut parts: StreamParts,
+) {
+    let stream = request.stream;
+    let info = match ctx
+        .engine
+        .owned_container(&ctx.user, &request.container)
+        .await
+    {
+        Ok(info) => info,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let docker = match ctx.engine.client().await {
+        Ok(docker) => docker,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let since = match request.since.map(i32::try_from) {
+        None => 0,
+        Some(Ok(since)) if since >= 0 => since,
+        _ => return fail(&ctx, stream, ApiError::bad_request("since is out of range")).await,
+    };
+    let options = LogsOptions {
+        follow: request.follow,
+        stdout: true,
+        stderr: true,
+        since,
+        timestamps: request.timestamps,
+        tail: request
+            .tail
+            .map_or_else(|| "all".to_string(), |n| n.to_string()),
+        ..Default::default()
+    };
+    let id = info.id.unwrap_or_default();
+    let no_resize = |_, _| tokio::spawn(async {});
+    if info.config.and_then(|c| c.tty).unwrap_or(false) {
+        // A TTY container's output has no frame headers: read it raw (see docker::tty).
+        let query = format!(
+            "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
+            options.follow, options.since, options.timestamps, options.tail
+        );
+        let mut output = match ctx.engine.tty_logs(&id, &query).await {
+            Ok(output) => output,
+            Err(err) => return fail(&ctx, stream, err).await,
+        };
+        ctx.send_text(protocol::started(stream)).await;
+        pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+    } else {
+        let mut output = docker.logs(&id, Some(options));
+        ctx.send_text(protocol::started(stream)).await;
+        pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+    }
+    ctx.finish_stream(stream);
+    if !ctx.cancel.is_cancelled() {
+        ctx.send_text(protocol::end(stream)).await;
+    }
+}
+
+/// Sends a container's resource use about once a second until it stops or the stream ends.
+pub(in crate::session) async fn stats(
+    ctx: Arc<SessionCtx>,
+    stream: StreamId,
+    container: String,
+    mut parts: StreamParts,
+) {
+    let info = match ctx.engine.owned_container(&ctx.user, &container).await {
+        Ok(info) => info,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let docker = match ctx.engine.client().await {
+        Ok(docker) => docker,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let options = StatsOptions {
+        stream: true,
+        one_shot: false,
+    };
+    let id = info.id.unwrap_or_default();
+    let mut samples = docker.stats(&id, Some(options));
+    // Docker goes on sending empty samples for a stopped container: its stop ends the stream.
+    let wait = WaitContainerOptions {
+        condition: "not-running".to_string(),
+    };
+    let mut stopped = docker.wait_container(&id, Some(wait));
+    ctx.send_text(protocol::started(stream)).await;
+    let cancel = parts.cancel.clone();
+    loop {
+        if !wait_unpaused(&mut parts.paused, &cancel).await {
+            break;
+        }
+        let sample = tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = stopped.next() => break,
+            sample = samples.next() => sample,
+        };
+        let Some(Ok(sample)) = sample else { break };
+        if !ctx.send_text(stats_message(stream, &sample)).await {
+            break;
+        }
+    }
+    ctx.finish_stream(stream);
+    if !ctx.cancel.is_cancelled() {
+        ctx.send_text(protocol::end(stream)).await;
+    }
+}
+
+/// The `stats` message, computed as `docker stats` does.
+fn stats_message(stream: StreamId, s: &bollard::models::ContainerStatsResponse) -> String {
+    let usage = |c: &Option<bollard::models::ContainerCpuStats>| {
+        let c = c.as_ref();
+        (
+            c.and_then(|c| c.cpu_usage.as_ref())
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0),
+            c.and_then(|c| c.system_cpu_usage).unwrap_or(0),
+        )
+    };
+    let (cpu, system) = usage(&s.cpu_stats);
+    let (pre_cpu, pre_system) = usage(&s.precpu_stats);
+    let online = s
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| {
+            c.online_cpus.map(u64::from).or_else(|| {
+                c.cpu_usage
+                    .as_ref()
+                    .and_then(|u| u.percpu_usage.as_ref())
+                    .map(|p| p.len() as u64)
+            })
+        })
+        .unwrap_or(1);
+    let cpu_delta = cpu.saturating_sub(pre_cpu) as f64;
+    let system_delta = system.saturating_sub(pre_system) as f64;
+    let cpu_percent = if system_delta > 0.0 {
+        cpu_delta / system_delta * online as f64 * 100.0
+    } else {
+        0.0
+    };
+    let memory = s.memory_stats.as_ref();
+    let cache = memory
+        .and_then(|m| m.stats.as_ref())
+        .and_then(|st| {
+            st.get("inactive_file")
+                .or_else(|| st.get("total_inactive_file"))
+        })
+        .copied()
+        .unwrap_or(0);
+    let memory_bytes = memory
+        .and_then(|m| m.usage)
+        .unwrap_or(0)
+        .saturating_sub(cache);
+    let (rx, tx) = s
+        .networks
+        .iter()
+        .flatten()
+        .fold((0, 0), |(rx, tx), (_, n)| {
+            (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
+        });
+    json!({
+        "type": "stats",
+        "stream": stream,
+        "cpu_percent": (cpu_percent * 100.0).round() / 100.0,
+        "memory_bytes": memory_bytes,
+        "memory_limit": memory.and_then(|m| m.limit).unwrap_or(0),
+        "pids": s.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0),
+        "net_rx_bytes": rx,
+        "net_tx_bytes": tx,
+    })
+    .to_string()
+}

@@ -1,0 +1,94 @@
+//! The streams a session runs. Each ends on its own token (a child of the session's), releases
+//! its id, then says `exit` or `end`: an exec kills what it started, a build or transfer drops its
+//! request (which stops it on the engine), a watch stops its timer.
+
+mod attendance;
+mod exec;
+mod images;
+mod logs_stats;
+
+use bollard::container::LogOutput;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{self, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT};
+use super::{SessionCtx, StreamParts};
+use crate::error::ApiError;
+
+pub(super) use attendance::attendance_watch;
+pub(super) use exec::exec;
+pub(super) use images::{build, pull, push};
+pub(super) use logs_stats::{logs, stats};
+
+/// Largest chunk read from Docker at once; bigger output arrives as several frames.
+const READ_CAPACITY: usize = 64 * 1024;
+
+/// Reports a failure on the stream and releases its id.
+pub(crate) async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
+    ctx.finish_stream(stream);
+    ctx.send_error(Some(stream.get()), &err).await;
+}
+
+/// Waits until the stream is not paused; false if it was cancelled meanwhile.
+pub(crate) async fn wait_unpaused(
+    paused: &mut watch::Receiver<bool>,
+    cancel: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        r = paused.wait_for(|p| !*p) => r.is_ok(),
+    }
+}
+
+/// Forwards Docker output to the client as binary frames until the output ends or the stream is
+/// cancelled. Output is read only as fast as the client takes it, and not at all while paused.
+/// Returns true when cancelled.
+pub(crate) async fn pump_output<S>(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    output: &mut S,
+    parts: &mut StreamParts,
+    mut on_resize: impl FnMut(u16, u16) -> tokio::task::JoinHandle<()>,
+) -> bool
+where
+    S: Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+{
+    let cancel = parts.cancel.clone();
+    loop {
+        if !wait_unpaused(&mut parts.paused, &cancel).await {
+            return true;
+        }
+        let resize = async {
+            match parts.resize.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let item = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return true,
+            Some((cols, rows)) = resize => {
+                on_resize(cols, rows);
+                continue;
+            }
+            item = output.next() => item,
+        };
+        let (channel, message) = match item {
+            Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                (CHANNEL_STDOUT, message)
+            }
+            Some(Ok(LogOutput::StdErr { message })) => (CHANNEL_STDERR, message),
+            Some(Ok(LogOutput::StdIn { .. })) => continue,
+            Some(Err(e)) => {
+                tracing::info!(error = %crate::error::chain(&e), "output stream failed");
+                return false;
+            }
+            None => return false,
+        };
+        let frame = protocol::binary_frame(stream, channel, &message);
+        if !ctx.send_binary(frame, &cancel).await {
+            return true;
+        }
+    }
+}
