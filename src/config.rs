@@ -157,3 +157,72 @@ impl Settings {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("berth.db").display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "berth.toml",
+                r#"
+                listen = "127.0.0.1:9000"
+                data_dir = "/srv/from-file"
+                allowed_origins = ["https://school.example"]
+                [session]
+                heartbeat_timeout_ms = 30000
+                max_streams = 8
+                "#,
+            )?;
+            jail.set_env("BERTH_SESSION__MAX_STREAMS", "4");
+            jail.set_env("BERTH_DATA_DIR", "/srv/from-env");
+            let flags = Overrides {
+                listen: Some("127.0.0.1:9100".parse().unwrap()),
+                data_dir: None,
+            };
+            let settings = Settings::load(Some(Path::new("berth.toml")), flags).unwrap();
+            assert_eq!(settings.listen.port(), 9100, "flags win");
+            assert_eq!(
+                settings.data_dir,
+                PathBuf::from("/srv/from-env"),
+                "env beats the file"
+            );
+            assert_eq!(settings.session.max_streams, 4);
+            assert_eq!(
+                settings.session.heartbeat_timeout_ms, 30_000,
+                "file beats defaults"
+            );
+            assert_eq!(
+                settings.session.heartbeat_interval_ms, 5_000,
+                "defaults fill the rest"
+            );
+            assert_eq!(
+                settings.allowed_origins,
+                vec!["https://school.example".to_string()]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_is_an_error_not_a_default() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BERTH_SESSION__MAX_STREAMS", "many");
+            assert!(Settings::load(None, Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let settings = Settings {
+            jwt_secret: Some("super-secret-signing-key".into()),
+            secret_key: Some("c2VjcmV0LWtleS1ieXRlcw==".into()),
+            ..Settings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("super-secret") && !shown.contains("c2VjcmV0"));
+    }
+}

@@ -274,6 +274,20 @@ async fn user_create_command_works_while_the_server_runs() {
     assert_eq!(me["role"], "teacher");
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn generated_secrets_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    for name in ["jwt_secret", "secret_key"] {
+        let mode = std::fs::metadata(app.data_dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
