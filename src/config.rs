@@ -159,6 +159,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's test jail returns its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
