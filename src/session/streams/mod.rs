@@ -25,13 +25,13 @@ pub(super) use logs_stats::{logs, stats};
 const READ_CAPACITY: usize = 64 * 1024;
 
 /// Reports a failure on the stream and releases its id.
-pub(crate) async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
+async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
     ctx.finish_stream(stream);
     ctx.send_error(Some(stream.get()), &err).await;
 }
 
 /// Waits until the stream is not paused; false if it was cancelled meanwhile.
-pub(crate) async fn wait_unpaused(
+async fn wait_unpaused(
     paused: &mut watch::Receiver<bool>,
     cancel: &CancellationToken,
 ) -> bool {
@@ -44,7 +44,7 @@ pub(crate) async fn wait_unpaused(
 /// Forwards Docker output to the client as binary frames until the output ends or the stream is
 /// cancelled. Output is read only as fast as the client takes it, and not at all while paused.
 /// Returns true when cancelled.
-pub(crate) async fn pump_output<S>(
+async fn pump_output<S>(
     ctx: &SessionCtx,
     stream: StreamId,
     output: &mut S,
