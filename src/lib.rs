@@ -9,6 +9,7 @@ pub mod containers;
 pub mod db;
 pub mod docker;
 pub mod error;
+pub mod hosts;
 pub mod images;
 pub mod registries;
 pub mod secrets;

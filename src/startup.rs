@@ -49,7 +49,12 @@ impl Application {
         let sessions = web::Data::new(Sessions::default());
         let db = web::Data::new(db);
         let auth = web::Data::new(auth);
-        let engine = web::Data::new(engine);
+        let engine = web::Data::from(std::sync::Arc::new(engine));
+        let hosts = web::Data::new(
+            crate::hosts::Hosts::load(&db, engine.clone().into_inner())
+                .await
+                .context("loading Docker hosts")?,
+        );
         let attendance = web::Data::new(crate::attendance::Attendance::default());
         let secrets = web::Data::new(
             crate::secrets::SecretBox::load_or_create(
@@ -73,6 +78,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(auth.clone())
                 .app_data(engine.clone())
+                .app_data(hosts.clone())
                 .app_data(attendance.clone())
                 .app_data(contexts.clone())
                 .app_data(secrets.clone())
@@ -88,6 +94,7 @@ impl Application {
                         .configure(crate::images::configure)
                         .configure(crate::builds::configure)
                         .configure(crate::registries::configure)
+                        .configure(crate::hosts::configure)
                         .route("/ws", web::get().to(session::ws_handler)),
                 )
                 .default_service(web::to(|| async {

@@ -7,6 +7,7 @@ mod builds;
 mod containers;
 mod exec;
 mod helpers;
+mod hosts;
 mod images;
 mod logs_stats;
 mod protocol;

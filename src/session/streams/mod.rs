@@ -31,10 +31,7 @@ async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
 }
 
 /// Waits until the stream is not paused; false if it was cancelled meanwhile.
-async fn wait_unpaused(
-    paused: &mut watch::Receiver<bool>,
-    cancel: &CancellationToken,
-) -> bool {
+async fn wait_unpaused(paused: &mut watch::Receiver<bool>, cancel: &CancellationToken) -> bool {
     tokio::select! {
         _ = cancel.cancelled() => false,
         r = paused.wait_for(|p| !*p) => r.is_ok(),
