@@ -10,7 +10,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{fail, pump_output, READ_CAPACITY};
+use super::{fail, owned_container, pump_output, READ_CAPACITY};
 use crate::docker::EXEC_MARKER;
 use crate::error::ApiError;
 use crate::session::protocol::ExecRequest;
@@ -28,12 +28,8 @@ pub(in crate::session) async fn exec(
     mut parts: StreamParts,
 ) {
     let stream = request.stream;
-    let info = match ctx
-        .engine
-        .owned_container(&ctx.user, &request.container)
-        .await
-    {
-        Ok(info) => info,
+    let (info, docker) = match owned_container(&ctx, &request.container).await {
+        Ok(found) => found,
         Err(err) => return fail(&ctx, stream, err).await,
     };
     let container = info.id.unwrap_or_default();
@@ -41,10 +37,6 @@ pub(in crate::session) async fn exec(
         let err = ApiError::conflict(format!("container {} is not running", request.container));
         return fail(&ctx, stream, err).await;
     }
-    let docker = match ctx.engine.client().await {
-        Ok(docker) => docker,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
 
     let marker = format!("{}-{}", ctx.id, stream);
     let mut env: Vec<String> = request

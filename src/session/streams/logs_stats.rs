@@ -6,7 +6,7 @@ use bollard::query_parameters::{LogsOptions, StatsOptions, WaitContainerOptions}
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::{fail, pump_output, wait_unpaused};
+use super::{fail, owned_container, pump_output, wait_unpaused};
 use crate::error::ApiError;
 use crate::session::protocol::LogsRequest;
 use crate::session::protocol::{self, StreamId};
@@ -19,16 +19,8 @@ pub(in crate::session) async fn logs(
     mut parts: StreamParts,
 ) {
     let stream = request.stream;
-    let info = match ctx
-        .engine
-        .owned_container(&ctx.user, &request.container)
-        .await
-    {
-        Ok(info) => info,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let docker = match ctx.engine.client().await {
-        Ok(docker) => docker,
+    let (info, docker) = match owned_container(&ctx, &request.container).await {
+        Ok(found) => found,
         Err(err) => return fail(&ctx, stream, err).await,
     };
     let since = match request.since.map(i32::try_from) {
@@ -79,12 +71,8 @@ pub(in crate::session) async fn stats(
     container: String,
     mut parts: StreamParts,
 ) {
-    let info = match ctx.engine.owned_container(&ctx.user, &container).await {
-        Ok(info) => info,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let docker = match ctx.engine.client().await {
-        Ok(docker) => docker,
+    let (info, docker) = match owned_container(&ctx, &container).await {
+        Ok(found) => found,
         Err(err) => return fail(&ctx, stream, err).await,
     };
     let options = StatsOptions {

@@ -30,6 +30,15 @@ async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
     ctx.send_error(Some(stream.get()), &err).await;
 }
 
+/// The user's container (theirs, or any of berth's for an admin) and a client of its engine.
+async fn owned_container(
+    ctx: &SessionCtx,
+    container: &str,
+) -> Result<(bollard::models::ContainerInspectResponse, bollard::Docker), ApiError> {
+    let info = ctx.engine.owned_container(&ctx.user, container).await?;
+    Ok((info, ctx.engine.client().await?))
+}
+
 /// Waits until the stream is not paused; false if it was cancelled meanwhile.
 async fn wait_unpaused(paused: &mut watch::Receiver<bool>, cancel: &CancellationToken) -> bool {
     tokio::select! {
