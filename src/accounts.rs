@@ -46,6 +46,11 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Teachers and admins: they manage images, builds, hosts and shared registries.
+    pub fn is_staff(&self) -> bool {
+        self.role != Role::Student
+    }
 }
 
 /// A username that is 3–32 characters of letters, digits, `.`, `_` or `-`.

@@ -9,7 +9,7 @@ use dashmap::DashMap;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::accounts::{Role, User};
+use crate::accounts::User;
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
@@ -29,7 +29,7 @@ struct Context {
 }
 
 pub fn require_builder(user: &User) -> Result<(), ApiError> {
-    if user.role == Role::Student {
+    if !user.is_staff() {
         Err(ApiError::forbidden("only teachers and admins build images"))
     } else {
         Ok(())

@@ -14,7 +14,7 @@ use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Role, User};
+use crate::accounts::User;
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::docker::Engine;
@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::upload;
 
 fn require_manager(user: &User) -> Result<(), ApiError> {
-    if user.role == Role::Student {
+    if !user.is_staff() {
         Err(ApiError::forbidden(
             "only teachers and admins manage images",
         ))

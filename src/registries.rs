@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use bollard::auth::DockerCredentials;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Role, User};
+use crate::accounts::User;
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
@@ -262,7 +262,7 @@ async fn add(
     body: web::Json<NewRegistry>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    if body.shared && user.user.role == Role::Student {
+    if body.shared && !user.user.is_staff() {
         return Err(ApiError::forbidden(
             "only teachers and admins add shared registries",
         ));
@@ -337,7 +337,7 @@ async fn remove(
         .ok_or_else(|| ApiError::not_found("no such registry"))?;
     let may = match &registry.owner_id {
         Some(owner) => *owner == user.user.id,
-        None => user.user.role != Role::Student,
+        None => user.user.is_staff(),
     };
     if !may {
         return Err(ApiError::forbidden(

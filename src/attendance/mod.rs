@@ -12,7 +12,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::accounts::{Role, User};
+use crate::accounts::User;
 use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
@@ -292,7 +292,7 @@ async fn create_course(
     db: web::Data<Db>,
     body: web::Json<NewCourse>,
 ) -> Result<HttpResponse, ApiError> {
-    if user.user.role == Role::Student {
+    if !user.user.is_staff() {
         return Err(ApiError::forbidden("only teachers create courses"));
     }
     let name = body.name.trim();
