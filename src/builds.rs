@@ -12,7 +12,8 @@ use tokio::io::AsyncWriteExt;
 use crate::accounts::User;
 use crate::auth::AuthUser;
 use crate::config::Settings;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
+use crate::upload;
 
 /// How long an uploaded context is kept.
 const CONTEXT_TTL: Duration = Duration::from_secs(3600);
@@ -82,13 +83,54 @@ fn dockerfile_tar(text: &[u8]) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+/// Writes an upload to `path` as a build context tar: the body itself, or a tar around a
+/// Dockerfile text. Returns the upload's size.
+async fn receive(
+    payload: web::Payload,
+    limit: u64,
+    is_dockerfile: bool,
+    path: &std::path::Path,
+) -> Result<u64, ApiError> {
+    let io = |e: std::io::Error| ApiError::internal(&e);
+    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    let (body, pump) = upload::stream(payload, limit);
+    let mut dockerfile = Vec::new();
+    let write = async {
+        let mut body = std::pin::pin!(body);
+        // Stops at the end, or at the error that ends an upload over the limit.
+        while let Some(Ok(chunk)) = body.next().await {
+            if is_dockerfile {
+                dockerfile.extend_from_slice(&chunk);
+            } else {
+                file.write_all(&chunk).await?;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let (received, written) = tokio::join!(pump, write);
+    let size = upload::check(&received, limit)?;
+    written.map_err(io)?;
+    if is_dockerfile {
+        if dockerfile.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request("the Dockerfile is empty"));
+        }
+        file.write_all(&dockerfile_tar(&dockerfile).map_err(io)?)
+            .await
+            .map_err(io)?;
+    } else if size == 0 {
+        return Err(ApiError::bad_request("the build context is empty"));
+    }
+    file.flush().await.map_err(io)?;
+    Ok(size)
+}
+
 /// `POST /builds/contexts`: a tar body (`application/x-tar`), or a Dockerfile (`text/plain`).
 async fn upload(
     req: HttpRequest,
     user: AuthUser,
     contexts: web::Data<BuildContexts>,
     settings: web::Data<Settings>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_builder(&user.user)?;
     contexts.forget_expired();
@@ -106,38 +148,13 @@ async fn upload(
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let path = contexts.dir.join(format!("{id}.tar"));
-    let io = |e: std::io::Error| ApiError::internal(&e);
-    let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
-    let mut size = 0u64;
-    let mut dockerfile = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("upload broken: {e}")))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            drop(file);
+    let size = match receive(payload, limit, is_dockerfile, &path).await {
+        Ok(size) => size,
+        Err(err) => {
             let _ = tokio::fs::remove_file(&path).await;
-            return Err(ApiError::new(
-                ErrorCode::TooLarge,
-                format!("build context larger than {} MiB", limit >> 20),
-            ));
+            return Err(err);
         }
-        if is_dockerfile {
-            dockerfile.extend_from_slice(&chunk);
-        } else {
-            file.write_all(&chunk).await.map_err(io)?;
-        }
-    }
-    if is_dockerfile {
-        if dockerfile.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("the Dockerfile is empty"));
-        }
-        file.write_all(&dockerfile_tar(&dockerfile).map_err(io)?)
-            .await
-            .map_err(io)?;
-    } else if size == 0 {
-        return Err(ApiError::bad_request("the build context is empty"));
-    }
-    file.flush().await.map_err(io)?;
+    };
     contexts.contexts.insert(
         id.clone(),
         Context {

@@ -64,10 +64,10 @@ fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl Strea
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// The error for an upload that did not complete, if it did not.
-pub fn check(upload: &Upload, limit: u64) -> Result<(), ApiError> {
+/// The size of a complete upload, or the error for one that did not complete.
+pub fn check(upload: &Upload, limit: u64) -> Result<u64, ApiError> {
     match upload {
-        Upload::Complete(_) => Ok(()),
+        Upload::Complete(size) => Ok(*size),
         Upload::TooLarge => Err(ApiError::new(
             ErrorCode::TooLarge,
             format!("upload larger than {} MiB", limit >> 20),

@@ -183,6 +183,11 @@ async fn build_errors_are_clear() {
         .post_bytes("/api/v1/builds/contexts", &teacher.token, vec![0; 2 << 20])
         .await;
     assert_eq!(big.status(), 413);
+    // Refused uploads leave nothing behind.
+    let kept = std::fs::read_dir(app.data_dir.path().join("contexts"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 0, "refused build contexts were kept on disk");
 
     let mut ws = app.ws(&teacher.token).await;
     ws.send(json!({"type": "build", "stream": 3, "context": "nope", "tag": unique_tag()}))
