@@ -24,9 +24,15 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
     Ok(pool)
 }
 
-pub fn now_s() -> i64 {
+/// Unix milliseconds, as attendance times are stored.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Unix seconds, as the other tables store times.
+pub fn now_s() -> i64 {
+    now_ms() / 1000
 }

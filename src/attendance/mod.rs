@@ -24,12 +24,7 @@ pub const MAX_DURATION_S: i64 = 24 * 3600;
 /// Wrong codes a student may type per minute before being refused for a while.
 const WRONG_CODES_PER_MINUTE: u32 = 5;
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::db::now_ms;
 
 /// RFC 3339 with milliseconds, UTC.
 pub fn rfc3339(ms: i64) -> String {
