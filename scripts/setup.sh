@@ -12,6 +12,12 @@ TEST_REGISTRY_USER=berth-test
 TEST_REGISTRY_PASSWORD=berth-registry-pass
 TEST_REGISTRY_DIR=${TEST_REGISTRY_DIR:-/var/lib/berth-test-registry}
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/berth-dockerd.log}
+# A second engine for the tests of several hosts: its own socket, and TLS with client certificates
+# on a loopback port. The tests read the certificates from this directory.
+ENGINE2_DIR=${ENGINE2_DIR:-/var/lib/berth-test-engine2}
+ENGINE2_SOCKET=/run/berth-test-engine2.sock
+ENGINE2_TLS_PORT=2376
+ENGINE2_BRIDGE=berth-test-br
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -104,8 +110,60 @@ YAML
   die "the test registry did not come up"
 }
 
+# Certificates for the second engine: a CA, the engine's (for 127.0.0.1) and berth's client pair.
+make_engine2_certs() {
+  local tls=$ENGINE2_DIR/tls
+  [ -s "$tls/cert.pem" ] && return 0
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=berth-test-ca \
+      -keyout ca-key.pem -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server-key.pem -out server.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=berth -keyout key.pem -out client.csr 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile client.ext -out cert.pem 2>/dev/null
+  )
+}
+
+engine2() { docker -H "unix://$ENGINE2_SOCKET" "$@"; }
+
+ensure_second_engine() {
+  if ! engine2 version >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || die "the second test engine is not running and only root can start it"
+    make_engine2_certs
+    command -v ip >/dev/null 2>&1 || apt_install iproute2
+    # Its own bridge, so its containers' network does not collide with the first engine's.
+    if ! ip link show "$ENGINE2_BRIDGE" >/dev/null 2>&1; then
+      ip link add name "$ENGINE2_BRIDGE" type bridge
+      ip addr add 172.31.250.1/24 dev "$ENGINE2_BRIDGE"
+      ip link set "$ENGINE2_BRIDGE" up
+    fi
+    say "starting a second dockerd on $ENGINE2_SOCKET and TLS 127.0.0.1:$ENGINE2_TLS_PORT (log: $ENGINE2_DIR/log)"
+    local tls=$ENGINE2_DIR/tls
+    nohup dockerd --data-root "$ENGINE2_DIR/data" --exec-root /run/berth-test-engine2 \
+      --pidfile /run/berth-test-engine2.pid -H "unix://$ENGINE2_SOCKET" \
+      -H "tcp://127.0.0.1:$ENGINE2_TLS_PORT" --tlsverify --tlscacert "$tls/ca.pem" \
+      --tlscert "$tls/server.pem" --tlskey "$tls/server-key.pem" \
+      --bridge "$ENGINE2_BRIDGE" --iptables=false --ip6tables=false >"$ENGINE2_DIR/log" 2>&1 &
+    local up=
+    for _ in $(seq 1 60); do
+      engine2 version >/dev/null 2>&1 && { up=1; break; }
+      sleep 1
+    done
+    [ -n "$up" ] || { tail -n 20 "$ENGINE2_DIR/log" >&2 || true; die "the second dockerd did not come up"; }
+  fi
+  engine2 image inspect "$TEST_IMAGE" >/dev/null 2>&1 || docker save "$TEST_IMAGE" | engine2 load >/dev/null
+}
+
 ensure_docker
 if [ "${1:-}" = "--test-images" ]; then
   ensure_test_image
   ensure_test_registry
+  ensure_second_engine
 fi
