@@ -174,7 +174,7 @@ async fn echo(
         .await
         .unwrap();
     let version = docker.client_version();
-    let endpoint = berth::docker::tty::Endpoint::resolve(None);
+    let endpoint = berth::docker::endpoint::Endpoint::resolve(None, None).unwrap();
     let (mut output, mut input) = berth::docker::tty::start(
         &endpoint,
         &format!("{}.{}", version.major_version, version.minor_version),

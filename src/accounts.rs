@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{password, AuthState, AuthUser};
 use crate::db::Db;
-use crate::docker::Engine;
 use crate::error::ApiError;
+use crate::hosts::Hosts;
 use crate::session::Sessions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,10 +202,10 @@ async fn delete_me(
     db: web::Data<Db>,
     auth: web::Data<AuthState>,
     sessions: web::Data<Sessions>,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
 ) -> Result<HttpResponse, ApiError> {
     sessions.close_user(&user.user.id);
-    engine.remove_owned_by(&user.user.id).await?;
+    hosts.remove_owned_by(&user.user.id).await?;
     sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(&user.user.id)
         .execute(db.get_ref())

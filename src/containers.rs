@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::docker::{ContainerSpec, Engine, LABEL_OWNER};
 use crate::error::ApiError;
+use crate::hosts::{Host, Hosts};
 use crate::registries;
 use crate::secrets::SecretBox;
 use futures_util::StreamExt;
@@ -22,6 +23,15 @@ pub struct ContainerView {
     pub image: String,
     pub state: String,
     pub owner: Option<String>,
+    /// The Docker host it lives on.
+    pub host: String,
+}
+
+impl ContainerView {
+    fn on(mut self, host: &Host) -> Self {
+        self.host = host.name.clone();
+        self
+    }
 }
 
 impl From<bollard::models::ContainerInspectResponse> for ContainerView {
@@ -41,6 +51,7 @@ impl From<bollard::models::ContainerInspectResponse> for ContainerView {
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
             owner: config.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
+            host: String::new(),
         }
     }
 }
@@ -58,6 +69,7 @@ impl From<bollard::models::ContainerSummary> for ContainerView {
             image: c.image.unwrap_or_default(),
             state: c.state.map(|s| s.to_string()).unwrap_or_default(),
             owner: c.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
+            host: String::new(),
         }
     }
 }
@@ -80,9 +92,11 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// `POST /containers`: placed on the host asked for (`auto`: the one with the most unreserved
+/// memory), its image pulled there first when missing, and recorded with its host.
 async fn create(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
     settings: web::Data<Settings>,
     db: web::Data<Db>,
     secrets: web::Data<SecretBox>,
@@ -91,15 +105,25 @@ async fn create(
     crate::images::check_ref(&spec.image)?;
     if let Some(name) = &spec.name {
         check_name(name)?;
+        if hosts.name_taken(name).await? {
+            return Err(ApiError::conflict(format!(
+                "a container named {name} exists"
+            )));
+        }
     }
-    let pulled = pull_if_missing(&user, &engine, &db, &secrets, &spec.image).await?;
+    let host = hosts.choose(spec.host.as_deref()).await?;
+    let engine = &host.engine;
+    let pulled = pull_if_missing(&user, engine, &db, &secrets, &spec.image).await?;
     let id = engine
-        .create_container(&user.user, &spec, &settings.limits)
+        .create_container(&user.user, &spec, &settings.limits, &host.name)
         .await?;
     let info = engine.owned_container(&user.user, &id).await?;
-    tracing::info!(container = %id, image = %spec.image, pulled, "container created");
-    let mut body =
-        serde_json::to_value(ContainerView::from(info)).map_err(|e| ApiError::internal(&e))?;
+    hosts
+        .record_container(&host, &user.user, &info, &spec.image)
+        .await?;
+    tracing::info!(container = %id, image = %spec.image, host = %host.name, pulled, "container created");
+    let view = ContainerView::from(info).on(&host);
+    let mut body = serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?;
     body["pulled"] = pulled.into();
     Ok(HttpResponse::Created().json(body))
 }
@@ -141,24 +165,59 @@ async fn pull_if_missing(
     Ok(true)
 }
 
-async fn list(user: AuthUser, engine: web::Data<Engine>) -> Result<HttpResponse, ApiError> {
+/// `GET /containers`: the caller's containers (all of berth's for an admin) on every host. A
+/// host that does not answer lists what berth recorded there, with state `unavailable`; when no
+/// host answers, the answer is `unavailable`.
+async fn list(user: AuthUser, hosts: web::Data<Hosts>) -> Result<HttpResponse, ApiError> {
     let owner = (!user.user.is_admin()).then_some(user.user.id.as_str());
-    let containers: Vec<ContainerView> = engine
-        .list_managed(owner)
-        .await?
-        .into_iter()
-        .map(ContainerView::from)
-        .collect();
+    let all = hosts.all();
+    let listings = futures_util::future::join_all(all.iter().map(|host| async move {
+        if !host.engine.is_healthy() {
+            return None;
+        }
+        let listed =
+            tokio::time::timeout(crate::hosts::ASK_TIMEOUT, host.engine.list_managed(owner)).await;
+        listed.ok().and_then(Result::ok)
+    }))
+    .await;
+    if listings.iter().all(Option::is_none) {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::Unavailable,
+            "no Docker host is answering",
+        ));
+    }
+    let mut containers = Vec::new();
+    for (host, listed) in all.iter().zip(listings) {
+        match listed {
+            Some(listed) => {
+                containers.extend(listed.into_iter().map(|c| ContainerView::from(c).on(host)))
+            }
+            None => containers.extend(
+                hosts
+                    .recorded_containers(&host.name, owner)
+                    .await?
+                    .into_iter()
+                    .map(|c| ContainerView {
+                        id: c.id,
+                        name: c.name,
+                        image: c.image,
+                        state: "unavailable".to_string(),
+                        owner: Some(c.owner_id),
+                        host: host.name.clone(),
+                    }),
+            ),
+        }
+    }
     Ok(HttpResponse::Ok().json(containers))
 }
 
 async fn get(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let info = engine.owned_container(&user.user, &id).await?;
-    Ok(HttpResponse::Ok().json(ContainerView::from(info)))
+    let (info, host) = hosts.owned_container(&user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(ContainerView::from(info).on(&host)))
 }
 
 #[derive(Clone, Copy)]
@@ -170,13 +229,13 @@ enum Action {
 
 async fn act(
     user: &AuthUser,
-    engine: &Engine,
+    hosts: &Hosts,
     id: &str,
     action: Action,
 ) -> Result<HttpResponse, ApiError> {
-    let info = engine.owned_container(&user.user, id).await?;
+    let (info, host) = hosts.owned_container(&user.user, id).await?;
     let id = info.id.unwrap_or_default();
-    let docker = engine.client().await?;
+    let docker = host.engine.client().await?;
     let result = match action {
         Action::Start => {
             docker
@@ -209,50 +268,52 @@ async fn act(
         }) => {}
         Err(e) => return Err(e.into()),
     }
-    let info = engine.owned_container(&user.user, &id).await?;
-    Ok(HttpResponse::Ok().json(ContainerView::from(info)))
+    let info = host.engine.owned_container(&user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(ContainerView::from(info).on(&host)))
 }
 
 async fn start(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&user, &engine, &id, Action::Start).await
+    act(&user, &hosts, &id, Action::Start).await
 }
 
 async fn stop(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&user, &engine, &id, Action::Stop).await
+    act(&user, &hosts, &id, Action::Stop).await
 }
 
 async fn restart(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&user, &engine, &id, Action::Restart).await
+    act(&user, &hosts, &id, Action::Restart).await
 }
 
 async fn remove(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let info = engine.owned_container(&user.user, &id).await?;
+    let (info, host) = hosts.owned_container(&user.user, &id).await?;
+    let id = info.id.unwrap_or_default();
     let options = RemoveContainerOptions {
         force: true,
         v: true,
         ..Default::default()
     };
-    engine
+    host.engine
         .client()
         .await?
-        .remove_container(&info.id.unwrap_or_default(), Some(options))
+        .remove_container(&id, Some(options))
         .await?;
+    hosts.forget_container(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

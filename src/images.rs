@@ -19,6 +19,7 @@ use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::docker::Engine;
 use crate::error::ApiError;
+use crate::hosts::{Hosts, OnHost};
 use crate::upload;
 
 fn require_manager(user: &User) -> Result<(), ApiError> {
@@ -99,7 +100,6 @@ struct ImageView {
 #[derive(Deserialize)]
 struct ListQuery {
     q: Option<String>,
-    host: Option<String>,
 }
 
 /// How well `query` matches an image: subsequences ("busybx" in "busybox") score by the skim
@@ -133,10 +133,11 @@ pub fn match_score(query: &str, tags: &[String], id: &str) -> Option<i64> {
 
 async fn list(
     _user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::docker::check_host(query.host.as_deref())?;
+    let engine = hosts.get(on.host.as_deref())?.engine;
     let images = engine
         .client()
         .await?
@@ -173,9 +174,11 @@ async fn list(
 
 async fn inspect(
     _user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let engine = hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let image = engine.client().await?.inspect_image(&reference).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -236,10 +239,12 @@ pub async fn tag_safely(
 
 async fn tag(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
     reference: web::Path<String>,
     body: web::Json<TagBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
     check_ref(&reference)?;
     let image = engine.client().await?.inspect_image(&reference).await?;
@@ -258,10 +263,12 @@ struct RemoveQuery {
 
 async fn remove(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
     reference: web::Path<String>,
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
     check_ref(&reference)?;
     let options = RemoveImageOptions {
@@ -278,7 +285,12 @@ async fn remove(
     Ok(HttpResponse::Ok().json(serde_json::json!({"untagged": untagged, "deleted": deleted})))
 }
 
-async fn prune(user: AuthUser, engine: web::Data<Engine>) -> Result<HttpResponse, ApiError> {
+async fn prune(
+    user: AuthUser,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
+) -> Result<HttpResponse, ApiError> {
+    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
     let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
     let pruned = engine
@@ -303,10 +315,12 @@ async fn prune(user: AuthUser, engine: web::Data<Engine>) -> Result<HttpResponse
 /// `POST /images/load`: a `docker save` tar, streamed to the engine.
 async fn load(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
     settings: web::Data<Settings>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
     let limit = settings.limits.max_upload_mb << 20;
     let docker = engine.client().await?;
@@ -377,9 +391,11 @@ fn refused_upload(e: bollard::errors::Error) -> ApiError {
 /// `GET /images/{ref}/export`: a `docker save` tar, streamed from the engine.
 async fn export(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
     check_ref(&reference)?;
     let docker = engine.client().await?;
@@ -410,11 +426,13 @@ struct ImportQuery {
 /// `POST /images/import?repo=&tag=`: a root filesystem tar becomes an image.
 async fn import(
     user: AuthUser,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
+    on: web::Query<OnHost>,
     settings: web::Data<Settings>,
     query: web::Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
     let tag = query.tag.clone().unwrap_or_else(|| "latest".to_string());
     let target = format!("{}:{tag}", query.repo);

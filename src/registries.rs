@@ -395,7 +395,7 @@ async fn search(
     user: AuthUser,
     db: web::Data<Db>,
     secrets: web::Data<SecretBox>,
-    engine: web::Data<crate::docker::Engine>,
+    hosts: web::Data<crate::hosts::Hosts>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.q.trim();
@@ -404,7 +404,7 @@ async fn search(
     }
     let registries = visible(&db, &user.user).await?;
     let hub = async {
-        let docker = engine.client().await?;
+        let docker = hosts.get(None)?.engine.client().await?;
         let options = bollard::query_parameters::SearchImagesOptions {
             term: q.to_string(),
             limit: Some(25),

@@ -7,12 +7,14 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use serde_json::json;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::auth::{token, AuthState, TokenKeys};
 use crate::config::Settings;
 use crate::db::{self, Db};
 use crate::docker::Engine;
 use crate::error::{self, ApiError};
+use crate::hosts::Hosts;
 use crate::session::{self, Sessions};
 use crate::telemetry::RequestSpan;
 
@@ -23,6 +25,8 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     sessions: web::Data<Sessions>,
+    /// Stops the hosts' health pings when the application goes.
+    _health_watch: DropGuard,
 }
 
 impl Application {
@@ -38,7 +42,8 @@ impl Application {
         let keys = TokenKeys::new(&secret, settings.token_ttl_s);
         let ticket_ttl = Duration::from_secs(settings.ticket_ttl_s);
         let auth = AuthState::load(&db, keys, ticket_ttl, settings.login.clone()).await?;
-        let engine = Engine::new(settings.docker_host.clone());
+        let engine = Engine::from_settings(settings.docker_host.as_deref())
+            .context("reading the docker_host setting")?;
         if let Err(e) = engine.api_version().await {
             tracing::warn!(error = %e, "Docker engine not reachable yet; will retry on use");
         }
@@ -49,13 +54,6 @@ impl Application {
         let sessions = web::Data::new(Sessions::default());
         let db = web::Data::new(db);
         let auth = web::Data::new(auth);
-        let engine = web::Data::from(std::sync::Arc::new(engine));
-        let hosts = web::Data::new(
-            crate::hosts::Hosts::load(&db, engine.clone().into_inner())
-                .await
-                .context("loading Docker hosts")?,
-        );
-        let attendance = web::Data::new(crate::attendance::Attendance::default());
         let secrets = web::Data::new(
             crate::secrets::SecretBox::load_or_create(
                 settings.secret_key.as_deref(),
@@ -63,6 +61,14 @@ impl Application {
             )
             .context("loading the secret key")?,
         );
+        let hosts = web::Data::new(
+            crate::hosts::Hosts::load(&db, &secrets, std::sync::Arc::new(engine))
+                .await
+                .context("loading Docker hosts")?,
+        );
+        let stop_health = CancellationToken::new();
+        tokio::spawn(hosts.clone().into_inner().watch_health(stop_health.clone()));
+        let attendance = web::Data::new(crate::attendance::Attendance::default());
         let contexts = web::Data::new(
             crate::builds::BuildContexts::new(&settings.data_dir)
                 .context("preparing the build context dir")?,
@@ -77,7 +83,6 @@ impl Application {
                 .app_data(error::query_config())
                 .app_data(db.clone())
                 .app_data(auth.clone())
-                .app_data(engine.clone())
                 .app_data(hosts.clone())
                 .app_data(attendance.clone())
                 .app_data(contexts.clone())
@@ -109,6 +114,7 @@ impl Application {
             address,
             server,
             sessions,
+            _health_watch: stop_health.drop_guard(),
         })
     }
 
@@ -158,9 +164,9 @@ async fn healthz() -> HttpResponse {
 }
 
 /// Ready when the database answers and the Docker engine does.
-async fn readyz(db: web::Data<Db>, engine: web::Data<Engine>) -> HttpResponse {
+async fn readyz(db: web::Data<Db>, hosts: web::Data<Hosts>) -> HttpResponse {
     let database = sqlx::query("SELECT 1").execute(db.get_ref()).await.is_ok();
-    let docker = engine.api_version().await;
+    let docker = hosts.local().engine.api_version().await;
     let ready = database && docker.is_ok();
     let body = json!({
         "status": if ready { "ready" } else { "unready" },

@@ -2,6 +2,7 @@
 //! for containers users create, and killing what an exec started.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig};
@@ -11,6 +12,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
+pub mod endpoint;
 pub mod tty;
 
 use crate::accounts::User;
@@ -19,6 +21,9 @@ use crate::error::ApiError;
 
 pub const LABEL_MANAGED: &str = "berth.managed";
 pub const LABEL_OWNER: &str = "berth.owner";
+/// The host a container was placed on, and its memory limit (which placement adds up).
+pub const LABEL_HOST: &str = "berth.host";
+pub const LABEL_MEMORY_MB: &str = "berth.memory_mb";
 
 /// Environment variable set on every exec berth starts; its value names the stream, and the
 /// processes carrying it (the exec'd process and everything it forks) are killed with the stream.
@@ -38,32 +43,34 @@ pub const KEPT_CAPABILITIES: [&str; 8] = [
 ];
 
 pub struct Engine {
-    host: Option<String>,
-    endpoint: tty::Endpoint,
+    endpoint: endpoint::Endpoint,
     /// Built and version-negotiated on first successful use; until then every use retries, so
     /// an engine that was down at start (or whose socket did not exist yet) is picked up later.
     docker: std::sync::RwLock<Option<Docker>>,
+    /// Whether the engine answered its last ping; new work on an engine that did not is refused
+    /// at once rather than left waiting on it.
+    healthy: AtomicBool,
 }
 
 impl Engine {
-    /// An engine at `host`, else `DOCKER_HOST`, else the local socket. Nothing is contacted yet.
-    pub fn new(host: Option<String>) -> Engine {
+    /// An engine at `endpoint`. Nothing is contacted yet.
+    pub fn new(endpoint: endpoint::Endpoint) -> Engine {
         Engine {
-            endpoint: tty::Endpoint::resolve(host.as_deref()),
-            host,
+            endpoint,
             docker: std::sync::RwLock::new(None),
+            healthy: AtomicBool::new(true),
         }
     }
 
-    fn connect(&self) -> Result<Docker, bollard::errors::Error> {
-        const TIMEOUT_S: u64 = 120;
-        match self.host.as_deref() {
-            None => Docker::connect_with_defaults(),
-            Some(h) if h.starts_with("unix://") => {
-                Docker::connect_with_unix(h, TIMEOUT_S, bollard::API_DEFAULT_VERSION)
-            }
-            Some(h) => Docker::connect_with_http(h, TIMEOUT_S, bollard::API_DEFAULT_VERSION),
-        }
+    /// The engine at the settings' `docker_host`, else `DOCKER_HOST`, else the local socket.
+    pub fn from_settings(docker_host: Option<&str>) -> anyhow::Result<Engine> {
+        let endpoint =
+            endpoint::Endpoint::resolve(docker_host, None).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(Engine::new(endpoint))
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
     }
 
     /// The client, its API version lowered to the engine's (so Debian's 20.10, API 1.41, works).
@@ -79,7 +86,8 @@ impl Engine {
             )
         };
         let docker = self
-            .connect()
+            .endpoint
+            .docker()
             .map_err(|e| unavailable(crate::error::chain(&e)))?;
         let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
             .await
@@ -128,18 +136,22 @@ impl Engine {
         ))
     }
 
-    /// The engine's API version, when it answers.
+    /// The engine's API version, when it answers within 5 s; also records whether it did.
     pub async fn api_version(&self) -> Result<String, ApiError> {
-        let docker = self.client().await?;
-        let version = tokio::time::timeout(Duration::from_secs(5), docker.version())
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    crate::error::ErrorCode::Unavailable,
-                    "the Docker engine did not answer",
-                )
-            })??;
-        Ok(version.api_version.unwrap_or_default())
+        let answer = tokio::time::timeout(Duration::from_secs(5), async {
+            let docker = self.client().await?;
+            Ok::<_, ApiError>(docker.version().await?)
+        })
+        .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(_) => Err(ApiError::new(
+                crate::error::ErrorCode::Unavailable,
+                "the Docker engine did not answer in time",
+            )),
+        };
+        self.healthy.store(answer.is_ok(), Ordering::Relaxed);
+        Ok(answer?.api_version.unwrap_or_default())
     }
 
     /// Inspects a container the user may use: their own, or any berth container for an admin.
@@ -196,6 +208,28 @@ impl Engine {
         Ok(self.client().await?.list_containers(Some(options)).await?)
     }
 
+    /// Memory in bytes not reserved by berth's running containers: the engine's total minus
+    /// their limits (negative when overcommitted). Placement compares hosts by it.
+    pub async fn unreserved_memory(&self) -> Result<i64, ApiError> {
+        let docker = self.client().await?;
+        let total = docker.info().await?.mem_total.unwrap_or(0);
+        let filters = HashMap::from([
+            ("label".to_string(), vec![LABEL_MANAGED.to_string()]),
+            ("status".to_string(), vec!["running".to_string()]),
+        ]);
+        let options = ListContainersOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let reserved_mb: i64 = docker
+            .list_containers(Some(options))
+            .await?
+            .iter()
+            .filter_map(|c| c.labels.as_ref()?.get(LABEL_MEMORY_MB)?.parse::<i64>().ok())
+            .sum();
+        Ok(total - reserved_mb * 1024 * 1024)
+    }
+
     /// Removes every container of a user (their account is going away).
     pub async fn remove_owned_by(&self, owner: &str) -> Result<(), ApiError> {
         let docker = self.client().await?;
@@ -224,6 +258,7 @@ impl Engine {
         owner: &User,
         spec: &ContainerSpec,
         limits: &ContainerLimits,
+        host_name: &str,
     ) -> Result<String, ApiError> {
         let memory_mb = spec.memory_mb.unwrap_or(limits.default_memory_mb);
         let cpus = spec.cpus.unwrap_or(limits.default_cpus);
@@ -249,6 +284,8 @@ impl Engine {
         let labels = HashMap::from([
             (LABEL_MANAGED.to_string(), "1".to_string()),
             (LABEL_OWNER.to_string(), owner.id.clone()),
+            (LABEL_HOST.to_string(), host_name.to_string()),
+            (LABEL_MEMORY_MB.to_string(), memory_mb.to_string()),
         ]);
         let env = spec
             .env
@@ -324,14 +361,6 @@ impl Engine {
     }
 }
 
-/// Only the settings' engine (`local`) exists until more hosts can be added.
-pub fn check_host(host: Option<&str>) -> Result<(), ApiError> {
-    match host {
-        None | Some("local") => Ok(()),
-        Some(other) => Err(ApiError::not_found(format!("no such host: {other}"))),
-    }
-}
-
 /// What a user may choose about a new container; anything else is refused.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -344,4 +373,6 @@ pub struct ContainerSpec {
     pub memory_mb: Option<u64>,
     pub cpus: Option<f64>,
     pub pids_limit: Option<i64>,
+    /// A host's name, `auto` for the healthy one with the most unreserved memory, or `local`.
+    pub host: Option<String>,
 }

@@ -17,33 +17,8 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWrite;
 
+use super::endpoint::Endpoint;
 use crate::error::{ApiError, ErrorCode};
-
-/// Where the engine listens.
-#[derive(Debug, Clone)]
-pub enum Endpoint {
-    Unix(String),
-    Tcp(String),
-}
-
-impl Endpoint {
-    /// The endpoint for a `docker_host` setting, else `DOCKER_HOST`, else the local socket.
-    pub fn resolve(host: Option<&str>) -> Endpoint {
-        let host = host
-            .map(str::to_string)
-            .or_else(|| std::env::var("DOCKER_HOST").ok())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-        match host.strip_prefix("unix://") {
-            Some(path) => Endpoint::Unix(path.to_string()),
-            None => Endpoint::Tcp(
-                host.trim_start_matches("tcp://")
-                    .trim_start_matches("http://")
-                    .trim_end_matches('/')
-                    .to_string(),
-            ),
-        }
-    }
-}
 
 pub type TtyOutput = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 pub type TtyInput = Pin<Box<dyn AsyncWrite + Send>>;
@@ -120,21 +95,8 @@ async fn send_to_engine(
     endpoint: &Endpoint,
     request: Request<Full<Bytes>>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, ApiError> {
-    match endpoint {
-        Endpoint::Unix(path) => {
-            let stream = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            send(stream, request).await
-        }
-        Endpoint::Tcp(addr) => {
-            let stream = tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            send(stream, request).await
-        }
-    }
-    .map_err(|e| unavailable(&e))
+    let connection = endpoint.connect().await.map_err(|e| unavailable(&e))?;
+    send(connection, request).await.map_err(|e| unavailable(&e))
 }
 
 /// The engine's refusal, with its message (which names what the client asked about).

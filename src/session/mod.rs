@@ -33,8 +33,8 @@ use crate::auth::{self, AuthState};
 use crate::builds::BuildContexts;
 use crate::config::{SessionSettings, Settings};
 use crate::db::Db;
-use crate::docker::Engine;
 use crate::error::{ApiError, ErrorCode};
+use crate::hosts::Hosts;
 use crate::secrets::SecretBox;
 use protocol::{ClientMessage, StreamId};
 
@@ -128,7 +128,7 @@ impl Sessions {
 pub(crate) struct SessionCtx {
     pub id: String,
     pub user: User,
-    pub engine: web::Data<Engine>,
+    pub hosts: web::Data<Hosts>,
     pub db: web::Data<Db>,
     pub attendance: web::Data<Attendance>,
     pub contexts: web::Data<BuildContexts>,
@@ -208,7 +208,7 @@ pub async fn ws_handler(
     db: web::Data<Db>,
     auth_state: web::Data<AuthState>,
     sessions: web::Data<Sessions>,
-    engine: web::Data<Engine>,
+    hosts: web::Data<Hosts>,
     attendance: web::Data<Attendance>,
     contexts: web::Data<BuildContexts>,
     secrets: web::Data<SecretBox>,
@@ -254,7 +254,7 @@ pub async fn ws_handler(
     let ctx = Arc::new(SessionCtx {
         id: id.clone(),
         user,
-        engine,
+        hosts,
         db,
         attendance,
         contexts,

@@ -84,7 +84,7 @@ pub struct TransferRequest {
     pub image: String,
     /// A stored registry's id or name; for a pull, by default the one the image's host names.
     pub registry: Option<String>,
-    /// Only `local` until more hosts exist.
+    /// The host to pull to or push from; `local` when none.
     pub host: Option<String>,
 }
 
@@ -99,6 +99,8 @@ pub struct BuildRequest {
     pub build_args: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub force: bool,
+    /// The host to build on; `local` when none.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,13 +12,19 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 pub const IMAGE: &str = "berth-test/busybox:1";
+/// The second engine `scripts/setup.sh --test-images` starts: its socket, its TLS address, and
+/// the directory holding its CA and berth's client certificate.
+pub const ENGINE2_SOCKET: &str = "unix:///run/berth-test-engine2.sock";
+pub const ENGINE2_TLS: &str = "tcp://127.0.0.1:2376";
+pub const ENGINE2_TLS_DIR: &str = "/var/lib/berth-test-engine2/tls";
 
 pub struct TestApp {
     pub address: SocketAddr,
     pub http: reqwest::Client,
     pub sessions: actix_web::web::Data<Sessions>,
     pub data_dir: tempfile::TempDir,
-    containers: Mutex<Vec<String>>,
+    /// Containers to remove when the test ends, with the engine (`-H`) they are on.
+    containers: Mutex<Vec<(Option<String>, String)>>,
 }
 
 pub struct TestUser {
@@ -63,12 +69,9 @@ fn tracing_subscriber_init() -> Option<()> {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let ids = self.containers.lock().unwrap().clone();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rm")
-                .arg("-f")
-                .args(ids)
+        for (engine, id) in self.containers.lock().unwrap().drain(..) {
+            let _ = docker_cli(engine.as_deref())
+                .args(["rm", "-f", &id])
                 .output();
         }
     }
@@ -199,12 +202,29 @@ impl TestApp {
 
     /// Removes the container when the test ends.
     pub fn track(&self, id: &str) {
-        self.containers.lock().unwrap().push(id.to_string());
+        self.track_on(None, id);
+    }
+
+    /// Removes the container on engine `docker_host` (None: the local one) when the test ends.
+    pub fn track_on(&self, docker_host: Option<&str>, id: &str) {
+        self.containers
+            .lock()
+            .unwrap()
+            .push((docker_host.map(str::to_string), id.to_string()));
     }
 
     pub async fn ws(&self, token: &str) -> Ws {
         Ws::connect(&self.address.to_string(), token).await
     }
+}
+
+/// The docker CLI, pointed at `docker_host` (None: the local engine).
+pub fn docker_cli(docker_host: Option<&str>) -> Command {
+    let mut command = Command::new("docker");
+    if let Some(host) = docker_host {
+        command.args(["-H", host]);
+    }
+    command
 }
 
 /// Processes in a container whose command line contains `needle`, as `docker top` lists them.

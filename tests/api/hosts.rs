@@ -1,7 +1,37 @@
+use std::time::{Duration, Instant};
+
 use berth::accounts::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{
+    docker_cli, spawn_app, spawn_app_with, Frame, TestApp, ENGINE2_SOCKET, ENGINE2_TLS,
+    ENGINE2_TLS_DIR, IMAGE,
+};
+
+/// Adds a host as an admin; the response body.
+async fn add_host(app: &TestApp, admin: &str, host: Value) -> Value {
+    let added = app.post("/api/v1/hosts", Some(admin), host).await;
+    assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
+    added.json().await.unwrap()
+}
+
+/// Creates a container as `token`, removed when the test ends from whichever test engine it
+/// was placed on; the response body.
+async fn create(app: &TestApp, token: &str, spec: Value) -> Value {
+    let created = app.post("/api/v1/containers", Some(token), spec).await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let body: Value = created.json().await.unwrap();
+    let engine = (body["host"] != "local").then_some(ENGINE2_SOCKET);
+    app.track_on(engine, body["id"].as_str().unwrap());
+    body
+}
+
+fn on_engine2(args: &[&str]) -> std::process::Output {
+    docker_cli(Some(ENGINE2_SOCKET))
+        .args(args)
+        .output()
+        .unwrap()
+}
 
 #[tokio::test]
 async fn hosts_are_added_only_when_they_answer_and_can_come_back_under_their_name() {
@@ -92,85 +122,214 @@ async fn hosts_are_added_only_when_they_answer_and_can_come_back_under_their_nam
     );
 }
 
+/// A proxy process in front of the local engine's socket, which a test can stop, start again
+/// or make hang.
+struct Proxy {
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl Proxy {
+    async fn start() -> Proxy {
+        let mut proxy = Proxy {
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        proxy.restart().await;
+        proxy
+    }
+
+    fn socket(&self) -> std::path::PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    async fn restart(&mut self) {
+        let child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(PROXY)
+            .arg(self.socket())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        for _ in 0..50 {
+            if self.socket().exists() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the proxy did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(self.socket());
+    }
+
+    fn hang(&self, hang: bool) {
+        let flag = self.dir.path().join("docker.sock.hang");
+        if hang {
+            std::fs::write(flag, b"").unwrap();
+        } else {
+            std::fs::remove_file(flag).unwrap();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The entry of a host list, or of a container list, that names host `name`.
+fn find_host<'a>(listed: &'a Value, name: &str) -> &'a Value {
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name || h["host"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {listed}"))
+}
+
 #[tokio::test]
 async fn a_host_that_stops_answering_shows_as_unhealthy_without_hanging() {
     let app = spawn_app().await;
     let admin = app.new_user_with_role(Role::Admin).await;
     let a = Some(admin.token.as_str());
     // A socket that answers while added, then goes away.
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("docker.sock");
-    let proxy = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(PROXY)
-        .arg(&socket)
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-        }
-    }
-    let mut proxy = Kill(proxy);
-    for _ in 0..50 {
-        if socket.exists() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let url = format!("unix://{}", socket.display());
-    let added = app
-        .post("/api/v1/hosts", a, json!({"name": "flaky", "url": url}))
-        .await;
-    assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
-    let _ = proxy.0.kill();
-    let _ = proxy.0.wait();
-    let _ = std::fs::remove_file(&socket);
+    let mut proxy = Proxy::start().await;
+    add_host(
+        &app,
+        &admin.token,
+        json!({"name": "flaky", "url": proxy.url()}),
+    )
+    .await;
+    proxy.stop();
 
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let listed: Value = app.get("/api/v1/hosts", a).await.json().await.unwrap();
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(8),
-        "listing hung"
-    );
-    let flaky = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == "flaky")
-        .unwrap();
-    assert_eq!(flaky["healthy"], false);
+    assert!(started.elapsed() < Duration::from_secs(8), "listing hung");
+    assert_eq!(find_host(&listed, "flaky")["healthy"], false);
     assert_eq!(listed[0]["healthy"], true, "the other hosts are unaffected");
 
     // It comes back: used again without a restart.
-    let _proxy = Kill(
-        std::process::Command::new("python3")
-            .arg("-c")
-            .arg(PROXY)
-            .arg(&socket)
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..50 {
-        if socket.exists() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    proxy.restart().await;
     let listed: Value = app.get("/api/v1/hosts", a).await.json().await.unwrap();
-    let flaky = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == "flaky")
-        .unwrap();
-    assert_eq!(flaky["healthy"], true, "{flaky}");
+    assert_eq!(find_host(&listed, "flaky")["healthy"], true);
 }
 
-/// A tiny unix-socket proxy to the local engine, so a test can make an engine go away.
+#[tokio::test]
+async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() {
+    let app = spawn_app().await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let proxy = Proxy::start().await;
+    add_host(
+        &app,
+        &admin.token,
+        json!({"name": "flaky", "url": proxy.url()}),
+    )
+    .await;
+    let user = app.new_user().await;
+    let u = Some(user.token.as_str());
+    // Through the proxy the container lands on the local engine, recorded as on `flaky`.
+    let created = app
+        .post(
+            "/api/v1/containers",
+            u,
+            json!({"image": IMAGE, "cmd": ["sleep", "600"], "host": "flaky"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.track(&id);
+    let path = format!("/api/v1/containers/{id}");
+    assert_eq!(
+        app.post(&format!("{path}/start"), u, json!({}))
+            .await
+            .status(),
+        200
+    );
+
+    // The host accepts connections but answers nothing. Without anyone asking, the health
+    // pings notice, and from then on its work is refused at once.
+    proxy.hang(true);
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let get = |path: String| {
+        let request = quick.get(app.url(&path)).bearer_auth(&user.token);
+        async move { request.send().await.ok().map(|r| r.status().as_u16()) }
+    };
+    let mut refused = None;
+    let hung_at = Instant::now();
+    while hung_at.elapsed() < Duration::from_secs(20) && refused.is_none() {
+        if get(path.clone()).await == Some(503) {
+            refused = Some(hung_at.elapsed());
+        }
+    }
+    let refused = refused.expect("the hanging host was never marked unhealthy");
+    assert!(refused < Duration::from_secs(13), "took {refused:?}");
+
+    let mut ws = app.ws(&user.token).await;
+    let asked = Instant::now();
+    ws.send(json!({"type": "exec", "stream": 1, "container": id, "cmd": ["echo", "hi"]}))
+        .await;
+    let error = ws.expect("error", 1).await;
+    assert_eq!(error["code"], "unavailable", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("flaky"),
+        "{error}"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    let listed: Value = quick
+        .get(app.url("/api/v1/containers"))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // (The local engine lists it too, being the engine behind the proxy.)
+    let recorded = find_host(&listed, "flaky");
+    assert_eq!(recorded["id"], id.as_str());
+    assert_eq!(recorded["state"], "unavailable");
+    let placed = app
+        .post(
+            "/api/v1/containers",
+            u,
+            json!({"image": IMAGE, "host": "flaky"}),
+        )
+        .await;
+    assert_eq!(placed.status(), 503);
+
+    // It answers again: used again without a restart.
+    proxy.hang(false);
+    let mut answered = false;
+    let back_at = Instant::now();
+    while back_at.elapsed() < Duration::from_secs(20) && !answered {
+        answered = get(path.clone()).await == Some(200);
+    }
+    assert!(answered, "the host was not used again");
+    ws.exec(2, &id, &["echo", "back"], false).await;
+    assert_eq!(ws.collect(2).await.stdout, b"back\n");
+}
+
+/// A tiny unix-socket proxy to the local engine, so a test can make an engine go away, or hang:
+/// while a file `<socket>.hang` exists it accepts and reads but passes nothing on.
 const PROXY: &str = r#"
-import os, socket, sys, threading
+import os, socket, sys, threading, time
 path = sys.argv[1]
 server = socket.socket(socket.AF_UNIX)
 server.bind(path)
@@ -181,6 +340,8 @@ def pipe(a, b):
             data = a.recv(65536)
             if not data:
                 break
+            while os.path.exists(path + ".hang"):
+                time.sleep(0.05)
             b.sendall(data)
     except OSError:
         pass
@@ -196,3 +357,295 @@ while True:
     threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
     threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
 "#;
+
+#[tokio::test]
+async fn containers_images_and_streams_follow_the_host_they_were_placed_on() {
+    let app = spawn_app().await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    add_host(
+        &app,
+        &admin.token,
+        json!({"name": "lab-2", "url": ENGINE2_SOCKET}),
+    )
+    .await;
+    let student = app.new_user().await;
+    let s = Some(student.token.as_str());
+    let name = format!("placed-{}", &student.id[..8]);
+
+    let created = create(
+        &app,
+        &student.token,
+        json!({"image": IMAGE, "cmd": ["sh", "-c", "echo from-lab-2; sleep 600"],
+               "host": "lab-2", "name": name}),
+    )
+    .await;
+    assert_eq!(created["host"], "lab-2");
+    let id = created["id"].as_str().unwrap().to_string();
+    // It exists on the second engine, labelled with its host, and not on the local one.
+    let label = on_engine2(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"berth.host\"}}",
+        &id,
+    ]);
+    assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "lab-2");
+    let local = docker_cli(None).args(["inspect", &id]).output().unwrap();
+    assert!(!local.status.success(), "not on the local engine");
+
+    // REST actions reach it by id and by name.
+    let started = app
+        .post(&format!("/api/v1/containers/{name}/start"), s, json!({}))
+        .await;
+    assert_eq!(started.status(), 200);
+    let shown: Value = app
+        .get(&format!("/api/v1/containers/{id}"), s)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["state"], "running");
+    assert_eq!(shown["host"], "lab-2");
+    let listed: Value = app.get("/api/v1/containers", s).await.json().await.unwrap();
+    let mine: Vec<&Value> = listed.as_array().unwrap().iter().collect();
+    assert_eq!(mine.len(), 1, "{listed}");
+    assert_eq!(mine[0]["host"], "lab-2");
+
+    // Exec and logs on the session run against that engine.
+    let mut ws = app.ws(&student.token).await;
+    ws.exec(
+        1,
+        &id,
+        &["sh", "-c", "echo placed > /tmp/where; echo done"],
+        false,
+    )
+    .await;
+    let out = ws.collect(1).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "done\n",
+        "{:?}",
+        out.errors
+    );
+    let written = on_engine2(&["exec", &id, "cat", "/tmp/where"]);
+    assert_eq!(String::from_utf8_lossy(&written.stdout), "placed\n");
+    ws.send(json!({"type": "logs", "stream": 2, "container": id, "follow": false}))
+        .await;
+    ws.expect("started", 2).await;
+    let mut logs = Vec::new();
+    loop {
+        match ws.next().await {
+            Frame::Bytes(2, 1, bytes) => logs.extend(bytes),
+            Frame::Json(v) if v["type"] == "end" && v["stream"] == 2 => break,
+            Frame::Json(v) => panic!("unexpected: {v}"),
+            _ => panic!("unexpected frame"),
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&logs), "from-lab-2\n");
+
+    // Names are unique across hosts; unknown hosts are named in the refusal.
+    let twin = app
+        .post(
+            "/api/v1/containers",
+            s,
+            json!({"image": IMAGE, "name": name}),
+        )
+        .await;
+    assert_eq!(twin.status(), 409);
+    let nowhere = app
+        .post(
+            "/api/v1/containers",
+            s,
+            json!({"image": IMAGE, "host": "nowhere"}),
+        )
+        .await;
+    assert_eq!(nowhere.status(), 404);
+
+    // Images are listed per host.
+    let images: Value = app
+        .get("/api/v1/images?host=lab-2&q=busybox", s)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(images.as_array().unwrap().iter().any(|i| i["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == IMAGE)));
+    assert_eq!(
+        app.get("/api/v1/images?host=nowhere", s).await.status(),
+        404
+    );
+
+    // Removing it removes it from that engine.
+    assert_eq!(
+        app.delete(&format!("/api/v1/containers/{id}"), s)
+            .await
+            .status(),
+        204
+    );
+    assert!(!on_engine2(&["inspect", &id]).status.success());
+    assert_eq!(
+        app.get(&format!("/api/v1/containers/{id}"), s)
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn auto_places_a_container_on_the_host_with_the_most_unreserved_memory() {
+    // Limits far above this machine's memory, so the test's reservations outweigh whatever
+    // other tests run on the local engine meanwhile.
+    let app = spawn_app_with(|s| s.limits.max_memory_mb = 4_000_000).await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    add_host(
+        &app,
+        &admin.token,
+        json!({"name": "lab-2", "url": ENGINE2_SOCKET}),
+    )
+    .await;
+    let user = app.new_user().await;
+    let sleeper = |host: &str, memory_mb: u64| json!({"image": IMAGE, "cmd": ["sleep", "600"], "host": host, "memory_mb": memory_mb});
+
+    // A large reservation on local sends the next container to lab-2 ...
+    app.running_container_with(&user, sleeper("local", 1_000_000))
+        .await;
+    let placed = create(&app, &user.token, sleeper("auto", 64)).await;
+    assert_eq!(placed["host"], "lab-2");
+
+    // ... and a larger one on lab-2 sends it back to local. Stopped containers reserve nothing.
+    let big_remote = create(&app, &user.token, sleeper("lab-2", 3_000_000)).await;
+    let big_remote = big_remote["id"].as_str().unwrap().to_string();
+    let placed = create(&app, &user.token, sleeper("auto", 64)).await;
+    assert_eq!(
+        placed["host"], "lab-2",
+        "a created, stopped container reserves nothing"
+    );
+    let started = app
+        .post(
+            &format!("/api/v1/containers/{big_remote}/start"),
+            Some(&user.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    let placed = create(&app, &user.token, sleeper("auto", 64)).await;
+    assert_eq!(placed["host"], "local");
+}
+
+#[tokio::test]
+async fn a_tls_host_needs_its_certificates_keeps_them_sealed_and_serves_terminals() {
+    let app = spawn_app().await;
+    let dir = app.data_dir.path().to_path_buf();
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let a = Some(admin.token.as_str());
+    let pem = |file: &str| std::fs::read_to_string(format!("{ENGINE2_TLS_DIR}/{file}")).unwrap();
+    let key = pem("key.pem");
+    let tls = json!({"ca": pem("ca.pem"), "cert": pem("cert.pem"), "key": key});
+
+    // Without TLS, trusting another CA, or with material that is not PEM: refused, with why.
+    for (host, says) in [
+        (
+            json!({"name": "secure", "url": ENGINE2_TLS}),
+            "does not answer",
+        ),
+        (
+            json!({"name": "secure", "url": ENGINE2_TLS,
+                   "tls": {"ca": pem("cert.pem"), "cert": pem("cert.pem"), "key": key}}),
+            "does not answer",
+        ),
+        (
+            json!({"name": "secure", "url": ENGINE2_TLS,
+                   "tls": {"ca": "not a certificate", "cert": pem("cert.pem"), "key": key}}),
+            "tls: ca",
+        ),
+        (
+            json!({"name": "secure", "url": ENGINE2_SOCKET, "tls": tls}),
+            "tls: TLS is for tcp hosts",
+        ),
+    ] {
+        let refused = app.post("/api/v1/hosts", a, host).await;
+        assert_eq!(refused.status(), 400);
+        let body: Value = refused.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+
+    let added = app
+        .post(
+            "/api/v1/hosts",
+            a,
+            json!({"name": "secure", "url": ENGINE2_TLS, "tls": tls}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let added = added.text().await.unwrap();
+    let host: Value = serde_json::from_str(&added).unwrap();
+    assert_eq!(host["tls"], true);
+    assert_eq!(host["healthy"], true);
+    let listed = app.get("/api/v1/hosts", a).await.text().await.unwrap();
+    // A line from the middle of the key: no response and no stored file holds it in clear.
+    let key_line = key.lines().nth(3).unwrap();
+    for text in [&added, &listed] {
+        assert!(
+            !text.contains("PRIVATE KEY") && !text.contains(key_line),
+            "{text}"
+        );
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(key_line), "{} holds the key", path.display());
+        }
+    }
+
+    // A terminal on a container there: requests and the raw TTY stream both go over TLS.
+    let user = app.new_user().await;
+    let created = create(
+        &app,
+        &user.token,
+        json!({"image": IMAGE, "cmd": ["sleep", "600"], "host": "secure"}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let started = app
+        .post(
+            &format!("/api/v1/containers/{id}/start"),
+            Some(&user.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    let mut ws = app.ws(&user.token).await;
+    ws.exec(1, id, &["sh", "-c", "printf 'over-%s' tls"], true)
+        .await;
+    ws.read_until(1, "over-tls").await;
+
+    // After a restart the host is opened again from its sealed material.
+    let again = spawn_app_with(|s| s.data_dir = dir).await;
+    let admin_token = again
+        .login(&admin.username, &admin.password)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed: Value = again
+        .get("/api/v1/hosts", Some(&admin_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secure = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "secure")
+        .unwrap();
+    assert_eq!(secure["healthy"], true, "{secure}");
+}

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{fail, owned_container, pump_output, READ_CAPACITY};
-use crate::docker::EXEC_MARKER;
+use crate::docker::{Engine, EXEC_MARKER};
 use crate::error::ApiError;
 use crate::session::protocol::ExecRequest;
 use crate::session::protocol::{self};
@@ -28,7 +28,7 @@ pub(in crate::session) async fn exec(
     mut parts: StreamParts,
 ) {
     let stream = request.stream;
-    let (info, docker) = match owned_container(&ctx, &request.container).await {
+    let (info, engine, docker) = match owned_container(&ctx, &request.container).await {
         Ok(found) => found,
         Err(err) => return fail(&ctx, stream, err).await,
     };
@@ -70,7 +70,7 @@ pub(in crate::session) async fn exec(
         Err(e) => return fail(&ctx, stream, e.into()).await,
     };
     let started = if request.tty {
-        ctx.engine.start_tty_exec(&exec_id, READ_CAPACITY).await
+        engine.start_tty_exec(&exec_id, READ_CAPACITY).await
     } else {
         let options = StartExecOptions {
             detach: false,
@@ -121,7 +121,7 @@ pub(in crate::session) async fn exec(
         let _ = stdin.await;
     }
     if cancelled {
-        kill_leftovers(&ctx, &container, &marker).await;
+        kill_leftovers(&engine, &container, &marker).await;
     }
     let code = exit_code(&docker, &exec_id).await;
     tracing::info!(?code, cancelled, "exec ended");
@@ -131,12 +131,12 @@ pub(in crate::session) async fn exec(
     }
     // What the process left running in the background goes with it, as when a terminal closes.
     if !cancelled {
-        kill_leftovers(&ctx, &container, &marker).await;
+        kill_leftovers(&engine, &container, &marker).await;
     }
 }
 
-async fn kill_leftovers(ctx: &SessionCtx, container: &str, marker: &str) {
-    let kill = ctx.engine.kill_exec_processes(container, marker);
+async fn kill_leftovers(engine: &Engine, container: &str, marker: &str) {
+    let kill = engine.kill_exec_processes(container, marker);
     match tokio::time::timeout(KILL_TIMEOUT, kill).await {
         Ok(Ok(())) => tracing::debug!("exec processes killed"),
         Ok(Err(err)) => tracing::warn!(error = %err, "could not kill exec processes"),

@@ -34,7 +34,11 @@ pub(in crate::session) async fn build(
         Ok(path) => path,
         Err(err) => return fail(&ctx, stream, err).await,
     };
-    let docker = match ctx.engine.client().await {
+    let engine = match ctx.hosts.get(request.host.as_deref()) {
+        Ok(host) => host.engine,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
+    let docker = match engine.client().await {
         Ok(docker) => docker,
         Err(err) => return fail(&ctx, stream, err).await,
     };
@@ -108,8 +112,7 @@ pub(in crate::session) async fn build(
         }
         (None, Some(id)) => id,
     };
-    if let Err(err) =
-        crate::images::tag_safely(&ctx.engine, &image_id, repo, tag, request.force).await
+    if let Err(err) = crate::images::tag_safely(&engine, &image_id, repo, tag, request.force).await
     {
         // The refused build stays untagged; do not leave it behind.
         let _ = docker
@@ -136,7 +139,7 @@ pub(in crate::session) async fn pull(
 ) {
     let stream = request.stream;
     let prepared = async {
-        crate::docker::check_host(request.host.as_deref())?;
+        let host = ctx.hosts.get(request.host.as_deref())?;
         crate::images::check_ref(&request.image)?;
         let registry = registries::for_image(
             &ctx.db,
@@ -146,7 +149,7 @@ pub(in crate::session) async fn pull(
         )
         .await?;
         let credentials = registry.map(|r| r.credentials(&ctx.secrets)).transpose()?;
-        Ok::<_, ApiError>((ctx.engine.client().await?, credentials))
+        Ok::<_, ApiError>((host.engine.client().await?, credentials))
     };
     let (docker, credentials) = match prepared.await {
         Ok(prepared) => prepared,
@@ -173,7 +176,7 @@ pub(in crate::session) async fn push(
 ) {
     let stream = request.stream;
     let prepared = async {
-        crate::docker::check_host(request.host.as_deref())?;
+        let host = ctx.hosts.get(request.host.as_deref())?;
         builds::require_builder(&ctx.user)?;
         crate::images::check_ref(&request.image)?;
         let named = request
@@ -184,7 +187,7 @@ pub(in crate::session) async fn push(
             .await?
             .ok_or_else(|| ApiError::not_found("no such registry"))?;
         let credentials = registry.credentials(&ctx.secrets)?;
-        let docker = ctx.engine.client().await?;
+        let docker = host.engine.client().await?;
         let target = if registries::image_host(&request.image) == Some(registry.host()) {
             request.image.clone()
         } else {
@@ -193,8 +196,14 @@ pub(in crate::session) async fn push(
         if target != request.image {
             let image = docker.inspect_image(&request.image).await?;
             let (repo, tag) = crate::images::split_tag(&target);
-            crate::images::tag_safely(&ctx.engine, &image.id.unwrap_or_default(), repo, tag, false)
-                .await?;
+            crate::images::tag_safely(
+                &host.engine,
+                &image.id.unwrap_or_default(),
+                repo,
+                tag,
+                false,
+            )
+            .await?;
         }
         Ok::<_, ApiError>((docker, credentials, target))
     };

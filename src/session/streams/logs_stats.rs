@@ -19,7 +19,7 @@ pub(in crate::session) async fn logs(
     mut parts: StreamParts,
 ) {
     let stream = request.stream;
-    let (info, docker) = match owned_container(&ctx, &request.container).await {
+    let (info, engine, docker) = match owned_container(&ctx, &request.container).await {
         Ok(found) => found,
         Err(err) => return fail(&ctx, stream, err).await,
     };
@@ -47,7 +47,7 @@ pub(in crate::session) async fn logs(
             "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
             options.follow, options.since, options.timestamps, options.tail
         );
-        let mut output = match ctx.engine.tty_logs(&id, &query).await {
+        let mut output = match engine.tty_logs(&id, &query).await {
             Ok(output) => output,
             Err(err) => return fail(&ctx, stream, err).await,
         };
@@ -71,7 +71,7 @@ pub(in crate::session) async fn stats(
     container: String,
     mut parts: StreamParts,
 ) {
-    let (info, docker) = match owned_container(&ctx, &container).await {
+    let (info, _, docker) = match owned_container(&ctx, &container).await {
         Ok(found) => found,
         Err(err) => return fail(&ctx, stream, err).await,
     };

@@ -7,6 +7,8 @@ mod exec;
 mod images;
 mod logs_stats;
 
+use std::sync::Arc;
+
 use bollard::container::LogOutput;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
@@ -14,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT};
 use super::{SessionCtx, StreamParts};
+use crate::docker::Engine;
 use crate::error::ApiError;
 
 pub(super) use attendance::attendance_watch;
@@ -30,13 +33,22 @@ async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
     ctx.send_error(Some(stream.get()), &err).await;
 }
 
-/// The user's container (theirs, or any of berth's for an admin) and a client of its engine.
+/// The user's container (theirs, or any of berth's for an admin), the engine of the host it
+/// lives on, and a client of that engine.
 async fn owned_container(
     ctx: &SessionCtx,
     container: &str,
-) -> Result<(bollard::models::ContainerInspectResponse, bollard::Docker), ApiError> {
-    let info = ctx.engine.owned_container(&ctx.user, container).await?;
-    Ok((info, ctx.engine.client().await?))
+) -> Result<
+    (
+        bollard::models::ContainerInspectResponse,
+        Arc<Engine>,
+        bollard::Docker,
+    ),
+    ApiError,
+> {
+    let (info, host) = ctx.hosts.owned_container(&ctx.user, container).await?;
+    let docker = host.engine.client().await?;
+    Ok((info, host.engine, docker))
 }
 
 /// Waits until the stream is not paused; false if it was cancelled meanwhile.
