@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use berth::accounts::Role;
 use serde_json::{json, Value};
 
@@ -266,4 +268,200 @@ async fn registry_credentials_never_reach_a_response_or_the_log() {
         !log.contains(PASSWORD),
         "the registry password reached the log"
     );
+}
+
+/// A loopback TCP proxy in front of the test registry that passes at most `RATE` bytes a second
+/// each way and keeps a running count of the bytes it passed in a file, so a test can see a
+/// transfer in flight, and see it stop.
+const SLOW_PROXY: &str = r#"
+import os, socket, sys, threading, time
+port_file, count_file, upstream, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(64)
+total = [0]
+lock = threading.Lock()
+def pipe(a, b):
+    try:
+        while True:
+            data = a.recv(16384)
+            if not data:
+                break
+            with lock:
+                total[0] += len(data)
+            b.sendall(data)
+            time.sleep(len(data) / rate)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+def report():
+    while True:
+        with open(count_file + ".tmp", "w") as f:
+            f.write(str(total[0]))
+        os.replace(count_file + ".tmp", count_file)
+        time.sleep(0.1)
+threading.Thread(target=report, daemon=True).start()
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.getsockname()[1]))
+os.replace(port_file + ".tmp", port_file)
+while True:
+    client, _ = server.accept()
+    upstream_socket = socket.create_connection(("127.0.0.1", upstream))
+    threading.Thread(target=pipe, args=(client, upstream_socket), daemon=True).start()
+    threading.Thread(target=pipe, args=(upstream_socket, client), daemon=True).start()
+"#;
+
+struct SlowProxy {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    address: String,
+}
+
+impl SlowProxy {
+    const RATE: u64 = 2 << 20;
+
+    async fn start() -> SlowProxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(SLOW_PROXY)
+            .arg(&port_file)
+            .arg(dir.path().join("count"))
+            .arg(REGISTRY.rsplit_once(':').unwrap().1)
+            .arg(Self::RATE.to_string())
+            .spawn()
+            .unwrap();
+        for _ in 0..50 {
+            if let Ok(port) = std::fs::read_to_string(&port_file) {
+                let address = format!("127.0.0.1:{port}");
+                return SlowProxy {
+                    dir,
+                    child,
+                    address,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the proxy did not start");
+    }
+
+    /// Bytes passed so far, both ways.
+    fn passed(&self) -> u64 {
+        std::fs::read_to_string(self.dir.path().join("count"))
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for a stream's first progress message whose status starts with `status`.
+async fn progress_with(ws: &mut crate::helpers::Ws, stream: u8, status: &str) -> Value {
+    loop {
+        let message = ws.next_json().await;
+        if message["stream"] != stream {
+            continue;
+        }
+        match message["type"].as_str().unwrap() {
+            "progress" if message["status"].as_str().unwrap_or("").starts_with(status) => {
+                return message
+            }
+            "progress" | "started" => {}
+            _ => panic!("transfer ended before {status}: {message}"),
+        }
+    }
+}
+
+/// Cancelling a transfer mid-way ends it on the engine: no more bytes reach the registry.
+async fn assert_transfer_stops(proxy: &SlowProxy, layer_bytes: u64) {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = proxy.passed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(proxy.passed(), settled, "bytes still flowing after cancel");
+    assert!(
+        settled < layer_bytes,
+        "the transfer finished ({settled} of {layer_bytes} bytes) before it was cancelled"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let proxy = SlowProxy::start().await;
+    let body = json!({"name": "slow", "server": proxy.address, "username": USER,
+                      "password": PASSWORD, "shared": true});
+    let added = app
+        .post("/api/v1/registries", Some(&teacher.token), body)
+        .await;
+    assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
+    // An image with one 16 MiB layer that does not compress: 8+ s through the proxy.
+    let layer_bytes = 16 << 20;
+    let noise: String = {
+        use base64::Engine;
+        let bytes: Vec<u8> = (0..layer_bytes * 3 / 4).map(|_| rand::random()).collect();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let repo = unique_repo();
+    crate::images::import(&app, &teacher, &repo, &noise).await;
+    let mut ws = app.ws(&teacher.token).await;
+
+    // Push, cancelled once the layer is on its way.
+    ws.send(json!({"type": "push", "stream": 1, "image": format!("{repo}:1"), "registry": "slow"}))
+        .await;
+    progress_with(&mut ws, 1, "Pushing").await;
+    ws.send(json!({"type": "cancel", "stream": 1})).await;
+    ws.expect("end", 1).await;
+    assert_transfer_stops(&proxy, layer_bytes as u64).await;
+    let manifest = reqwest::Client::new()
+        .get(format!("http://{REGISTRY}/v2/{repo}/manifests/1"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manifest.status(), 404, "the cancelled push left a tag");
+
+    // Pushed for real (straight to the registry), then a pull through the proxy, cancelled.
+    let fast = format!("{REGISTRY}/{repo}:1");
+    let slow = format!("{}/{repo}:1", proxy.address);
+    let pushed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker tag {repo}:1 {fast} && echo {PASSWORD} | docker login -u {USER} --password-stdin {REGISTRY} >/dev/null 2>&1 && docker push {fast} >/dev/null"
+        ))
+        .status()
+        .unwrap();
+    assert!(pushed.success());
+    // (The push above tagged the image under the proxy's address too.)
+    for reference in [&fast, &slow, &format!("{repo}:1")] {
+        docker_rmi(reference);
+    }
+    let before = proxy.passed();
+    ws.send(json!({"type": "pull", "stream": 2, "image": slow, "registry": "slow"}))
+        .await;
+    progress_with(&mut ws, 2, "Downloading").await;
+    ws.send(json!({"type": "cancel", "stream": 2})).await;
+    ws.expect("end", 2).await;
+    assert_transfer_stops(&proxy, before + layer_bytes as u64).await;
+    let image = std::process::Command::new("docker")
+        .args(["image", "inspect", &slow])
+        .output()
+        .unwrap();
+    assert!(!image.status.success(), "the cancelled pull left the image");
 }
