@@ -328,7 +328,7 @@ impl SlowProxy {
     async fn start() -> SlowProxy {
         let dir = tempfile::tempdir().unwrap();
         let port_file = dir.path().join("port");
-        let child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .arg("-c")
             .arg(SLOW_PROXY)
             .arg(&port_file)
@@ -348,6 +348,8 @@ impl SlowProxy {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the proxy did not start");
     }
 
