@@ -118,9 +118,22 @@ async fn create(
         .create_container(&user.user, &spec, &settings.limits, &host.name)
         .await?;
     let info = engine.owned_container(&user.user, &id).await?;
-    hosts
+    if let Err(err) = hosts
         .record_container(&host, &user.user, &info, &spec.image)
-        .await?;
+        .await
+    {
+        // Unrecorded, it could not be found again: take it back.
+        let options = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        let _ = engine
+            .client()
+            .await?
+            .remove_container(&id, Some(options))
+            .await;
+        return Err(err);
+    }
     tracing::info!(container = %id, image = %spec.image, host = %host.name, pulled, "container created");
     let view = ContainerView::from(info).on(&host);
     let mut body = serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?;

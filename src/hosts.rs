@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use bollard::models::ContainerInspectResponse;
+use bollard::query_parameters::InspectContainerOptions;
 use dashmap::DashMap;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -195,7 +196,13 @@ impl Hosts {
         .bind(&owner.id)
         .bind(crate::db::now_s())
         .execute(&self.db)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(e) if e.is_unique_violation() => {
+                ApiError::conflict(format!("a container named {name} exists"))
+            }
+            e => e.into(),
+        })?;
         Ok(())
     }
 
@@ -207,13 +214,35 @@ impl Hosts {
         Ok(())
     }
 
-    /// Whether a container name is taken on any host (names are unique across hosts).
+    /// Whether a container name is taken on any host (names are unique across hosts). The record
+    /// of a container removed behind berth's back does not keep its name.
     pub async fn name_taken(&self, name: &str) -> Result<bool, ApiError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM containers WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.db)
-            .await?;
-        Ok(row.is_some())
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, host FROM containers WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.db)
+                .await?;
+        let Some((id, host)) = row else {
+            return Ok(false);
+        };
+        let Some(host) = self.named(&host) else {
+            return Ok(true);
+        };
+        let inspected = host
+            .engine
+            .client()
+            .await?
+            .inspect_container(&id, None::<InspectContainerOptions>)
+            .await;
+        match inspected {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                self.forget_container(&id).await?;
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
     }
 
     /// Containers recorded on a host (one owner's, or all), for when it does not answer.

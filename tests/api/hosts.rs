@@ -491,6 +491,15 @@ async fn containers_images_and_streams_follow_the_host_they_were_placed_on() {
             .status(),
         404
     );
+
+    // A name is free again once its container is gone, even when it went behind berth's back.
+    let again = create(&app, &student.token, json!({"image": IMAGE, "name": name})).await;
+    let removed = docker_cli(None)
+        .args(["rm", "-f", again["id"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(removed.status.success());
+    create(&app, &student.token, json!({"image": IMAGE, "name": name})).await;
 }
 
 #[tokio::test]
