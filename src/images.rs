@@ -244,8 +244,8 @@ async fn tag(
     reference: web::Path<String>,
     body: web::Json<TagBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
+    let engine = hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let image = engine.client().await?.inspect_image(&reference).await?;
     let id = image.id.unwrap_or_default();
@@ -268,8 +268,8 @@ async fn remove(
     reference: web::Path<String>,
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
+    let engine = hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let options = RemoveImageOptions {
         force: query.force,
@@ -290,8 +290,8 @@ async fn prune(
     hosts: web::Data<Hosts>,
     on: web::Query<OnHost>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
+    let engine = hosts.get(on.host.as_deref())?.engine;
     let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
     let pruned = engine
         .client()
@@ -320,8 +320,8 @@ async fn load(
     settings: web::Data<Settings>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
+    let engine = hosts.get(on.host.as_deref())?.engine;
     let limit = settings.limits.max_upload_mb << 20;
     let docker = engine.client().await?;
     let (body, pump) = upload::stream(payload, limit);
@@ -395,8 +395,8 @@ async fn export(
     on: web::Query<OnHost>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
+    let engine = hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let docker = engine.client().await?;
     // Fail with a clear error before the response starts, not halfway through the tar.
@@ -432,8 +432,8 @@ async fn import(
     query: web::Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
     require_manager(&user.user)?;
+    let engine = hosts.get(on.host.as_deref())?.engine;
     let tag = query.tag.clone().unwrap_or_else(|| "latest".to_string());
     let target = format!("{}:{tag}", query.repo);
     check_ref(&target)?;
