@@ -2,7 +2,6 @@
 //! for containers users create, and killing what an exec started.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig};
@@ -47,9 +46,9 @@ pub struct Engine {
     /// Built and version-negotiated on first successful use; until then every use retries, so
     /// an engine that was down at start (or whose socket did not exist yet) is picked up later.
     docker: std::sync::RwLock<Option<Docker>>,
-    /// Whether the engine answered its last ping; new work on an engine that did not is refused
-    /// at once rather than left waiting on it.
-    healthy: AtomicBool,
+    /// Whether the engine answered its last ping. New work on an engine that did not is refused
+    /// at once, and the streams running on it end, rather than wait on it.
+    health: tokio::sync::watch::Sender<bool>,
 }
 
 impl Engine {
@@ -58,7 +57,7 @@ impl Engine {
         Engine {
             endpoint,
             docker: std::sync::RwLock::new(None),
-            healthy: AtomicBool::new(true),
+            health: tokio::sync::watch::Sender::new(true),
         }
     }
 
@@ -70,7 +69,17 @@ impl Engine {
     }
 
     pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+        *self.health.borrow()
+    }
+
+    /// Resolves once a ping has failed (at once if the last one did).
+    pub async fn stopped_answering(&self) {
+        let _ = self.health.subscribe().wait_for(|healthy| !*healthy).await;
+    }
+
+    /// Resolves once a ping succeeds (at once if the last one did).
+    pub async fn answering(&self) {
+        let _ = self.health.subscribe().wait_for(|healthy| *healthy).await;
     }
 
     /// The client, its API version lowered to the engine's (so Debian's 20.10, API 1.41, works).
@@ -150,7 +159,9 @@ impl Engine {
                 "the Docker engine did not answer in time",
             )),
         };
-        self.healthy.store(answer.is_ok(), Ordering::Relaxed);
+        let healthy = answer.is_ok();
+        self.health
+            .send_if_modified(|was| std::mem::replace(was, healthy) != healthy);
         Ok(answer?.api_version.unwrap_or_default())
     }
 

@@ -4,8 +4,8 @@ use berth::accounts::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    docker_cli, spawn_app, spawn_app_with, Frame, TestApp, ENGINE2_SOCKET, ENGINE2_TLS,
-    ENGINE2_TLS_DIR, IMAGE,
+    docker_cli, eventually, processes_matching, spawn_app, spawn_app_with, Frame, TestApp,
+    ENGINE2_SOCKET, ENGINE2_TLS, ENGINE2_TLS_DIR, IMAGE,
 };
 
 /// Adds a host as an admin; the response body.
@@ -260,8 +260,27 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
         200
     );
 
+    // Live streams on it: a terminal printing, logs and stats followed.
+    let mut ws = app.ws(&user.token).await;
+    ws.exec(
+        5,
+        &id,
+        &["sh", "-c", "while true; do echo tick; sleep 0.2; done"],
+        false,
+    )
+    .await;
+    ws.read_until(5, "tick").await;
+    assert!(!processes_matching(&id, "echo tick").is_empty());
+    ws.send(json!({"type": "logs", "stream": 6, "container": id, "follow": true}))
+        .await;
+    ws.expect("started", 6).await;
+    ws.send(json!({"type": "stats", "stream": 7, "container": id}))
+        .await;
+    ws.expect("started", 7).await;
+
     // The host accepts connections but answers nothing. Without anyone asking, the health
-    // pings notice, and from then on its work is refused at once.
+    // pings notice: the streams on it end with `unavailable`, and from then on its work is
+    // refused at once.
     proxy.hang(true);
     let quick = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -280,8 +299,19 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
     }
     let refused = refused.expect("the hanging host was never marked unhealthy");
     assert!(refused < Duration::from_secs(13), "took {refused:?}");
+    let mut ended = std::collections::BTreeMap::new();
+    while ended.len() < 3 {
+        let message = ws.next_json().await;
+        if message["type"] != "stats" {
+            assert_eq!(message["type"], "error", "{message}");
+            ended.insert(message["stream"].as_u64().unwrap(), message["code"].clone());
+        }
+    }
+    assert!(
+        ended.keys().eq(&[5, 6, 7]) && ended.values().all(|code| code == "unavailable"),
+        "{ended:?}"
+    );
 
-    let mut ws = app.ws(&user.token).await;
     let asked = Instant::now();
     ws.send(json!({"type": "exec", "stream": 1, "container": id, "cmd": ["echo", "hi"]}))
         .await;
@@ -324,6 +354,12 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
     assert!(answered, "the host was not used again");
     ws.exec(2, &id, &["echo", "back"], false).await;
     assert_eq!(ws.collect(2).await.stdout, b"back\n");
+    // What the interrupted terminal started is killed now that the host answers.
+    let gone = eventually(Duration::from_secs(10), || {
+        processes_matching(&id, "echo tick").is_empty()
+    })
+    .await;
+    assert!(gone.is_some(), "the loop outlived its stream");
 }
 
 /// A tiny unix-socket proxy to the local engine, so a test can make an engine go away, or hang:

@@ -10,7 +10,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{fail, owned_container, pump_output, READ_CAPACITY};
+use super::{fail, host_lost, owned_container, pump_output, Interrupted, READ_CAPACITY};
 use crate::docker::{Engine, EXEC_MARKER};
 use crate::error::ApiError;
 use crate::session::protocol::ExecRequest;
@@ -19,6 +19,9 @@ use crate::session::{SessionCtx, StreamParts};
 
 /// How long the cleanup of a cancelled exec may take before it is given up (and logged).
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long berth waits for a host that stopped answering mid-exec to come back, so that it can
+/// kill what the exec started.
+const KILL_WHEN_BACK_WITHIN: Duration = Duration::from_secs(3600);
 
 /// Runs a command in a container, with stdin, resize, pause and cancel, and kills everything it
 /// started when the stream or the session ends.
@@ -114,12 +117,26 @@ pub(in crate::session) async fn exec(
         .stdin
         .take()
         .map(|rx| tokio::spawn(feed_stdin(rx, input, parts.cancel.clone())));
-    let cancelled = pump_output(&ctx, stream, &mut output, &mut parts, resize).await;
+    let interrupted = pump_output(&ctx, stream, &engine, &mut output, &mut parts, resize).await;
     drop(output);
     parts.cancel.cancel(); // stops the stdin feeder
     if let Some(stdin) = stdin {
         let _ = stdin.await;
     }
+    if interrupted == Some(Interrupted::HostLost) {
+        tracing::warn!(container = %container, "the exec's host stopped answering");
+        // What it started is killed once the host answers again: nothing outlives the stream.
+        tokio::spawn(async move {
+            if tokio::time::timeout(KILL_WHEN_BACK_WITHIN, engine.answering())
+                .await
+                .is_ok()
+            {
+                kill_leftovers(&engine, &container, &marker).await;
+            }
+        });
+        return fail(&ctx, stream, host_lost()).await;
+    }
+    let cancelled = interrupted.is_some();
     if cancelled {
         kill_leftovers(&engine, &container, &marker).await;
     }

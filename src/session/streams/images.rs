@@ -6,8 +6,9 @@ use bollard::models::ImageId;
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::{Stream, StreamExt};
 
-use super::fail;
+use super::{fail, host_lost};
 use crate::builds;
+use crate::docker::Engine;
 use crate::error::ApiError;
 use crate::registries;
 use crate::session::protocol::{self, StreamId};
@@ -70,6 +71,10 @@ pub(in crate::session) async fn build(
     loop {
         let item = tokio::select! {
             _ = parts.cancel.cancelled() => break,
+            _ = engine.stopped_answering() => {
+                failure = Some(host_lost());
+                break;
+            }
             item = progress.next() => item,
         };
         match item {
@@ -149,9 +154,9 @@ pub(in crate::session) async fn pull(
         )
         .await?;
         let credentials = registry.map(|r| r.credentials(&ctx.secrets)).transpose()?;
-        Ok::<_, ApiError>((host.engine.client().await?, credentials))
+        Ok::<_, ApiError>((host.engine.client().await?, host.engine, credentials))
     };
-    let (docker, credentials) = match prepared.await {
+    let (docker, engine, credentials) = match prepared.await {
         Ok(prepared) => prepared,
         Err(err) => return fail(&ctx, stream, err).await,
     };
@@ -161,6 +166,7 @@ pub(in crate::session) async fn pull(
     transfer(
         &ctx,
         stream,
+        &engine,
         progress.map(|i| i.map(Transfer::from)),
         &parts,
     )
@@ -205,9 +211,9 @@ pub(in crate::session) async fn push(
             )
             .await?;
         }
-        Ok::<_, ApiError>((docker, credentials, target))
+        Ok::<_, ApiError>((docker, host.engine, credentials, target))
     };
-    let (docker, credentials, target) = match prepared.await {
+    let (docker, engine, credentials, target) = match prepared.await {
         Ok(prepared) => prepared,
         Err(err) => return fail(&ctx, stream, err).await,
     };
@@ -222,6 +228,7 @@ pub(in crate::session) async fn push(
     transfer(
         &ctx,
         stream,
+        &engine,
         progress.map(|i| i.map(Transfer::from)),
         &parts,
     )
@@ -263,8 +270,13 @@ impl From<bollard::models::PushImageInfo> for Transfer {
     }
 }
 
-async fn transfer<S>(ctx: &SessionCtx, stream: StreamId, progress: S, parts: &StreamParts)
-where
+async fn transfer<S>(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    engine: &Engine,
+    progress: S,
+    parts: &StreamParts,
+) where
     S: Stream<Item = Result<Transfer, bollard::errors::Error>>,
 {
     let mut progress = Box::pin(progress);
@@ -272,6 +284,10 @@ where
     loop {
         let item = tokio::select! {
             _ = parts.cancel.cancelled() => break,
+            _ = engine.stopped_answering() => {
+                failure = Some(host_lost());
+                break;
+            }
             item = progress.next() => item,
         };
         match item {

@@ -6,7 +6,7 @@ use bollard::query_parameters::{LogsOptions, StatsOptions, WaitContainerOptions}
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::{fail, owned_container, pump_output, wait_unpaused};
+use super::{fail, host_lost, owned_container, pump_output, wait_unpaused, Interrupted};
 use crate::error::ApiError;
 use crate::session::protocol::LogsRequest;
 use crate::session::protocol::{self, StreamId};
@@ -41,7 +41,7 @@ pub(in crate::session) async fn logs(
     };
     let id = info.id.unwrap_or_default();
     let no_resize = |_, _| tokio::spawn(async {});
-    if info.config.and_then(|c| c.tty).unwrap_or(false) {
+    let interrupted = if info.config.and_then(|c| c.tty).unwrap_or(false) {
         // A TTY container's output has no frame headers: read it raw (see docker::tty).
         let query = format!(
             "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
@@ -52,11 +52,14 @@ pub(in crate::session) async fn logs(
             Err(err) => return fail(&ctx, stream, err).await,
         };
         ctx.send_text(protocol::started(stream)).await;
-        pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+        pump_output(&ctx, stream, &engine, &mut output, &mut parts, no_resize).await
     } else {
         let mut output = docker.logs(&id, Some(options));
         ctx.send_text(protocol::started(stream)).await;
-        pump_output(&ctx, stream, &mut output, &mut parts, no_resize).await;
+        pump_output(&ctx, stream, &engine, &mut output, &mut parts, no_resize).await
+    };
+    if interrupted == Some(Interrupted::HostLost) {
+        return fail(&ctx, stream, host_lost()).await;
     }
     ctx.finish_stream(stream);
     if !ctx.cancel.is_cancelled() {
@@ -71,7 +74,7 @@ pub(in crate::session) async fn stats(
     container: String,
     mut parts: StreamParts,
 ) {
-    let (info, _, docker) = match owned_container(&ctx, &container).await {
+    let (info, engine, docker) = match owned_container(&ctx, &container).await {
         Ok(found) => found,
         Err(err) => return fail(&ctx, stream, err).await,
     };
@@ -94,6 +97,7 @@ pub(in crate::session) async fn stats(
         }
         let sample = tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = engine.stopped_answering() => return fail(&ctx, stream, host_lost()).await,
             _ = stopped.next() => break,
             sample = samples.next() => sample,
         };

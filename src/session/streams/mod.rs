@@ -1,6 +1,8 @@
 //! The streams a session runs. Each ends on its own token (a child of the session's), releases
 //! its id, then says `exit` or `end`: an exec kills what it started, a build or transfer drops its
-//! request (which stops it on the engine), a watch stops its timer.
+//! request (which stops it on the engine), a watch stops its timer. A stream on a Docker host
+//! that stops answering ends with `unavailable` instead of waiting on it; an exec's processes
+//! are killed once the host answers again.
 
 mod attendance;
 mod exec;
@@ -26,6 +28,23 @@ pub(super) use logs_stats::{logs, stats};
 
 /// Largest chunk read from Docker at once; bigger output arrives as several frames.
 const READ_CAPACITY: usize = 64 * 1024;
+
+/// Why forwarding output stopped, when the output did not simply end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupted {
+    /// The stream, or its session, was cancelled.
+    Cancelled,
+    /// The engine the stream reads from stopped answering its health pings.
+    HostLost,
+}
+
+/// The error a stream ends with when its engine stops answering.
+fn host_lost() -> ApiError {
+    ApiError::new(
+        crate::error::ErrorCode::Unavailable,
+        "the Docker host stopped answering",
+    )
+}
 
 /// Reports a failure on the stream and releases its id.
 async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
@@ -59,23 +78,24 @@ async fn wait_unpaused(paused: &mut watch::Receiver<bool>, cancel: &Cancellation
     }
 }
 
-/// Forwards Docker output to the client as binary frames until the output ends or the stream is
-/// cancelled. Output is read only as fast as the client takes it, and not at all while paused.
-/// Returns true when cancelled.
+/// Forwards Docker output to the client as binary frames until the output ends (None), the
+/// stream is cancelled, or its engine stops answering. Output is read only as fast as the client
+/// takes it, and not at all while paused.
 async fn pump_output<S>(
     ctx: &SessionCtx,
     stream: StreamId,
+    engine: &Engine,
     output: &mut S,
     parts: &mut StreamParts,
     mut on_resize: impl FnMut(u16, u16) -> tokio::task::JoinHandle<()>,
-) -> bool
+) -> Option<Interrupted>
 where
     S: Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
 {
     let cancel = parts.cancel.clone();
     loop {
         if !wait_unpaused(&mut parts.paused, &cancel).await {
-            return true;
+            return Some(Interrupted::Cancelled);
         }
         let resize = async {
             match parts.resize.as_mut() {
@@ -85,7 +105,8 @@ where
         };
         let item = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return true,
+            _ = cancel.cancelled() => return Some(Interrupted::Cancelled),
+            _ = engine.stopped_answering() => return Some(Interrupted::HostLost),
             Some((cols, rows)) = resize => {
                 on_resize(cols, rows);
                 continue;
@@ -100,13 +121,13 @@ where
             Some(Ok(LogOutput::StdIn { .. })) => continue,
             Some(Err(e)) => {
                 tracing::info!(error = %crate::error::chain(&e), "output stream failed");
-                return false;
+                return None;
             }
-            None => return false,
+            None => return None,
         };
         let frame = protocol::binary_frame(stream, channel, &message);
         if !ctx.send_binary(frame, &cancel).await {
-            return true;
+            return Some(Interrupted::Cancelled);
         }
     }
 }
