@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bollard::exec::CreateExecOptions;
 use futures_util::StreamExt;
-use helpers::{Frame, RemoveOnDrop, ServerProcess};
+use helpers::{Frame, RemoveOnDrop, ServerProcess, ENGINE2_TLS, ENGINE2_TLS_DIR};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -55,7 +55,8 @@ async fn main() {
         .unwrap();
 
     let mut report = Vec::new();
-    report.push(throughput(&server, &token, &container, cat_mib).await);
+    report.push(throughput(&server, &token, &container, cat_mib, &[]).await);
+    report.push(tls_throughput(&server, &token, cat_mib).await);
     report.push(echo(&server, &token, &container, &docker, echo_samples).await);
     report.push(close_to_gone(&server, &token, &container, &docker, close_samples).await);
     report.push(idle_sessions(&server, &token, sessions).await);
@@ -71,8 +72,46 @@ async fn main() {
     write_report(&report, defaults);
 }
 
-/// `cat` of a file through berth to a WebSocket client, against `docker exec` directly.
-async fn throughput(server: &ServerProcess, token: &str, container: &str, mib: usize) -> String {
+/// `cat` through a container on the test set-up's second engine, reached over TLS with client
+/// certificates: berth's TLS path against the docker CLI's.
+async fn tls_throughput(server: &ServerProcess, token: &str, mib: usize) -> String {
+    let admin = server.account_with_role("bench-admin", "admin").await;
+    let pem = |file: &str| format!("{ENGINE2_TLS_DIR}/{file}");
+    let read = |file: &str| std::fs::read_to_string(pem(file)).unwrap();
+    let host = json!({"name": "tls-bench", "url": ENGINE2_TLS,
+                      "tls": {"ca": read("ca.pem"), "cert": read("cert.pem"), "key": read("key.pem")}});
+    assert_eq!(server.post("/hosts", &admin, host).await.status(), 201);
+    let spec = json!({"image": helpers::IMAGE, "cmd": ["sleep", "3600"], "host": "tls-bench"});
+    let container = server.container_with(token, spec).await;
+    let cli = [
+        "-H".to_string(),
+        ENGINE2_TLS.to_string(),
+        "--tlsverify".to_string(),
+        format!("--tlscacert={}", pem("ca.pem")),
+        format!("--tlscert={}", pem("cert.pem")),
+        format!("--tlskey={}", pem("key.pem")),
+    ];
+    let measured = throughput(server, token, &container, mib, &cli).await;
+    let _ = Command::new("docker")
+        .args(&cli)
+        .args(["rm", "-f", &container])
+        .output();
+    measured.replacen(
+        "## Exec throughput\n\n",
+        "## Exec throughput on a TLS host\n\nThe same, on a second engine reached over TCP with TLS client certificates (berth's own TLS connections against the docker CLI's).\n\n",
+        1,
+    )
+}
+
+/// `cat` of a file through berth to a WebSocket client, against `docker exec` directly (the
+/// CLI given `cli` before its command, to reach the container's engine).
+async fn throughput(
+    server: &ServerProcess,
+    token: &str,
+    container: &str,
+    mib: usize,
+    cli: &[String],
+) -> String {
     let mut ws = server.ws(token).await;
     let make = format!("head -c {} /dev/urandom > /tmp/blob", mib << 20);
     ws.exec(1, container, &["sh", "-c", &make], false).await;
@@ -98,6 +137,7 @@ async fn throughput(server: &ServerProcess, token: &str, container: &str, mib: u
 
         let start = Instant::now();
         let mut child = Command::new("docker")
+            .args(cli)
             .args(["exec", container, "cat", "/tmp/blob"])
             .stdout(Stdio::piped())
             .spawn()

@@ -588,15 +588,28 @@ impl ServerProcess {
 
     /// Creates and starts a container of the test image; the caller removes it.
     pub async fn container(&self, token: &str, cmd: &[&str]) -> String {
-        let http = reqwest::Client::new();
-        let base = format!("http://{}/api/v1", self.address);
-        let created: Value = http
-            .post(format!("{base}/containers"))
+        self.container_with(token, json!({"image": IMAGE, "cmd": cmd}))
+            .await
+    }
+
+    /// POSTs `body` to `path` (under `/api/v1`) as `token`.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("http://{}/api/v1{path}", self.address))
             .bearer_auth(token)
-            .json(&json!({"image": IMAGE, "cmd": cmd}))
+            .json(&body)
             .send()
             .await
             .unwrap()
+    }
+
+    /// Creates and starts a container as `spec` says; the caller removes it.
+    pub async fn container_with(&self, token: &str, spec: Value) -> String {
+        let http = reqwest::Client::new();
+        let base = format!("http://{}/api/v1", self.address);
+        let created: Value = self
+            .post("/containers", token, spec)
+            .await
             .json()
             .await
             .unwrap();
