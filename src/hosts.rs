@@ -368,15 +368,28 @@ fn status(host: &Host, answer: Result<String, ApiError>) -> serde_json::Value {
 }
 
 /// `GET /hosts`: every host with whether it answers now (pinged concurrently, bounded).
+/// Stored hosts that could not be loaded are listed too, so that an admin can remove them.
 async fn list(user: AuthUser, hosts: web::Data<Hosts>) -> Result<HttpResponse, ApiError> {
     require_staff(&user.user)?;
     let all = hosts.all();
     let answers = futures_util::future::join_all(all.iter().map(|h| h.engine.api_version())).await;
-    let listed: Vec<_> = all
+    let mut listed: Vec<_> = all
         .iter()
         .zip(answers)
         .map(|(host, answer)| status(host, answer))
         .collect();
+    let stored: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, name, url FROM hosts ORDER BY name")
+            .fetch_all(&hosts.db)
+            .await?;
+    for (id, name, url) in stored {
+        if !hosts.added.contains_key(&id) {
+            listed.push(serde_json::json!({
+                "id": id, "name": name, "url": url, "tls": true, "healthy": false,
+                "error": "its TLS material cannot be opened (was the secret key changed?); remove it and add it again",
+            }));
+        }
+    }
     Ok(HttpResponse::Ok().json(listed))
 }
 

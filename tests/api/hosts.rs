@@ -693,4 +693,30 @@ async fn a_tls_host_needs_its_certificates_keeps_them_sealed_and_serves_terminal
         .find(|h| h["name"] == "secure")
         .unwrap();
     assert_eq!(secure["healthy"], true, "{secure}");
+
+    // With another secret key the material cannot be opened: the host is listed as such, and
+    // can be removed.
+    let other_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let rekeyed = spawn_app_with(|s| {
+        s.data_dir = app.data_dir.path().to_path_buf();
+        s.secret_key = Some(other_key.into());
+    })
+    .await;
+    let listed: Value = rekeyed
+        .get("/api/v1/hosts", Some(&admin_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secure = find_host(&listed, "secure");
+    assert_eq!(secure["healthy"], false);
+    assert!(secure["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be opened"));
+    let path = format!("/api/v1/hosts/{}", secure["id"].as_str().unwrap());
+    assert_eq!(
+        rekeyed.delete(&path, Some(&admin_token)).await.status(),
+        204
+    );
 }
