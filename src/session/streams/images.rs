@@ -182,8 +182,8 @@ pub(in crate::session) async fn push(
 ) {
     let stream = request.stream;
     let prepared = async {
-        let host = ctx.hosts.get(request.host.as_deref())?;
         builds::require_builder(&ctx.user)?;
+        let host = ctx.hosts.get(request.host.as_deref())?;
         crate::images::check_ref(&request.image)?;
         let named = request
             .registry
