@@ -277,6 +277,17 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
     ws.send(json!({"type": "stats", "stream": 7, "container": id}))
         .await;
     ws.expect("started", 7).await;
+    // A paused terminal notices too.
+    ws.exec(
+        8,
+        &id,
+        &["sh", "-c", "while true; do echo tock; sleep 0.2; done"],
+        false,
+    )
+    .await;
+    ws.send(json!({"type": "pause", "stream": 8})).await;
+    // Long enough for its next output to arrive, after which it waits to be resumed.
+    tokio::time::sleep(Duration::from_millis(600)).await;
 
     // The host accepts connections but answers nothing. Without anyone asking, the health
     // pings notice: the streams on it end with `unavailable`, and from then on its work is
@@ -300,15 +311,19 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
     let refused = refused.expect("the hanging host was never marked unhealthy");
     assert!(refused < Duration::from_secs(13), "took {refused:?}");
     let mut ended = std::collections::BTreeMap::new();
-    while ended.len() < 3 {
-        let message = ws.next_json().await;
-        if message["type"] != "stats" {
-            assert_eq!(message["type"], "error", "{message}");
-            ended.insert(message["stream"].as_u64().unwrap(), message["code"].clone());
+    let all_ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while ended.len() < 4 {
+            let message = ws.next_json().await;
+            if message["type"] != "stats" {
+                assert_eq!(message["type"], "error", "{message}");
+                ended.insert(message["stream"].as_u64().unwrap(), message["code"].clone());
+            }
         }
-    }
+    })
+    .await;
+    assert!(all_ended.is_ok(), "streams still open: {ended:?}");
     assert!(
-        ended.keys().eq(&[5, 6, 7]) && ended.values().all(|code| code == "unavailable"),
+        ended.keys().eq(&[5, 6, 7, 8]) && ended.values().all(|code| code == "unavailable"),
         "{ended:?}"
     );
 
@@ -357,9 +372,10 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
     // What the interrupted terminal started is killed now that the host answers.
     let gone = eventually(Duration::from_secs(10), || {
         processes_matching(&id, "echo tick").is_empty()
+            && processes_matching(&id, "echo tock").is_empty()
     })
     .await;
-    assert!(gone.is_some(), "the loop outlived its stream");
+    assert!(gone.is_some(), "the loops outlived their streams");
 }
 
 /// A tiny unix-socket proxy to the local engine, so a test can make an engine go away, or hang:

@@ -92,8 +92,10 @@ pub(in crate::session) async fn stats(
     ctx.send_text(protocol::started(stream)).await;
     let cancel = parts.cancel.clone();
     loop {
-        if !wait_unpaused(&mut parts.paused, &cancel).await {
-            break;
+        match wait_unpaused(&mut parts.paused, &cancel, &engine).await {
+            Some(Interrupted::HostLost) => return fail(&ctx, stream, host_lost()).await,
+            Some(Interrupted::Cancelled) => break,
+            None => {}
         }
         let sample = tokio::select! {
             _ = cancel.cancelled() => break,

@@ -70,11 +70,17 @@ async fn owned_container(
     Ok((info, host.engine, docker))
 }
 
-/// Waits until the stream is not paused; false if it was cancelled meanwhile.
-async fn wait_unpaused(paused: &mut watch::Receiver<bool>, cancel: &CancellationToken) -> bool {
+/// Waits until the stream is not paused; what interrupted it if it was cancelled, or its engine
+/// stopped answering, meanwhile.
+async fn wait_unpaused(
+    paused: &mut watch::Receiver<bool>,
+    cancel: &CancellationToken,
+    engine: &Engine,
+) -> Option<Interrupted> {
     tokio::select! {
-        _ = cancel.cancelled() => false,
-        r = paused.wait_for(|p| !*p) => r.is_ok(),
+        _ = cancel.cancelled() => Some(Interrupted::Cancelled),
+        _ = engine.stopped_answering() => Some(Interrupted::HostLost),
+        r = paused.wait_for(|p| !*p) => r.is_err().then_some(Interrupted::Cancelled),
     }
 }
 
@@ -94,8 +100,8 @@ where
 {
     let cancel = parts.cancel.clone();
     loop {
-        if !wait_unpaused(&mut parts.paused, &cancel).await {
-            return Some(Interrupted::Cancelled);
+        if let Some(interrupted) = wait_unpaused(&mut parts.paused, &cancel, engine).await {
+            return Some(interrupted);
         }
         let resize = async {
             match parts.resize.as_mut() {
