@@ -51,6 +51,26 @@ impl User {
     pub fn is_staff(&self) -> bool {
         self.role != Role::Student
     }
+
+    /// Refuses a student; `doing` says what only teachers and admins do ("push images").
+    pub fn require_staff(&self, doing: &str) -> Result<(), ApiError> {
+        if self.is_staff() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "only teachers and admins {doing}"
+            )))
+        }
+    }
+
+    /// Refuses anyone but an admin; `doing` says what only admins do.
+    pub fn require_admin(&self, doing: &str) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("only admins {doing}")))
+        }
+    }
 }
 
 /// A username that is 3–32 characters of letters, digits, `.`, `_` or `-`.

@@ -29,6 +29,7 @@ pub struct Settings {
     pub session: SessionSettings,
     pub limits: ContainerLimits,
     pub login: LoginLimits,
+    pub registries: RegistrySettings,
 }
 
 /// Timings and sizes of one WebSocket session.
@@ -55,6 +56,15 @@ pub struct ContainerLimits {
     pub max_pids: i64,
     /// Largest upload (image tar, root filesystem, build context).
     pub max_upload_mb: u64,
+}
+
+/// What registries that are not an admin's may reach.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RegistrySettings {
+    /// Networks (CIDR, or single addresses) besides public addresses that registries added by
+    /// teachers and students may be on, and that their pulls may come from; loopback, link-local
+    /// and private addresses are refused otherwise.
+    pub allowed_networks: Vec<String>,
 }
 
 /// Failed logins tolerated within a window before answering 429.
@@ -98,6 +108,7 @@ impl Default for Settings {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 20,
             },
+            registries: RegistrySettings::default(),
         }
     }
 }
@@ -120,6 +131,7 @@ impl std::fmt::Debug for Settings {
             .field("session", &self.session)
             .field("limits", &self.limits)
             .field("login", &self.login)
+            .field("registries", &self.registries)
             .finish()
     }
 }

@@ -100,6 +100,7 @@ async fn create(
     settings: web::Data<Settings>,
     db: web::Data<Db>,
     secrets: web::Data<SecretBox>,
+    egress: web::Data<registries::Egress>,
     spec: web::Json<ContainerSpec>,
 ) -> Result<HttpResponse, ApiError> {
     crate::images::check_ref(&spec.image)?;
@@ -113,7 +114,7 @@ async fn create(
     }
     let host = hosts.choose(spec.host.as_deref()).await?;
     let engine = &host.engine;
-    let pulled = pull_if_missing(&user, engine, &db, &secrets, &spec.image).await?;
+    let pulled = pull_if_missing(&user, engine, &db, &secrets, &egress, &spec.image).await?;
     let id = engine
         .create_container(&user.user, &spec, &settings.limits, &host.name)
         .await?;
@@ -147,6 +148,7 @@ async fn pull_if_missing(
     engine: &Engine,
     db: &Db,
     secrets: &SecretBox,
+    egress: &registries::Egress,
     image: &str,
 ) -> Result<bool, ApiError> {
     let docker = engine.client().await?;
@@ -158,6 +160,7 @@ async fn pull_if_missing(
         Err(e) => return Err(e.into()),
     }
     let registry = registries::for_image(db, &user.user, image, None).await?;
+    registries::check_image_source(&user.user, image, registry.as_ref(), egress).await?;
     let credentials = registry.map(|r| r.credentials(secrets)).transpose()?;
     let mut progress = std::pin::pin!(crate::images::pull(&docker, image, credentials));
     let cannot = |why: &str| {

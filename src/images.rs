@@ -2,7 +2,7 @@
 //! prune, and the offline-site transfers: load a `docker save` tar, export one, import a root
 //! filesystem. Students list and inspect; teachers and admins change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{web, HttpResponse};
 use bollard::query_parameters::{
@@ -71,6 +71,54 @@ pub fn pull(
         ..Default::default()
     };
     docker.create_image(Some(options), None, credentials)
+}
+
+/// Ids of every image on the engine now, so that a cleanup afterwards can tell what it made.
+pub async fn image_ids(docker: &bollard::Docker) -> Result<HashSet<String>, ApiError> {
+    let options = ListImagesOptions {
+        all: true,
+        ..Default::default()
+    };
+    Ok(docker
+        .list_images(Some(options))
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect())
+}
+
+/// Removes an image that a refused operation left, but only one it made: absent from `before`,
+/// with no tag, and used by no container. Never forced, so the engine still refuses when
+/// something else (a child image) needs it. A build's result can be a cached image that other
+/// tags name; those are left alone.
+pub async fn discard_if_unused(docker: &bollard::Docker, id: &str, before: &HashSet<String>) {
+    if before.contains(id) {
+        return;
+    }
+    let tagged = match docker.inspect_image(id).await {
+        Ok(image) => image.repo_tags.is_some_and(|tags| !tags.is_empty()),
+        Err(_) => return,
+    };
+    let filters = HashMap::from([("ancestor".to_string(), vec![id.to_string()])]);
+    let options = bollard::query_parameters::ListContainersOptions {
+        all: true,
+        filters: Some(filters),
+        ..Default::default()
+    };
+    let used = match docker.list_containers(Some(options)).await {
+        Ok(containers) => !containers.is_empty(),
+        Err(_) => true,
+    };
+    if tagged || used {
+        return;
+    }
+    let options = RemoveImageOptions {
+        force: false,
+        noprune: false,
+    };
+    if let Err(e) = docker.remove_image(id, Some(options), None).await {
+        tracing::info!(image = %id, error = %e, "left a refused build's image in place");
+    }
 }
 
 /// A pull or push failure the engine reported: the registry's answer, which is about the image

@@ -68,6 +68,9 @@ impl Application {
         );
         let stop_health = CancellationToken::new();
         tokio::spawn(hosts.clone().into_inner().watch_health(stop_health.clone()));
+        let egress = web::Data::new(crate::registries::Egress::public_and(
+            &settings.registries.allowed_networks,
+        )?);
         let attendance = web::Data::new(crate::attendance::Attendance::default());
         let contexts = web::Data::new(
             crate::builds::BuildContexts::new(&settings.data_dir)
@@ -87,6 +90,7 @@ impl Application {
                 .app_data(attendance.clone())
                 .app_data(contexts.clone())
                 .app_data(secrets.clone())
+                .app_data(egress.clone())
                 .app_data(settings.clone())
                 .app_data(shared_sessions.clone())
                 .route("/healthz", web::get().to(healthz))

@@ -12,6 +12,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 pub mod endpoint;
+mod exec_kill;
 pub mod tty;
 
 use crate::accounts::User;
@@ -27,6 +28,10 @@ pub const LABEL_MEMORY_MB: &str = "berth.memory_mb";
 /// Environment variable set on every exec berth starts; its value names the stream, and the
 /// processes carrying it (the exec'd process and everything it forks) are killed with the stream.
 pub const EXEC_MARKER: &str = "BERTH_EXEC";
+
+/// How long the in-container fallback of [`Engine::kill_exec_processes`] may take: the
+/// container's own tools run it, and they may have been replaced by ones that never return.
+pub const IN_CONTAINER_KILL_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Capabilities a container keeps; all others are dropped. These let package managers and
 /// `su`-style tools inside the sandbox work, and let berth's stream cleanup signal processes.
@@ -342,33 +347,80 @@ impl Engine {
         }
     }
 
-    /// Kills every process in the container that carries the exec marker `marker`: the exec'd
-    /// process and all it forked. Docker has no exec-kill API, so a second, short exec finds them
-    /// by their environment and signals them.
-    pub async fn kill_exec_processes(&self, container: &str, marker: &str) -> Result<(), ApiError> {
-        let script = format!(
-            "for d in /proc/[0-9]*; do tr '\\000' '\\n' < $d/environ 2>/dev/null | grep -qxF '{EXEC_MARKER}={marker}' && kill -9 ${{d#/proc/}} 2>/dev/null; done; exit 0"
-        );
+    /// Kills every process an exec started: its own, everything descended from it, and
+    /// everything carrying its marker (see [`exec_kill`]). From the host when berth can see the
+    /// engine's processes; otherwise by a short exec in the container, given at most
+    /// [`IN_CONTAINER_KILL_TIMEOUT`]. An error says the processes may still run.
+    pub async fn kill_exec_processes(
+        &self,
+        container: &str,
+        exec_id: &str,
+        marker: &str,
+    ) -> Result<(), ApiError> {
         let docker = self.client().await?;
-        let exec = docker
-            .create_exec(
-                container,
-                bollard::exec::CreateExecOptions {
-                    cmd: Some(vec!["/bin/sh".to_string(), "-c".to_string(), script]),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    user: Some("0".to_string()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        // Wait for the killer to finish by draining its (empty) output.
-        if let bollard::exec::StartExecResults::Attached { mut output, .. } =
-            docker.start_exec(&exec.id, None).await?
-        {
-            while output.next().await.is_some() {}
+        if matches!(self.endpoint, endpoint::Endpoint::Unix(_)) {
+            let info = docker
+                .inspect_container(
+                    container,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await?;
+            let container_id = info.id.unwrap_or_default();
+            let container_pid = info.state.and_then(|s| s.pid).unwrap_or(0) as i32;
+            let exec_pid = docker
+                .inspect_exec(exec_id)
+                .await
+                .ok()
+                .and_then(|e| e.pid)
+                .map(|p| p as i32);
+            let marker_owned = marker.to_string();
+            let killed = tokio::task::spawn_blocking(move || {
+                exec_kill::kill_from_host(&exec_kill::ExecProcesses {
+                    container_id: &container_id,
+                    container_pid,
+                    exec_pid,
+                    marker: &marker_owned,
+                })
+            })
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+            if let Some(killed) = killed {
+                tracing::debug!(killed, "exec processes killed from the host");
+                return Ok(());
+            }
         }
-        Ok(())
+        let inside = async {
+            let exec = docker
+                .create_exec(
+                    container,
+                    bollard::exec::CreateExecOptions {
+                        cmd: Some(vec![
+                            "/bin/sh".to_string(),
+                            "-c".to_string(),
+                            exec_kill::in_container_script(marker),
+                        ]),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        user: Some("0".to_string()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            // Wait for the killer to finish by draining its (empty) output.
+            if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+                docker.start_exec(&exec.id, None).await?
+            {
+                while output.next().await.is_some() {}
+            }
+            Ok::<_, ApiError>(())
+        };
+        match tokio::time::timeout(IN_CONTAINER_KILL_TIMEOUT, inside).await {
+            Ok(done) => done,
+            Err(_) => Err(ApiError::new(
+                crate::error::ErrorCode::Unavailable,
+                "the in-container killer did not finish in time",
+            )),
+        }
     }
 }
 

@@ -133,6 +133,7 @@ pub(crate) struct SessionCtx {
     pub attendance: web::Data<Attendance>,
     pub contexts: web::Data<BuildContexts>,
     pub secrets: web::Data<SecretBox>,
+    pub egress: web::Data<crate::registries::Egress>,
     pub settings: SessionSettings,
     pub cancel: CancellationToken,
     /// The one bounded output queue: every stream's frames and messages, in the order produced.
@@ -212,6 +213,7 @@ pub async fn ws_handler(
     attendance: web::Data<Attendance>,
     contexts: web::Data<BuildContexts>,
     secrets: web::Data<SecretBox>,
+    egress: web::Data<crate::registries::Egress>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, ApiError> {
     check_origin(&req, &settings.allowed_origins)?;
@@ -259,6 +261,7 @@ pub async fn ws_handler(
         attendance,
         contexts,
         secrets,
+        egress,
         settings: settings.session.clone(),
         cancel: cancel.clone(),
         out: out_tx,

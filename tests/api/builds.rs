@@ -104,6 +104,36 @@ async fn a_build_streams_its_log_while_it_runs_and_tags_the_image() {
         .await
         .unwrap();
     assert_eq!(after["id"], busybox["id"]);
+    // The refused build's result is the cached image `tag` names: its cleanup must leave it be.
+    let kept = app
+        .get(&format!("/api/v1/images/{tag}"), Some(&teacher.token))
+        .await;
+    assert_eq!(kept.status(), 200, "the refused build removed {tag}");
+    let kept: Value = kept.json().await.unwrap();
+    assert_eq!(kept["id"], image_id);
+    // A refused build whose result is new leaves no untagged image behind.
+    let fresh = self::context(
+        &app,
+        &teacher,
+        &format!("FROM {IMAGE}\nRUN echo {} > /fresh\n", uuid::Uuid::new_v4()),
+    )
+    .await;
+    ws.send(json!({"type": "build", "stream": 3, "context": fresh, "tag": IMAGE}))
+        .await;
+    assert_eq!(ws.expect("error", 3).await["code"], "conflict");
+    let label = format!("label=berth.built_by={}", teacher.id);
+    let dangling = std::process::Command::new("docker")
+        .args([
+            "images",
+            "-q",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            &label,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&dangling.stdout).trim(), "");
     let _ = std::process::Command::new("docker")
         .args(["rmi", "-f", &tag])
         .output();

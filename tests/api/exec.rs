@@ -173,6 +173,53 @@ async fn closing_the_client_kills_the_exec_process() {
     );
 }
 
+/// The cleanup must not depend on the container's own files: a user is root in their container
+/// and can replace `/bin/sh` (which an in-container killer would run) with something that does
+/// nothing, or hangs.
+#[tokio::test]
+async fn processes_die_with_the_session_even_when_the_container_sabotages_its_shell() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    for (stream, sabotage) in [(1, "exit 0"), (2, "exec sleep 4747")] {
+        let mut ws = app.ws(&user.token).await;
+        let script = format!(
+            "rm /bin/sh && printf '#!/bin/busybox ash\\n{sabotage}\\n' > /bin/sh && chmod 755 /bin/sh \
+             && (sleep 464{stream} &) && echo ready && sleep 465{stream}"
+        );
+        ws.exec(
+            stream,
+            &container,
+            &["/bin/busybox", "ash", "-c", &script],
+            false,
+        )
+        .await;
+        ws.read_until(stream, "ready").await;
+        assert!(
+            eventually(Duration::from_secs(3), || processes_matching(
+                &container,
+                &format!("sleep 464{stream}")
+            )
+            .len()
+                == 1)
+            .await
+            .is_some(),
+            "the background sleep did not start"
+        );
+        ws.abandon();
+        let gone = eventually(Duration::from_secs(8), || {
+            processes_matching(&container, &format!("sleep 464{stream}")).is_empty()
+                && processes_matching(&container, &format!("sleep 465{stream}")).is_empty()
+        })
+        .await;
+        assert!(
+            gone.is_some(),
+            "with /bin/sh replaced by `{sabotage}`, the exec's processes outlived the session: {:?}",
+            processes_matching(&container, "sleep 46")
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_silent_client_is_dropped_and_its_processes_killed() {
     let app = spawn_app_with(|s| {

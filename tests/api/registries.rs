@@ -1,9 +1,13 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use berth::accounts::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, ServerProcess, TestApp, TestUser};
+use crate::helpers::{spawn_app, spawn_app_with, ServerProcess, TestApp, TestUser};
 
 /// The registry `scripts/setup.sh --test-images` starts.
 pub const REGISTRY: &str = "127.0.0.1:5555";
@@ -20,6 +24,12 @@ async fn add_registry(
     let body = json!({"name": name, "server": REGISTRY, "username": USER, "password": password, "shared": shared});
     app.post("/api/v1/registries", Some(&user.token), body)
         .await
+}
+
+/// The test registry is on loopback, which registries of non-admins may only reach where the
+/// settings allow it.
+async fn app_reaching_the_test_registry() -> TestApp {
+    spawn_app_with(|s| s.registries.allowed_networks = vec!["127.0.0.1/32".into()]).await
 }
 
 fn unique_repo() -> String {
@@ -54,7 +64,7 @@ async fn transfer(ws: &mut crate::helpers::Ws, stream: u8) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
-    let app = spawn_app().await;
+    let app = app_reaching_the_test_registry().await;
     let user = app.new_user().await;
     let wrong = add_registry(&app, &user, "team", "not-the-password", false).await;
     assert_eq!(wrong.status(), 400);
@@ -133,7 +143,7 @@ async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
 
 #[tokio::test]
 async fn push_then_pull_through_berth_with_progress_and_auto_pull_on_create() {
-    let app = spawn_app().await;
+    let app = app_reaching_the_test_registry().await;
     let teacher = app.new_user_with_role(Role::Teacher).await;
     assert_eq!(
         add_registry(&app, &teacher, "classroom", PASSWORD, true)
@@ -242,7 +252,11 @@ async fn push_then_pull_through_berth_with_progress_and_auto_pull_on_create() {
 
 #[tokio::test]
 async fn registry_credentials_never_reach_a_response_or_the_log() {
-    let mut server = ServerProcess::start_logging(&[("RUST_LOG", "debug")]).await;
+    let mut server = ServerProcess::start_logging(&[
+        ("RUST_LOG", "debug"),
+        ("BERTH_REGISTRIES__ALLOWED_NETWORKS", "[\"127.0.0.1/32\"]"),
+    ])
+    .await;
     let token = server.account("creds").await;
     let http = reqwest::Client::new();
     let base = format!("http://{}/api/v1", server.address);
@@ -400,7 +414,7 @@ async fn assert_transfer_stops(proxy: &SlowProxy, layer_bytes: u64) {
 
 #[tokio::test]
 async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
-    let app = spawn_app().await;
+    let app = app_reaching_the_test_registry().await;
     let teacher = app.new_user_with_role(Role::Teacher).await;
     let proxy = SlowProxy::start().await;
     let body = json!({"name": "slow", "server": proxy.address, "username": USER,
@@ -466,4 +480,161 @@ async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
         .output()
         .unwrap();
     assert!(!image.status.success(), "the cancelled pull left the image");
+}
+
+/// A plain HTTP service on `address` that answers every request with `response` and counts the
+/// requests it got: an internal service a student should not be able to reach through berth.
+async fn http_service(address: &str, response: String) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (address, hits)
+}
+
+const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+
+async fn add_as(app: &TestApp, user: &TestUser, server: &str) -> (u16, Value) {
+    let body = json!({"name": format!("r{}", rand::random::<u32>()), "server": server,
+                      "username": "u", "password": "p"});
+    let response = app
+        .post("/api/v1/registries", Some(&user.token), body)
+        .await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_student_cannot_make_berth_probe_internal_addresses() {
+    let app = spawn_app().await;
+    let student = app.new_user().await;
+    let (internal, hits) = http_service("127.0.0.1:0", OK.to_string()).await;
+    for server in [
+        internal.as_str(),
+        "localhost:5555",
+        "169.254.169.254",
+        "10.0.0.1:5000",
+        "[::1]:5555",
+        "0.0.0.0:5555",
+    ] {
+        let started = std::time::Instant::now();
+        let (status, body) = add_as(&app, &student, server).await;
+        assert_eq!(status, 403, "{server}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("only admins"),
+            "{body}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{server} was tried"
+        );
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "berth connected to the internal service"
+    );
+    // Nor through a pull, which the engine would make on the student's behalf.
+    let mut ws = app.ws(&student.token).await;
+    ws.send(json!({"type": "pull", "stream": 1, "image": format!("{internal}/x/y:1")}))
+        .await;
+    assert_eq!(ws.expect("error", 1).await["code"], "forbidden");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+
+    // An admin's registry may be on loopback.
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let added = add_registry(&app, &admin, "local", PASSWORD, false).await;
+    assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn only_a_registry_counts_and_an_open_port_looks_like_a_closed_one() {
+    // The admin allows one loopback address; a redirect from it elsewhere is not followed.
+    let app = spawn_app_with(|s| s.registries.allowed_networks = vec!["127.0.0.2".into()]).await;
+    let student = app.new_user().await;
+    let (inside, inside_hits) = http_service("127.0.0.1:0", OK.to_string()).await;
+    let redirect =
+        format!("HTTP/1.1 302 Found\r\nLocation: http://{inside}/v2/\r\nContent-Length: 0\r\n\r\n");
+    let (redirector, _) = http_service("127.0.0.2:0", redirect).await;
+    let (web_page, page_hits) = http_service("127.0.0.2:0", OK.to_string()).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+
+    let (status, open) = add_as(&app, &student, &web_page).await;
+    assert_eq!(
+        page_hits.load(Ordering::SeqCst),
+        1,
+        "the allowed address was asked"
+    );
+    let (closed_status, refused) = add_as(&app, &student, &closed).await;
+    assert_eq!(status, closed_status);
+    let message = |body: &Value, host: &str| {
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(host, "HOST")
+    };
+    assert_eq!(
+        message(&open, &web_page),
+        message(&refused, &closed),
+        "{open} vs {refused}"
+    );
+    assert!(message(&open, &web_page).contains("does not answer as a Docker registry"));
+
+    let (status, body) = add_as(&app, &student, &redirector).await;
+    assert_eq!(status, closed_status, "{body}");
+    assert_eq!(
+        inside_hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+}
+
+#[tokio::test]
+async fn a_students_push_is_refused_for_what_it_is() {
+    let app = app_reaching_the_test_registry().await;
+    let student = app.new_user().await;
+    let added: Value = add_registry(&app, &student, "mine", PASSWORD, false)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ws = app.ws(&student.token).await;
+    ws.send(
+        json!({"type": "push", "stream": 1, "image": crate::helpers::IMAGE,
+                   "registry": added["id"]}),
+    )
+    .await;
+    let refused = ws.expect("error", 1).await;
+    assert_eq!(refused["code"], "forbidden");
+    assert_eq!(
+        refused["message"], "only teachers and admins push images",
+        "{refused}"
+    );
+    // A pull names its registry by the id that adding it gave, or by its name.
+    for registry in [added["id"].clone(), added["name"].clone()] {
+        ws.send(json!({"type": "pull", "stream": 2,
+                       "image": format!("{REGISTRY}/berth-test/absent:1"), "registry": registry}))
+            .await;
+        let error = ws.expect("error", 2).await;
+        // The registry was found and asked: the image is what is missing.
+        let message = error["message"].as_str().unwrap();
+        assert!(!message.contains("no such registry"), "{error}");
+        assert!(message.contains("manifest unknown"), "{error}");
+    }
 }

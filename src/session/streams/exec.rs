@@ -131,14 +131,14 @@ pub(in crate::session) async fn exec(
                 .await
                 .is_ok()
             {
-                kill_leftovers(&engine, &container, &marker).await;
+                kill_leftovers(&engine, &container, &exec_id, &marker).await;
             }
         });
         return fail(&ctx, stream, host_lost()).await;
     }
     let cancelled = interrupted.is_some();
     if cancelled {
-        kill_leftovers(&engine, &container, &marker).await;
+        kill_leftovers(&engine, &container, &exec_id, &marker).await;
     }
     let code = exit_code(&docker, &exec_id).await;
     tracing::info!(?code, cancelled, "exec ended");
@@ -148,12 +148,12 @@ pub(in crate::session) async fn exec(
     }
     // What the process left running in the background goes with it, as when a terminal closes.
     if !cancelled {
-        kill_leftovers(&engine, &container, &marker).await;
+        kill_leftovers(&engine, &container, &exec_id, &marker).await;
     }
 }
 
-async fn kill_leftovers(engine: &Engine, container: &str, marker: &str) {
-    let kill = engine.kill_exec_processes(container, marker);
+async fn kill_leftovers(engine: &Engine, container: &str, exec_id: &str, marker: &str) {
+    let kill = engine.kill_exec_processes(container, exec_id, marker);
     match tokio::time::timeout(KILL_TIMEOUT, kill).await {
         Ok(Ok(())) => tracing::debug!("exec processes killed"),
         Ok(Err(err)) => tracing::warn!(error = %err, "could not kill exec processes"),

@@ -61,6 +61,10 @@ pub(in crate::session) async fn build(
         labels: Some([("berth.built_by".to_string(), ctx.user.id.clone())].into()),
         ..Default::default()
     };
+    let before = match crate::images::image_ids(&docker).await {
+        Ok(ids) => ids,
+        Err(err) => return fail(&ctx, stream, err).await,
+    };
     let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
     let mut progress = docker.build_image(options, None, Some(body));
     tracing::info!(tag = %request.tag, "build started");
@@ -119,14 +123,8 @@ pub(in crate::session) async fn build(
     };
     if let Err(err) = crate::images::tag_safely(&engine, &image_id, repo, tag, request.force).await
     {
-        // The refused build stays untagged; do not leave it behind.
-        let _ = docker
-            .remove_image(
-                &image_id,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await;
+        // A new, untagged result is not left behind; a cached one that other tags name stays.
+        crate::images::discard_if_unused(&docker, &image_id, &before).await;
         return fail(&ctx, stream, err).await;
     }
     tracing::info!(image = %image_id, "build done");
@@ -153,6 +151,8 @@ pub(in crate::session) async fn pull(
             request.registry.as_deref(),
         )
         .await?;
+        registries::check_image_source(&ctx.user, &request.image, registry.as_ref(), &ctx.egress)
+            .await?;
         let credentials = registry.map(|r| r.credentials(&ctx.secrets)).transpose()?;
         Ok::<_, ApiError>((host.engine.client().await?, host.engine, credentials))
     };
@@ -182,7 +182,7 @@ pub(in crate::session) async fn push(
 ) {
     let stream = request.stream;
     let prepared = async {
-        builds::require_builder(&ctx.user)?;
+        ctx.user.require_staff("push images")?;
         let host = ctx.hosts.get(request.host.as_deref())?;
         crate::images::check_ref(&request.image)?;
         let named = request
@@ -192,6 +192,12 @@ pub(in crate::session) async fn push(
         let registry = registries::for_image(&ctx.db, &ctx.user, &request.image, Some(named))
             .await?
             .ok_or_else(|| ApiError::not_found("no such registry"))?;
+        if !ctx.user.is_admin() {
+            registry
+                .egress(&ctx.egress)
+                .check_host(registry.host())
+                .await?;
+        }
         let credentials = registry.credentials(&ctx.secrets)?;
         let docker = host.engine.client().await?;
         let target = if registries::image_host(&request.image) == Some(registry.host()) {

@@ -1,5 +1,9 @@
 //! Private registries: stored credentials (checked by a login when added, encrypted at rest,
 //! never returned or logged), and finding the credentials an image's pull or push needs.
+//! A registry that is not an admin's reaches only what [`Egress`] allows.
+
+pub mod egress;
+mod v2;
 
 use actix_web::{web, HttpResponse};
 use bollard::auth::DockerCredentials;
@@ -10,6 +14,8 @@ use crate::auth::AuthUser;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::secrets::SecretBox;
+pub use egress::Egress;
+use v2::{host_of, V2};
 
 /// A registry as the API shows it: never with its password.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -22,6 +28,9 @@ pub struct Registry {
     pub password_enc: String,
     #[serde(skip)]
     pub owner_id: Option<String>,
+    /// Added by an admin: may be on any network.
+    #[serde(skip)]
+    pub trusted: bool,
 }
 
 impl Registry {
@@ -32,6 +41,15 @@ impl Registry {
     /// The registry's host, as it prefixes image names (`127.0.0.1:5000`, `registry.example.com`).
     pub fn host(&self) -> &str {
         host_of(&self.server)
+    }
+
+    /// Where berth and the engine may connect for this registry.
+    pub fn egress(&self, public: &Egress) -> Egress {
+        if self.trusted {
+            Egress::Anywhere
+        } else {
+            public.clone()
+        }
     }
 
     pub fn credentials(&self, secrets: &SecretBox) -> Result<DockerCredentials, ApiError> {
@@ -47,13 +65,6 @@ impl Registry {
     }
 }
 
-fn host_of(server: &str) -> &str {
-    server
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-}
-
 /// The registry host an image name starts with, if it names one (Docker's rule: the first path
 /// component, when it has a dot or a port or is `localhost`).
 pub fn image_host(image: &str) -> Option<&str> {
@@ -62,7 +73,7 @@ pub fn image_host(image: &str) -> Option<&str> {
         .then_some(first)
 }
 
-const COLUMNS: &str = "id, name, server, username, password_enc, owner_id";
+const COLUMNS: &str = "id, name, server, username, password_enc, owner_id, trusted";
 
 /// The registries a user may use: their own and the shared ones.
 pub async fn visible(db: &Db, user: &User) -> Result<Vec<Registry>, ApiError> {
@@ -101,136 +112,24 @@ pub async fn for_image(
     Ok(matching.into_iter().next())
 }
 
-/// A client of a registry's v2 API with the stored credentials: basic auth, or, when the
-/// registry answers with a bearer challenge, a token from its token service (as `docker login`).
-struct V2 {
-    client: reqwest::Client,
-    base: String,
-    host: String,
-    username: String,
-    password: String,
-}
-
-impl V2 {
-    fn new(server: &str, username: &str, password: &str) -> Result<V2, ApiError> {
-        let host = host_of(server).to_string();
-        let loopback = host.starts_with("localhost") || host.starts_with("127.");
-        let base = if server.starts_with("http://") || (loopback && !server.starts_with("https://"))
-        {
-            format!("http://{host}")
-        } else {
-            format!("https://{host}")
-        };
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| ApiError::internal(&e))?;
-        Ok(V2 {
-            client,
-            base,
-            host,
-            username: username.to_string(),
-            password: password.to_string(),
-        })
-    }
-
-    fn unreachable(&self, e: reqwest::Error) -> ApiError {
-        tracing::info!(error = %crate::error::chain(&e), host = %self.host, "registry unreachable");
-        ApiError::new(
-            ErrorCode::Unavailable,
-            format!("registry {} does not answer", self.host),
-        )
-    }
-
-    async fn get(&self, path: &str) -> Result<reqwest::Response, ApiError> {
-        let url = format!("{}{path}", self.base);
-        let first = self
-            .client
-            .get(&url)
-            .basic_auth(&self.username, Some(&self.password))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let challenge = first
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
-        let (reqwest::StatusCode::UNAUTHORIZED, Some(challenge)) = (first.status(), challenge)
-        else {
-            return Ok(first);
-        };
-        let param = |key: &str| {
-            challenge
-                .split(',')
-                .find_map(|part| part.trim().strip_prefix(&format!("{key}=")))
-                .map(|v| v.trim_matches('"').to_string())
-        };
-        let Some(realm) = param("realm") else {
-            return Ok(first);
-        };
-        let query: Vec<(&str, String)> = [("service", param("service")), ("scope", param("scope"))]
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-        let token: serde_json::Value = self
-            .client
-            .get(&realm)
-            .query(&query)
-            .basic_auth(&self.username, Some(&self.password))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?
-            .json()
-            .await
-            .unwrap_or_default();
-        let Some(token) = token["token"].as_str().or(token["access_token"].as_str()) else {
-            return Ok(first);
-        };
-        self.client
-            .get(&url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))
-    }
-
-    /// Succeeds when the registry accepts the credentials.
-    async fn login(&self) -> Result<(), ApiError> {
-        let status = self.get("/v2/").await?.status();
-        if status.is_success() {
-            Ok(())
-        } else if status == reqwest::StatusCode::UNAUTHORIZED
-            || status == reqwest::StatusCode::FORBIDDEN
-        {
-            Err(ApiError::bad_request(format!(
-                "registry {} refused these credentials",
-                self.host
-            )))
-        } else {
-            Err(ApiError::bad_request(format!(
-                "{} does not answer as a registry ({status})",
-                self.host
-            )))
-        }
-    }
-
-    async fn json(&self, path: &str) -> Result<serde_json::Value, ApiError> {
-        let response = self.get(path).await?;
-        if !response.status().is_success() {
-            return Err(ApiError::new(
-                ErrorCode::Unavailable,
-                format!("registry {} answered {}", self.host, response.status()),
-            ));
-        }
-        response.json().await.map_err(|_| {
-            ApiError::new(
-                ErrorCode::Unavailable,
-                format!("registry {} sent no JSON", self.host),
-            )
-        })
-    }
+/// Checks that the engine may be sent to the registry `image` names, for this user: admins and
+/// admins' registries anywhere, everyone else only where `public` allows (the engine would
+/// otherwise probe the server's own networks on a student's behalf).
+pub async fn check_image_source(
+    user: &User,
+    image: &str,
+    registry: Option<&Registry>,
+    public: &Egress,
+) -> Result<(), ApiError> {
+    let Some(host) = image_host(image) else {
+        return Ok(());
+    };
+    let egress = match registry {
+        _ if user.is_admin() => return Ok(()),
+        Some(registry) => registry.egress(public),
+        None => public.clone(),
+    };
+    egress.check_host(host).await
 }
 
 #[derive(Deserialize)]
@@ -259,6 +158,7 @@ async fn add(
     user: AuthUser,
     db: web::Data<Db>,
     secrets: web::Data<SecretBox>,
+    public: web::Data<Egress>,
     body: web::Json<NewRegistry>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -284,14 +184,23 @@ async fn add(
     if body.username.is_empty() || body.password.is_empty() {
         return Err(ApiError::bad_request("username and password are required"));
     }
-    V2::new(&body.server, &body.username, &body.password)?
+    // An admin's registry may be anywhere; anyone else's only where the egress policy allows.
+    let trusted = user.user.is_admin();
+    let egress = if trusted {
+        Egress::Anywhere
+    } else {
+        public.get_ref().clone()
+    };
+    egress.check_host(host).await?;
+    V2::new(&body.server, &body.username, &body.password, egress)?
         .login()
         .await?;
     let id = uuid::Uuid::new_v4().to_string();
     let owner = (!body.shared).then(|| user.user.id.clone());
     let inserted = sqlx::query(
-        "INSERT INTO registries (id, name, server, username, password_enc, owner_id, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO registries \
+         (id, name, server, username, password_enc, owner_id, trusted, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
     .bind(name)
@@ -299,6 +208,7 @@ async fn add(
     .bind(&body.username)
     .bind(secrets.seal(&body.password))
     .bind(&owner)
+    .bind(trusted)
     .bind(crate::db::now_s())
     .execute(db.get_ref())
     .await;
@@ -360,12 +270,18 @@ struct SearchQuery {
 async fn search_registry(
     registry: &Registry,
     secrets: &SecretBox,
+    public: &Egress,
     q: &str,
 ) -> Result<Vec<serde_json::Value>, ApiError> {
     let password = secrets
         .open(&registry.password_enc)
         .map_err(|e| ApiError::internal(&e))?;
-    let v2 = V2::new(&registry.server, &registry.username, &password)?;
+    let v2 = V2::new(
+        &registry.server,
+        &registry.username,
+        &password,
+        registry.egress(public),
+    )?;
     let catalog = v2.json("/v2/_catalog?n=1000").await?;
     let mut matches: Vec<(i64, String)> = catalog["repositories"]
         .as_array()
@@ -396,6 +312,7 @@ async fn search(
     db: web::Data<Db>,
     secrets: web::Data<SecretBox>,
     hosts: web::Data<crate::hosts::Hosts>,
+    public: web::Data<Egress>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.q.trim();
@@ -432,8 +349,11 @@ async fn search(
                 .collect::<Vec<_>>(),
         )
     };
-    let private =
-        futures_util::future::join_all(registries.iter().map(|r| search_registry(r, &secrets, q)));
+    let private = futures_util::future::join_all(
+        registries
+            .iter()
+            .map(|r| search_registry(r, &secrets, &public, q)),
+    );
     let (hub, private) = tokio::join!(hub, private);
     let mut results = Vec::new();
     let mut sources = Vec::new();
