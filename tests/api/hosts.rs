@@ -7,6 +7,7 @@ use crate::helpers::{
     docker_cli, eventually, processes_matching, spawn_app, spawn_app_with, Frame, TestApp,
     ENGINE2_SOCKET, ENGINE2_TLS, ENGINE2_TLS_DIR, IMAGE,
 };
+use crate::proxy::EngineProxy;
 
 /// Adds a host as an admin; the response body.
 async fn add_host(app: &TestApp, admin: &str, host: Value) -> Value {
@@ -122,72 +123,6 @@ async fn hosts_are_added_only_when_they_answer_and_can_come_back_under_their_nam
     );
 }
 
-/// A proxy process in front of the local engine's socket, which a test can stop, start again
-/// or make hang.
-struct Proxy {
-    dir: tempfile::TempDir,
-    child: Option<std::process::Child>,
-}
-
-impl Proxy {
-    async fn start() -> Proxy {
-        let mut proxy = Proxy {
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        proxy.restart().await;
-        proxy
-    }
-
-    fn socket(&self) -> std::path::PathBuf {
-        self.dir.path().join("docker.sock")
-    }
-
-    fn url(&self) -> String {
-        format!("unix://{}", self.socket().display())
-    }
-
-    async fn restart(&mut self) {
-        let child = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(PROXY)
-            .arg(self.socket())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        for _ in 0..50 {
-            if self.socket().exists() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the proxy did not start");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_file(self.socket());
-    }
-
-    fn hang(&self, hang: bool) {
-        let flag = self.dir.path().join("docker.sock.hang");
-        if hang {
-            std::fs::write(flag, b"").unwrap();
-        } else {
-            std::fs::remove_file(flag).unwrap();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// The entry of a host list, or of a container list, that names host `name`.
 fn find_host<'a>(listed: &'a Value, name: &str) -> &'a Value {
     listed
@@ -204,7 +139,7 @@ async fn a_host_that_stops_answering_shows_as_unhealthy_without_hanging() {
     let admin = app.new_user_with_role(Role::Admin).await;
     let a = Some(admin.token.as_str());
     // A socket that answers while added, then goes away.
-    let mut proxy = Proxy::start().await;
+    let mut proxy = EngineProxy::start();
     add_host(
         &app,
         &admin.token,
@@ -220,7 +155,7 @@ async fn a_host_that_stops_answering_shows_as_unhealthy_without_hanging() {
     assert_eq!(listed[0]["healthy"], true, "the other hosts are unaffected");
 
     // It comes back: used again without a restart.
-    proxy.restart().await;
+    proxy.restart();
     let listed: Value = app.get("/api/v1/hosts", a).await.json().await.unwrap();
     assert_eq!(find_host(&listed, "flaky")["healthy"], true);
 }
@@ -229,7 +164,7 @@ async fn a_host_that_stops_answering_shows_as_unhealthy_without_hanging() {
 async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() {
     let app = spawn_app().await;
     let admin = app.new_user_with_role(Role::Admin).await;
-    let proxy = Proxy::start().await;
+    let proxy = EngineProxy::start();
     add_host(
         &app,
         &admin.token,
@@ -377,38 +312,6 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
     .await;
     assert!(gone.is_some(), "the loops outlived their streams");
 }
-
-/// A tiny unix-socket proxy to the local engine, so a test can make an engine go away, or hang:
-/// while a file `<socket>.hang` exists it accepts and reads but passes nothing on.
-const PROXY: &str = r#"
-import os, socket, sys, threading, time
-path = sys.argv[1]
-server = socket.socket(socket.AF_UNIX)
-server.bind(path)
-server.listen(16)
-def pipe(a, b):
-    try:
-        while True:
-            data = a.recv(65536)
-            if not data:
-                break
-            while os.path.exists(path + ".hang"):
-                time.sleep(0.05)
-            b.sendall(data)
-    except OSError:
-        pass
-    finally:
-        try:
-            b.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-while True:
-    client, _ = server.accept()
-    upstream = socket.socket(socket.AF_UNIX)
-    upstream.connect("/var/run/docker.sock")
-    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
-    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
-"#;
 
 #[tokio::test]
 async fn containers_images_and_streams_follow_the_host_they_were_placed_on() {

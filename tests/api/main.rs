@@ -11,5 +11,6 @@ mod hosts;
 mod images;
 mod logs_stats;
 mod protocol;
+mod proxy;
 mod registries;
 mod server_process;

@@ -8,6 +8,7 @@ use berth::accounts::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, ServerProcess, TestApp, TestUser};
+use crate::proxy::SlowProxy;
 
 /// The registry `scripts/setup.sh --test-images` starts.
 pub const REGISTRY: &str = "127.0.0.1:5555";
@@ -284,105 +285,6 @@ async fn registry_credentials_never_reach_a_response_or_the_log() {
     );
 }
 
-/// A loopback TCP proxy in front of the test registry that passes at most `RATE` bytes a second
-/// each way and keeps a running count of the bytes it passed in a file, so a test can see a
-/// transfer in flight, and see it stop.
-const SLOW_PROXY: &str = r#"
-import os, socket, sys, threading, time
-port_file, count_file, upstream, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-server = socket.socket()
-server.bind(("127.0.0.1", 0))
-server.listen(64)
-total = [0]
-lock = threading.Lock()
-def pipe(a, b):
-    try:
-        while True:
-            data = a.recv(16384)
-            if not data:
-                break
-            with lock:
-                total[0] += len(data)
-            b.sendall(data)
-            time.sleep(len(data) / rate)
-    except OSError:
-        pass
-    finally:
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-def report():
-    while True:
-        with open(count_file + ".tmp", "w") as f:
-            f.write(str(total[0]))
-        os.replace(count_file + ".tmp", count_file)
-        time.sleep(0.1)
-threading.Thread(target=report, daemon=True).start()
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(server.getsockname()[1]))
-os.replace(port_file + ".tmp", port_file)
-while True:
-    client, _ = server.accept()
-    upstream_socket = socket.create_connection(("127.0.0.1", upstream))
-    threading.Thread(target=pipe, args=(client, upstream_socket), daemon=True).start()
-    threading.Thread(target=pipe, args=(upstream_socket, client), daemon=True).start()
-"#;
-
-struct SlowProxy {
-    dir: tempfile::TempDir,
-    child: std::process::Child,
-    address: String,
-}
-
-impl SlowProxy {
-    const RATE: u64 = 2 << 20;
-
-    async fn start() -> SlowProxy {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let mut child = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(SLOW_PROXY)
-            .arg(&port_file)
-            .arg(dir.path().join("count"))
-            .arg(REGISTRY.rsplit_once(':').unwrap().1)
-            .arg(Self::RATE.to_string())
-            .spawn()
-            .unwrap();
-        for _ in 0..50 {
-            if let Ok(port) = std::fs::read_to_string(&port_file) {
-                let address = format!("127.0.0.1:{port}");
-                return SlowProxy {
-                    dir,
-                    child,
-                    address,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the proxy did not start");
-    }
-
-    /// Bytes passed so far, both ways.
-    fn passed(&self) -> u64 {
-        std::fs::read_to_string(self.dir.path().join("count"))
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for SlowProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Waits for a stream's first progress message whose status starts with `status`.
 async fn progress_with(ws: &mut crate::helpers::Ws, stream: u8, status: &str) -> Value {
     loop {
@@ -416,7 +318,7 @@ async fn assert_transfer_stops(proxy: &SlowProxy, layer_bytes: u64) {
 async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
     let app = app_reaching_the_test_registry().await;
     let teacher = app.new_user_with_role(Role::Teacher).await;
-    let proxy = SlowProxy::start().await;
+    let proxy = SlowProxy::start(REGISTRY);
     let body = json!({"name": "slow", "server": proxy.address, "username": USER,
                       "password": PASSWORD, "shared": true});
     let added = app
