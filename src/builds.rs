@@ -9,15 +9,16 @@ use dashmap::DashMap;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::accounts::User;
-use crate::auth::AuthUser;
-use crate::config::Settings;
+use crate::auth::Staff;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::upload;
+use crate::users::User;
 
 /// How long an uploaded context is kept.
 const CONTEXT_TTL: Duration = Duration::from_secs(3600);
 
+/// Uploaded build contexts, each usable by its uploader for an hour.
 pub struct BuildContexts {
     dir: PathBuf,
     contexts: DashMap<String, Context>,
@@ -27,14 +28,6 @@ struct Context {
     owner: String,
     path: PathBuf,
     uploaded: Instant,
-}
-
-pub fn require_builder(user: &User) -> Result<(), ApiError> {
-    if !user.is_staff() {
-        Err(ApiError::forbidden("only teachers and admins build images"))
-    } else {
-        Ok(())
-    }
 }
 
 impl BuildContexts {
@@ -127,14 +120,13 @@ async fn receive(
 /// `POST /builds/contexts`: a tar body (`application/x-tar`), or a Dockerfile (`text/plain`).
 async fn upload(
     req: HttpRequest,
-    user: AuthUser,
-    contexts: web::Data<BuildContexts>,
-    settings: web::Data<Settings>,
+    Staff(user): Staff,
+    state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_builder(&user.user)?;
+    let contexts = &state.contexts;
     contexts.forget_expired();
-    let limit = settings.limits.max_upload_mb << 20;
+    let limit = state.settings.limits.max_upload_mb << 20;
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)

@@ -2,9 +2,9 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use berth::accounts::{self, Role};
 use berth::config::{Overrides, Settings};
 use berth::startup::Application;
+use berth::users::{self, Role};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
             let role = Role::parse(&role).context("unknown role")?;
             std::fs::create_dir_all(&settings.data_dir)?;
             let db = berth::db::connect(&settings.database_url()).await?;
-            let user = accounts::create(&db, &username, &password, role)
+            let user = users::create(&db, &username, &password, role)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{}", serde_json::to_string(&user)?);

@@ -1,36 +1,45 @@
 //! Builds the application from settings: database, Docker client, auth state, routes.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context;
 use serde_json::json;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::attendance::Attendance;
 use crate::auth::{token, AuthState, TokenKeys};
+use crate::builds::BuildContexts;
 use crate::config::Settings;
-use crate::db::{self, Db};
+use crate::containers::Containers;
+use crate::db;
 use crate::docker::Engine;
 use crate::error::{self, ApiError};
 use crate::hosts::Hosts;
+use crate::registries::{Egress, Registries};
+use crate::secrets::SecretBox;
 use crate::session::{self, Sessions};
+use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 
 /// Largest JSON body a REST endpoint accepts.
 const JSON_LIMIT: usize = 256 * 1024;
 
+/// The server, built and listening, not yet serving.
 pub struct Application {
     address: SocketAddr,
     server: Server,
-    sessions: web::Data<Sessions>,
+    sessions: Arc<Sessions>,
     /// Stops the hosts' health pings when the application goes.
     _health_watch: DropGuard,
 }
 
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+impl AppState {
+    /// Opens the database, loads the secrets and the hosts, and makes the services.
+    pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let db = db::connect(&settings.database_url())
@@ -47,68 +56,84 @@ impl Application {
         if let Err(e) = engine.api_version().await {
             tracing::warn!(error = %e, "Docker engine not reachable yet; will retry on use");
         }
-
-        let listener = TcpListener::bind(settings.listen)
-            .with_context(|| format!("binding {}", settings.listen))?;
-        let address = listener.local_addr()?;
-        let sessions = web::Data::new(Sessions::default());
-        let db = web::Data::new(db);
-        let auth = web::Data::new(auth);
-        let secrets = web::Data::new(
-            crate::secrets::SecretBox::load_or_create(
-                settings.secret_key.as_deref(),
-                &settings.data_dir,
-            )
-            .context("loading the secret key")?,
+        let secrets = Arc::new(
+            SecretBox::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)
+                .context("loading the secret key")?,
         );
-        let hosts = web::Data::new(
-            crate::hosts::Hosts::load(&db, &secrets, std::sync::Arc::new(engine))
+        let hosts = Arc::new(
+            Hosts::load(&db, &secrets, Arc::new(engine))
                 .await
                 .context("loading Docker hosts")?,
         );
-        let stop_health = CancellationToken::new();
-        tokio::spawn(hosts.clone().into_inner().watch_health(stop_health.clone()));
-        let egress = web::Data::new(crate::registries::Egress::public_and(
-            &settings.registries.allowed_networks,
-        )?);
-        let attendance = web::Data::new(crate::attendance::Attendance::default());
-        let contexts = web::Data::new(
-            crate::builds::BuildContexts::new(&settings.data_dir)
+        let egress = Egress::public_and(&settings.registries.allowed_networks)?;
+        Ok(AppState {
+            containers: Containers::new(db.clone(), hosts.clone(), settings.limits.clone()),
+            registries: Registries::new(db.clone(), secrets.clone(), egress),
+            contexts: BuildContexts::new(&settings.data_dir)
                 .context("preparing the build context dir")?,
+            attendance: Attendance::default(),
+            sessions: Arc::new(Sessions::default()),
+            db,
+            auth,
+            hosts,
+            secrets,
+            settings,
+        })
+    }
+}
+
+/// Every route: the REST API and the WebSocket under `/api/v1`, health checks beside it.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .service(
+            web::scope("/api")
+                .service(
+                    web::scope("/v1")
+                        .configure(crate::accounts::configure)
+                        .configure(crate::containers::routes::configure)
+                        .configure(crate::courses::routes::configure)
+                        .configure(crate::attendance::routes::configure)
+                        .configure(crate::images::routes::configure)
+                        .configure(crate::builds::configure)
+                        .configure(crate::registries::routes::configure)
+                        .configure(crate::hosts::routes::configure)
+                        .route("/ws", web::get().to(session::ws_handler)),
+                )
+                .default_service(web::to(api_not_found)),
         );
-        let settings = web::Data::new(settings);
-        let shared_sessions = sessions.clone();
+}
+
+/// Unknown `/api/*` paths answer in the API's error shape.
+async fn api_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such endpoint"))
+}
+
+/// Everything else is left to the browser UI; until it is served, a plain 404.
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound()
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{} is not here\n", req.path()))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let address = listener.local_addr()?;
+        let state = web::Data::new(AppState::build(settings).await?);
+        let stop_health = CancellationToken::new();
+        tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
+        let sessions = state.sessions.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
                 .app_data(error::json_config(JSON_LIMIT))
                 .app_data(error::path_config())
                 .app_data(error::query_config())
-                .app_data(db.clone())
-                .app_data(auth.clone())
-                .app_data(hosts.clone())
-                .app_data(attendance.clone())
-                .app_data(contexts.clone())
-                .app_data(secrets.clone())
-                .app_data(egress.clone())
-                .app_data(settings.clone())
-                .app_data(shared_sessions.clone())
-                .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz))
-                .service(
-                    web::scope("/api/v1")
-                        .configure(crate::accounts::configure)
-                        .configure(crate::containers::configure)
-                        .configure(crate::attendance::configure)
-                        .configure(crate::images::configure)
-                        .configure(crate::builds::configure)
-                        .configure(crate::registries::configure)
-                        .configure(crate::hosts::configure)
-                        .route("/ws", web::get().to(session::ws_handler)),
-                )
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::not_found("no such endpoint"))
-                }))
+                .app_data(state.clone())
+                .configure(routes)
+                .default_service(web::to(not_found))
         })
         .disable_signals()
         .shutdown_timeout(5)
@@ -126,7 +151,7 @@ impl Application {
         self.address
     }
 
-    pub fn sessions(&self) -> web::Data<Sessions> {
+    pub fn sessions(&self) -> Arc<Sessions> {
         self.sessions.clone()
     }
 
@@ -168,9 +193,9 @@ async fn healthz() -> HttpResponse {
 }
 
 /// Ready when the database answers and the Docker engine does.
-async fn readyz(db: web::Data<Db>, hosts: web::Data<Hosts>) -> HttpResponse {
-    let database = sqlx::query("SELECT 1").execute(db.get_ref()).await.is_ok();
-    let docker = hosts.local().engine.api_version().await;
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = db::ping(&state.db).await;
+    let docker = state.hosts.local().engine.api_version().await;
     let ready = database && docker.is_ok();
     let body = json!({
         "status": if ready { "ready" } else { "unready" },

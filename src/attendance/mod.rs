@@ -1,21 +1,22 @@
-//! Live attendance: courses and their students, attendance sessions with rotating check-in codes,
+//! Live attendance: attendance sessions of a course with rotating check-in codes ([`code`]),
 //! check-ins, rosters. The teacher's screen watches on its WebSocket session (see
-//! `session::streams::attendance_watch`); this module owns the data and the rules.
+//! `session::streams::attendance`); this module owns the rules, and [`Attendance`] the live
+//! state REST and the sessions share. Handlers are in [`routes`].
 
 pub mod code;
+pub mod routes;
 
 use std::time::{Duration, Instant};
 
-use actix_web::{web, HttpResponse};
 use dashmap::DashMap;
-use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::accounts::User;
-use crate::auth::AuthUser;
-use crate::db::Db;
+use crate::clock::{now_ms, rfc3339};
+use crate::courses;
+use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
+use crate::users::User;
 
 pub const DEFAULT_PERIOD_S: i64 = 5;
 pub const PERIOD_RANGE_S: std::ops::RangeInclusive<i64> = 2..=60;
@@ -23,15 +24,6 @@ pub const DEFAULT_DURATION_S: i64 = 600;
 pub const MAX_DURATION_S: i64 = 24 * 3600;
 /// Wrong codes a student may type per minute before being refused for a while.
 const WRONG_CODES_PER_MINUTE: u32 = 5;
-
-pub use crate::db::now_ms;
-
-/// RFC 3339 with milliseconds, UTC.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// What happened in an attendance session, for the screens watching it.
 #[derive(Debug, Clone)]
@@ -72,91 +64,143 @@ impl Attendance {
             let _ = tx.send(event);
         }
     }
-}
 
-/// An attendance session as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Session {
-    pub id: String,
-    pub course_id: String,
-    pub secret: String,
-    pub period_s: i64,
-    pub opens_at: i64,
-    pub closes_at: i64,
-}
+    fn check_not_throttled(&self, user_id: &str) -> Result<(), ApiError> {
+        let throttled = self.wrong_codes.get(user_id).is_some_and(|entry| {
+            entry.1.elapsed() < Duration::from_secs(60) && entry.0 >= WRONG_CODES_PER_MINUTE
+        });
+        if throttled {
+            Err(ApiError::new(
+                ErrorCode::TooMany,
+                "too many wrong codes; wait a minute",
+            ))
+        } else {
+            Ok(())
+        }
+    }
 
-impl Session {
-    pub fn period_ms(&self) -> i64 {
-        self.period_s * 1000
-    }
-    pub fn is_open(&self, now_ms: i64) -> bool {
-        now_ms < self.closes_at
-    }
-    fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "course_id": self.course_id,
-            "opens_at": rfc3339(self.opens_at),
-            "closes_at": rfc3339(self.closes_at),
-            "period_s": self.period_s,
-            "open": self.is_open(now_ms()),
-        })
+    fn record_wrong_code(&self, user_id: &str) {
+        let mut entry = self
+            .wrong_codes
+            .entry(user_id.to_string())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= Duration::from_secs(60) {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct Course {
+/// An attendance session of a course: while open, its code changes every `period_s`.
+pub type AttendanceSession = db::attendance::AttendanceRow;
+
+/// An attendance session as the API shows it (never its secret).
+#[derive(Serialize)]
+pub struct AttendanceView {
     id: String,
-    teacher_id: String,
+    course_id: String,
+    opens_at: String,
+    closes_at: String,
+    period_s: i64,
+    open: bool,
 }
 
-async fn course(db: &Db, id: &str) -> Result<Course, ApiError> {
-    sqlx::query_as("SELECT id, teacher_id FROM courses WHERE id = ?")
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such course"))
+pub fn period_ms(session: &AttendanceSession) -> i64 {
+    session.period_s * 1000
 }
 
-fn teaches(user: &User, course: &Course) -> bool {
-    course.teacher_id == user.id || user.is_admin()
+pub fn is_open(session: &AttendanceSession, now_ms: i64) -> bool {
+    now_ms < session.closes_at
 }
 
-/// A course the user teaches; others' courses are forbidden.
-async fn taught_course(db: &Db, user: &User, id: &str) -> Result<Course, ApiError> {
-    let course = course(db, id).await?;
-    if teaches(user, &course) {
-        Ok(course)
-    } else {
-        Err(ApiError::forbidden("only the course's teacher may do this"))
+pub fn view(session: &AttendanceSession) -> AttendanceView {
+    AttendanceView {
+        id: session.id.clone(),
+        course_id: session.course_id.clone(),
+        opens_at: rfc3339(session.opens_at),
+        closes_at: rfc3339(session.closes_at),
+        period_s: session.period_s,
+        open: is_open(session, now_ms()),
     }
 }
 
-async fn is_enrolled(db: &Db, course_id: &str, user_id: &str) -> Result<bool, ApiError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT user_id FROM course_students WHERE course_id = ? AND user_id = ?")
-            .bind(course_id)
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.is_some())
-}
-
-pub async fn session(db: &Db, id: &str) -> Result<Session, ApiError> {
-    sqlx::query_as(
-        "SELECT id, course_id, secret, period_s, opens_at, closes_at FROM attendance_sessions WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?
-    .ok_or_else(|| ApiError::not_found("no such attendance session"))
+pub async fn find(db: &Db, id: &str) -> Result<AttendanceSession, ApiError> {
+    db::attendance::find(db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such attendance session"))
 }
 
 /// An attendance session whose codes this user may see: they teach its course.
-pub async fn watchable_session(db: &Db, user: &User, id: &str) -> Result<Session, ApiError> {
-    let session = session(db, id).await?;
-    taught_course(db, user, &session.course_id).await?;
+pub async fn watchable(db: &Db, user: &User, id: &str) -> Result<AttendanceSession, ApiError> {
+    let session = find(db, id).await?;
+    courses::taught(db, user, &session.course_id).await?;
     Ok(session)
+}
+
+/// An attendance session the user takes part in: they teach its course or attend it.
+pub async fn visible(db: &Db, user: &User, id: &str) -> Result<AttendanceSession, ApiError> {
+    let session = find(db, id).await?;
+    let course = courses::find(db, &session.course_id).await?;
+    if !courses::teaches(user, &course) && !courses::is_enrolled(db, &course.id, &user.id).await? {
+        return Err(ApiError::forbidden("you are not in this course"));
+    }
+    Ok(session)
+}
+
+/// Opens an attendance session of a course the user teaches; one open at a time per course.
+pub async fn open(
+    db: &Db,
+    user: &User,
+    course_id: &str,
+    duration_s: Option<i64>,
+    period_s: Option<i64>,
+) -> Result<AttendanceSession, ApiError> {
+    let course = courses::taught(db, user, course_id).await?;
+    let period_s = period_s.unwrap_or(DEFAULT_PERIOD_S);
+    if !PERIOD_RANGE_S.contains(&period_s) {
+        return Err(ApiError::bad_request(format!(
+            "period_s must be between {} and {}",
+            PERIOD_RANGE_S.start(),
+            PERIOD_RANGE_S.end()
+        )));
+    }
+    let duration_s = duration_s.unwrap_or(DEFAULT_DURATION_S);
+    if !(period_s..=MAX_DURATION_S).contains(&duration_s) {
+        return Err(ApiError::bad_request(format!(
+            "duration_s must be between period_s and {MAX_DURATION_S}"
+        )));
+    }
+    let now = now_ms();
+    let session = AttendanceSession {
+        id: uuid::Uuid::new_v4().to_string(),
+        course_id: course.id.clone(),
+        secret: crate::auth::token::random_token(),
+        period_s,
+        opens_at: now,
+        closes_at: now + duration_s * 1000,
+    };
+    if let Some(open_id) = db::attendance::insert_unless_open(db, &session, now).await? {
+        return Err(ApiError::conflict(format!(
+            "attendance session {open_id} is still open for this course"
+        )));
+    }
+    tracing::info!(attendance = %session.id, course = %course.id, "attendance opened");
+    Ok(session)
+}
+
+/// Closes an attendance session early (the teacher's screens see it end).
+pub async fn close(
+    db: &Db,
+    state: &Attendance,
+    user: &User,
+    id: &str,
+) -> Result<AttendanceSession, ApiError> {
+    let session = watchable(db, user, id).await?;
+    if is_open(&session, now_ms()) {
+        db::attendance::close(db, &session.id, now_ms()).await?;
+        state.publish(&session.id, Event::Closed);
+    }
+    find(db, id).await
 }
 
 /// The result of a check-in: when the student was first marked present.
@@ -176,17 +220,11 @@ pub async fn check_in(
     attendance_id: &str,
     typed: &str,
 ) -> Result<CheckedIn, ApiError> {
-    let session = session(db, attendance_id).await?;
-    if !is_enrolled(db, &session.course_id, &user.id).await? {
+    let session = find(db, attendance_id).await?;
+    if !courses::is_enrolled(db, &session.course_id, &user.id).await? {
         return Err(ApiError::forbidden("you are not enrolled in this course"));
     }
-    let existing: Option<(i64,)> =
-        sqlx::query_as("SELECT at FROM checkins WHERE attendance_id = ? AND user_id = ?")
-            .bind(&session.id)
-            .bind(&user.id)
-            .fetch_optional(db)
-            .await?;
-    if let Some((at,)) = existing {
+    if let Some(at) = db::attendance::checked_in_at(db, &session.id, &user.id).await? {
         return Ok(CheckedIn {
             attendance: session.id,
             at: rfc3339(at),
@@ -194,33 +232,16 @@ pub async fn check_in(
         });
     }
     let now = now_ms();
-    if !session.is_open(now) {
+    if !is_open(&session, now) {
         return Err(ApiError::conflict("this attendance session is closed"));
     }
-    check_not_throttled(state, &user.id)?;
-    let step = code::step(now, session.opens_at, session.period_ms());
+    state.check_not_throttled(&user.id)?;
+    let step = code::step(now, session.opens_at, period_ms(&session));
     if !code::accepts(session.secret.as_bytes(), step, typed) {
-        record_wrong_code(state, &user.id);
+        state.record_wrong_code(&user.id);
         return Err(ApiError::bad_request("wrong or expired code"));
     }
-    sqlx::query(
-        "INSERT INTO checkins (attendance_id, user_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(&session.id)
-    .bind(&user.id)
-    .bind(now)
-    .execute(db)
-    .await?;
-    // Read back: a simultaneous second check-in of the same student keeps the first time.
-    let (at, count): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT at FROM checkins WHERE attendance_id = ? AND user_id = ?), \
-                (SELECT COUNT(*) FROM checkins WHERE attendance_id = ?)",
-    )
-    .bind(&session.id)
-    .bind(&user.id)
-    .bind(&session.id)
-    .fetch_one(db)
-    .await?;
+    let (at, count) = db::attendance::check_in(db, &session.id, &user.id, now).await?;
     let first = at == now;
     if first {
         state.publish(
@@ -240,390 +261,31 @@ pub async fn check_in(
     })
 }
 
-fn check_not_throttled(state: &Attendance, user_id: &str) -> Result<(), ApiError> {
-    let throttled = state.wrong_codes.get(user_id).is_some_and(|entry| {
-        entry.1.elapsed() < Duration::from_secs(60) && entry.0 >= WRONG_CODES_PER_MINUTE
-    });
-    if throttled {
-        Err(ApiError::new(
-            ErrorCode::TooMany,
-            "too many wrong codes; wait a minute",
-        ))
-    } else {
-        Ok(())
-    }
+/// One enrolled student in a roster.
+#[derive(Serialize)]
+pub struct RosterEntry {
+    pub user_id: String,
+    pub username: String,
+    pub present: bool,
+    pub checked_in_at: Option<String>,
 }
 
-fn record_wrong_code(state: &Attendance, user_id: &str) {
-    let mut entry = state
-        .wrong_codes
-        .entry(user_id.to_string())
-        .or_insert((0, Instant::now()));
-    if entry.1.elapsed() >= Duration::from_secs(60) {
-        *entry = (0, Instant::now());
-    }
-    entry.0 += 1;
-}
-
-// ---- REST ----
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewCourse {
-    name: String,
-}
-
-/// Join codes avoid characters that are easy to misread (0/O, 1/I/L).
-fn new_join_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::thread_rng();
-    (0..8)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-async fn create_course(
-    user: AuthUser,
-    db: web::Data<Db>,
-    body: web::Json<NewCourse>,
-) -> Result<HttpResponse, ApiError> {
-    if !user.user.is_staff() {
-        return Err(ApiError::forbidden("only teachers create courses"));
-    }
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("name must be 1-100 characters"));
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    for _ in 0..5 {
-        let join_code = new_join_code();
-        let inserted = sqlx::query(
-            "INSERT INTO courses (id, name, join_code, teacher_id, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(name)
-        .bind(&join_code)
-        .bind(&user.user.id)
-        .bind(crate::db::now_s())
-        .execute(db.get_ref())
-        .await;
-        match inserted {
-            Ok(_) => {
-                return Ok(HttpResponse::Created().json(serde_json::json!({
-                    "id": id, "name": name, "join_code": join_code,
-                })))
-            }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::internal(&std::io::Error::other(
-        "no free join code",
-    )))
-}
-
-async fn list_courses(user: AuthUser, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    let taught: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT id, name, join_code FROM courses WHERE teacher_id = ? ORDER BY created_at",
-    )
-    .bind(&user.user.id)
-    .fetch_all(db.get_ref())
-    .await?;
-    let attended: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.id, c.name FROM courses c JOIN course_students s ON s.course_id = c.id \
-         WHERE s.user_id = ? ORDER BY s.joined_at",
-    )
-    .bind(&user.user.id)
-    .fetch_all(db.get_ref())
-    .await?;
-    let mut courses: Vec<serde_json::Value> = taught
+/// Every enrolled student of a session the user teaches, present or not, by username.
+pub async fn roster(
+    db: &Db,
+    user: &User,
+    id: &str,
+) -> Result<(AttendanceSession, Vec<RosterEntry>), ApiError> {
+    let session = watchable(db, user, id).await?;
+    let entries = db::attendance::roster(db, &session.id, &session.course_id)
+        .await?
         .into_iter()
-        .map(|(id, name, join_code)| {
-            serde_json::json!({"id": id, "name": name, "join_code": join_code, "role": "teacher"})
+        .map(|(user_id, username, at)| RosterEntry {
+            user_id,
+            username,
+            present: at.is_some(),
+            checked_in_at: at.map(rfc3339),
         })
         .collect();
-    courses.extend(
-        attended
-            .into_iter()
-            .map(|(id, name)| serde_json::json!({"id": id, "name": name, "role": "student"})),
-    );
-    Ok(HttpResponse::Ok().json(courses))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Join {
-    join_code: String,
-}
-
-async fn join_course(
-    user: AuthUser,
-    db: web::Data<Db>,
-    body: web::Json<Join>,
-) -> Result<HttpResponse, ApiError> {
-    let code = body.join_code.trim().to_ascii_uppercase();
-    let course: Option<(String, String, String)> =
-        sqlx::query_as("SELECT id, name, teacher_id FROM courses WHERE join_code = ?")
-            .bind(&code)
-            .fetch_optional(db.get_ref())
-            .await?;
-    let (id, name, teacher_id) =
-        course.ok_or_else(|| ApiError::not_found("no course has that join code"))?;
-    if teacher_id == user.user.id {
-        return Err(ApiError::conflict("you teach this course"));
-    }
-    sqlx::query(
-        "INSERT INTO course_students (course_id, user_id, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(&id)
-    .bind(&user.user.id)
-    .bind(crate::db::now_s())
-    .execute(db.get_ref())
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "name": name, "role": "student"})))
-}
-
-async fn list_students(
-    user: AuthUser,
-    db: web::Data<Db>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let course = taught_course(&db, &user.user, &id).await?;
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.username, s.joined_at FROM course_students s JOIN users u ON u.id = s.user_id \
-         WHERE s.course_id = ? ORDER BY u.username",
-    )
-    .bind(&course.id)
-    .fetch_all(db.get_ref())
-    .await?;
-    let students: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|(id, username, joined)| {
-            serde_json::json!({"id": id, "username": username, "joined_at": rfc3339(joined * 1000)})
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(students))
-}
-
-async fn remove_student(
-    user: AuthUser,
-    db: web::Data<Db>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (course_id, student_id) = path.into_inner();
-    let course = taught_course(&db, &user.user, &course_id).await?;
-    let removed = sqlx::query("DELETE FROM course_students WHERE course_id = ? AND user_id = ?")
-        .bind(&course.id)
-        .bind(&student_id)
-        .execute(db.get_ref())
-        .await?;
-    if removed.rows_affected() == 0 {
-        return Err(ApiError::not_found("no such student in this course"));
-    }
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NewAttendance {
-    duration_s: Option<i64>,
-    period_s: Option<i64>,
-}
-
-async fn open_attendance(
-    user: AuthUser,
-    db: web::Data<Db>,
-    id: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let course = taught_course(&db, &user.user, &id).await?;
-    // Every field is optional, so an empty body means the defaults.
-    let body: NewAttendance = if body.iter().all(u8::is_ascii_whitespace) {
-        NewAttendance::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?
-    };
-    let period_s = body.period_s.unwrap_or(DEFAULT_PERIOD_S);
-    if !PERIOD_RANGE_S.contains(&period_s) {
-        return Err(ApiError::bad_request(format!(
-            "period_s must be between {} and {}",
-            PERIOD_RANGE_S.start(),
-            PERIOD_RANGE_S.end()
-        )));
-    }
-    let duration_s = body.duration_s.unwrap_or(DEFAULT_DURATION_S);
-    if !(period_s..=MAX_DURATION_S).contains(&duration_s) {
-        return Err(ApiError::bad_request(format!(
-            "duration_s must be between period_s and {MAX_DURATION_S}"
-        )));
-    }
-    let now = now_ms();
-    let session = Session {
-        id: uuid::Uuid::new_v4().to_string(),
-        course_id: course.id.clone(),
-        secret: crate::auth::token::random_token(),
-        period_s,
-        opens_at: now,
-        closes_at: now + duration_s * 1000,
-    };
-    // One open session per course: the check and the insert happen in one transaction, which
-    // SQLite runs one writer at a time.
-    let mut tx = db.begin().await?;
-    let open: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM attendance_sessions WHERE course_id = ? AND closes_at > ?")
-            .bind(&course.id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((open_id,)) = open {
-        return Err(ApiError::conflict(format!(
-            "attendance session {open_id} is still open for this course"
-        )));
-    }
-    sqlx::query(
-        "INSERT INTO attendance_sessions (id, course_id, secret, period_s, opens_at, closes_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&session.id)
-    .bind(&session.course_id)
-    .bind(&session.secret)
-    .bind(session.period_s)
-    .bind(session.opens_at)
-    .bind(session.closes_at)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    tracing::info!(attendance = %session.id, course = %course.id, "attendance opened");
-    Ok(HttpResponse::Created().json(session.view()))
-}
-
-async fn get_attendance(
-    user: AuthUser,
-    db: web::Data<Db>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let session = session(&db, &id).await?;
-    let course = course(&db, &session.course_id).await?;
-    if !teaches(&user.user, &course) && !is_enrolled(&db, &course.id, &user.user.id).await? {
-        return Err(ApiError::forbidden("you are not in this course"));
-    }
-    Ok(HttpResponse::Ok().json(session.view()))
-}
-
-async fn close_attendance(
-    user: AuthUser,
-    db: web::Data<Db>,
-    state: web::Data<Attendance>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let session = watchable_session(&db, &user.user, &id).await?;
-    let now = now_ms();
-    if session.is_open(now) {
-        sqlx::query("UPDATE attendance_sessions SET closes_at = ? WHERE id = ? AND closes_at > ?")
-            .bind(now)
-            .bind(&session.id)
-            .bind(now)
-            .execute(db.get_ref())
-            .await?;
-        state.publish(&session.id, Event::Closed);
-    }
-    let session = self::session(&db, &id).await?;
-    Ok(HttpResponse::Ok().json(session.view()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckInBody {
-    code: String,
-}
-
-async fn check_in_route(
-    user: AuthUser,
-    db: web::Data<Db>,
-    state: web::Data<Attendance>,
-    id: web::Path<String>,
-    body: web::Json<CheckInBody>,
-) -> Result<HttpResponse, ApiError> {
-    let checked = check_in(&db, &state, &user.user, &id, &body.code).await?;
-    Ok(HttpResponse::Ok().json(checked))
-}
-
-#[derive(Deserialize)]
-struct RosterQuery {
-    format: Option<String>,
-}
-
-async fn roster(
-    user: AuthUser,
-    db: web::Data<Db>,
-    id: web::Path<String>,
-    query: web::Query<RosterQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let session = watchable_session(&db, &user.user, &id).await?;
-    let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT u.id, u.username, c.at FROM course_students s JOIN users u ON u.id = s.user_id \
-         LEFT JOIN checkins c ON c.attendance_id = ? AND c.user_id = s.user_id \
-         WHERE s.course_id = ? ORDER BY u.username",
-    )
-    .bind(&session.id)
-    .bind(&session.course_id)
-    .fetch_all(db.get_ref())
-    .await?;
-    match query.format.as_deref() {
-        None | Some("json") => {
-            let present = rows.iter().filter(|r| r.2.is_some()).count();
-            let students: Vec<serde_json::Value> = rows
-                .into_iter()
-                .map(|(id, username, at)| {
-                    serde_json::json!({
-                        "user_id": id,
-                        "username": username,
-                        "present": at.is_some(),
-                        "checked_in_at": at.map(rfc3339),
-                    })
-                })
-                .collect();
-            Ok(HttpResponse::Ok().json(serde_json::json!({
-                "attendance": session.view(),
-                "present": present,
-                "enrolled": students.len(),
-                "students": students,
-            })))
-        }
-        Some("csv") => {
-            // Usernames are letters, digits, '.', '_' and '-': nothing to quote.
-            let mut csv = String::from("username,present,checked_in_at\r\n");
-            for (_, username, at) in rows {
-                let at = at.map(rfc3339).unwrap_or_default();
-                csv.push_str(&format!(
-                    "{username},{},{at}\r\n",
-                    if at.is_empty() { "no" } else { "yes" }
-                ));
-            }
-            Ok(HttpResponse::Ok()
-                .content_type("text/csv; charset=utf-8")
-                .insert_header((
-                    "Content-Disposition",
-                    format!("attachment; filename=\"attendance-{}.csv\"", session.id),
-                ))
-                .body(csv))
-        }
-        Some(_) => Err(ApiError::bad_request("format must be json or csv")),
-    }
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/courses", web::post().to(create_course))
-        .route("/courses", web::get().to(list_courses))
-        .route("/courses/join", web::post().to(join_course))
-        .route("/courses/{id}/students", web::get().to(list_students))
-        .route(
-            "/courses/{id}/students/{user_id}",
-            web::delete().to(remove_student),
-        )
-        .route("/courses/{id}/attendance", web::post().to(open_attendance))
-        .route("/attendance/{id}", web::get().to(get_attendance))
-        .route("/attendance/{id}/close", web::post().to(close_attendance))
-        .route("/attendance/{id}/checkin", web::post().to(check_in_route))
-        .route("/attendance/{id}/roster", web::get().to(roster));
+    Ok((session, entries))
 }

@@ -1,22 +1,21 @@
-//! Who is calling: tokens, revocation, WebSocket tickets, login throttling, and the `AuthUser`
-//! extractor every protected handler takes.
+//! Who is calling: tokens, revocation, WebSocket tickets, login throttling, and the extractors
+//! protected handlers take ([`AuthUser`], [`Staff`], [`Admin`]).
 
-pub mod password;
+mod extract;
 pub mod token;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use dashmap::DashMap;
 
-use crate::accounts::{self, User};
 use crate::config::LoginLimits;
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
+pub use extract::{Admin, AuthUser, Staff};
 pub use token::{Claims, TokenKeys};
 
+/// Signing keys, revoked tokens, live WebSocket tickets and recent login failures.
 pub struct AuthState {
     pub keys: TokenKeys,
     /// Revoked token ids and when the token would have expired (mirrors `revoked_tokens`).
@@ -35,13 +34,6 @@ pub struct Ticket {
     expires: Instant,
 }
 
-/// The authenticated caller of a request.
-#[derive(Clone)]
-pub struct AuthUser {
-    pub user: User,
-    pub claims: Claims,
-}
-
 impl AuthState {
     pub async fn load(
         db: &Db,
@@ -49,14 +41,7 @@ impl AuthState {
         ticket_ttl: Duration,
         login_limits: LoginLimits,
     ) -> Result<Self, sqlx::Error> {
-        let now = crate::db::now_s();
-        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
-            .bind(now)
-            .execute(db)
-            .await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens")
-            .fetch_all(db)
-            .await?;
+        let rows = db::tokens::live_revocations(db, crate::clock::now_s()).await?;
         Ok(AuthState {
             keys,
             revoked: rows.into_iter().collect(),
@@ -72,11 +57,7 @@ impl AuthState {
     }
 
     pub async fn revoke(&self, db: &Db, claims: &Claims) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING")
-            .bind(&claims.jti)
-            .bind(claims.exp)
-            .execute(db)
-            .await?;
+        db::tokens::revoke(db, &claims.jti, claims.exp).await?;
         self.revoked.insert(claims.jti.clone(), claims.exp);
         self.tickets.retain(|_, t| t.claims.jti != claims.jti);
         Ok(())
@@ -160,28 +141,4 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
-}
-
-impl FromRequest for AuthUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let auth = req.app_data::<web::Data<AuthState>>().cloned();
-        let db = req.app_data::<web::Data<Db>>().cloned();
-        let claims = auth
-            .as_ref()
-            .and_then(|auth| bearer(req).and_then(|t| auth.check_token(t)));
-        Box::pin(async move {
-            let (claims, db) = match (claims, db) {
-                (Some(claims), Some(db)) => (claims, db),
-                _ => return Err(ApiError::unauthorized()),
-            };
-            // The account may have been deleted since the token was issued.
-            let user = accounts::find_by_id(&db, &claims.sub)
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
-            Ok(AuthUser { user, claims })
-        })
-    }
 }

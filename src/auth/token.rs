@@ -32,7 +32,7 @@ impl TokenKeys {
     }
 
     pub fn issue(&self, user_id: &str) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
-        let now = crate::db::now_s();
+        let now = crate::clock::now_s();
         let claims = Claims {
             sub: user_id.to_string(),
             jti: uuid::Uuid::new_v4().to_string(),

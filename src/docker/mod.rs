@@ -1,10 +1,12 @@
-//! The Docker engine as berth uses it: one negotiated client, ownership labels, the safety policy
-//! for containers users create, and killing what an exec started.
+//! The Docker engine as berth uses it: one negotiated client per host, ownership labels, the
+//! safety policy for containers users create ([`policy`]), image helpers ([`images`]) and killing
+//! what an exec started. Every call to an engine lives under this module. It takes owner ids and
+//! decides nothing about who may do what: the services above it do.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
 };
@@ -13,11 +15,12 @@ use futures_util::StreamExt;
 
 pub mod endpoint;
 mod exec_kill;
+pub mod images;
+pub mod policy;
 pub mod tty;
 
-use crate::accounts::User;
-use crate::config::ContainerLimits;
 use crate::error::ApiError;
+pub use policy::ContainerSpec;
 
 pub const LABEL_MANAGED: &str = "berth.managed";
 pub const LABEL_OWNER: &str = "berth.owner";
@@ -33,19 +36,7 @@ pub const EXEC_MARKER: &str = "BERTH_EXEC";
 /// container's own tools run it, and they may have been replaced by ones that never return.
 pub const IN_CONTAINER_KILL_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Capabilities a container keeps; all others are dropped. These let package managers and
-/// `su`-style tools inside the sandbox work, and let berth's stream cleanup signal processes.
-pub const KEPT_CAPABILITIES: [&str; 8] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "NET_BIND_SERVICE",
-];
-
+/// One Docker engine: how to reach it, its client, and whether it answers.
 pub struct Engine {
     endpoint: endpoint::Endpoint,
     /// Built and version-negotiated on first successful use; until then every use retries, so
@@ -170,39 +161,49 @@ impl Engine {
         Ok(answer?.api_version.unwrap_or_default())
     }
 
-    /// Inspects a container the user may use: their own, or any berth container for an admin.
-    /// Someone else's container is reported as missing, so ids of others' containers leak nothing.
-    pub async fn owned_container(
+    /// Inspects a container; None when there is none by that id or name.
+    pub async fn inspect_container(
         &self,
-        user: &User,
         id_or_name: &str,
-    ) -> Result<ContainerInspectResponse, ApiError> {
-        let not_found = || ApiError::not_found(format!("no such container: {id_or_name}"));
+    ) -> Result<Option<ContainerInspectResponse>, ApiError> {
         if id_or_name.is_empty() || id_or_name.len() > 128 {
-            return Err(not_found());
+            return Ok(None);
         }
-        let docker = self.client().await?;
-        let info = match docker
+        let inspected = self
+            .client()
+            .await?
             .inspect_container(
                 id_or_name,
                 None::<bollard::query_parameters::InspectContainerOptions>,
             )
-            .await
-        {
-            Ok(info) => info,
+            .await;
+        match inspected {
+            Ok(info) => Ok(Some(info)),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
-            }) => return Err(not_found()),
-            Err(e) => return Err(e.into()),
+            }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes a container, its anonymous volumes with it; one already gone is not an error.
+    pub async fn remove_container(&self, id: &str) -> Result<(), ApiError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
         };
-        let labels = info.config.as_ref().and_then(|c| c.labels.as_ref());
-        let owner = labels.and_then(|l| l.get(LABEL_OWNER));
-        let managed = labels.is_some_and(|l| l.contains_key(LABEL_MANAGED));
-        let allowed = owner == Some(&user.id) || (managed && user.is_admin());
-        if allowed {
-            Ok(info)
-        } else {
-            Err(not_found())
+        match self
+            .client()
+            .await?
+            .remove_container(id, Some(options))
+            .await
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -248,90 +249,23 @@ impl Engine {
 
     /// Removes every container of a user (their account is going away).
     pub async fn remove_owned_by(&self, owner: &str) -> Result<(), ApiError> {
-        let docker = self.client().await?;
         for container in self.list_managed(Some(owner)).await? {
-            let Some(id) = container.id else { continue };
-            let options = RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            };
-            match docker.remove_container(&id, Some(options)).await {
-                Ok(())
-                | Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(id) = container.id {
+                self.remove_container(&id).await?;
             }
         }
         Ok(())
     }
 
-    /// Creates a container under berth's policy: owner labels, resource limits, all capabilities
-    /// dropped but [`KEPT_CAPABILITIES`], no new privileges, no host mounts or host network.
+    /// Creates a container from a request made by [`policy::container_body`]; its id.
     pub async fn create_container(
         &self,
-        owner: &User,
-        spec: &ContainerSpec,
-        limits: &ContainerLimits,
-        host_name: &str,
+        body: ContainerCreateBody,
+        name: Option<String>,
     ) -> Result<String, ApiError> {
-        let memory_mb = spec.memory_mb.unwrap_or(limits.default_memory_mb);
-        let cpus = spec.cpus.unwrap_or(limits.default_cpus);
-        let pids = spec.pids_limit.unwrap_or(limits.default_pids);
-        if memory_mb < 16 || memory_mb > limits.max_memory_mb {
-            return Err(ApiError::bad_request(format!(
-                "memory_mb must be between 16 and {}",
-                limits.max_memory_mb
-            )));
-        }
-        if !(cpus > 0.0 && cpus <= limits.max_cpus) {
-            return Err(ApiError::bad_request(format!(
-                "cpus must be above 0 and at most {}",
-                limits.max_cpus
-            )));
-        }
-        if pids < 16 || pids > limits.max_pids {
-            return Err(ApiError::bad_request(format!(
-                "pids_limit must be between 16 and {}",
-                limits.max_pids
-            )));
-        }
-        let labels = HashMap::from([
-            (LABEL_MANAGED.to_string(), "1".to_string()),
-            (LABEL_OWNER.to_string(), owner.id.clone()),
-            (LABEL_HOST.to_string(), host_name.to_string()),
-            (LABEL_MEMORY_MB.to_string(), memory_mb.to_string()),
-        ]);
-        let env = spec
-            .env
-            .as_ref()
-            .map(|env| env.iter().map(|(k, v)| format!("{k}={v}")).collect());
-        let host_config = HostConfig {
-            memory: Some((memory_mb * 1024 * 1024) as i64),
-            memory_swap: Some((memory_mb * 1024 * 1024) as i64),
-            nano_cpus: Some((cpus * 1e9) as i64),
-            pids_limit: Some(pids),
-            cap_drop: Some(vec!["ALL".to_string()]),
-            cap_add: Some(KEPT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
-            security_opt: Some(vec!["no-new-privileges".to_string()]),
-            privileged: Some(false),
-            network_mode: Some("bridge".to_string()),
-            init: Some(true),
-            ..Default::default()
-        };
-        let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            cmd: spec.cmd.clone(),
-            env,
-            tty: Some(spec.tty.unwrap_or(false)),
-            open_stdin: Some(spec.tty.unwrap_or(false)),
-            labels: Some(labels),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
+        let image = body.image.clone().unwrap_or_default();
         let options = CreateContainerOptions {
-            name: spec.name.clone(),
+            name,
             ..Default::default()
         };
         let docker = self.client().await?;
@@ -340,11 +274,33 @@ impl Engine {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Err(ApiError::not_found(format!(
-                "no such image on this host: {}",
-                spec.image
+                "no such image on this host: {image}"
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Docker Hub's answer to a search, through the engine (which may be offline).
+    pub async fn search_hub(
+        &self,
+        term: &str,
+    ) -> Result<Vec<bollard::models::ImageSearchResponseItem>, ApiError> {
+        let options = bollard::query_parameters::SearchImagesOptions {
+            term: term.to_string(),
+            limit: Some(25),
+            ..Default::default()
+        };
+        self.client()
+            .await?
+            .search_images(options)
+            .await
+            .map_err(|e| {
+                tracing::info!(error = %crate::error::chain(&e), "Docker Hub search failed");
+                ApiError::new(
+                    crate::error::ErrorCode::Unavailable,
+                    "Docker Hub search failed (is the engine offline?)",
+                )
+            })
     }
 
     /// Kills every process an exec started: its own, everything descended from it, and
@@ -424,18 +380,16 @@ impl Engine {
     }
 }
 
-/// What a user may choose about a new container; anything else is refused.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContainerSpec {
-    pub image: String,
-    pub cmd: Option<Vec<String>>,
-    pub env: Option<std::collections::BTreeMap<String, String>>,
-    pub tty: Option<bool>,
-    pub name: Option<String>,
-    pub memory_mb: Option<u64>,
-    pub cpus: Option<f64>,
-    pub pids_limit: Option<i64>,
-    /// A host's name, `auto` for the healthy one with the most unreserved memory, or `local`.
-    pub host: Option<String>,
+/// The owner label of a container berth made.
+pub fn owner_of(info: &ContainerInspectResponse) -> Option<&str> {
+    labels(info)?.get(LABEL_OWNER).map(String::as_str)
+}
+
+/// Whether berth made this container.
+pub fn is_managed(info: &ContainerInspectResponse) -> bool {
+    labels(info).is_some_and(|l| l.contains_key(LABEL_MANAGED))
+}
+
+fn labels(info: &ContainerInspectResponse) -> Option<&HashMap<String, String>> {
+    info.config.as_ref()?.labels.as_ref()
 }

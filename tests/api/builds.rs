@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use berth::accounts::Role;
+use berth::users::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp, TestUser, IMAGE};

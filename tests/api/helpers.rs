@@ -21,7 +21,7 @@ pub const ENGINE2_TLS_DIR: &str = "/var/lib/berth-test-engine2/tls";
 pub struct TestApp {
     pub address: SocketAddr,
     pub http: reqwest::Client,
-    pub sessions: actix_web::web::Data<Sessions>,
+    pub sessions: std::sync::Arc<Sessions>,
     pub data_dir: tempfile::TempDir,
     /// Containers to remove when the test ends, with the engine (`-H`) they are on.
     containers: Mutex<Vec<(Option<String>, String)>>,
@@ -155,7 +155,7 @@ impl TestApp {
     }
 
     /// A fresh account with `role`, created as `berth user create` does, logged in.
-    pub async fn new_user_with_role(&self, role: berth::accounts::Role) -> TestUser {
+    pub async fn new_user_with_role(&self, role: berth::users::Role) -> TestUser {
         let username = format!(
             "{}{}",
             role.as_str(),
@@ -167,7 +167,7 @@ impl TestApp {
             self.data_dir.path().join("berth.db").display()
         );
         let db = berth::db::connect(&url).await.unwrap();
-        let user = berth::accounts::create(&db, &username, &password, role)
+        let user = berth::users::create(&db, &username, &password, role)
             .await
             .unwrap();
         db.close().await;

@@ -1,4 +1,4 @@
-use berth::accounts::Role;
+use berth::users::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestUser, IMAGE};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use berth::accounts::Role;
+use berth::users::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, ServerProcess, TestApp, TestUser};

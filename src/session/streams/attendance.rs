@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::fail;
+use super::{Ending, Outcome};
 use crate::attendance::{self, code};
+use crate::clock::{now_ms, rfc3339};
 use crate::session::protocol::{self, StreamId};
 use crate::session::{SessionCtx, StreamParts};
 
@@ -18,28 +19,26 @@ pub(in crate::session) async fn attendance_watch(
     stream: StreamId,
     attendance_id: String,
     parts: StreamParts,
-) {
-    let session = match attendance::watchable_session(&ctx.db, &ctx.user, &attendance_id).await {
-        Ok(session) => session,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let mut events = ctx.attendance.subscribe(&session.id);
+) -> Outcome {
+    let state = &ctx.state;
+    let session = attendance::watchable(&state.db, &ctx.user, &attendance_id).await?;
+    let mut events = state.attendance.subscribe(&session.id);
     ctx.send_text(protocol::started(stream)).await;
     let cancel = parts.cancel.clone();
     let secret = session.secret.as_bytes();
     'steps: loop {
-        let now = attendance::now_ms();
-        if !session.is_open(now) {
+        let now = now_ms();
+        if !attendance::is_open(&session, now) {
             break;
         }
-        let step = code::step(now, session.opens_at, session.period_ms());
-        let step_end = code::step_end(step, session.opens_at, session.period_ms());
-        let expires_at = attendance::rfc3339(step_end.min(session.closes_at));
+        let step = code::step(now, session.opens_at, attendance::period_ms(&session));
+        let step_end = code::step_end(step, session.opens_at, attendance::period_ms(&session));
+        let expires_at = rfc3339(step_end.min(session.closes_at));
         let message = protocol::attendance_code(stream, &code::code(secret, step), &expires_at);
         if !ctx.send_text(message).await {
             break;
         }
-        let wait = (step_end.min(session.closes_at) - attendance::now_ms()).max(0) as u64;
+        let wait = (step_end.min(session.closes_at) - now_ms()).max(0) as u64;
         let next_step = tokio::time::sleep(Duration::from_millis(wait));
         tokio::pin!(next_step);
         loop {
@@ -48,7 +47,7 @@ pub(in crate::session) async fn attendance_watch(
                 _ = &mut next_step => continue 'steps,
                 event = events.recv() => match event {
                     Ok(attendance::Event::CheckIn { user_id, username, at_ms, count }) => {
-                        let at = attendance::rfc3339(at_ms);
+                        let at = rfc3339(at_ms);
                         let message = protocol::attendance_checkin(stream, &user_id, &username, &at, count);
                         if !ctx.send_text(message).await {
                             break 'steps;
@@ -63,9 +62,6 @@ pub(in crate::session) async fn attendance_watch(
         }
     }
     drop(events);
-    ctx.attendance.unsubscribed(&session.id);
-    ctx.finish_stream(stream);
-    if !ctx.cancel.is_cancelled() {
-        ctx.send_text(protocol::end(stream)).await;
-    }
+    state.attendance.unsubscribed(&session.id);
+    Ok(Ending::End)
 }

@@ -9,8 +9,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use super::{fail, host_lost, owned_container, pump_output, Interrupted, READ_CAPACITY};
+use super::{host_lost, owned_container, pump_output, Ending, Interrupted, Outcome, READ_CAPACITY};
 use crate::docker::{Engine, EXEC_MARKER};
 use crate::error::ApiError;
 use crate::session::protocol::ExecRequest;
@@ -29,16 +30,15 @@ pub(in crate::session) async fn exec(
     ctx: Arc<SessionCtx>,
     request: ExecRequest,
     mut parts: StreamParts,
-) {
+) -> Outcome {
     let stream = request.stream;
-    let (info, engine, docker) = match owned_container(&ctx, &request.container).await {
-        Ok(found) => found,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
+    let (info, engine, docker) = owned_container(&ctx, &request.container).await?;
     let container = info.id.unwrap_or_default();
     if !info.state.and_then(|s| s.running).unwrap_or(false) {
-        let err = ApiError::conflict(format!("container {} is not running", request.container));
-        return fail(&ctx, stream, err).await;
+        return Err(ApiError::conflict(format!(
+            "container {} is not running",
+            request.container
+        )));
     }
 
     let marker = format!("{}-{}", ctx.id, stream);
@@ -53,7 +53,7 @@ pub(in crate::session) async fn exec(
     if request.tty {
         env.push("TERM=xterm-256color".to_string());
     }
-    let created = docker
+    let exec_id = docker
         .create_exec(
             &container,
             CreateExecOptions {
@@ -67,11 +67,8 @@ pub(in crate::session) async fn exec(
                 ..Default::default()
             },
         )
-        .await;
-    let exec_id = match created {
-        Ok(created) => created.id,
-        Err(e) => return fail(&ctx, stream, e.into()).await,
-    };
+        .await?
+        .id;
     let started = if request.tty {
         engine.start_tty_exec(&exec_id, READ_CAPACITY).await
     } else {
@@ -88,10 +85,7 @@ pub(in crate::session) async fn exec(
             Err(e) => Err(e.into()),
         }
     };
-    let (mut output, input) = match started {
-        Ok(attached) => attached,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
+    let (mut output, input) = started?;
     tracing::info!(container = %container, exec = %exec_id, tty = request.tty, "exec started");
     ctx.send_text(protocol::started(stream)).await;
 
@@ -134,7 +128,7 @@ pub(in crate::session) async fn exec(
                 kill_leftovers(&engine, &container, &exec_id, &marker).await;
             }
         });
-        return fail(&ctx, stream, host_lost()).await;
+        return Err(host_lost());
     }
     let cancelled = interrupted.is_some();
     if cancelled {
@@ -142,14 +136,15 @@ pub(in crate::session) async fn exec(
     }
     let code = exit_code(&docker, &exec_id).await;
     tracing::info!(?code, cancelled, "exec ended");
-    ctx.finish_stream(stream);
-    if !ctx.cancel.is_cancelled() {
-        ctx.send_text(protocol::exit(stream, code)).await;
-    }
-    // What the process left running in the background goes with it, as when a terminal closes.
     if !cancelled {
-        kill_leftovers(&engine, &container, &exec_id, &marker).await;
+        // What the process left running in the background goes with it, as when a terminal
+        // closes; the exit is reported without waiting for that, but the session's close does.
+        ctx.tracker.spawn(
+            async move { kill_leftovers(&engine, &container, &exec_id, &marker).await }
+                .in_current_span(),
+        );
     }
+    Ok(Ending::Exit(code))
 }
 
 async fn kill_leftovers(engine: &Engine, container: &str, exec_id: &str, marker: &str) {

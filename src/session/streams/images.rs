@@ -6,11 +6,11 @@ use bollard::models::ImageId;
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::{Stream, StreamExt};
 
-use super::{fail, host_lost};
-use crate::builds;
+use super::{host_lost, next_item, Ending, Interrupted, Outcome};
+use crate::docker::images::{self, check_ref, split_tag, tag_safely};
 use crate::docker::Engine;
 use crate::error::ApiError;
-use crate::registries;
+use crate::registries::image_host;
 use crate::session::protocol::{self, StreamId};
 use crate::session::protocol::{BuildRequest, TransferRequest};
 use crate::session::{SessionCtx, StreamParts};
@@ -23,30 +23,17 @@ pub(in crate::session) async fn build(
     ctx: Arc<SessionCtx>,
     request: BuildRequest,
     parts: StreamParts,
-) {
+) -> Outcome {
     let stream = request.stream;
-    if let Err(err) =
-        builds::require_builder(&ctx.user).and_then(|_| crate::images::check_ref(&request.tag))
-    {
-        return fail(&ctx, stream, err).await;
-    }
-    let (repo, tag) = crate::images::split_tag(&request.tag);
-    let path = match ctx.contexts.path_for(&ctx.user, &request.context) {
-        Ok(path) => path,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let engine = match ctx.hosts.get(request.host.as_deref()) {
-        Ok(host) => host.engine,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let docker = match engine.client().await {
-        Ok(docker) => docker,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(file) => file,
-        Err(e) => return fail(&ctx, stream, ApiError::internal(&e)).await,
-    };
+    ctx.user.require_staff("build images")?;
+    check_ref(&request.tag)?;
+    let (repo, tag) = split_tag(&request.tag);
+    let path = ctx.state.contexts.path_for(&ctx.user, &request.context)?;
+    let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
+    let docker = engine.client().await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let options = BuildImageOptions {
         dockerfile: request
             .dockerfile
@@ -61,10 +48,8 @@ pub(in crate::session) async fn build(
         labels: Some([("berth.built_by".to_string(), ctx.user.id.clone())].into()),
         ..Default::default()
     };
-    let before = match crate::images::image_ids(&docker).await {
-        Ok(ids) => ids,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
+    // What was there before, so that the cleanup of a refused build can tell what it made.
+    let before = images::image_ids(&docker).await?;
     let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
     let mut progress = docker.build_image(options, None, Some(body));
     tracing::info!(tag = %request.tag, "build started");
@@ -73,16 +58,13 @@ pub(in crate::session) async fn build(
     let mut image_id = None;
     let mut failure = None;
     loop {
-        let item = tokio::select! {
-            _ = parts.cancel.cancelled() => break,
-            _ = engine.stopped_answering() => {
+        match next_item(&mut progress, &parts.cancel, &engine).await {
+            Err(Interrupted::Cancelled) | Ok(None) => break,
+            Err(Interrupted::HostLost) => {
                 failure = Some(host_lost());
                 break;
             }
-            item = progress.next() => item,
-        };
-        match item {
-            Some(Ok(info)) => {
+            Ok(Some(Ok(info))) => {
                 if let Some(ImageId { id: Some(id) }) = info.aux {
                     image_id = Some(id);
                 }
@@ -96,41 +78,30 @@ pub(in crate::session) async fn build(
                     }
                 }
             }
-            Some(Err(bollard::errors::Error::DockerStreamError { error })) => {
+            Ok(Some(Err(bollard::errors::Error::DockerStreamError { error }))) => {
                 failure = Some(ApiError::bad_request(error));
             }
-            Some(Err(e)) => failure = Some(e.into()),
-            None => break,
+            Ok(Some(Err(e))) => failure = Some(e.into()),
         }
     }
     // Dropping the request is what stops an unfinished build on the engine.
     drop(progress);
     if parts.cancel.is_cancelled() {
         tracing::info!("build cancelled");
-        ctx.finish_stream(stream);
-        if !ctx.cancel.is_cancelled() {
-            ctx.send_text(protocol::built(stream, None)).await;
-        }
-        return;
+        return Ok(Ending::Built(None));
     }
-    let image_id = match (failure, image_id) {
-        (Some(err), _) => return fail(&ctx, stream, err).await,
-        (None, None) => {
-            let err = ApiError::internal(&std::io::Error::other("build gave no image id"));
-            return fail(&ctx, stream, err).await;
-        }
-        (None, Some(id)) => id,
-    };
-    if let Err(err) = crate::images::tag_safely(&engine, &image_id, repo, tag, request.force).await
-    {
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    let image_id = image_id
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("build gave no image id")))?;
+    if let Err(err) = tag_safely(&engine, &image_id, repo, tag, request.force).await {
         // A new, untagged result is not left behind; a cached one that other tags name stays.
-        crate::images::discard_if_unused(&docker, &image_id, &before).await;
-        return fail(&ctx, stream, err).await;
+        images::discard_if_unused(&docker, &image_id, &before).await;
+        return Err(err);
     }
     tracing::info!(image = %image_id, "build done");
-    ctx.finish_stream(stream);
-    ctx.send_text(protocol::built(stream, Some(&image_id)))
-        .await;
+    Ok(Ending::Built(Some(image_id)))
 }
 
 /// Pulls an image, with the stored credentials of its registry, reporting the engine's progress
@@ -139,38 +110,20 @@ pub(in crate::session) async fn pull(
     ctx: Arc<SessionCtx>,
     request: TransferRequest,
     parts: StreamParts,
-) {
-    let stream = request.stream;
-    let prepared = async {
-        let host = ctx.hosts.get(request.host.as_deref())?;
-        crate::images::check_ref(&request.image)?;
-        let registry = registries::for_image(
-            &ctx.db,
-            &ctx.user,
-            &request.image,
-            request.registry.as_deref(),
-        )
+) -> Outcome {
+    let host = ctx.state.hosts.get(request.host.as_deref())?;
+    check_ref(&request.image)?;
+    let credentials = ctx
+        .state
+        .registries
+        .pull_credentials(&ctx.user, &request.image, request.registry.as_deref())
         .await?;
-        registries::check_image_source(&ctx.user, &request.image, registry.as_ref(), &ctx.egress)
-            .await?;
-        let credentials = registry.map(|r| r.credentials(&ctx.secrets)).transpose()?;
-        Ok::<_, ApiError>((host.engine.client().await?, host.engine, credentials))
-    };
-    let (docker, engine, credentials) = match prepared.await {
-        Ok(prepared) => prepared,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let progress = crate::images::pull(&docker, &request.image, credentials);
-    ctx.send_text(protocol::started(stream)).await;
+    let docker = host.engine.client().await?;
+    let progress = images::pull(&docker, &request.image, credentials);
+    ctx.send_text(protocol::started(request.stream)).await;
     tracing::info!(image = %request.image, "pull started");
-    transfer(
-        &ctx,
-        stream,
-        &engine,
-        progress.map(|i| i.map(Transfer::from)),
-        &parts,
-    )
-    .await;
+    let progress = progress.map(|i| i.map(Transfer::from));
+    transfer(&ctx, request.stream, &host.engine, progress, &parts).await
 }
 
 /// Pushes an image to a stored registry, tagging it under the registry's host first when its
@@ -179,66 +132,53 @@ pub(in crate::session) async fn push(
     ctx: Arc<SessionCtx>,
     request: TransferRequest,
     parts: StreamParts,
-) {
-    let stream = request.stream;
-    let prepared = async {
-        ctx.user.require_staff("push images")?;
-        let host = ctx.hosts.get(request.host.as_deref())?;
-        crate::images::check_ref(&request.image)?;
-        let named = request
-            .registry
-            .as_deref()
-            .ok_or_else(|| ApiError::bad_request("push needs a registry"))?;
-        let registry = registries::for_image(&ctx.db, &ctx.user, &request.image, Some(named))
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such registry"))?;
-        if !ctx.user.is_admin() {
-            registry
-                .egress(&ctx.egress)
-                .check_host(registry.host())
-                .await?;
-        }
-        let credentials = registry.credentials(&ctx.secrets)?;
-        let docker = host.engine.client().await?;
-        let target = if registries::image_host(&request.image) == Some(registry.host()) {
-            request.image.clone()
-        } else {
-            format!("{}/{}", registry.host(), request.image)
-        };
-        if target != request.image {
-            let image = docker.inspect_image(&request.image).await?;
-            let (repo, tag) = crate::images::split_tag(&target);
-            crate::images::tag_safely(
-                &host.engine,
-                &image.id.unwrap_or_default(),
-                repo,
-                tag,
-                false,
-            )
-            .await?;
-        }
-        Ok::<_, ApiError>((docker, host.engine, credentials, target))
+) -> Outcome {
+    ctx.user.require_staff("push images")?;
+    let host = ctx.state.hosts.get(request.host.as_deref())?;
+    check_ref(&request.image)?;
+    let named = request
+        .registry
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("push needs a registry"))?;
+    let registry = ctx
+        .state
+        .registries
+        .for_image(&ctx.user, &request.image, Some(named))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such registry"))?;
+    let credentials = ctx
+        .state
+        .registries
+        .push_credentials(&ctx.user, &registry)
+        .await?;
+    let docker = host.engine.client().await?;
+    let target = if image_host(&request.image) == Some(registry.host()) {
+        request.image.clone()
+    } else {
+        format!("{}/{}", registry.host(), request.image)
     };
-    let (docker, engine, credentials, target) = match prepared.await {
-        Ok(prepared) => prepared,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
-    let (repo, tag) = crate::images::split_tag(&target);
+    if target != request.image {
+        let image = docker.inspect_image(&request.image).await?;
+        let (repo, tag) = split_tag(&target);
+        tag_safely(
+            &host.engine,
+            &image.id.unwrap_or_default(),
+            repo,
+            tag,
+            false,
+        )
+        .await?;
+    }
+    let (repo, tag) = split_tag(&target);
     let options = bollard::query_parameters::PushImageOptions {
         tag: Some(tag.to_string()),
         ..Default::default()
     };
     let progress = docker.push_image(repo, Some(options), Some(credentials));
-    ctx.send_text(protocol::started(stream)).await;
+    ctx.send_text(protocol::started(request.stream)).await;
     tracing::info!(image = %target, "push started");
-    transfer(
-        &ctx,
-        stream,
-        &engine,
-        progress.map(|i| i.map(Transfer::from)),
-        &parts,
-    )
-    .await;
+    let progress = progress.map(|i| i.map(Transfer::from));
+    transfer(&ctx, request.stream, &host.engine, progress, &parts).await
 }
 
 /// One progress report of a pull or push.
@@ -276,28 +216,28 @@ impl From<bollard::models::PushImageInfo> for Transfer {
     }
 }
 
+/// Relays a pull's or push's progress until it ends, fails, or is cancelled (which drops the
+/// request and so stops the transfer on the engine).
 async fn transfer<S>(
     ctx: &SessionCtx,
     stream: StreamId,
     engine: &Engine,
     progress: S,
     parts: &StreamParts,
-) where
+) -> Outcome
+where
     S: Stream<Item = Result<Transfer, bollard::errors::Error>>,
 {
     let mut progress = Box::pin(progress);
     let mut failure = None;
     loop {
-        let item = tokio::select! {
-            _ = parts.cancel.cancelled() => break,
-            _ = engine.stopped_answering() => {
+        match next_item(&mut progress, &parts.cancel, engine).await {
+            Err(Interrupted::Cancelled) | Ok(None) => break,
+            Err(Interrupted::HostLost) => {
                 failure = Some(host_lost());
                 break;
             }
-            item = progress.next() => item,
-        };
-        match item {
-            Some(Ok(t)) => {
+            Ok(Some(Ok(t))) => {
                 if let Some(error) = t.error {
                     failure = Some(ApiError::bad_request(error));
                     continue;
@@ -313,16 +253,12 @@ async fn transfer<S>(
                     break;
                 }
             }
-            Some(Err(e)) => failure = Some(crate::images::transfer_error(e)),
-            None => break,
+            Ok(Some(Err(e))) => failure = Some(images::transfer_error(e)),
         }
     }
     drop(progress); // an unfinished transfer stops with its request
-    if let Some(err) = failure {
-        return fail(ctx, stream, err).await;
-    }
-    ctx.finish_stream(stream);
-    if !ctx.cancel.is_cancelled() {
-        ctx.send_text(protocol::end(stream)).await;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(Ending::End),
     }
 }

@@ -6,7 +6,9 @@ use bollard::query_parameters::{LogsOptions, StatsOptions, WaitContainerOptions}
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::{fail, host_lost, owned_container, pump_output, wait_unpaused, Interrupted};
+use super::{
+    host_lost, next_item, owned_container, pump_output, wait_unpaused, Ending, Interrupted, Outcome,
+};
 use crate::error::ApiError;
 use crate::session::protocol::LogsRequest;
 use crate::session::protocol::{self, StreamId};
@@ -17,16 +19,13 @@ pub(in crate::session) async fn logs(
     ctx: Arc<SessionCtx>,
     request: LogsRequest,
     mut parts: StreamParts,
-) {
+) -> Outcome {
     let stream = request.stream;
-    let (info, engine, docker) = match owned_container(&ctx, &request.container).await {
-        Ok(found) => found,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
+    let (info, engine, docker) = owned_container(&ctx, &request.container).await?;
     let since = match request.since.map(i32::try_from) {
         None => 0,
         Some(Ok(since)) if since >= 0 => since,
-        _ => return fail(&ctx, stream, ApiError::bad_request("since is out of range")).await,
+        _ => return Err(ApiError::bad_request("since is out of range")),
     };
     let options = LogsOptions {
         follow: request.follow,
@@ -47,10 +46,7 @@ pub(in crate::session) async fn logs(
             "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
             options.follow, options.since, options.timestamps, options.tail
         );
-        let mut output = match engine.tty_logs(&id, &query).await {
-            Ok(output) => output,
-            Err(err) => return fail(&ctx, stream, err).await,
-        };
+        let mut output = engine.tty_logs(&id, &query).await?;
         ctx.send_text(protocol::started(stream)).await;
         pump_output(&ctx, stream, &engine, &mut output, &mut parts, no_resize).await
     } else {
@@ -59,12 +55,9 @@ pub(in crate::session) async fn logs(
         pump_output(&ctx, stream, &engine, &mut output, &mut parts, no_resize).await
     };
     if interrupted == Some(Interrupted::HostLost) {
-        return fail(&ctx, stream, host_lost()).await;
+        return Err(host_lost());
     }
-    ctx.finish_stream(stream);
-    if !ctx.cancel.is_cancelled() {
-        ctx.send_text(protocol::end(stream)).await;
-    }
+    Ok(Ending::End)
 }
 
 /// Sends a container's resource use about once a second until it stops or the stream ends.
@@ -73,45 +66,37 @@ pub(in crate::session) async fn stats(
     stream: StreamId,
     container: String,
     mut parts: StreamParts,
-) {
-    let (info, engine, docker) = match owned_container(&ctx, &container).await {
-        Ok(found) => found,
-        Err(err) => return fail(&ctx, stream, err).await,
-    };
+) -> Outcome {
+    let (info, engine, docker) = owned_container(&ctx, &container).await?;
     let options = StatsOptions {
         stream: true,
         one_shot: false,
     };
     let id = info.id.unwrap_or_default();
-    let mut samples = docker.stats(&id, Some(options));
     // Docker goes on sending empty samples for a stopped container: its stop ends the stream.
     let wait = WaitContainerOptions {
         condition: "not-running".to_string(),
     };
-    let mut stopped = docker.wait_container(&id, Some(wait));
+    let stopped = docker.wait_container(&id, Some(wait)).into_future();
+    let mut samples = Box::pin(docker.stats(&id, Some(options)).take_until(stopped));
     ctx.send_text(protocol::started(stream)).await;
     let cancel = parts.cancel.clone();
     loop {
-        match wait_unpaused(&mut parts.paused, &cancel, &engine).await {
-            Some(Interrupted::HostLost) => return fail(&ctx, stream, host_lost()).await,
-            Some(Interrupted::Cancelled) => break,
-            None => {}
-        }
-        let sample = tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = engine.stopped_answering() => return fail(&ctx, stream, host_lost()).await,
-            _ = stopped.next() => break,
-            sample = samples.next() => sample,
+        let next = match wait_unpaused(&mut parts.paused, &cancel, &engine).await {
+            Some(interrupted) => Err(interrupted),
+            None => next_item(&mut samples, &cancel, &engine).await,
         };
-        let Some(Ok(sample)) = sample else { break };
-        if !ctx.send_text(stats_message(stream, &sample)).await {
-            break;
+        match next {
+            Err(Interrupted::HostLost) => return Err(host_lost()),
+            Err(Interrupted::Cancelled) | Ok(None | Some(Err(_))) => break,
+            Ok(Some(Ok(sample))) => {
+                if !ctx.send_text(stats_message(stream, &sample)).await {
+                    break;
+                }
+            }
         }
     }
-    ctx.finish_stream(stream);
-    if !ctx.cancel.is_cancelled() {
-        ctx.send_text(protocol::end(stream)).await;
-    }
+    Ok(Ending::End)
 }
 
 /// The `stats` message, computed as `docker stats` does.

@@ -1,8 +1,10 @@
-//! The streams a session runs. Each ends on its own token (a child of the session's), releases
-//! its id, then says `exit` or `end`: an exec kills what it started, a build or transfer drops its
-//! request (which stops it on the engine), a watch stops its timer. A stream on a Docker host
-//! that stops answering ends with `unavailable` instead of waiting on it; an exec's processes
-//! are killed once the host answers again.
+//! The streams a session runs. Each ends on its own token (a child of the session's) and cleans
+//! up before it returns: an exec kills what it started, a build or transfer drops its request
+//! (which stops it on the engine), a watch stops its timer. A stream returns how it ended
+//! ([`Ending`]) or the error that ended it, and the code that spawned it (`dispatch`) releases
+//! its id and says `exit`, `end` or `error`, once. A stream on a Docker host that stops
+//! answering ends with `unavailable` instead of waiting on it; an exec's processes are killed
+//! once the host answers again.
 
 mod attendance;
 mod exec;
@@ -46,11 +48,29 @@ fn host_lost() -> ApiError {
     )
 }
 
-/// Reports a failure on the stream and releases its id.
-async fn fail(ctx: &SessionCtx, stream: StreamId, err: ApiError) {
-    ctx.finish_stream(stream);
-    ctx.send_error(Some(stream.get()), &err).await;
+/// How a stream ended, when it did not fail: the last message its spawner sends.
+#[derive(Debug)]
+pub(super) enum Ending {
+    /// An exec's process ended, with its exit status when known.
+    Exit(Option<i64>),
+    /// Logs, stats, a transfer or a watch are over.
+    End,
+    /// A build is done (its image), or was cancelled (None).
+    Built(Option<String>),
 }
+
+impl Ending {
+    pub(super) fn message(&self, stream: StreamId) -> String {
+        match self {
+            Ending::Exit(code) => protocol::exit(stream, *code),
+            Ending::End => protocol::end(stream),
+            Ending::Built(image) => protocol::built(stream, image.as_deref()),
+        }
+    }
+}
+
+/// What every stream returns.
+pub(super) type Outcome = Result<Ending, ApiError>;
 
 /// The user's container (theirs, or any of berth's for an admin), the engine of the host it
 /// lives on, and a client of that engine.
@@ -65,9 +85,27 @@ async fn owned_container(
     ),
     ApiError,
 > {
-    let (info, host) = ctx.hosts.owned_container(&ctx.user, container).await?;
+    let (info, host) = ctx
+        .state
+        .containers
+        .find_owned(&ctx.user, container)
+        .await?;
     let docker = host.engine.client().await?;
     Ok((info, host.engine, docker))
+}
+
+/// The next item of `items`, unless the stream is cancelled or its engine stops answering
+/// first: the one wait every engine-fed stream makes.
+async fn next_item<S: Stream + Unpin>(
+    items: &mut S,
+    cancel: &CancellationToken,
+    engine: &Engine,
+) -> Result<Option<S::Item>, Interrupted> {
+    tokio::select! {
+        _ = cancel.cancelled() => Err(Interrupted::Cancelled),
+        _ = engine.stopped_answering() => Err(Interrupted::HostLost),
+        item = items.next() => Ok(item),
+    }
 }
 
 /// Waits until the stream is not paused; what interrupted it if it was cancelled, or its engine

@@ -2,136 +2,27 @@
 //! prune, and the offline-site transfers: load a `docker save` tar, export one, import a root
 //! filesystem. Students list and inspect; teachers and admins change.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use bollard::query_parameters::{
     CreateImageOptions, ImportImageOptions, ListImagesOptions, PruneImagesOptions,
-    RemoveImageOptions, TagImageOptions,
+    RemoveImageOptions,
 };
 use futures_util::StreamExt;
-use fuzzy_matcher::skim::SkimMatcherV2;
-use fuzzy_matcher::FuzzyMatcher;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::User;
-use crate::auth::AuthUser;
-use crate::config::Settings;
-use crate::docker::Engine;
+use super::match_score;
+use crate::auth::{AuthUser, Staff};
+use crate::docker::images::{check_ref, tag_safely};
 use crate::error::ApiError;
-use crate::hosts::{Hosts, OnHost};
+use crate::state::AppState;
 use crate::upload;
 
-fn require_manager(user: &User) -> Result<(), ApiError> {
-    if !user.is_staff() {
-        Err(ApiError::forbidden(
-            "only teachers and admins manage images",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// An image reference as users type it: `repo[:tag]` or an id, without odd characters.
-pub fn check_ref(reference: &str) -> Result<(), ApiError> {
-    let ok = !reference.is_empty()
-        && reference.len() <= 255
-        && !reference.starts_with('-')
-        && reference
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "not an image reference: {reference:?}"
-        )))
-    }
-}
-
-/// Splits `repo[:tag]` (a registry's `host:port/` prefix is part of the repo).
-pub fn split_tag(reference: &str) -> (&str, &str) {
-    match reference.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-        _ => (reference, "latest"),
-    }
-}
-
-/// Starts pulling `image` (its tag, `latest` when none: never every tag of a repository).
-pub fn pull(
-    docker: &bollard::Docker,
-    image: &str,
-    credentials: Option<bollard::auth::DockerCredentials>,
-) -> impl futures_util::Stream<Item = Result<bollard::models::CreateImageInfo, bollard::errors::Error>>
-{
-    let (repo, tag) = split_tag(image);
-    let options = CreateImageOptions {
-        from_image: Some(repo.to_string()),
-        tag: Some(tag.to_string()),
-        ..Default::default()
-    };
-    docker.create_image(Some(options), None, credentials)
-}
-
-/// Ids of every image on the engine now, so that a cleanup afterwards can tell what it made.
-pub async fn image_ids(docker: &bollard::Docker) -> Result<HashSet<String>, ApiError> {
-    let options = ListImagesOptions {
-        all: true,
-        ..Default::default()
-    };
-    Ok(docker
-        .list_images(Some(options))
-        .await?
-        .into_iter()
-        .map(|i| i.id)
-        .collect())
-}
-
-/// Removes an image that a refused operation left, but only one it made: absent from `before`,
-/// with no tag, and used by no container. Never forced, so the engine still refuses when
-/// something else (a child image) needs it. A build's result can be a cached image that other
-/// tags name; those are left alone.
-pub async fn discard_if_unused(docker: &bollard::Docker, id: &str, before: &HashSet<String>) {
-    if before.contains(id) {
-        return;
-    }
-    let tagged = match docker.inspect_image(id).await {
-        Ok(image) => image.repo_tags.is_some_and(|tags| !tags.is_empty()),
-        Err(_) => return,
-    };
-    let filters = HashMap::from([("ancestor".to_string(), vec![id.to_string()])]);
-    let options = bollard::query_parameters::ListContainersOptions {
-        all: true,
-        filters: Some(filters),
-        ..Default::default()
-    };
-    let used = match docker.list_containers(Some(options)).await {
-        Ok(containers) => !containers.is_empty(),
-        Err(_) => true,
-    };
-    if tagged || used {
-        return;
-    }
-    let options = RemoveImageOptions {
-        force: false,
-        noprune: false,
-    };
-    if let Err(e) = docker.remove_image(id, Some(options), None).await {
-        tracing::info!(image = %id, error = %e, "left a refused build's image in place");
-    }
-}
-
-/// A pull or push failure the engine reported: the registry's answer, which is about the image
-/// the user named.
-pub fn transfer_error(e: bollard::errors::Error) -> ApiError {
-    match e {
-        bollard::errors::Error::DockerStreamError { error } => ApiError::bad_request(error),
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 500,
-            message,
-        } => ApiError::bad_request(message),
-        other => other.into(),
-    }
+/// `?host=` on the image endpoints: the host to act on (`local` when absent).
+#[derive(Deserialize)]
+pub struct OnHost {
+    pub host: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -150,42 +41,13 @@ struct ListQuery {
     q: Option<String>,
 }
 
-/// How well `query` matches an image: subsequences ("busybx" in "busybox") score by the skim
-/// algorithm, near-misses ("bsuybox") by edit distance. None when nothing is close.
-pub fn match_score(query: &str, tags: &[String], id: &str) -> Option<i64> {
-    let matcher = SkimMatcherV2::default().ignore_case();
-    let query = query.trim().to_lowercase();
-    let short_id = id.trim_start_matches("sha256:");
-    let mut best: Option<i64> = None;
-    let mut consider = |score: i64| best = Some(best.map_or(score, |b| b.max(score)));
-    if short_id.starts_with(&query) {
-        consider(1000);
-    }
-    for tag in tags {
-        if let Some(score) = matcher.fuzzy_match(tag, &query) {
-            consider(score);
-        }
-        // Edit distance against the repository's name and its last path segment.
-        let repo = tag.rsplit_once(':').map_or(tag.as_str(), |(r, _)| r);
-        let name = repo.rsplit('/').next().unwrap_or(repo);
-        for candidate in [repo, name] {
-            let similarity =
-                strsim::normalized_damerau_levenshtein(&query, &candidate.to_lowercase());
-            if similarity >= 0.6 {
-                consider((similarity * 40.0) as i64);
-            }
-        }
-    }
-    best
-}
-
 async fn list(
-    _user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: AuthUser,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
     let images = engine
         .client()
         .await?
@@ -221,12 +83,12 @@ async fn list(
 }
 
 async fn inspect(
-    _user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: AuthUser,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = hosts.get(on.host.as_deref())?.engine;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let image = engine.client().await?.inspect_image(&reference).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -252,48 +114,14 @@ struct TagBody {
     force: bool,
 }
 
-/// Points `repo:tag` at `image_id`, unless it already names a different image and `force` is
-/// not set: an old image never loses its tag by surprise.
-pub async fn tag_safely(
-    engine: &Engine,
-    image_id: &str,
-    repo: &str,
-    tag: &str,
-    force: bool,
-) -> Result<(), ApiError> {
-    let target = format!("{repo}:{tag}");
-    check_ref(&target)?;
-    let docker = engine.client().await?;
-    match docker.inspect_image(&target).await {
-        Ok(existing) if existing.id.as_deref() != Some(image_id) && !force => {
-            return Err(ApiError::conflict(format!(
-                "{target} already names image {}; set force to move the tag",
-                existing.id.unwrap_or_default()
-            )));
-        }
-        Ok(_)
-        | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let options = TagImageOptions {
-        repo: Some(repo.to_string()),
-        tag: Some(tag.to_string()),
-    };
-    docker.tag_image(image_id, Some(options)).await?;
-    Ok(())
-}
-
 async fn tag(
-    user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: Staff,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
     body: web::Json<TagBody>,
 ) -> Result<HttpResponse, ApiError> {
-    require_manager(&user.user)?;
-    let engine = hosts.get(on.host.as_deref())?.engine;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let image = engine.client().await?.inspect_image(&reference).await?;
     let id = image.id.unwrap_or_default();
@@ -310,14 +138,13 @@ struct RemoveQuery {
 }
 
 async fn remove(
-    user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: Staff,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    require_manager(&user.user)?;
-    let engine = hosts.get(on.host.as_deref())?.engine;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let options = RemoveImageOptions {
         force: query.force,
@@ -334,12 +161,11 @@ async fn remove(
 }
 
 async fn prune(
-    user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: Staff,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
 ) -> Result<HttpResponse, ApiError> {
-    require_manager(&user.user)?;
-    let engine = hosts.get(on.host.as_deref())?.engine;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
     let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
     let pruned = engine
         .client()
@@ -362,15 +188,13 @@ async fn prune(
 
 /// `POST /images/load`: a `docker save` tar, streamed to the engine.
 async fn load(
-    user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: Staff,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
-    settings: web::Data<Settings>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_manager(&user.user)?;
-    let engine = hosts.get(on.host.as_deref())?.engine;
-    let limit = settings.limits.max_upload_mb << 20;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
+    let limit = state.settings.limits.max_upload_mb << 20;
     let docker = engine.client().await?;
     let (body, pump) = upload::stream(payload, limit);
     // A body that breaks off (too large) reaches Docker as an aborted request: nothing loads.
@@ -438,13 +262,12 @@ fn refused_upload(e: bollard::errors::Error) -> ApiError {
 
 /// `GET /images/{ref}/export`: a `docker save` tar, streamed from the engine.
 async fn export(
-    user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: Staff,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    require_manager(&user.user)?;
-    let engine = hosts.get(on.host.as_deref())?.engine;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let docker = engine.client().await?;
     // Fail with a clear error before the response starts, not halfway through the tar.
@@ -473,15 +296,13 @@ struct ImportQuery {
 
 /// `POST /images/import?repo=&tag=`: a root filesystem tar becomes an image.
 async fn import(
-    user: AuthUser,
-    hosts: web::Data<Hosts>,
+    _: Staff,
+    state: web::Data<AppState>,
     on: web::Query<OnHost>,
-    settings: web::Data<Settings>,
     query: web::Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_manager(&user.user)?;
-    let engine = hosts.get(on.host.as_deref())?.engine;
+    let engine = state.hosts.get(on.host.as_deref())?.engine;
     let tag = query.tag.clone().unwrap_or_else(|| "latest".to_string());
     let target = format!("{}:{tag}", query.repo);
     check_ref(&target)?;
@@ -489,7 +310,7 @@ async fn import(
     if docker.inspect_image(&target).await.is_ok() {
         return Err(ApiError::conflict(format!("{target} already exists")));
     }
-    let limit = settings.limits.max_upload_mb << 20;
+    let limit = state.settings.limits.max_upload_mb << 20;
     let (body, pump) = upload::stream(payload, limit);
     let options = CreateImageOptions {
         from_src: Some("-".to_string()),
@@ -531,25 +352,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/images/{ref:.+}/tag", web::post().to(tag))
         .route("/images/{ref:.+}", web::get().to(inspect))
         .route("/images/{ref:.+}", web::delete().to(remove));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::match_score;
-
-    #[test]
-    fn fuzzy_matching_forgives_typos_and_ranks_close_names_first() {
-        let busybox = vec!["berth-test/busybox:1".to_string()];
-        let python = vec!["python:3.12".to_string()];
-        assert!(match_score("busybx", &busybox, "sha256:abc").is_some());
-        assert!(match_score("bsuybox", &busybox, "sha256:abc").is_some());
-        assert!(match_score("busybx", &python, "sha256:abc").is_none());
-        assert!(
-            match_score("abc", &python, "sha256:abcdef").is_some(),
-            "id prefix"
-        );
-        let exact = match_score("busybox", &busybox, "x").unwrap();
-        let typo = match_score("busybx", &busybox, "x").unwrap();
-        assert!(exact > typo);
-    }
 }

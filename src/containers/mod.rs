@@ -1,0 +1,369 @@
+//! Users' containers on every host: creating them under the safety policy (placed on a host,
+//! their image pulled first when missing, recorded with their host), finding one a user may use,
+//! listing, starting, stopping and removing. The REST routes ([`routes`]) and the session's
+//! streams both go through [`Containers`]; it alone decides whose container is whose.
+
+pub mod routes;
+
+use std::sync::Arc;
+
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
+use bollard::query_parameters::{RestartContainerOptions, StopContainerOptions};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::config::ContainerLimits;
+use crate::db::{self, Db};
+use crate::docker::{self, policy, ContainerSpec, LABEL_OWNER};
+use crate::error::{ApiError, ErrorCode};
+use crate::hosts::{Host, Hosts, ASK_TIMEOUT};
+use crate::registries::Registries;
+use crate::users::User;
+
+/// A container as the API shows it.
+#[derive(Serialize)]
+pub struct ContainerView {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub owner: Option<String>,
+    /// The Docker host it lives on.
+    pub host: String,
+}
+
+impl ContainerView {
+    fn inspected(c: ContainerInspectResponse, host: &Host) -> Self {
+        let config = c.config.unwrap_or_default();
+        ContainerView {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: config.image.unwrap_or_default(),
+            state: c
+                .state
+                .and_then(|s| s.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            owner: config.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
+            host: host.name.clone(),
+        }
+    }
+
+    fn listed(c: ContainerSummary, host: &Host) -> Self {
+        ContainerView {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: c.image.unwrap_or_default(),
+            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            owner: c.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
+            host: host.name.clone(),
+        }
+    }
+}
+
+/// What `start`, `stop` and `restart` do.
+#[derive(Clone, Copy)]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+        ))
+    }
+}
+
+/// The containers service.
+pub struct Containers {
+    db: Db,
+    hosts: Arc<Hosts>,
+    limits: ContainerLimits,
+}
+
+impl Containers {
+    pub fn new(db: Db, hosts: Arc<Hosts>, limits: ContainerLimits) -> Containers {
+        Containers { db, hosts, limits }
+    }
+
+    /// Creates a container on the host asked for (`auto`: the one with the most unreserved
+    /// memory), its image pulled there first when missing (`true` when it was), and records it
+    /// with its host.
+    pub async fn create(
+        &self,
+        user: &User,
+        spec: &ContainerSpec,
+        registries: &Registries,
+    ) -> Result<(ContainerView, bool), ApiError> {
+        docker::images::check_ref(&spec.image)?;
+        if let Some(name) = &spec.name {
+            check_name(name)?;
+            if self.name_taken(name).await? {
+                return Err(ApiError::conflict(format!(
+                    "a container named {name} exists"
+                )));
+            }
+        }
+        let host = self.hosts.choose(spec.host.as_deref()).await?;
+        let engine = &host.engine;
+        // Limits are checked before anything is pulled.
+        let body = policy::container_body(&user.id, spec, &self.limits, &host.name)?;
+        let pulled = pull_if_missing(user, &host, registries, &spec.image).await?;
+        let id = engine.create_container(body, spec.name.clone()).await?;
+        let info = engine
+            .inspect_container(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("container {id} vanished")))?;
+        let row = db::containers::ContainerRow {
+            id: id.clone(),
+            name: info
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            host: host.name.clone(),
+            image: spec.image.clone(),
+            owner_id: user.id.clone(),
+        };
+        let recorded = db::containers::insert(&self.db, &row, crate::clock::now_s())
+            .await
+            .map_err(db::conflict_on_unique(format!(
+                "a container named {} exists",
+                row.name
+            )));
+        if let Err(err) = recorded {
+            // Unrecorded, it could not be found again: take back the container just made.
+            let _ = engine.remove_container(&id).await;
+            return Err(err);
+        }
+        tracing::info!(container = %id, image = %spec.image, host = %host.name, pulled, "container created");
+        Ok((ContainerView::inspected(info, &host), pulled))
+    }
+
+    /// Whether a container name is taken on any host (names are unique across hosts). The
+    /// record of a container removed behind berth's back does not keep its name.
+    async fn name_taken(&self, name: &str) -> Result<bool, ApiError> {
+        let Some((id, host)) = db::containers::by_name(&self.db, name).await? else {
+            return Ok(false);
+        };
+        let Some(host) = self.hosts.named(&host) else {
+            return Ok(true);
+        };
+        if host.engine.inspect_container(&id).await?.is_none() {
+            db::containers::delete(&self.db, &id).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// A container the user may use (their own, or any of berth's for an admin) and its host.
+    /// Someone else's container is reported as missing, so its id leaks nothing. Containers
+    /// berth did not record (made before hosts existed) are looked for on `local`.
+    pub async fn find_owned(
+        &self,
+        user: &User,
+        id_or_name: &str,
+    ) -> Result<(ContainerInspectResponse, Host), ApiError> {
+        let host = match db::containers::host_of(&self.db, id_or_name).await? {
+            Some(name) => self.hosts.get(Some(&name)).map_err(|err| match err.code {
+                ErrorCode::NotFound => ApiError::not_found(format!(
+                    "container {id_or_name} is on host {name}, which was removed"
+                )),
+                _ => err,
+            })?,
+            None => self.hosts.get(None)?,
+        };
+        let not_found = || ApiError::not_found(format!("no such container: {id_or_name}"));
+        let info = host
+            .engine
+            .inspect_container(id_or_name)
+            .await?
+            .ok_or_else(not_found)?;
+        let mine = docker::owner_of(&info) == Some(user.id.as_str());
+        if mine || (docker::is_managed(&info) && user.is_admin()) {
+            Ok((info, host))
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// The user's containers (all of berth's for an admin) on every host. A host that does not
+    /// answer lists what berth recorded there, with state `unavailable`; when no host answers,
+    /// the answer is `unavailable`.
+    pub async fn list(&self, user: &User) -> Result<Vec<ContainerView>, ApiError> {
+        let owner = (!user.is_admin()).then_some(user.id.as_str());
+        let all = self.hosts.all();
+        let listings = futures_util::future::join_all(all.iter().map(|host| async move {
+            if !host.engine.is_healthy() {
+                return None;
+            }
+            let listed = tokio::time::timeout(ASK_TIMEOUT, host.engine.list_managed(owner)).await;
+            listed.ok().and_then(Result::ok)
+        }))
+        .await;
+        if listings.iter().all(Option::is_none) {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "no Docker host is answering",
+            ));
+        }
+        let mut containers = Vec::new();
+        for (host, listed) in all.iter().zip(listings) {
+            match listed {
+                Some(listed) => {
+                    containers.extend(listed.into_iter().map(|c| ContainerView::listed(c, host)))
+                }
+                None => containers.extend(
+                    db::containers::on_host(&self.db, &host.name, owner)
+                        .await?
+                        .into_iter()
+                        .map(|c| ContainerView {
+                            id: c.id,
+                            name: c.name,
+                            image: c.image,
+                            state: "unavailable".to_string(),
+                            owner: Some(c.owner_id),
+                            host: host.name.clone(),
+                        }),
+                ),
+            }
+        }
+        Ok(containers)
+    }
+
+    pub async fn view(&self, user: &User, id: &str) -> Result<ContainerView, ApiError> {
+        let (info, host) = self.find_owned(user, id).await?;
+        Ok(ContainerView::inspected(info, &host))
+    }
+
+    /// Starts, stops or restarts a container; one already in that state is left as it is.
+    pub async fn act(
+        &self,
+        user: &User,
+        id: &str,
+        action: Action,
+    ) -> Result<ContainerView, ApiError> {
+        let (info, host) = self.find_owned(user, id).await?;
+        let id = info.id.unwrap_or_default();
+        let docker = host.engine.client().await?;
+        let result = match action {
+            Action::Start => {
+                docker
+                    .start_container(
+                        &id,
+                        None::<bollard::query_parameters::StartContainerOptions>,
+                    )
+                    .await
+            }
+            Action::Stop => {
+                let options = StopContainerOptions {
+                    t: Some(5),
+                    signal: None,
+                };
+                docker.stop_container(&id, Some(options)).await
+            }
+            Action::Restart => {
+                let options = RestartContainerOptions {
+                    t: Some(5),
+                    signal: None,
+                };
+                docker.restart_container(&id, Some(options)).await
+            }
+        };
+        match result {
+            // Starting a running container or stopping a stopped one is already done.
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.view(user, &id).await
+    }
+
+    /// Removes a container the user may use, and berth's record of it.
+    pub async fn remove(&self, user: &User, id: &str) -> Result<(), ApiError> {
+        let (info, host) = self.find_owned(user, id).await?;
+        let id = info.id.unwrap_or_default();
+        host.engine.remove_container(&id).await?;
+        db::containers::delete(&self.db, &id).await?;
+        Ok(())
+    }
+
+    /// Removes every container of a user on every host (their account is going away). A host
+    /// that holds some of them and does not answer stops this with `unavailable`.
+    pub async fn remove_all_of(&self, owner: &str) -> Result<(), ApiError> {
+        for host in self.hosts.all() {
+            if !host.engine.is_healthy() {
+                let recorded = db::containers::on_host(&self.db, &host.name, Some(owner)).await?;
+                if recorded.is_empty() {
+                    continue;
+                }
+                return Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("host {} holds containers and is not answering", host.name),
+                ));
+            }
+            host.engine.remove_owned_by(owner).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A missing image is pulled first, with the stored credentials of its registry.
+async fn pull_if_missing(
+    user: &User,
+    host: &Host,
+    registries: &Registries,
+    image: &str,
+) -> Result<bool, ApiError> {
+    let docker = host.engine.client().await?;
+    match docker.inspect_image(image).await {
+        Ok(_) => return Ok(false),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let credentials = registries.pull_credentials(user, image, None).await?;
+    let mut progress = std::pin::pin!(docker::images::pull(&docker, image, credentials));
+    let cannot = |why: &str| {
+        ApiError::not_found(format!(
+            "no such image here, and pulling {image} failed: {why}"
+        ))
+    };
+    while let Some(item) = progress.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(error) = info.error {
+                    return Err(cannot(&error));
+                }
+            }
+            Err(e) => return Err(cannot(&docker::images::transfer_error(e).message)),
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,94 @@
+//! `/containers`: create, list, inspect, start, stop, restart and remove the caller's containers.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::{Action, ContainerView};
+use crate::auth::AuthUser;
+use crate::docker::ContainerSpec;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct Created {
+    #[serde(flatten)]
+    container: ContainerView,
+    /// Whether its image was pulled first.
+    pulled: bool,
+}
+
+async fn create(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    spec: web::Json<ContainerSpec>,
+) -> Result<HttpResponse, ApiError> {
+    let (container, pulled) = state
+        .containers
+        .create(&user.user, &spec, &state.registries)
+        .await?;
+    Ok(HttpResponse::Created().json(Created { container, pulled }))
+}
+
+async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.containers.list(&user.user).await?))
+}
+
+async fn get(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.containers.view(&user.user, &id).await?))
+}
+
+async fn act(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    action: Action,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.containers.act(&user.user, &id, action).await?))
+}
+
+async fn start(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(user, state, id, Action::Start).await
+}
+
+async fn stop(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(user, state, id, Action::Stop).await
+}
+
+async fn restart(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(user, state, id, Action::Restart).await
+}
+
+async fn remove(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.containers.remove(&user.user, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/containers", web::post().to(create))
+        .route("/containers", web::get().to(list))
+        .route("/containers/{id}", web::get().to(get))
+        .route("/containers/{id}", web::delete().to(remove))
+        .route("/containers/{id}/start", web::post().to(start))
+        .route("/containers/{id}/stop", web::post().to(stop))
+        .route("/containers/{id}/restart", web::post().to(restart));
+}

@@ -1,0 +1,70 @@
+//! `/courses`: teachers create courses and manage their students; students join with a code.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCourse {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Join {
+    join_code: String,
+}
+
+async fn create(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<NewCourse>,
+) -> Result<HttpResponse, ApiError> {
+    let course = super::create(&state.db, &user.user, &body.name).await?;
+    Ok(HttpResponse::Created().json(course))
+}
+
+async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(super::list(&state.db, &user.user).await?))
+}
+
+async fn join(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<Join>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(super::join(&state.db, &user.user, &body.join_code).await?))
+}
+
+async fn students(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(super::students(&state.db, &user.user, &id).await?))
+}
+
+async fn remove_student(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (course_id, student_id) = path.into_inner();
+    super::remove_student(&state.db, &user.user, &course_id, &student_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/courses", web::post().to(create))
+        .route("/courses", web::get().to(list))
+        .route("/courses/join", web::post().to(join))
+        .route("/courses/{id}/students", web::get().to(students))
+        .route(
+            "/courses/{id}/students/{user_id}",
+            web::delete().to(remove_student),
+        );
+}

@@ -1,0 +1,169 @@
+//! The safety policy for containers users create: what a user may choose ([`ContainerSpec`]),
+//! and the engine request berth makes of it. Pure, so the policy is tested without an engine.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+
+use super::{LABEL_HOST, LABEL_MANAGED, LABEL_MEMORY_MB, LABEL_OWNER};
+use crate::config::ContainerLimits;
+use crate::error::ApiError;
+
+/// Capabilities a container keeps; all others are dropped. These let package managers and
+/// `su`-style tools inside the sandbox work, and let berth's stream cleanup signal processes.
+pub const KEPT_CAPABILITIES: [&str; 8] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+];
+
+/// What a user may choose about a new container; anything else is refused.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    pub tty: Option<bool>,
+    pub name: Option<String>,
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    /// A host's name, `auto` for the healthy one with the most unreserved memory, or `local`.
+    pub host: Option<String>,
+}
+
+/// The engine request for `spec`: owner labels, resource limits within `limits`, all
+/// capabilities dropped but [`KEPT_CAPABILITIES`], no new privileges, an init process, and no
+/// host mounts, host network or privileged mode (a user cannot ask for them).
+pub fn container_body(
+    owner_id: &str,
+    spec: &ContainerSpec,
+    limits: &ContainerLimits,
+    host_name: &str,
+) -> Result<ContainerCreateBody, ApiError> {
+    let memory_mb = spec.memory_mb.unwrap_or(limits.default_memory_mb);
+    let cpus = spec.cpus.unwrap_or(limits.default_cpus);
+    let pids = spec.pids_limit.unwrap_or(limits.default_pids);
+    if memory_mb < 16 || memory_mb > limits.max_memory_mb {
+        return Err(ApiError::bad_request(format!(
+            "memory_mb must be between 16 and {}",
+            limits.max_memory_mb
+        )));
+    }
+    if !(cpus > 0.0 && cpus <= limits.max_cpus) {
+        return Err(ApiError::bad_request(format!(
+            "cpus must be above 0 and at most {}",
+            limits.max_cpus
+        )));
+    }
+    if pids < 16 || pids > limits.max_pids {
+        return Err(ApiError::bad_request(format!(
+            "pids_limit must be between 16 and {}",
+            limits.max_pids
+        )));
+    }
+    let labels = HashMap::from([
+        (LABEL_MANAGED.to_string(), "1".to_string()),
+        (LABEL_OWNER.to_string(), owner_id.to_string()),
+        (LABEL_HOST.to_string(), host_name.to_string()),
+        (LABEL_MEMORY_MB.to_string(), memory_mb.to_string()),
+    ]);
+    let env = spec
+        .env
+        .as_ref()
+        .map(|env| env.iter().map(|(k, v)| format!("{k}={v}")).collect());
+    let host_config = HostConfig {
+        memory: Some((memory_mb * 1024 * 1024) as i64),
+        memory_swap: Some((memory_mb * 1024 * 1024) as i64),
+        nano_cpus: Some((cpus * 1e9) as i64),
+        pids_limit: Some(pids),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        cap_add: Some(KEPT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        privileged: Some(false),
+        network_mode: Some("bridge".to_string()),
+        init: Some(true),
+        ..Default::default()
+    };
+    Ok(ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        env,
+        tty: Some(spec.tty.unwrap_or(false)),
+        open_stdin: Some(spec.tty.unwrap_or(false)),
+        labels: Some(labels),
+        host_config: Some(host_config),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ContainerLimits {
+        crate::config::Settings::default().limits
+    }
+
+    fn spec(json: serde_json::Value) -> ContainerSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_container_gets_the_safety_policy_and_its_owner() {
+        let body = container_body(
+            "u1",
+            &spec(serde_json::json!({"image": "x"})),
+            &limits(),
+            "local",
+        )
+        .unwrap();
+        let host = body.host_config.unwrap();
+        assert_eq!(host.privileged, Some(false));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
+        assert_eq!(host.memory, Some(512 << 20));
+        assert_eq!(
+            host.memory_swap, host.memory,
+            "no swap beyond the memory limit"
+        );
+        assert_eq!(host.pids_limit, Some(256));
+        assert!(
+            host.binds.is_none() && host.mounts.is_none(),
+            "no host mounts"
+        );
+        assert_eq!(host.network_mode.as_deref(), Some("bridge"));
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[LABEL_OWNER], "u1");
+        assert_eq!(labels[LABEL_MEMORY_MB], "512");
+    }
+
+    #[test]
+    fn limits_outside_the_settings_are_refused_and_raw_options_cannot_be_asked_for() {
+        for over in [
+            serde_json::json!({"image": "x", "memory_mb": 8}),
+            serde_json::json!({"image": "x", "memory_mb": 1 << 20}),
+            serde_json::json!({"image": "x", "cpus": 0.0}),
+            serde_json::json!({"image": "x", "cpus": 64.0}),
+            serde_json::json!({"image": "x", "pids_limit": 1 << 20}),
+        ] {
+            assert!(
+                container_body("u", &spec(over.clone()), &limits(), "local").is_err(),
+                "{over}"
+            );
+        }
+        let raw = serde_json::json!({"image": "x", "privileged": true});
+        assert!(serde_json::from_value::<ContainerSpec>(raw).is_err());
+        let raw = serde_json::json!({"image": "x", "binds": ["/:/host"]});
+        assert!(serde_json::from_value::<ContainerSpec>(raw).is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! `/hosts`: admins add and remove Docker hosts; teachers and admins see them and their health.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::{Host, NewHost};
+use crate::auth::{Admin, Staff};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct HostStatus {
+    id: String,
+    name: String,
+    url: Option<String>,
+    tls: bool,
+    healthy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn status(host: &Host, answer: Result<String, ApiError>) -> HostStatus {
+    let (api_version, error) = match answer {
+        Ok(version) => (Some(version), None),
+        Err(err) => (None, Some(err.message)),
+    };
+    HostStatus {
+        id: host.id.clone(),
+        name: host.name.clone(),
+        url: host.url.clone(),
+        tls: host.tls,
+        healthy: error.is_none(),
+        api_version,
+        error,
+    }
+}
+
+/// `GET /hosts`: every host with whether it answers now (pinged concurrently, bounded).
+/// Stored hosts that could not be loaded are listed too, so that an admin can remove them.
+async fn list(_: Staff, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let all = state.hosts.all();
+    let answers = futures_util::future::join_all(all.iter().map(|h| h.engine.api_version())).await;
+    let mut listed: Vec<HostStatus> = all
+        .iter()
+        .zip(answers)
+        .map(|(host, answer)| status(host, answer))
+        .collect();
+    for lost in state.hosts.unloadable().await? {
+        listed.push(HostStatus {
+            id: lost.id,
+            name: lost.name,
+            url: Some(lost.url),
+            tls: true,
+            healthy: false,
+            api_version: None,
+            error: Some(
+                "its TLS material cannot be opened (was the secret key changed?); \
+                 remove it and add it again"
+                    .into(),
+            ),
+        });
+    }
+    Ok(HttpResponse::Ok().json(listed))
+}
+
+/// `POST /hosts`: added only once it answers; the refusal says why.
+async fn add(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewHost>,
+) -> Result<HttpResponse, ApiError> {
+    let (host, version) = state.hosts.add(&body, &state.secrets).await?;
+    Ok(HttpResponse::Created().json(status(&host, Ok(version))))
+}
+
+/// `DELETE /hosts/{id}`.
+async fn remove(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.hosts.remove(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /hosts/{id}/ping`: 200 with the API version, or 503 with the reason.
+async fn ping(
+    _: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let host = state
+        .hosts
+        .by_id(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no such host: {id}")))?;
+    let version = host.engine.api_version().await?;
+    Ok(HttpResponse::Ok().json(status(&host, Ok(version))))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/hosts", web::get().to(list))
+        .route("/hosts", web::post().to(add))
+        .route("/hosts/{id}", web::delete().to(remove))
+        .route("/hosts/{id}/ping", web::post().to(ping));
+}

@@ -1,0 +1,155 @@
+//! The session's connection: [`run`] starts the writer and the heartbeat beside the reader
+//! (the command loop in `dispatch`), and when the reader ends for any reason, cancels the
+//! session and waits (bounded) for its streams to clean up.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use actix_ws::{CloseCode, CloseReason};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{dispatch, protocol, Outgoing, SessionCtx};
+use crate::config::SessionSettings;
+
+/// How long a closing session waits for its streams to clean up.
+const CLEANUP_GRACE: Duration = Duration::from_secs(10);
+
+pub(super) async fn run(
+    ctx: Arc<SessionCtx>,
+    ws: actix_ws::Session,
+    messages: actix_ws::AggregatedMessageStream,
+    out_rx: mpsc::Receiver<Outgoing>,
+    reason: Arc<OnceLock<CloseReason>>,
+) {
+    let started = Instant::now();
+    let last_seen = Arc::new(AtomicU64::new(0));
+    let (control_tx, control_rx) = mpsc::channel(8);
+
+    let writer = actix_web::rt::spawn(
+        write_loop(ws, out_rx, control_rx, ctx.cancel.clone(), reason.clone()).in_current_span(),
+    );
+    let heartbeat = actix_web::rt::spawn(
+        heartbeat_loop(
+            ctx.settings.clone(),
+            started,
+            last_seen.clone(),
+            control_tx.clone(),
+            ctx.cancel.clone(),
+            reason.clone(),
+        )
+        .in_current_span(),
+    );
+
+    ctx.send_text(protocol::hello(&ctx.id, ctx.settings.heartbeat_interval_ms))
+        .await;
+    dispatch::read_loop(&ctx, messages, started, &last_seen, &control_tx).await;
+
+    // Whatever ended the reader ends the session: stop every stream, let them clean up.
+    ctx.cancel.cancel();
+    ctx.tracker.close();
+    if tokio::time::timeout(CLEANUP_GRACE, ctx.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("streams still cleaning up after the grace period");
+    }
+    let _ = heartbeat.await;
+    let _ = writer.await;
+}
+
+/// Frames that bypass the output queue: keepalive must not wait behind stream output.
+pub(super) enum Control {
+    Ping,
+    Pong(Bytes),
+}
+
+enum Next {
+    Control(Control),
+    Out(Outgoing),
+}
+
+/// The writer task: the only owner of the socket's sink.
+async fn write_loop(
+    mut ws: actix_ws::Session,
+    mut out: mpsc::Receiver<Outgoing>,
+    mut control: mpsc::Receiver<Control>,
+    cancel: CancellationToken,
+    reason: Arc<OnceLock<CloseReason>>,
+) {
+    loop {
+        // Keepalive goes first; stream output keeps its order.
+        let frame = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            Some(c) = control.recv() => Next::Control(c),
+            Some(o) = out.recv() => Next::Out(o),
+            else => break,
+        };
+        let sent = tokio::select! {
+            _ = cancel.cancelled() => break,
+            sent = async {
+                match frame {
+                    Next::Out(Outgoing::Text(t)) => ws.text(t).await,
+                    Next::Out(Outgoing::Binary(b)) => ws.binary(b).await,
+                    Next::Control(Control::Ping) => ws.ping(b"").await,
+                    Next::Control(Control::Pong(p)) => ws.pong(&p).await,
+                }
+            } => sent,
+        };
+        if sent.is_err() {
+            break; // the client is gone
+        }
+    }
+    cancel.cancel();
+    let reason = reason.get().cloned().or(Some(CloseReason {
+        code: CloseCode::Normal,
+        description: None,
+    }));
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(reason)).await;
+}
+
+/// The heartbeat task: pings on schedule, and ends the session when the client has sent
+/// nothing (not even a pong) for the timeout.
+async fn heartbeat_loop(
+    settings: SessionSettings,
+    started: Instant,
+    last_seen: Arc<AtomicU64>,
+    control: mpsc::Sender<Control>,
+    cancel: CancellationToken,
+    reason: Arc<OnceLock<CloseReason>>,
+) {
+    // Silence is checked more often than pings are sent, so a dead client is dropped close to
+    // the timeout rather than up to one ping interval late.
+    let ping_every = Duration::from_millis(settings.heartbeat_interval_ms);
+    let check_every = ping_every.min(
+        Duration::from_millis(settings.heartbeat_timeout_ms / 4).max(Duration::from_millis(50)),
+    );
+    let mut interval = tokio::time::interval(check_every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ping = Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let silent_ms = (started.elapsed().as_millis() as u64)
+            .saturating_sub(last_seen.load(Ordering::Relaxed));
+        if silent_ms > settings.heartbeat_timeout_ms {
+            tracing::info!(silent_ms, "client silent; closing session");
+            let _ = reason.set(CloseReason {
+                code: CloseCode::Away,
+                description: Some("heartbeat timeout".into()),
+            });
+            cancel.cancel();
+            return;
+        }
+        if last_ping.elapsed() >= ping_every {
+            last_ping = Instant::now();
+            let _ = control.try_send(Control::Ping);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Opening a session: the upgrade checks the origin and the credentials (a bearer token, or a
+//! single-use ticket so that tokens never travel in URLs), registers the session so that
+//! logout, account deletion and shutdown can close it, and starts its tasks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::live::LiveSession;
+use super::{socket, SessionCtx};
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::users;
+
+/// Frames larger than this end the connection (close code 1009); frames between the configured
+/// `max_frame_bytes` and this get an `error` and the session goes on.
+const HARD_FRAME_LIMIT: usize = 64 << 20;
+
+#[derive(serde::Deserialize)]
+pub struct WsQuery {
+    ticket: Option<String>,
+}
+
+/// `GET /api/v1/ws`: upgrades an authenticated request and starts the session's tasks.
+pub async fn ws_handler(
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<WsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let settings = &state.settings;
+    let auth_state = &state.auth;
+    check_origin(&req, &settings.allowed_origins)?;
+    let claims = match (auth::bearer(&req), &query.ticket) {
+        (Some(token), _) => auth_state.check_token(token),
+        (None, Some(ticket)) => auth_state.redeem_ticket(ticket).map(|t| t.claims),
+        (None, None) => None,
+    }
+    .ok_or_else(ApiError::unauthorized)?;
+    let user = users::find_by_id(&state.db, &claims.sub)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+
+    let (response, ws, messages) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
+    let messages = messages
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .aggregate_continuations()
+        .max_continuation_size(HARD_FRAME_LIMIT);
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let sessions = state.sessions.clone();
+    let cancel = sessions.shutdown.child_token();
+    let reason = Arc::new(OnceLock::new());
+    sessions.live.insert(
+        id.clone(),
+        LiveSession {
+            user_id: user.id.clone(),
+            jti: claims.jti.clone(),
+            cancel: cancel.clone(),
+            reason: reason.clone(),
+        },
+    );
+    // The token may have been revoked between the check and the registration above.
+    if auth_state.is_revoked(&claims.jti) {
+        sessions.close_token(&claims.jti);
+    }
+
+    let span = tracing::info_span!("session", session = %id, user = %user.id);
+    let (out_tx, out_rx) = mpsc::channel(settings.session.output_queue);
+    let ctx = Arc::new(SessionCtx {
+        id: id.clone(),
+        user,
+        settings: settings.session.clone(),
+        cancel: cancel.clone(),
+        out: out_tx,
+        streams: Mutex::new(HashMap::new()),
+        tracker: TaskTracker::new(),
+        live_streams: sessions.live_streams.clone(),
+        state: state.clone(),
+    });
+    let tracker = sessions.tracker.clone();
+    tracker.spawn_local(
+        async move {
+            tracing::info!("session opened");
+            socket::run(ctx, ws, messages, out_rx, reason).await;
+            sessions.live.remove(&id);
+            tracing::info!("session closed");
+        }
+        .instrument(span),
+    );
+    Ok(response)
+}
+
+/// A browser's `Origin` must be one of the allowed origins, or the server's own by default.
+fn check_origin(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
+    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
+        return Ok(()); // not a browser
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    let ok = if allowed.is_empty() {
+        let host = req.connection_info().host().to_string();
+        origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+    } else {
+        allowed
+            .iter()
+            .any(|a| a.trim_end_matches('/') == origin.trim_end_matches('/'))
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("origin not allowed"))
+    }
+}
