@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::AuthUser;
+use crate::auth::extract::AuthUser;
 use crate::db;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -94,7 +94,7 @@ async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> Result<HttpRes
 
 async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Ticket {
-        ticket: state.auth.issue_ticket(&user),
+        ticket: state.auth.issue_ticket(&user.user.id, &user.claims),
         expires_in: state.auth.ticket_ttl.as_secs(),
     })
 }

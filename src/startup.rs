@@ -95,10 +95,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .configure(crate::courses::routes::configure)
                         .configure(crate::attendance::routes::configure)
                         .configure(crate::images::routes::configure)
-                        .configure(crate::builds::configure)
+                        .configure(crate::builds::routes::configure)
                         .configure(crate::registries::routes::configure)
                         .configure(crate::hosts::routes::configure)
-                        .route("/ws", web::get().to(session::ws_handler)),
+                        .route("/ws", web::get().to(session::upgrade::ws_handler)),
                 )
                 .default_service(web::to(api_not_found)),
         );

@@ -11,7 +11,7 @@ use crate::db::Db;
 use crate::hosts::Hosts;
 use crate::registries::Registries;
 use crate::secrets::SecretBox;
-use crate::session::Sessions;
+use crate::session::live::Sessions;
 
 pub struct AppState {
     pub db: Db,

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{AttendanceView, RosterEntry};
-use crate::auth::AuthUser;
+use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 

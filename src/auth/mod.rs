@@ -1,7 +1,7 @@
 //! Who is calling: tokens, revocation, WebSocket tickets, login throttling, and the extractors
-//! protected handlers take ([`AuthUser`], [`Staff`], [`Admin`]).
+//! protected handlers take ([`extract`]).
 
-mod extract;
+pub mod extract;
 pub mod token;
 
 use std::time::{Duration, Instant};
@@ -12,7 +12,6 @@ use dashmap::DashMap;
 use crate::config::LoginLimits;
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
-pub use extract::{Admin, AuthUser, Staff};
 pub use token::{Claims, TokenKeys};
 
 /// Signing keys, revoked tokens, live WebSocket tickets and recent login failures.
@@ -70,7 +69,8 @@ impl AuthState {
             .filter(|claims| !self.is_revoked(&claims.jti))
     }
 
-    pub fn issue_ticket(&self, user: &AuthUser) -> String {
+    /// A ticket standing for `claims` (the token of `user_id`) for one WebSocket upgrade.
+    pub fn issue_ticket(&self, user_id: &str, claims: &Claims) -> String {
         let now = Instant::now();
         if self.tickets.len() > 1024 {
             self.tickets.retain(|_, t| t.expires > now);
@@ -79,8 +79,8 @@ impl AuthState {
         self.tickets.insert(
             ticket.clone(),
             Ticket {
-                user_id: user.user.id.clone(),
-                claims: user.claims.clone(),
+                user_id: user_id.to_string(),
+                claims: claims.clone(),
                 expires: now + self.ticket_ttl,
             },
         );

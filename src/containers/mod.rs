@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::config::ContainerLimits;
 use crate::db::{self, Db};
-use crate::docker::{self, policy, ContainerSpec, LABEL_OWNER};
+use crate::docker::policy::{self, ContainerSpec};
+use crate::docker::{self, LABEL_OWNER};
 use crate::error::{ApiError, ErrorCode};
 use crate::hosts::{Host, Hosts, ASK_TIMEOUT};
 use crate::registries::Registries;

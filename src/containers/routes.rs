@@ -4,8 +4,8 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::{Action, ContainerView};
-use crate::auth::AuthUser;
-use crate::docker::ContainerSpec;
+use crate::auth::extract::AuthUser;
+use crate::docker::policy::ContainerSpec;
 use crate::error::ApiError;
 use crate::state::AppState;
 

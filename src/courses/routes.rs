@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::auth::AuthUser;
+use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::EXEC_MARKER;
+/// Environment variable set on every exec berth starts; its value names the stream, and the
+/// processes carrying it (the exec'd process and everything it forks) are killed with the stream.
+pub const EXEC_MARKER: &str = "BERTH_EXEC";
 
 /// Rounds of looking for new children before the freeze is taken as complete (a stopped process
 /// cannot fork, so each round can only add processes forked before it was stopped).

@@ -20,17 +20,13 @@ pub mod policy;
 pub mod tty;
 
 use crate::error::ApiError;
-pub use policy::ContainerSpec;
+pub use exec_kill::EXEC_MARKER;
 
 pub const LABEL_MANAGED: &str = "berth.managed";
 pub const LABEL_OWNER: &str = "berth.owner";
 /// The host a container was placed on, and its memory limit (which placement adds up).
 pub const LABEL_HOST: &str = "berth.host";
 pub const LABEL_MEMORY_MB: &str = "berth.memory_mb";
-
-/// Environment variable set on every exec berth starts; its value names the stream, and the
-/// processes carrying it (the exec'd process and everything it forks) are killed with the stream.
-pub const EXEC_MARKER: &str = "BERTH_EXEC";
 
 /// How long the in-container fallback of [`Engine::kill_exec_processes`] may take: the
 /// container's own tools run it, and they may have been replaced by ones that never return.

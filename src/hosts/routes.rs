@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::{Host, NewHost};
-use crate::auth::{Admin, Staff};
+use crate::auth::extract::{Admin, Staff};
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::match_score;
-use crate::auth::{AuthUser, Staff};
+use crate::auth::extract::{AuthUser, Staff};
 use crate::docker::images::{check_ref, tag_safely};
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -12,8 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::protocol::{self, ClientMessage, StreamId};
-use super::socket::Control;
-use super::{streams, SessionCtx, StreamHandle, StreamParts};
+use super::{streams, Control, SessionCtx, StreamHandle, StreamParts};
 use crate::attendance;
 use crate::error::{ApiError, ErrorCode};
 
@@ -123,43 +122,43 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             }
             let (stream, tty) = (request.stream, request.tty);
             start_stream(ctx, stream, "exec", (true, tty), |parts| {
-                streams::exec(ctx.clone(), request, parts)
+                streams::exec::exec(ctx.clone(), request, parts)
             })
             .await
         }
         ClientMessage::Logs(request) => {
             start_stream(ctx, request.stream, "logs", NO_IO, |parts| {
-                streams::logs(ctx.clone(), request, parts)
+                streams::logs_stats::logs(ctx.clone(), request, parts)
             })
             .await
         }
         ClientMessage::Stats { stream, container } => {
             start_stream(ctx, stream, "stats", NO_IO, |parts| {
-                streams::stats(ctx.clone(), stream, container, parts)
+                streams::logs_stats::stats(ctx.clone(), stream, container, parts)
             })
             .await
         }
         ClientMessage::Pull(request) => {
             start_stream(ctx, request.stream, "pull", NO_IO, |parts| {
-                streams::pull(ctx.clone(), request, parts)
+                streams::images::pull(ctx.clone(), request, parts)
             })
             .await
         }
         ClientMessage::Push(request) => {
             start_stream(ctx, request.stream, "push", NO_IO, |parts| {
-                streams::push(ctx.clone(), request, parts)
+                streams::images::push(ctx.clone(), request, parts)
             })
             .await
         }
         ClientMessage::Build(request) => {
             start_stream(ctx, request.stream, "build", NO_IO, |parts| {
-                streams::build(ctx.clone(), request, parts)
+                streams::images::build(ctx.clone(), request, parts)
             })
             .await
         }
         ClientMessage::AttendanceWatch { stream, attendance } => {
             start_stream(ctx, stream, "attendance.watch", NO_IO, |parts| {
-                streams::attendance_watch(ctx.clone(), stream, attendance, parts)
+                streams::attendance::watch(ctx.clone(), stream, attendance, parts)
             })
             .await
         }

@@ -14,14 +14,13 @@
 //! [`streams`] holds one module per kind of stream.
 
 mod dispatch;
-mod live;
+pub mod live;
 pub mod protocol;
 mod socket;
 mod streams;
-mod upgrade;
+pub mod upgrade;
 
 pub use live::Sessions;
-pub use upgrade::ws_handler;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,6 +67,12 @@ pub(crate) struct StreamParts {
     pub stdin: Option<mpsc::Receiver<Bytes>>,
     pub resize: Option<mpsc::Receiver<(u16, u16)>>,
     pub paused: watch::Receiver<bool>,
+}
+
+/// Frames that bypass the output queue: keepalive must not wait behind stream output.
+pub(crate) enum Control {
+    Ping,
+    Pong(Bytes),
 }
 
 /// One frame for the writer.

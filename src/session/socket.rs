@@ -7,12 +7,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_ws::{CloseCode, CloseReason};
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{dispatch, protocol, Outgoing, SessionCtx};
+use super::{dispatch, protocol, Control, Outgoing, SessionCtx};
 use crate::config::SessionSettings;
 
 /// How long a closing session waits for its streams to clean up.
@@ -59,12 +58,6 @@ pub(super) async fn run(
     }
     let _ = heartbeat.await;
     let _ = writer.await;
-}
-
-/// Frames that bypass the output queue: keepalive must not wait behind stream output.
-pub(super) enum Control {
-    Ping,
-    Pong(Bytes),
 }
 
 enum Next {

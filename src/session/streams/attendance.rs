@@ -14,7 +14,7 @@ use crate::session::{SessionCtx, StreamParts};
 /// A teacher's screen: the code of every step as it starts, and each check-in as it happens,
 /// until the attendance session closes (`end`) or the stream or session ends. Nothing runs for
 /// the attendance session itself; this stream's timer is the only one, and it dies with it.
-pub(in crate::session) async fn attendance_watch(
+pub(in crate::session) async fn watch(
     ctx: Arc<SessionCtx>,
     stream: StreamId,
     attendance_id: String,

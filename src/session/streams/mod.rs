@@ -6,10 +6,10 @@
 //! answering ends with `unavailable` instead of waiting on it; an exec's processes are killed
 //! once the host answers again.
 
-mod attendance;
-mod exec;
-mod images;
-mod logs_stats;
+pub(super) mod attendance;
+pub(super) mod exec;
+pub(super) mod images;
+pub(super) mod logs_stats;
 
 use std::sync::Arc;
 
@@ -22,11 +22,6 @@ use super::protocol::{self, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT};
 use super::{SessionCtx, StreamParts};
 use crate::docker::Engine;
 use crate::error::ApiError;
-
-pub(super) use attendance::attendance_watch;
-pub(super) use exec::exec;
-pub(super) use images::{build, pull, push};
-pub(super) use logs_stats::{logs, stats};
 
 /// Largest chunk read from Docker at once; bigger output arrives as several frames.
 const READ_CAPACITY: usize = 64 * 1024;

@@ -4,19 +4,19 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use dashmap::DashMap;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::auth::Staff;
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::upload;
 use crate::users::User;
 
+pub mod routes;
+
 /// How long an uploaded context is kept.
-const CONTEXT_TTL: Duration = Duration::from_secs(3600);
+pub const CONTEXT_TTL: Duration = Duration::from_secs(3600);
 
 /// Uploaded build contexts, each usable by its uploader for an hour.
 pub struct BuildContexts {
@@ -52,6 +52,37 @@ impl BuildContexts {
             }
             _ => Err(ApiError::not_found(format!("no such build context: {id}"))),
         }
+    }
+
+    /// Stores an upload as `owner`'s build context: the body is a tar, or with `is_dockerfile` a
+    /// Dockerfile alone. Returns the context's id and the upload's size; a refused upload
+    /// leaves nothing behind.
+    pub async fn store(
+        &self,
+        owner: &User,
+        payload: web::Payload,
+        limit: u64,
+        is_dockerfile: bool,
+    ) -> Result<(String, u64), ApiError> {
+        self.forget_expired();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let path = self.dir.join(format!("{id}.tar"));
+        let size = match receive(payload, limit, is_dockerfile, &path).await {
+            Ok(size) => size,
+            Err(err) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(err);
+            }
+        };
+        self.contexts.insert(
+            id.clone(),
+            Context {
+                owner: owner.id.clone(),
+                path,
+                uploaded: Instant::now(),
+            },
+        );
+        Ok((id, size))
     }
 
     fn forget_expired(&self) {
@@ -115,53 +146,4 @@ async fn receive(
     }
     file.flush().await.map_err(io)?;
     Ok(size)
-}
-
-/// `POST /builds/contexts`: a tar body (`application/x-tar`), or a Dockerfile (`text/plain`).
-async fn upload(
-    req: HttpRequest,
-    Staff(user): Staff,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let contexts = &state.contexts;
-    contexts.forget_expired();
-    let limit = state.settings.limits.max_upload_mb << 20;
-    let content_type = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let is_dockerfile = content_type.starts_with("text/plain");
-    if !is_dockerfile && !content_type.starts_with("application/x-tar") {
-        return Err(ApiError::bad_request(
-            "send a tar (application/x-tar) or a Dockerfile (text/plain)",
-        ));
-    }
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let path = contexts.dir.join(format!("{id}.tar"));
-    let size = match receive(payload, limit, is_dockerfile, &path).await {
-        Ok(size) => size,
-        Err(err) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(err);
-        }
-    };
-    contexts.contexts.insert(
-        id.clone(),
-        Context {
-            owner: user.user.id.clone(),
-            path,
-            uploaded: Instant::now(),
-        },
-    );
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "context": id,
-        "size": size,
-        "expires_in": CONTEXT_TTL.as_secs(),
-    })))
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/builds/contexts", web::post().to(upload));
 }

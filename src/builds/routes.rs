@@ -1,0 +1,50 @@
+//! `POST /builds/contexts`: teachers and admins upload what a `build` on the session builds.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::CONTEXT_TTL;
+use crate::auth::extract::Staff;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct Uploaded {
+    context: String,
+    size: u64,
+    expires_in: u64,
+}
+
+/// A tar body (`application/x-tar`), or a Dockerfile (`text/plain`).
+async fn upload(
+    req: HttpRequest,
+    Staff(caller): Staff,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_dockerfile = content_type.starts_with("text/plain");
+    if !is_dockerfile && !content_type.starts_with("application/x-tar") {
+        return Err(ApiError::bad_request(
+            "send a tar (application/x-tar) or a Dockerfile (text/plain)",
+        ));
+    }
+    let limit = state.settings.limits.max_upload_mb << 20;
+    let (context, size) = state
+        .contexts
+        .store(&caller.user, payload, limit, is_dockerfile)
+        .await?;
+    Ok(HttpResponse::Created().json(Uploaded {
+        context,
+        size,
+        expires_in: CONTEXT_TTL.as_secs(),
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/builds/contexts", web::post().to(upload));
+}
