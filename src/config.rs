@@ -30,6 +30,8 @@ pub struct Settings {
     pub limits: ContainerLimits,
     pub login: LoginLimits,
     pub registries: RegistrySettings,
+    pub workspaces: WorkspaceSettings,
+    pub quotas: Quotas,
 }
 
 /// Timings and sizes of one WebSocket session.
@@ -56,6 +58,70 @@ pub struct ContainerLimits {
     pub max_pids: i64,
     /// Largest upload (image tar, root filesystem, build context).
     pub max_upload_mb: u64,
+}
+
+/// What one user may hold; teachers and admins have the `staff_` figures.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Quotas {
+    pub workspaces_per_user: u32,
+    pub staff_workspaces_per_user: u32,
+    /// Memory a user's containers and workspaces may reserve together, in MiB.
+    pub memory_mb_per_user: u64,
+    pub staff_memory_mb_per_user: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            workspaces_per_user: 3,
+            staff_workspaces_per_user: 20,
+            memory_mb_per_user: 4096,
+            staff_memory_mb_per_user: 32768,
+        }
+    }
+}
+
+impl Quotas {
+    /// (workspaces, memory in MiB) for a user.
+    pub fn for_user(&self, staff: bool) -> (u32, u64) {
+        if staff {
+            (
+                self.staff_workspaces_per_user,
+                self.staff_memory_mb_per_user,
+            )
+        } else {
+            (self.workspaces_per_user, self.memory_mb_per_user)
+        }
+    }
+}
+
+/// Workspaces: the limits of a `run`, file sizes, and idle culling.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkspaceSettings {
+    /// Largest file written through the files API.
+    pub max_file_mb: u64,
+    /// A workspace with no activity for this long is stopped (its files stay).
+    pub idle_timeout_s: u64,
+    /// How often idle workspaces are looked for.
+    pub cull_interval_s: u64,
+    pub default_time_limit_s: u64,
+    pub max_time_limit_s: u64,
+    pub default_output_limit_kb: u64,
+    pub max_output_limit_kb: u64,
+}
+
+impl Default for WorkspaceSettings {
+    fn default() -> Self {
+        WorkspaceSettings {
+            max_file_mb: 10,
+            idle_timeout_s: 1800,
+            cull_interval_s: 30,
+            default_time_limit_s: 10,
+            max_time_limit_s: 300,
+            default_output_limit_kb: 1024,
+            max_output_limit_kb: 64 * 1024,
+        }
+    }
 }
 
 /// What registries that are not an admin's may reach.
@@ -109,6 +175,8 @@ impl Default for Settings {
                 max_failures_per_ip: 20,
             },
             registries: RegistrySettings::default(),
+            workspaces: WorkspaceSettings::default(),
+            quotas: Quotas::default(),
         }
     }
 }
@@ -132,6 +200,8 @@ impl std::fmt::Debug for Settings {
             .field("limits", &self.limits)
             .field("login", &self.login)
             .field("registries", &self.registries)
+            .field("workspaces", &self.workspaces)
+            .field("quotas", &self.quotas)
             .finish()
     }
 }

@@ -7,6 +7,7 @@
 //! | forbidden      | 403  |
 //! | not_found      | 404  |
 //! | conflict       | 409  |
+//! | quota_exceeded | 409  |
 //! | too_large      | 413  |
 //! | too_many       | 429  |
 //! | internal       | 500  |
@@ -24,6 +25,8 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     Conflict,
+    /// A user's quota (workspaces, memory) would be exceeded.
+    QuotaExceeded,
     TooLarge,
     TooMany,
     Internal,
@@ -37,7 +40,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Conflict | ErrorCode::QuotaExceeded => StatusCode::CONFLICT,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooMany => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,7 +4,7 @@
 //! - routes: `accounts`, each area's `routes`, and `session` (the WebSocket: upgrade, dispatch,
 //!   streams), wired in `startup` around one `state::AppState`;
 //! - services: `users`, `auth`, `hosts`, `containers`, `images`, `registries`, `builds`,
-//!   `courses`, `attendance`;
+//!   `courses`, `attendance`, `templates`, `workspaces`;
 //! - `db` (all SQL) and `docker` (all engine calls, with no notion of users or roles);
 //! - leaves: `config`, `error`, `clock`, `secrets`, `upload`, `telemetry`.
 
@@ -27,5 +27,7 @@ pub mod session;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod templates;
 pub mod upload;
 pub mod users;
+pub mod workspaces;

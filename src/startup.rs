@@ -24,6 +24,7 @@ use crate::secrets::SecretBox;
 use crate::session::{self, Sessions};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
+use crate::workspaces::Workspaces;
 
 /// Largest JSON body a REST endpoint accepts.
 const JSON_LIMIT: usize = 256 * 1024;
@@ -33,7 +34,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     sessions: Arc<Sessions>,
-    /// Stops the hosts' health pings when the application goes.
+    /// Stops the hosts' health pings and the idle culling when the application goes.
     _health_watch: DropGuard,
 }
 
@@ -67,7 +68,19 @@ impl AppState {
         );
         let egress = Egress::public_and(&settings.registries.allowed_networks)?;
         Ok(AppState {
-            containers: Containers::new(db.clone(), hosts.clone(), settings.limits.clone()),
+            containers: Containers::new(
+                db.clone(),
+                hosts.clone(),
+                settings.limits.clone(),
+                settings.quotas.clone(),
+            ),
+            workspaces: Arc::new(Workspaces::new(
+                db.clone(),
+                hosts.clone(),
+                settings.workspaces.clone(),
+                settings.quotas.clone(),
+                settings.limits.clone(),
+            )),
             registries: Registries::new(db.clone(), secrets.clone(), egress),
             contexts: BuildContexts::new(&settings.data_dir)
                 .context("preparing the build context dir")?,
@@ -98,6 +111,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .configure(crate::builds::routes::configure)
                         .configure(crate::registries::routes::configure)
                         .configure(crate::hosts::routes::configure)
+                        .configure(crate::templates::routes::configure)
+                        .configure(crate::workspaces::routes::configure)
                         .route("/ws", web::get().to(session::upgrade::ws_handler)),
                 )
                 .default_service(web::to(api_not_found)),
@@ -124,6 +139,7 @@ impl Application {
         let state = web::Data::new(AppState::build(settings).await?);
         let stop_health = CancellationToken::new();
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
+        tokio::spawn(state.workspaces.clone().cull_idle(stop_health.clone()));
         let sessions = state.sessions.clone();
         let server = HttpServer::new(move || {
             App::new()

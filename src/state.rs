@@ -12,6 +12,7 @@ use crate::hosts::Hosts;
 use crate::registries::Registries;
 use crate::secrets::SecretBox;
 use crate::session::live::Sessions;
+use crate::workspaces::Workspaces;
 
 pub struct AppState {
     pub db: Db,
@@ -19,6 +20,8 @@ pub struct AppState {
     /// Docker hosts; shared with their background health watch.
     pub hosts: Arc<Hosts>,
     pub containers: Containers,
+    /// Shared with the idle culling task and the streams that hold a workspace active.
+    pub workspaces: Arc<Workspaces>,
     pub registries: Registries,
     pub sessions: Arc<Sessions>,
     /// Check-in state shared by REST and the sessions watching attendance.

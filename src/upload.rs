@@ -57,10 +57,13 @@ pub fn stream(
         }
         Upload::Complete(total)
     };
-    (tokio_stream_from(rx), pump)
+    (receiver_stream(rx), pump)
 }
 
-fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl Stream<Item = T> + Send {
+/// What a channel receives, as a stream.
+pub fn receiver_stream<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + Unpin + 'static {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 

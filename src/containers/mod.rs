@@ -12,7 +12,7 @@ use bollard::query_parameters::{RestartContainerOptions, StopContainerOptions};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::config::ContainerLimits;
+use crate::config::{ContainerLimits, Quotas};
 use crate::db::{self, Db};
 use crate::docker::policy::{self, ContainerSpec};
 use crate::docker::{self, LABEL_OWNER};
@@ -102,11 +102,62 @@ pub struct Containers {
     db: Db,
     hosts: Arc<Hosts>,
     limits: ContainerLimits,
+    quotas: Quotas,
 }
 
 impl Containers {
-    pub fn new(db: Db, hosts: Arc<Hosts>, limits: ContainerLimits) -> Containers {
-        Containers { db, hosts, limits }
+    pub fn new(db: Db, hosts: Arc<Hosts>, limits: ContainerLimits, quotas: Quotas) -> Containers {
+        Containers {
+            db,
+            hosts,
+            limits,
+            quotas,
+        }
+    }
+
+    /// Refuses with `quota_exceeded` when `adding_mb` more would take the memory reserved by
+    /// the owner's containers and workspaces, on every host, beyond `max_mb`.
+    pub async fn check_memory_quota(
+        &self,
+        owner: &str,
+        adding_mb: u64,
+        max_mb: u64,
+    ) -> Result<(), ApiError> {
+        let mut reserved = 0u64;
+        for host in self.hosts.all() {
+            if !host.engine.is_healthy() {
+                continue;
+            }
+            for container in host.engine.list_managed(Some(owner)).await? {
+                reserved += container
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(docker::LABEL_MEMORY_MB))
+                    .and_then(|m| m.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        if reserved + adding_mb > max_mb {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "your containers and workspaces reserve {reserved} MiB of memory; \
+                     {adding_mb} MiB more would pass your quota of {max_mb} MiB"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Pulls `image` onto `host` when it is not there (`true` when it was pulled).
+    pub async fn pull_if_missing(
+        &self,
+        user: &User,
+        host: &Host,
+        registries: &Registries,
+        image: &str,
+    ) -> Result<bool, ApiError> {
+        pull_if_missing(user, host, registries, image).await
     }
 
     /// Creates a container on the host asked for (`auto`: the one with the most unreserved
@@ -129,8 +180,11 @@ impl Containers {
         }
         let host = self.hosts.choose(spec.host.as_deref()).await?;
         let engine = &host.engine;
-        // Limits are checked before anything is pulled.
+        // Limits and quota are checked before anything is pulled.
         let body = policy::container_body(&user.id, spec, &self.limits, &host.name)?;
+        let (_, quota) = self.quotas.for_user(user.is_staff());
+        let memory_mb = spec.memory_mb.unwrap_or(self.limits.default_memory_mb);
+        self.check_memory_quota(&user.id, memory_mb, quota).await?;
         let pulled = pull_if_missing(user, &host, registries, &spec.image).await?;
         let id = engine.create_container(body, spec.name.clone()).await?;
         let info = engine
@@ -204,7 +258,9 @@ impl Containers {
             .await?
             .ok_or_else(not_found)?;
         let mine = docker::owner_of(&info) == Some(user.id.as_str());
-        if mine || (docker::is_managed(&info) && user.is_admin()) {
+        // A workspace's container is reached through its workspace only.
+        let workspace = docker::label(&info, policy::LABEL_WORKSPACE).is_some();
+        if !workspace && (mine || (docker::is_managed(&info) && user.is_admin())) {
             Ok((info, host))
         } else {
             Err(not_found())
@@ -234,9 +290,16 @@ impl Containers {
         let mut containers = Vec::new();
         for (host, listed) in all.iter().zip(listings) {
             match listed {
-                Some(listed) => {
-                    containers.extend(listed.into_iter().map(|c| ContainerView::listed(c, host)))
-                }
+                Some(listed) => containers.extend(
+                    listed
+                        .into_iter()
+                        .filter(|c| {
+                            !c.labels
+                                .as_ref()
+                                .is_some_and(|l| l.contains_key(policy::LABEL_WORKSPACE))
+                        })
+                        .map(|c| ContainerView::listed(c, host)),
+                ),
                 None => containers.extend(
                     db::containers::on_host(&self.db, &host.name, owner)
                         .await?

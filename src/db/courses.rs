@@ -106,3 +106,20 @@ pub async fn students(db: &Db, course_id: &str) -> Result<Vec<(String, String, i
     .fetch_all(db)
     .await
 }
+
+/// Whether `teacher_id` teaches a course that `student_id` attends.
+pub async fn teaches_student(
+    db: &Db,
+    teacher_id: &str,
+    student_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT c.id FROM courses c JOIN course_students s ON s.course_id = c.id \
+         WHERE c.teacher_id = $1 AND s.user_id = $2 LIMIT 1",
+    )
+    .bind(teacher_id)
+    .bind(student_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.is_some())
+}

@@ -8,8 +8,10 @@ pub mod containers;
 pub mod courses;
 pub mod hosts;
 pub mod registries;
+pub mod templates;
 pub mod tokens;
 pub mod users;
+pub mod workspaces;
 
 use std::str::FromStr;
 use std::time::Duration;

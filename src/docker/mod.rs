@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 
 pub mod endpoint;
 mod exec_kill;
+pub mod files;
 pub mod images;
 pub mod policy;
 pub mod tty;
@@ -276,6 +277,112 @@ impl Engine {
         }
     }
 
+    /// Starts a container; one already running is left as it is.
+    pub async fn start_container(&self, id: &str) -> Result<(), ApiError> {
+        let started = self
+            .client()
+            .await?
+            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await;
+        match started {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stops a container (SIGTERM, then SIGKILL after `grace_s`); one already stopped is left
+    /// as it is.
+    pub async fn stop_container(&self, id: &str, grace_s: i32) -> Result<(), ApiError> {
+        let options = bollard::query_parameters::StopContainerOptions {
+            t: Some(grace_s),
+            signal: None,
+        };
+        let stopped = self.client().await?.stop_container(id, Some(options)).await;
+        match stopped {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes a named volume (labelled as berth's, for `owner`).
+    pub async fn create_volume(&self, name: &str, owner: &str) -> Result<(), ApiError> {
+        let labels = HashMap::from([
+            (LABEL_MANAGED.to_string(), "1".to_string()),
+            (LABEL_OWNER.to_string(), owner.to_string()),
+        ]);
+        let options = bollard::models::VolumeCreateOptions {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.client().await?.create_volume(options).await?;
+        Ok(())
+    }
+
+    /// Removes a named volume; one already gone is not an error.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), ApiError> {
+        let removed = self
+            .client()
+            .await?
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await;
+        match removed {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs a short command in a running container as `user` and returns its exit code and
+    /// what it printed (both streams), given at most `within`.
+    pub async fn exec_quiet(
+        &self,
+        container: &str,
+        cmd: Vec<String>,
+        user: &str,
+        within: Duration,
+    ) -> Result<(i64, String), ApiError> {
+        let docker = self.client().await?;
+        let run = async {
+            let exec = docker
+                .create_exec(
+                    container,
+                    bollard::exec::CreateExecOptions {
+                        cmd: Some(cmd),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        user: Some(user.to_string()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let mut printed = Vec::new();
+            if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+                docker.start_exec(&exec.id, None).await?
+            {
+                while let Some(Ok(chunk)) = output.next().await {
+                    printed.extend_from_slice(&chunk.into_bytes());
+                }
+            }
+            let code = docker.inspect_exec(&exec.id).await?.exit_code.unwrap_or(-1);
+            Ok::<_, ApiError>((code, String::from_utf8_lossy(&printed).into_owned()))
+        };
+        tokio::time::timeout(within, run).await.unwrap_or_else(|_| {
+            Err(ApiError::new(
+                crate::error::ErrorCode::Unavailable,
+                "the command in the container did not finish in time",
+            ))
+        })
+    }
+
     /// Docker Hub's answer to a search, through the engine (which may be offline).
     pub async fn search_hub(
         &self,
@@ -379,6 +486,11 @@ impl Engine {
 /// The owner label of a container berth made.
 pub fn owner_of(info: &ContainerInspectResponse) -> Option<&str> {
     labels(info)?.get(LABEL_OWNER).map(String::as_str)
+}
+
+/// A label of a container.
+pub fn label<'a>(info: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
+    labels(info)?.get(key).map(String::as_str)
 }
 
 /// Whether berth made this container.

@@ -103,6 +103,74 @@ pub fn container_body(
     })
 }
 
+/// Marks a container as a workspace's (its value is the workspace's id): such containers are
+/// reached through the workspaces API only.
+pub const LABEL_WORKSPACE: &str = "berth.workspace";
+
+/// What a workspace's container is made of (from its template).
+pub struct WorkspaceSpec<'a> {
+    pub workspace_id: &'a str,
+    pub image: &'a str,
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
+    pub pids: Option<i64>,
+    pub gpus: Option<u32>,
+    /// No network interface but loopback.
+    pub network_none: bool,
+    /// The named volume mounted at /workspace.
+    pub volume: &'a str,
+}
+
+/// A workspace's container: the same policy as any container, its network as the template
+/// says, its files in a named volume (not a host mount) at /workspace, and a main process that
+/// only keeps it alive (and stops at once when asked).
+pub fn workspace_body(
+    owner_id: &str,
+    spec: &WorkspaceSpec,
+    limits: &ContainerLimits,
+    host_name: &str,
+) -> Result<ContainerCreateBody, ApiError> {
+    let container = ContainerSpec {
+        image: spec.image.to_string(),
+        cmd: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done".into(),
+        ]),
+        env: None,
+        tty: None,
+        name: None,
+        memory_mb: spec.memory_mb,
+        cpus: spec.cpus,
+        pids_limit: spec.pids,
+        host: None,
+    };
+    let mut body = container_body(owner_id, &container, limits, host_name)?;
+    if let Some(labels) = body.labels.as_mut() {
+        labels.insert(LABEL_WORKSPACE.to_string(), spec.workspace_id.to_string());
+    }
+    body.working_dir = Some("/workspace".into());
+    let host = body.host_config.get_or_insert_with(Default::default);
+    if spec.network_none {
+        host.network_mode = Some("none".into());
+    }
+    host.mounts = Some(vec![bollard::models::Mount {
+        target: Some("/workspace".into()),
+        source: Some(spec.volume.to_string()),
+        typ: Some(bollard::models::MountTypeEnum::VOLUME),
+        ..Default::default()
+    }]);
+    if let Some(count) = spec.gpus.filter(|g| *g > 0) {
+        host.device_requests = Some(vec![bollard::models::DeviceRequest {
+            driver: Some("nvidia".into()),
+            count: Some(count.into()),
+            capabilities: Some(vec![vec!["gpu".into()]]),
+            ..Default::default()
+        }]);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +233,28 @@ mod tests {
         assert!(serde_json::from_value::<ContainerSpec>(raw).is_err());
         let raw = serde_json::json!({"image": "x", "binds": ["/:/host"]});
         assert!(serde_json::from_value::<ContainerSpec>(raw).is_err());
+    }
+
+    #[test]
+    fn a_workspace_keeps_its_files_in_a_volume_and_has_no_network_unless_asked() {
+        let spec = WorkspaceSpec {
+            workspace_id: "w1",
+            image: "x",
+            memory_mb: Some(256),
+            cpus: None,
+            pids: Some(64),
+            gpus: None,
+            network_none: true,
+            volume: "berth-ws-w1",
+        };
+        let body = workspace_body("u1", &spec, &limits(), "local").unwrap();
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        let mount = &host.mounts.unwrap()[0];
+        assert_eq!(mount.typ, Some(bollard::models::MountTypeEnum::VOLUME));
+        assert_eq!(mount.target.as_deref(), Some("/workspace"));
+        assert_eq!(host.pids_limit, Some(64));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(body.labels.unwrap()[LABEL_WORKSPACE], "w1");
     }
 }

@@ -86,12 +86,12 @@ pub async fn logs(
     Ok(Box::pin(output))
 }
 
-fn unavailable(e: &dyn std::fmt::Display) -> ApiError {
+pub(super) fn unavailable(e: &dyn std::fmt::Display) -> ApiError {
     tracing::warn!(error = %e, "Docker engine unreachable");
     ApiError::new(ErrorCode::Unavailable, "the Docker engine is unavailable")
 }
 
-async fn send_to_engine(
+pub(super) async fn send_to_engine(
     endpoint: &Endpoint,
     request: Request<Full<Bytes>>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, ApiError> {
@@ -100,7 +100,7 @@ async fn send_to_engine(
 }
 
 /// The engine's refusal, with its message (which names what the client asked about).
-async fn engine_error(response: hyper::Response<hyper::body::Incoming>) -> ApiError {
+pub(super) async fn engine_error(response: hyper::Response<hyper::body::Incoming>) -> ApiError {
     let status = response.status();
     let body = response.into_body().collect().await.map(|b| b.to_bytes());
     let message = body

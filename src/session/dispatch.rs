@@ -132,9 +132,15 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             })
             .await
         }
-        ClientMessage::Stats { stream, container } => {
-            start_stream(ctx, stream, "stats", NO_IO, |parts| {
-                streams::logs_stats::stats(ctx.clone(), stream, container, parts)
+        ClientMessage::Stats(request) => {
+            start_stream(ctx, request.stream, "stats", NO_IO, |parts| {
+                streams::logs_stats::stats(ctx.clone(), request, parts)
+            })
+            .await
+        }
+        ClientMessage::Run(request) => {
+            start_stream(ctx, request.stream, "run", (true, false), |parts| {
+                streams::exec::run(ctx.clone(), request, parts)
             })
             .await
         }

@@ -41,10 +41,9 @@ pub enum ClientMessage {
         stream: StreamId,
     },
     Logs(LogsRequest),
-    Stats {
-        stream: StreamId,
-        container: String,
-    },
+    Stats(StatsRequest),
+    /// Runs a file of a workspace with the template's command for its kind, within limits.
+    Run(RunRequest),
     Ping {
         t: Value,
     },
@@ -68,7 +67,9 @@ pub enum ClientMessage {
 #[derive(Debug, Deserialize)]
 pub struct ExecRequest {
     pub stream: StreamId,
-    pub container: String,
+    /// The container, or (`workspace`) the workspace, to run in: exactly one of them.
+    pub container: Option<String>,
+    pub workspace: Option<String>,
     pub cmd: Vec<String>,
     #[serde(default)]
     pub tty: bool,
@@ -106,7 +107,8 @@ pub struct BuildRequest {
 #[derive(Debug, Deserialize)]
 pub struct LogsRequest {
     pub stream: StreamId,
-    pub container: String,
+    pub container: Option<String>,
+    pub workspace: Option<String>,
     #[serde(default)]
     pub follow: bool,
     pub tail: Option<u64>,
@@ -114,6 +116,43 @@ pub struct LogsRequest {
     pub since: Option<i64>,
     #[serde(default)]
     pub timestamps: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatsRequest {
+    pub stream: StreamId,
+    pub container: Option<String>,
+    pub workspace: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunRequest {
+    pub stream: StreamId,
+    pub workspace: String,
+    /// The file to run, relative to /workspace.
+    pub path: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub time_limit_s: Option<u64>,
+    pub output_limit_kb: Option<u64>,
+}
+
+/// What a stream runs against.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Container(String),
+    Workspace(String),
+}
+
+/// The one target of a request that names a `container` or a `workspace`.
+pub fn target(container: &Option<String>, workspace: &Option<String>) -> Result<Target, ApiError> {
+    match (container, workspace) {
+        (Some(c), None) => Ok(Target::Container(c.clone())),
+        (None, Some(w)) => Ok(Target::Workspace(w.clone())),
+        _ => Err(ApiError::bad_request(
+            "name exactly one of container and workspace",
+        )),
+    }
 }
 
 impl ExecRequest {
@@ -187,6 +226,12 @@ pub fn started(stream: StreamId) -> String {
 
 pub fn exit(stream: StreamId, code: Option<i64>) -> String {
     json!({"type": "exit", "stream": stream, "code": code}).to_string()
+}
+
+/// The end of a `run`: its exit code, how long it took, and why berth killed it, if it did.
+pub fn ran(stream: StreamId, code: Option<i64>, duration_ms: u64, killed: Option<&str>) -> String {
+    json!({"type": "exit", "stream": stream, "code": code, "duration_ms": duration_ms, "killed": killed})
+        .to_string()
 }
 
 pub fn end(stream: StreamId) -> String {

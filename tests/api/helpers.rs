@@ -25,6 +25,8 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// Containers to remove when the test ends, with the engine (`-H`) they are on.
     containers: Mutex<Vec<(Option<String>, String)>>,
+    /// Volumes (on the local engine) to remove when the test ends, after the containers.
+    volumes: Mutex<Vec<String>>,
 }
 
 pub struct TestUser {
@@ -58,6 +60,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         sessions,
         data_dir,
         containers: Mutex::new(Vec::new()),
+        volumes: Mutex::new(Vec::new()),
     }
 }
 
@@ -72,6 +75,11 @@ impl Drop for TestApp {
         for (engine, id) in self.containers.lock().unwrap().drain(..) {
             let _ = docker_cli(engine.as_deref())
                 .args(["rm", "-f", &id])
+                .output();
+        }
+        for volume in self.volumes.lock().unwrap().drain(..) {
+            let _ = docker_cli(None)
+                .args(["volume", "rm", "-f", &volume])
                 .output();
         }
     }
@@ -205,6 +213,11 @@ impl TestApp {
         self.track_on(None, id);
     }
 
+    /// Removes the volume when the test ends.
+    pub fn track_volume(&self, name: &str) {
+        self.volumes.lock().unwrap().push(name.to_string());
+    }
+
     /// Removes the container on engine `docker_host` (None: the local one) when the test ends.
     pub fn track_on(&self, docker_host: Option<&str>, id: &str) {
         self.containers
@@ -276,6 +289,8 @@ pub struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub code: Option<i64>,
+    /// The `exit` message itself.
+    pub exit: Option<Value>,
     pub errors: Vec<Value>,
 }
 
@@ -408,6 +423,7 @@ impl Ws {
                 Frame::Bytes(s, 2, bytes) if s == stream => out.stderr.extend(bytes),
                 Frame::Json(v) if v["stream"] == stream && v["type"] == "exit" => {
                     out.code = v["code"].as_i64();
+                    out.exit = Some(v);
                     return out;
                 }
                 Frame::Json(v) if v["stream"] == stream && v["type"] == "error" => {

@@ -461,7 +461,11 @@ async fn containers_images_and_streams_follow_the_host_they_were_placed_on() {
 async fn auto_places_a_container_on_the_host_with_the_most_unreserved_memory() {
     // Limits far above this machine's memory, so the test's reservations outweigh whatever
     // other tests run on the local engine meanwhile.
-    let app = spawn_app_with(|s| s.limits.max_memory_mb = 4_000_000).await;
+    let app = spawn_app_with(|s| {
+        s.limits.max_memory_mb = 4_000_000;
+        s.quotas.memory_mb_per_user = 10_000_000;
+    })
+    .await;
     let admin = app.new_user_with_role(Role::Admin).await;
     add_host(
         &app,

@@ -14,3 +14,4 @@ mod protocol;
 mod proxy;
 mod registries;
 mod server_process;
+mod workspaces;

@@ -1,4 +1,5 @@
-//! `exec`: a command in a container, with stdin, resize, pause and cancel.
+//! `exec` and `run`: a process in a container or a workspace, with stdin, resize, pause and
+//! cancel; a `run` also with a time and an output limit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,56 +12,189 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{host_lost, owned_container, pump_output, Ending, Interrupted, Outcome, READ_CAPACITY};
+use super::{
+    find, host_lost, pump_output, Ending, Found, Interrupted, Limits, Outcome, Use, READ_CAPACITY,
+};
 use crate::docker::{Engine, EXEC_MARKER};
 use crate::error::ApiError;
-use crate::session::protocol::ExecRequest;
-use crate::session::protocol::{self};
+use crate::session::protocol::{self, ExecRequest, RunRequest, StreamId};
 use crate::session::{SessionCtx, StreamParts};
+use crate::workspaces::files::{WorkspacePath, ROOT, UID};
 
 /// How long the cleanup of a cancelled exec may take before it is given up (and logged).
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long berth waits for a host that stopped answering mid-exec to come back, so that it can
 /// kill what the exec started.
 const KILL_WHEN_BACK_WITHIN: Duration = Duration::from_secs(3600);
+/// The exit status of a process killed by SIGKILL.
+const SIGKILLED: i64 = 137;
 
-/// Runs a command in a container, with stdin, resize, pause and cancel, and kills everything it
+/// What to start, and how.
+struct Process {
+    cmd: Vec<String>,
+    env: Vec<(String, String)>,
+    workdir: Option<String>,
+    /// `uid:gid`, or the image's user when None.
+    user: Option<String>,
+    tty: bool,
+    size: Option<(u16, u16)>,
+}
+
+/// How a process ended.
+struct Ended {
+    code: Option<i64>,
+    /// What stopped it, when it did not end by itself.
+    interrupted: Option<Interrupted>,
+}
+
+/// Runs a command in a container, or in a workspace (as the workspace's user, in /workspace,
+/// started first if it was stopped), with stdin, resize, pause and cancel; kills everything it
 /// started when the stream or the session ends.
 pub(in crate::session) async fn exec(
     ctx: Arc<SessionCtx>,
     request: ExecRequest,
-    mut parts: StreamParts,
+    parts: StreamParts,
 ) -> Outcome {
-    let stream = request.stream;
-    let (info, engine, docker) = owned_container(&ctx, &request.container).await?;
-    let container = info.id.unwrap_or_default();
-    if !info.state.and_then(|s| s.running).unwrap_or(false) {
+    let target = protocol::target(&request.container, &request.workspace)?;
+    let found = find(&ctx, &target, Use::Run).await?;
+    let in_workspace = found.workspace.is_some();
+    let process = Process {
+        cmd: request.cmd,
+        env: request.env.into_iter().flatten().collect(),
+        workdir: request
+            .workdir
+            .or_else(|| in_workspace.then(|| ROOT.to_string())),
+        user: in_workspace.then(|| format!("{UID}:{UID}")),
+        tty: request.tty,
+        size: request.cols.zip(request.rows),
+    };
+    let ended = start(
+        &ctx,
+        request.stream,
+        &found,
+        process,
+        Limits::default(),
+        parts,
+    )
+    .await?;
+    Ok(Ending::Exit(ended.code))
+}
+
+/// Runs a workspace's file with its template's command for that kind of file, as the
+/// workspace's user, until it ends or reaches its time or output limit (the settings' defaults,
+/// at most their maxima). The exit says why berth killed it, if it did.
+pub(in crate::session) async fn run(
+    ctx: Arc<SessionCtx>,
+    request: RunRequest,
+    parts: StreamParts,
+) -> Outcome {
+    let path = WorkspacePath::parse(&request.path)?;
+    let settings = ctx.state.workspaces.settings().clone();
+    let time_limit_s = request
+        .time_limit_s
+        .unwrap_or(settings.default_time_limit_s);
+    if !(1..=settings.max_time_limit_s).contains(&time_limit_s) {
+        return Err(ApiError::bad_request(format!(
+            "time_limit_s must be between 1 and {}",
+            settings.max_time_limit_s
+        )));
+    }
+    let output_limit_kb = request
+        .output_limit_kb
+        .unwrap_or(settings.default_output_limit_kb);
+    if !(1..=settings.max_output_limit_kb).contains(&output_limit_kb) {
+        return Err(ApiError::bad_request(format!(
+            "output_limit_kb must be between 1 and {}",
+            settings.max_output_limit_kb
+        )));
+    }
+    let found = find(
+        &ctx,
+        &protocol::Target::Workspace(request.workspace.clone()),
+        Use::Run,
+    )
+    .await?;
+    let workspace = found
+        .workspace
+        .as_ref()
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("run without a workspace")))?;
+    let template = ctx.state.workspaces.template(&workspace.opened).await?;
+    let mut cmd = template.command_for(&path.relative())?;
+    cmd.extend(request.args);
+    let process = Process {
+        cmd,
+        env: Vec::new(),
+        workdir: Some(ROOT.to_string()),
+        user: Some(format!("{UID}:{UID}")),
+        tty: false,
+        size: None,
+    };
+    let limits = Limits {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_secs(time_limit_s)),
+        output_bytes: Some(output_limit_kb * 1024),
+    };
+    let began = std::time::Instant::now();
+    let ended = start(&ctx, request.stream, &found, process, limits, parts).await?;
+    let killed = match ended.interrupted {
+        Some(Interrupted::TimeLimit) => Some("timeout"),
+        Some(Interrupted::OutputLimit) => Some("output"),
+        Some(Interrupted::Cancelled) => Some("cancelled"),
+        // A SIGKILL berth did not send, in a sandbox with a memory limit: the OOM killer's.
+        Some(Interrupted::HostLost) | None if ended.code == Some(SIGKILLED) => Some("memory"),
+        Some(Interrupted::HostLost) | None => None,
+    };
+    Ok(Ending::Ran {
+        code: ended.code,
+        duration_ms: began.elapsed().as_millis() as u64,
+        killed,
+    })
+}
+
+/// Starts `process` in the found container and relays it until it ends, is stopped or
+/// reaches a limit; then kills everything it started.
+async fn start(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    found: &Found,
+    process: Process,
+    limits: Limits,
+    mut parts: StreamParts,
+) -> Result<Ended, ApiError> {
+    let (engine, docker) = (found.engine.clone(), found.docker.clone());
+    let container = found.info.id.clone().unwrap_or_default();
+    if !found
+        .info
+        .state
+        .as_ref()
+        .and_then(|s| s.running)
+        .unwrap_or(false)
+    {
         return Err(ApiError::conflict(format!(
             "container {} is not running",
-            request.container
+            found.name
         )));
     }
 
     let marker = format!("{}-{}", ctx.id, stream);
-    let mut env: Vec<String> = request
+    let mut env: Vec<String> = process
         .env
         .iter()
-        .flatten()
         .filter(|(k, _)| k.as_str() != EXEC_MARKER)
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     env.push(format!("{EXEC_MARKER}={marker}"));
-    if request.tty {
+    if process.tty {
         env.push("TERM=xterm-256color".to_string());
     }
     let exec_id = docker
         .create_exec(
             &container,
             CreateExecOptions {
-                cmd: Some(request.cmd.clone()),
+                cmd: Some(process.cmd.clone()),
                 env: Some(env),
-                working_dir: request.workdir.clone(),
-                tty: Some(request.tty),
+                working_dir: process.workdir.clone(),
+                user: process.user.clone(),
+                tty: Some(process.tty),
                 attach_stdin: Some(true),
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),
@@ -69,7 +203,7 @@ pub(in crate::session) async fn exec(
         )
         .await?
         .id;
-    let started = if request.tty {
+    let started = if process.tty {
         engine.start_tty_exec(&exec_id, READ_CAPACITY).await
     } else {
         let options = StartExecOptions {
@@ -86,7 +220,7 @@ pub(in crate::session) async fn exec(
         }
     };
     let (mut output, input) = started?;
-    tracing::info!(container = %container, exec = %exec_id, tty = request.tty, "exec started");
+    tracing::info!(container = %container, exec = %exec_id, tty = process.tty, "exec started");
     ctx.send_text(protocol::started(stream)).await;
 
     // A TTY exec starts at 0x0; it can only be resized once started.
@@ -103,7 +237,7 @@ pub(in crate::session) async fn exec(
             }
         })
     };
-    if let (true, Some(cols), Some(rows)) = (request.tty, request.cols, request.rows) {
+    if let (true, Some((cols, rows))) = (process.tty, process.size) {
         let _ = resize(cols, rows).await;
     }
 
@@ -111,7 +245,16 @@ pub(in crate::session) async fn exec(
         .stdin
         .take()
         .map(|rx| tokio::spawn(feed_stdin(rx, input, parts.cancel.clone())));
-    let interrupted = pump_output(&ctx, stream, &engine, &mut output, &mut parts, resize).await;
+    let interrupted = pump_output(
+        ctx,
+        stream,
+        &engine,
+        &mut output,
+        &mut parts,
+        limits,
+        resize,
+    )
+    .await;
     drop(output);
     parts.cancel.cancel(); // stops the stdin feeder
     if let Some(stdin) = stdin {
@@ -130,13 +273,13 @@ pub(in crate::session) async fn exec(
         });
         return Err(host_lost());
     }
-    let cancelled = interrupted.is_some();
-    if cancelled {
+    let stopped = interrupted.is_some();
+    if stopped {
         kill_leftovers(&engine, &container, &exec_id, &marker).await;
     }
     let code = exit_code(&docker, &exec_id).await;
-    tracing::info!(?code, cancelled, "exec ended");
-    if !cancelled {
+    tracing::info!(?code, ?interrupted, "exec ended");
+    if !stopped {
         // What the process left running in the background goes with it, as when a terminal
         // closes; the exit is reported without waiting for that, but the session's close does.
         ctx.tracker.spawn(
@@ -144,7 +287,7 @@ pub(in crate::session) async fn exec(
                 .in_current_span(),
         );
     }
-    Ok(Ending::Exit(code))
+    Ok(Ended { code, interrupted })
 }
 
 async fn kill_leftovers(engine: &Engine, container: &str, exec_id: &str, marker: &str) {

@@ -59,11 +59,11 @@ pub(in crate::session) async fn build(
     let mut failure = None;
     loop {
         match next_item(&mut progress, &parts.cancel, &engine).await {
-            Err(Interrupted::Cancelled) | Ok(None) => break,
             Err(Interrupted::HostLost) => {
                 failure = Some(host_lost());
                 break;
             }
+            Err(_) | Ok(None) => break,
             Ok(Some(Ok(info))) => {
                 if let Some(ImageId { id: Some(id) }) = info.aux {
                     image_id = Some(id);
@@ -232,11 +232,11 @@ where
     let mut failure = None;
     loop {
         match next_item(&mut progress, &parts.cancel, engine).await {
-            Err(Interrupted::Cancelled) | Ok(None) => break,
             Err(Interrupted::HostLost) => {
                 failure = Some(host_lost());
                 break;
             }
+            Err(_) | Ok(None) => break,
             Ok(Some(Ok(t))) => {
                 if let Some(error) = t.error {
                     failure = Some(ApiError::bad_request(error));

@@ -7,11 +7,12 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{
-    host_lost, next_item, owned_container, pump_output, wait_unpaused, Ending, Interrupted, Outcome,
+    find, host_lost, next_item, pump_output, wait_unpaused, Ending, Interrupted, Limits, Outcome,
+    Use,
 };
 use crate::error::ApiError;
-use crate::session::protocol::LogsRequest;
 use crate::session::protocol::{self, StreamId};
+use crate::session::protocol::{LogsRequest, StatsRequest};
 use crate::session::{SessionCtx, StreamParts};
 
 /// Streams a container's logs; with `follow`, until the container stops or the stream ends.
@@ -21,7 +22,9 @@ pub(in crate::session) async fn logs(
     mut parts: StreamParts,
 ) -> Outcome {
     let stream = request.stream;
-    let (info, engine, docker) = owned_container(&ctx, &request.container).await?;
+    let target = protocol::target(&request.container, &request.workspace)?;
+    let found = find(&ctx, &target, Use::Watch).await?;
+    let (info, engine, docker) = (&found.info, &found.engine, &found.docker);
     let since = match request.since.map(i32::try_from) {
         None => 0,
         Some(Ok(since)) if since >= 0 => since,
@@ -38,9 +41,9 @@ pub(in crate::session) async fn logs(
             .map_or_else(|| "all".to_string(), |n| n.to_string()),
         ..Default::default()
     };
-    let id = info.id.unwrap_or_default();
+    let id = info.id.clone().unwrap_or_default();
     let no_resize = |_, _| tokio::spawn(async {});
-    let interrupted = if info.config.and_then(|c| c.tty).unwrap_or(false) {
+    let interrupted = if info.config.as_ref().and_then(|c| c.tty).unwrap_or(false) {
         // A TTY container's output has no frame headers: read it raw (see docker::tty).
         let query = format!(
             "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
@@ -48,11 +51,29 @@ pub(in crate::session) async fn logs(
         );
         let mut output = engine.tty_logs(&id, &query).await?;
         ctx.send_text(protocol::started(stream)).await;
-        pump_output(&ctx, stream, &engine, &mut output, &mut parts, no_resize).await
+        pump_output(
+            &ctx,
+            stream,
+            engine,
+            &mut output,
+            &mut parts,
+            Limits::default(),
+            no_resize,
+        )
+        .await
     } else {
         let mut output = docker.logs(&id, Some(options));
         ctx.send_text(protocol::started(stream)).await;
-        pump_output(&ctx, stream, &engine, &mut output, &mut parts, no_resize).await
+        pump_output(
+            &ctx,
+            stream,
+            engine,
+            &mut output,
+            &mut parts,
+            Limits::default(),
+            no_resize,
+        )
+        .await
     };
     if interrupted == Some(Interrupted::HostLost) {
         return Err(host_lost());
@@ -63,16 +84,18 @@ pub(in crate::session) async fn logs(
 /// Sends a container's resource use about once a second until it stops or the stream ends.
 pub(in crate::session) async fn stats(
     ctx: Arc<SessionCtx>,
-    stream: StreamId,
-    container: String,
+    request: StatsRequest,
     mut parts: StreamParts,
 ) -> Outcome {
-    let (info, engine, docker) = owned_container(&ctx, &container).await?;
+    let stream = request.stream;
+    let target = protocol::target(&request.container, &request.workspace)?;
+    let found = find(&ctx, &target, Use::Watch).await?;
+    let (info, engine, docker) = (&found.info, &found.engine, &found.docker);
     let options = StatsOptions {
         stream: true,
         one_shot: false,
     };
-    let id = info.id.unwrap_or_default();
+    let id = info.id.clone().unwrap_or_default();
     // Docker goes on sending empty samples for a stopped container: its stop ends the stream.
     let wait = WaitContainerOptions {
         condition: "not-running".to_string(),
@@ -82,13 +105,13 @@ pub(in crate::session) async fn stats(
     ctx.send_text(protocol::started(stream)).await;
     let cancel = parts.cancel.clone();
     loop {
-        let next = match wait_unpaused(&mut parts.paused, &cancel, &engine).await {
+        let next = match wait_unpaused(&mut parts.paused, &cancel, engine).await {
             Some(interrupted) => Err(interrupted),
-            None => next_item(&mut samples, &cancel, &engine).await,
+            None => next_item(&mut samples, &cancel, engine).await,
         };
         match next {
             Err(Interrupted::HostLost) => return Err(host_lost()),
-            Err(Interrupted::Cancelled) | Ok(None | Some(Err(_))) => break,
+            Err(_) | Ok(None | Some(Err(_))) => break,
             Ok(Some(Ok(sample))) => {
                 if !ctx.send_text(stats_message(stream, &sample)).await {
                     break;

@@ -18,10 +18,11 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{self, StreamId, CHANNEL_STDERR, CHANNEL_STDOUT};
+use super::protocol::{self, StreamId, Target, CHANNEL_STDERR, CHANNEL_STDOUT};
 use super::{SessionCtx, StreamParts};
 use crate::docker::Engine;
 use crate::error::ApiError;
+use crate::workspaces::{Access, Opened, StreamHold};
 
 /// Largest chunk read from Docker at once; bigger output arrives as several frames.
 const READ_CAPACITY: usize = 64 * 1024;
@@ -33,6 +34,17 @@ enum Interrupted {
     Cancelled,
     /// The engine the stream reads from stopped answering its health pings.
     HostLost,
+    /// A `run` reached its time limit.
+    TimeLimit,
+    /// A `run` printed as much as it may.
+    OutputLimit,
+}
+
+/// What a `run` may use before berth stops it; nothing is limited for other streams.
+#[derive(Debug, Default, Clone, Copy)]
+struct Limits {
+    deadline: Option<tokio::time::Instant>,
+    output_bytes: Option<u64>,
 }
 
 /// The error a stream ends with when its engine stops answering.
@@ -52,6 +64,12 @@ pub(super) enum Ending {
     End,
     /// A build is done (its image), or was cancelled (None).
     Built(Option<String>),
+    /// A `run` ended: its exit status, how long it took, and why berth killed it, if it did.
+    Ran {
+        code: Option<i64>,
+        duration_ms: u64,
+        killed: Option<&'static str>,
+    },
 }
 
 impl Ending {
@@ -60,6 +78,11 @@ impl Ending {
             Ending::Exit(code) => protocol::exit(stream, *code),
             Ending::End => protocol::end(stream),
             Ending::Built(image) => protocol::built(stream, image.as_deref()),
+            Ending::Ran {
+                code,
+                duration_ms,
+                killed,
+            } => protocol::ran(stream, *code, *duration_ms, *killed),
         }
     }
 }
@@ -67,26 +90,81 @@ impl Ending {
 /// What every stream returns.
 pub(super) type Outcome = Result<Ending, ApiError>;
 
-/// The user's container (theirs, or any of berth's for an admin), the engine of the host it
-/// lives on, and a client of that engine.
-async fn owned_container(
-    ctx: &SessionCtx,
-    container: &str,
-) -> Result<
-    (
-        bollard::models::ContainerInspectResponse,
-        Arc<Engine>,
-        bollard::Docker,
-    ),
-    ApiError,
-> {
-    let (info, host) = ctx
-        .state
-        .containers
-        .find_owned(&ctx.user, container)
-        .await?;
+/// What a stream is for: running something needs the target running (a workspace is started)
+/// and the right to change it; watching (logs, stats) needs only the right to see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Run,
+    Watch,
+}
+
+/// A workspace a stream runs against, held active while the stream lives.
+struct InWorkspace {
+    opened: Opened,
+    _hold: StreamHold,
+}
+
+/// What a stream runs against, found and checked for the session's user.
+struct Found {
+    /// As the client named it, for messages.
+    name: String,
+    info: bollard::models::ContainerInspectResponse,
+    engine: Arc<Engine>,
+    docker: bollard::Docker,
+    workspace: Option<InWorkspace>,
+}
+
+/// The user's container (theirs, or any of berth's for an admin), or the container of a
+/// workspace they may use this way, with the engine of its host.
+async fn find(ctx: &SessionCtx, target: &Target, usage: Use) -> Result<Found, ApiError> {
+    let state = &ctx.state;
+    let (name, info, host, workspace) = match target {
+        Target::Container(name) => {
+            let (info, host) = state.containers.find_owned(&ctx.user, name).await?;
+            (name, info, host, None)
+        }
+        Target::Workspace(id) => {
+            let (opened, info) = match usage {
+                Use::Run => {
+                    state
+                        .workspaces
+                        .running(&ctx.user, id, Access::Write)
+                        .await?
+                }
+                Use::Watch => {
+                    let opened = state.workspaces.open(&ctx.user, id, Access::Read).await?;
+                    let info = opened
+                        .host
+                        .engine
+                        .inspect_container(opened.container())
+                        .await?
+                        .ok_or_else(|| {
+                            ApiError::not_found(format!("workspace {id} lost its container"))
+                        })?;
+                    (opened, info)
+                }
+            };
+            let hold = state.workspaces.hold(&opened.row.id);
+            let host = opened.host.clone();
+            (
+                id,
+                info,
+                host,
+                Some(InWorkspace {
+                    opened,
+                    _hold: hold,
+                }),
+            )
+        }
+    };
     let docker = host.engine.client().await?;
-    Ok((info, host.engine, docker))
+    Ok(Found {
+        name: name.clone(),
+        info,
+        engine: host.engine,
+        docker,
+        workspace,
+    })
 }
 
 /// The next item of `items`, unless the stream is cancelled or its engine stops answering
@@ -118,22 +196,36 @@ async fn wait_unpaused(
 }
 
 /// Forwards Docker output to the client as binary frames until the output ends (None), the
-/// stream is cancelled, or its engine stops answering. Output is read only as fast as the client
-/// takes it, and not at all while paused.
+/// stream is cancelled, its engine stops answering, or it reaches one of its `limits`. Output
+/// is read only as fast as the client takes it, and not at all while paused (the time limit
+/// runs on).
 async fn pump_output<S>(
     ctx: &SessionCtx,
     stream: StreamId,
     engine: &Engine,
     output: &mut S,
     parts: &mut StreamParts,
+    limits: Limits,
     mut on_resize: impl FnMut(u16, u16) -> tokio::task::JoinHandle<()>,
 ) -> Option<Interrupted>
 where
     S: Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
 {
     let cancel = parts.cancel.clone();
+    let deadline = async {
+        match limits.deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut deadline = std::pin::pin!(deadline);
+    let mut output_left = limits.output_bytes;
     loop {
-        if let Some(interrupted) = wait_unpaused(&mut parts.paused, &cancel, engine).await {
+        let unpaused = tokio::select! {
+            interrupted = wait_unpaused(&mut parts.paused, &cancel, engine) => interrupted,
+            _ = &mut deadline => Some(Interrupted::TimeLimit),
+        };
+        if let Some(interrupted) = unpaused {
             return Some(interrupted);
         }
         let resize = async {
@@ -146,6 +238,7 @@ where
             biased;
             _ = cancel.cancelled() => return Some(Interrupted::Cancelled),
             _ = engine.stopped_answering() => return Some(Interrupted::HostLost),
+            _ = &mut deadline => return Some(Interrupted::TimeLimit),
             Some((cols, rows)) = resize => {
                 on_resize(cols, rows);
                 continue;
@@ -164,9 +257,23 @@ where
             }
             None => return None,
         };
-        let frame = protocol::binary_frame(stream, channel, &message);
-        if !ctx.send_binary(frame, &cancel).await {
-            return Some(Interrupted::Cancelled);
+        // Output past the limit is cut at the limit, and ends the stream.
+        let (message, over) = match output_left.as_mut() {
+            Some(left) if message.len() as u64 > *left => (message.slice(..*left as usize), true),
+            Some(left) => {
+                *left -= message.len() as u64;
+                (message, false)
+            }
+            None => (message, false),
+        };
+        if !message.is_empty() {
+            let frame = protocol::binary_frame(stream, channel, &message);
+            if !ctx.send_binary(frame, &cancel).await {
+                return Some(Interrupted::Cancelled);
+            }
+        }
+        if over {
+            return Some(Interrupted::OutputLimit);
         }
     }
 }

@@ -1,0 +1,274 @@
+//! Workspace templates: what a workspace is made from (an image, limits, a network, the command
+//! that runs each kind of file, starter files). Teachers and admins manage them; everyone lists
+//! them. Handlers are in [`routes`].
+
+pub mod routes;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ContainerLimits;
+use crate::db::{self, Db};
+use crate::docker::images::check_ref;
+use crate::error::ApiError;
+use crate::users::User;
+
+/// A template as given and as shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    pub name: String,
+    pub image: String,
+    pub description: Option<String>,
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
+    pub pids: Option<i64>,
+    /// NVIDIA GPUs to give each workspace.
+    pub gpus: Option<u32>,
+    /// `none` (the default) or `bridge`.
+    #[serde(default = "no_network")]
+    pub network: String,
+    pub idle_timeout_s: Option<u64>,
+    /// How a file is run, by extension: `{".py": ["python3", "{file}"]}`.
+    #[serde(default)]
+    pub run: BTreeMap<String, Vec<String>>,
+    /// Starter files copied into a new workspace: path (relative to /workspace) to text.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+fn no_network() -> String {
+    "none".into()
+}
+
+/// A stored template.
+#[derive(Debug, Clone, Serialize)]
+pub struct Template {
+    pub id: String,
+    #[serde(flatten)]
+    pub spec: TemplateSpec,
+}
+
+impl Template {
+    /// The command that runs `file` (relative to /workspace), by its extension.
+    pub fn command_for(&self, file: &str) -> Result<Vec<String>, ApiError> {
+        let extension = file
+            .rsplit('/')
+            .next()
+            .and_then(|name| name.rfind('.').map(|dot| &name[dot..]))
+            .unwrap_or("");
+        let command = self.spec.run.get(extension).ok_or_else(|| {
+            let known: Vec<&str> = self.spec.run.keys().map(String::as_str).collect();
+            ApiError::bad_request(format!(
+                "template {} has no command for {:?} files; it runs {}",
+                self.spec.name,
+                extension,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        Ok(command
+            .iter()
+            .map(|arg| arg.replace("{file}", file))
+            .collect())
+    }
+}
+
+impl TemplateSpec {
+    /// Checks the spec against the container limits; the reason when it does not fit.
+    pub fn check(&self, limits: &ContainerLimits) -> Result<(), ApiError> {
+        let name_ok = (1..=64).contains(&self.name.len())
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !name_ok {
+            return Err(ApiError::bad_request(
+                "name must be 1-64 letters, digits, '-', '_' or '.'",
+            ));
+        }
+        check_ref(&self.image)?;
+        if !matches!(self.network.as_str(), "none" | "bridge") {
+            return Err(ApiError::bad_request("network must be none or bridge"));
+        }
+        if self
+            .memory_mb
+            .is_some_and(|m| m < 16 || m > limits.max_memory_mb)
+        {
+            return Err(ApiError::bad_request(format!(
+                "memory_mb must be between 16 and {}",
+                limits.max_memory_mb
+            )));
+        }
+        if self
+            .cpus
+            .is_some_and(|c| !(c > 0.0 && c <= limits.max_cpus))
+        {
+            return Err(ApiError::bad_request(format!(
+                "cpus must be above 0 and at most {}",
+                limits.max_cpus
+            )));
+        }
+        if self.pids.is_some_and(|p| p < 16 || p > limits.max_pids) {
+            return Err(ApiError::bad_request(format!(
+                "pids must be between 16 and {}",
+                limits.max_pids
+            )));
+        }
+        if self.gpus.is_some_and(|g| g > 16) {
+            return Err(ApiError::bad_request("gpus must be at most 16"));
+        }
+        for (extension, command) in &self.run {
+            if !extension.starts_with('.') || command.is_empty() {
+                return Err(ApiError::bad_request(
+                    "run maps extensions like \".py\" to a command such as [\"python3\", \"{file}\"]",
+                ));
+            }
+        }
+        for path in self.files.keys() {
+            crate::workspaces::files::WorkspacePath::parse(path)?;
+        }
+        Ok(())
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::internal(&e))
+}
+
+fn from_row(row: db::templates::TemplateRow) -> Result<Template, ApiError> {
+    Ok(Template {
+        id: row.id,
+        spec: TemplateSpec {
+            name: row.name,
+            image: row.image,
+            description: row.description,
+            memory_mb: row.memory_mb.map(|m| m as u64),
+            cpus: row.cpus,
+            pids: row.pids,
+            gpus: row.gpus.map(|g| g as u32),
+            network: row.network,
+            idle_timeout_s: row.idle_timeout_s.map(|s| s as u64),
+            run: from_json(&row.run)?,
+            files: from_json(&row.files)?,
+        },
+    })
+}
+
+fn to_row(id: &str, spec: &TemplateSpec) -> Result<db::templates::TemplateRow, ApiError> {
+    Ok(db::templates::TemplateRow {
+        id: id.to_string(),
+        name: spec.name.clone(),
+        image: spec.image.clone(),
+        description: spec.description.clone(),
+        memory_mb: spec.memory_mb.map(|m| m as i64),
+        cpus: spec.cpus,
+        pids: spec.pids,
+        gpus: spec.gpus.map(i64::from),
+        network: spec.network.clone(),
+        idle_timeout_s: spec.idle_timeout_s.map(|s| s as i64),
+        run: to_json(&spec.run)?,
+        files: to_json(&spec.files)?,
+    })
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::internal(&e))
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Template>, ApiError> {
+    db::templates::all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The template with this id or name.
+pub async fn find(db: &Db, id_or_name: &str) -> Result<Template, ApiError> {
+    let row = db::templates::find(db, id_or_name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no such template: {id_or_name}")))?;
+    from_row(row)
+}
+
+/// Stores a new template (teachers and admins).
+pub async fn create(
+    db: &Db,
+    user: &User,
+    spec: TemplateSpec,
+    limits: &ContainerLimits,
+) -> Result<Template, ApiError> {
+    user.require_staff("manage templates")?;
+    spec.check(limits)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    db::templates::upsert(db, &to_row(&id, &spec)?, &user.id, crate::clock::now_s())
+        .await
+        .map_err(db::conflict_on_unique(format!(
+            "a template named {} exists",
+            spec.name
+        )))?;
+    tracing::info!(template = %id, name = %spec.name, "template created");
+    Ok(Template { id, spec })
+}
+
+/// Changes a template: the fields given replace the stored ones. Existing workspaces keep
+/// their container until they are made again.
+pub async fn update(
+    db: &Db,
+    user: &User,
+    id: &str,
+    patch: serde_json::Value,
+    limits: &ContainerLimits,
+) -> Result<Template, ApiError> {
+    user.require_staff("manage templates")?;
+    let current = find(db, id).await?;
+    let mut merged = serde_json::to_value(&current.spec).map_err(|e| ApiError::internal(&e))?;
+    let serde_json::Value::Object(patch) = patch else {
+        return Err(ApiError::bad_request(
+            "send an object of the fields to change",
+        ));
+    };
+    for (key, value) in patch {
+        merged[key] = value;
+    }
+    let spec: TemplateSpec =
+        serde_json::from_value(merged).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    spec.check(limits)?;
+    db::templates::upsert(
+        db,
+        &to_row(&current.id, &spec)?,
+        &user.id,
+        crate::clock::now_s(),
+    )
+    .await
+    .map_err(db::conflict_on_unique(format!(
+        "a template named {} exists",
+        spec.name
+    )))?;
+    Ok(Template {
+        id: current.id,
+        spec,
+    })
+}
+
+/// Deletes a template (teachers and admins). One that workspaces use is refused unless
+/// `force`; then it is hidden from the list and from new workspaces, and the workspaces made
+/// from it keep working with their files.
+pub async fn delete(db: &Db, user: &User, id: &str, force: bool) -> Result<Template, ApiError> {
+    user.require_staff("manage templates")?;
+    let template = find(db, id).await?;
+    let using = db::workspaces::count_using_template(db, &template.id).await?;
+    if using > 0 && !force {
+        return Err(ApiError::conflict(format!(
+            "{using} workspace(s) use template {}; delete them first, or pass force=true",
+            template.spec.name
+        )));
+    }
+    db::templates::delete(db, &template.id).await?;
+    Ok(template)
+}

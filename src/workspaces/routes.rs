@@ -1,0 +1,338 @@
+//! `/workspaces`: create, list, see, start, stop and delete workspaces, and their files.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::files::{self, WorkspacePath};
+use super::Access;
+use crate::auth::extract::AuthUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::upload;
+
+/// How long a delete or move in the workspace may take.
+const FILE_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWorkspace {
+    template: String,
+    name: Option<String>,
+    host: Option<String>,
+}
+
+async fn create(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<NewWorkspace>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let workspace = state
+        .workspaces
+        .create(
+            &user.user,
+            &body.template,
+            body.name,
+            body.host.as_deref(),
+            &state.registries,
+            &state.containers,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(workspace))
+}
+
+async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.workspaces.list(&user.user).await?))
+}
+
+async fn get(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.workspaces.view(&user.user, &id).await?))
+}
+
+async fn delete(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.workspaces.delete(&user.user, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn start(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.workspaces.start(&user.user, &id).await?))
+}
+
+async fn stop(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.workspaces.stop(&user.user, &id).await?))
+}
+
+#[derive(Deserialize)]
+struct PathQuery {
+    #[serde(default)]
+    path: String,
+}
+
+/// `GET /workspaces/{id}/files?path=DIR`: the directory's entries.
+async fn list_files(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PathQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let path = WorkspacePath::parse(&query.path)?;
+    let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
+    let entries = files::list(&opened.host.engine, opened.container(), &path).await?;
+    state.workspaces.touch(&opened.row.id).await;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+/// `GET /workspaces/{id}/files/content?path=FILE`: the file's bytes.
+async fn read_file(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PathQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let path = WorkspacePath::parse(&query.path)?;
+    let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
+    let bytes = files::read(&opened.host.engine, opened.container(), &path).await?;
+    state.workspaces.touch(&opened.row.id).await;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .streaming(bytes))
+}
+
+/// `PUT /workspaces/{id}/files/content?path=FILE`: writes the body as the file, whole; one
+/// over `workspaces.max_file_mb` is refused (413) and the old file is kept.
+async fn write_file(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PathQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let path = WorkspacePath::parse(&query.path)?;
+    let opened = state
+        .workspaces
+        .open(&user.user, &id, Access::Write)
+        .await?;
+    let limit = state.workspaces.settings().max_file_mb << 20;
+    let (body, pump) = upload::stream(payload, limit);
+    let collect = async {
+        let mut contents = BytesMut::new();
+        let mut body = std::pin::pin!(body);
+        while let Some(Ok(chunk)) = body.next().await {
+            contents.extend_from_slice(&chunk);
+        }
+        contents
+    };
+    let (received, contents) = tokio::join!(pump, collect);
+    upload::check(&received, limit)?;
+    files::write(
+        &opened.host.engine,
+        opened.container(),
+        &path,
+        contents.freeze(),
+    )
+    .await?;
+    state.workspaces.touch(&opened.row.id).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /workspaces/{id}/files/dir?path=DIR`: makes the directory and its parents.
+async fn make_dir(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PathQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let path = WorkspacePath::parse(&query.path)?;
+    let opened = state
+        .workspaces
+        .open(&user.user, &id, Access::Write)
+        .await?;
+    files::make_dir(&opened.host.engine, opened.container(), &path).await?;
+    state.workspaces.touch(&opened.row.id).await;
+    Ok(HttpResponse::Created().finish())
+}
+
+/// Runs `cmd` in the workspace as its user (starting it if needed); the command's complaint
+/// when it fails.
+async fn in_workspace(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+    check: impl AsyncFnOnce(&crate::docker::Engine, &str) -> Result<Vec<String>, ApiError>,
+) -> Result<(), ApiError> {
+    let (opened, _) = state
+        .workspaces
+        .running(&user.user, id, Access::Write)
+        .await?;
+    let engine = &opened.host.engine;
+    let cmd = check(engine, opened.container()).await?;
+    let who = format!("{0}:{0}", files::UID);
+    let (code, said) = engine
+        .exec_quiet(opened.container(), cmd, &who, FILE_COMMAND_TIMEOUT)
+        .await?;
+    if code != 0 {
+        return Err(ApiError::bad_request(format!(
+            "the workspace refused: {}",
+            said.trim()
+        )));
+    }
+    Ok(())
+}
+
+/// `DELETE /workspaces/{id}/files?path=`: a file, a symlink, or a directory with all in it.
+async fn delete_file(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PathQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let path = WorkspacePath::parse(&query.path)?;
+    in_workspace(&state, &user, &id, async |engine, container| {
+        files::existing(engine, container, &path).await?;
+        Ok(vec![
+            "rm".into(),
+            "-rf".into(),
+            "--".into(),
+            path.absolute(),
+        ])
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    from: String,
+    to: String,
+}
+
+/// `POST /workspaces/{id}/files/move` `{from, to}`: renames; `to` must not exist.
+async fn move_file(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<Move>,
+) -> Result<HttpResponse, ApiError> {
+    let from = WorkspacePath::parse(&body.from)?;
+    let to = WorkspacePath::parse(&body.to)?;
+    in_workspace(&state, &user, &id, async |engine, container| {
+        files::existing(engine, container, &from).await?;
+        files::free(engine, container, &to).await?;
+        files::make_dir(engine, container, &parent_of(&to)?).await?;
+        Ok(vec![
+            "mv".into(),
+            "--".into(),
+            from.absolute(),
+            to.absolute(),
+        ])
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn parent_of(path: &WorkspacePath) -> Result<WorkspacePath, ApiError> {
+    let relative = path.relative();
+    WorkspacePath::parse(relative.rsplit_once('/').map_or("", |(dir, _)| dir))
+}
+
+/// `GET /workspaces/{id}/files/archive?path=DIR`: the directory as a tar.
+async fn archive_out(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PathQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let path = WorkspacePath::parse(&query.path)?;
+    let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
+    let tar = files::archive(&opened.host.engine, opened.container(), &path).await?;
+    state.workspaces.touch(&opened.row.id).await;
+    let name = if path.is_root() {
+        opened.row.name.clone()
+    } else {
+        path.name().to_string()
+    };
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-tar")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}.tar\""),
+        ))
+        .streaming(tar))
+}
+
+/// `PUT /workspaces/{id}/files/archive?path=DIR`: unpacks a tar into the directory, capped
+/// like other uploads.
+async fn archive_in(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PathQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let path = WorkspacePath::parse(&query.path)?;
+    let opened = state
+        .workspaces
+        .open(&user.user, &id, Access::Write)
+        .await?;
+    let limit = state.settings.limits.max_upload_mb << 20;
+    let (body, pump) = upload::stream(payload, limit);
+    let unpack = files::unpack(
+        &opened.host.engine,
+        opened.container(),
+        &path,
+        Box::pin(body),
+    );
+    let (received, unpacked) = tokio::join!(pump, unpack);
+    upload::check(&received, limit)?;
+    unpacked?;
+    state.workspaces.touch(&opened.row.id).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/workspaces", web::post().to(create))
+        .route("/workspaces", web::get().to(list))
+        .route("/workspaces/{id}", web::get().to(get))
+        .route("/workspaces/{id}", web::delete().to(delete))
+        .route("/workspaces/{id}/start", web::post().to(start))
+        .route("/workspaces/{id}/stop", web::post().to(stop))
+        .route("/workspaces/{id}/files", web::get().to(list_files))
+        .route("/workspaces/{id}/files", web::delete().to(delete_file))
+        .route("/workspaces/{id}/files/content", web::get().to(read_file))
+        .route("/workspaces/{id}/files/content", web::put().to(write_file))
+        .route("/workspaces/{id}/files/dir", web::post().to(make_dir))
+        .route("/workspaces/{id}/files/move", web::post().to(move_file))
+        .route("/workspaces/{id}/files/archive", web::get().to(archive_out))
+        .route("/workspaces/{id}/files/archive", web::put().to(archive_in));
+}
