@@ -97,7 +97,7 @@ impl BuildContexts {
 }
 
 /// A tar holding just `Dockerfile`.
-fn dockerfile_tar(text: &[u8]) -> std::io::Result<Vec<u8>> {
+pub fn dockerfile_tar(text: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(text.len() as u64);

@@ -277,7 +277,8 @@ impl Engine {
         }
     }
 
-    /// Starts a container; one already running is left as it is.
+    /// Starts a container; one already running is left as it is. An engine without a GPU
+    /// runtime, asked for GPUs, is refused plainly.
     pub async fn start_container(&self, id: &str) -> Result<(), ApiError> {
         let started = self
             .client()
@@ -289,6 +290,13 @@ impl Engine {
             | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
             }) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                if message.contains("could not select device driver") =>
+            {
+                Err(ApiError::bad_request(
+                    "this Docker host has no GPU runtime, and the container asks for GPUs",
+                ))
+            }
             Err(e) => Err(e.into()),
         }
     }

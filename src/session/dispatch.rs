@@ -162,6 +162,12 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             })
             .await
         }
+        ClientMessage::Derive(request) => {
+            start_stream(ctx, request.stream, "derive", NO_IO, |parts| {
+                streams::images::derive(ctx.clone(), request, parts)
+            })
+            .await
+        }
         ClientMessage::AttendanceWatch { stream, attendance } => {
             start_stream(ctx, stream, "attendance.watch", NO_IO, |parts| {
                 streams::attendance::watch(ctx.clone(), stream, attendance, parts)

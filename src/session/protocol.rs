@@ -48,6 +48,8 @@ pub enum ClientMessage {
         t: Value,
     },
     Build(BuildRequest),
+    /// A new template: another's image with more Dockerfile lines, built with the live log.
+    Derive(DeriveRequest),
     Pull(TransferRequest),
     Push(TransferRequest),
     /// A teacher's screen: the rotating code and check-ins as they happen.
@@ -100,6 +102,19 @@ pub struct BuildRequest {
     pub build_args: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub force: bool,
+    /// The host to build on; `local` when none.
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeriveRequest {
+    pub stream: StreamId,
+    /// The template to start from (id or name).
+    pub template: String,
+    /// The new template's name.
+    pub name: String,
+    /// Dockerfile lines after `FROM <its image>`, such as `RUN pip install numpy`.
+    pub lines: Vec<String>,
     /// The host to build on; `local` when none.
     pub host: Option<String>,
 }
@@ -281,6 +296,12 @@ pub fn transfer_progress(
         value["total"] = json!(total);
     }
     value.to_string()
+}
+
+/// The end of a `derive`: the image built and the template made with it.
+pub fn derived(stream: StreamId, image_id: &str, template_id: &str) -> String {
+    json!({"type": "end", "stream": stream, "image_id": image_id, "template": template_id})
+        .to_string()
 }
 
 pub fn built(stream: StreamId, image_id: Option<&str>) -> String {

@@ -173,9 +173,11 @@ impl Workspaces {
         let made = async {
             let container = engine
                 .create_container(body, Some(format!("berth-ws-{id}")))
-                .await
-                .map_err(gpu_refusal)?;
+                .await?;
             files::seed(engine, &container, &template.spec.files).await?;
+            // Started now: its first run is quick, and an engine that cannot give it what the
+            // template asks (GPUs) says so here rather than at the first run.
+            engine.start_container(&container).await?;
             Ok::<_, ApiError>(container)
         }
         .await;
@@ -330,10 +332,7 @@ impl Workspaces {
         };
         let mut info = inspect().await?;
         if !info.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
-            engine
-                .start_container(opened.container())
-                .await
-                .map_err(gpu_refusal)?;
+            engine.start_container(opened.container()).await?;
             info = inspect().await?;
             tracing::info!(workspace = %opened.row.id, "workspace started");
         }
@@ -402,14 +401,5 @@ impl Workspaces {
             }
         }
         Ok(())
-    }
-}
-
-/// An engine without a GPU runtime refuses a device request; say so plainly.
-fn gpu_refusal(err: ApiError) -> ApiError {
-    if err.message.contains("could not select device driver") {
-        ApiError::bad_request("this Docker host has no GPU runtime; the template asks for GPUs")
-    } else {
-        err
     }
 }

@@ -633,3 +633,117 @@ async fn quotas_refuse_what_is_beyond_them_and_say_which() {
     assert_eq!(body["error"]["code"], "quota_exceeded");
     assert!(body["error"]["message"].as_str().unwrap().contains("MiB"));
 }
+
+#[tokio::test]
+async fn a_template_is_derived_with_its_build_log_live_and_gpus_are_refused_plainly() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let student = app.new_user().await;
+    let base = template(&app, &teacher, json!({})).await;
+    let name = format!(
+        "derived-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+
+    let mut ws = app.ws(&student.token).await;
+    ws.send(
+        json!({"type": "derive", "stream": 1, "template": base["id"], "name": name,
+                   "lines": ["RUN echo derived"]}),
+    )
+    .await;
+    assert_eq!(ws.expect("error", 1).await["code"], "forbidden");
+
+    let mut ws = app.ws(&teacher.token).await;
+    ws.send(
+        json!({"type": "derive", "stream": 1, "template": base["id"], "name": name,
+                   "lines": ["RUN echo derived-marker && echo derived > /derived.txt"]}),
+    )
+    .await;
+    ws.expect("started", 1).await;
+    let mut saw_log = false;
+    let end = loop {
+        let message = ws.next_json().await;
+        assert_ne!(message["type"], "error", "{message}");
+        if message["type"] == "progress"
+            && message["log"].as_str().unwrap().contains("derived-marker")
+        {
+            saw_log = true;
+        }
+        if message["type"] == "end" {
+            break message;
+        }
+    };
+    assert!(saw_log, "the build log was streamed");
+    let derived: Value = app
+        .get(
+            &format!("/api/v1/templates/{}", end["template"].as_str().unwrap()),
+            Some(&student.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(derived["name"], name);
+    assert_eq!(derived["run"], base["run"]);
+    let image = derived["image"].as_str().unwrap().to_string();
+    let id = workspace(&app, &student, &derived).await;
+    assert_eq!(
+        put_file(
+            &app,
+            &student,
+            &id,
+            "show.sh",
+            b"cat /derived.txt\n".to_vec()
+        )
+        .await,
+        204
+    );
+    let mut ws = app.ws(&student.token).await;
+    let out = run(&mut ws, 1, &id, "show.sh", json!({})).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "derived\n");
+    app.delete(&format!("/api/v1/workspaces/{id}"), Some(&student.token))
+        .await;
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
+
+    // This engine has no GPU runtime: a GPU template's workspace is refused, and leaves nothing.
+    let gpu = template(&app, &teacher, json!({"gpus": 1})).await;
+    let started = Instant::now();
+    let refused = app
+        .post(
+            "/api/v1/workspaces",
+            Some(&student.token),
+            json!({"template": gpu["id"]}),
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("GPU"),
+        "{body}"
+    );
+    let listed: Value = app
+        .get("/api/v1/workspaces", Some(&student.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.as_array().unwrap().is_empty());
+    let left = std::process::Command::new("docker")
+        .args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=berth.owner={}", student.id),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "",
+        "a volume was left behind"
+    );
+}

@@ -12,8 +12,9 @@ use crate::docker::Engine;
 use crate::error::ApiError;
 use crate::registries::image_host;
 use crate::session::protocol::{self, StreamId};
-use crate::session::protocol::{BuildRequest, TransferRequest};
+use crate::session::protocol::{BuildRequest, DeriveRequest, TransferRequest};
 use crate::session::{SessionCtx, StreamParts};
+use crate::templates;
 
 /// Builds an uploaded context, streaming the log line by line as the engine writes it, then tags
 /// the result (never taking a tag from another image unless `force`). Cancelling the stream or
@@ -24,41 +25,124 @@ pub(in crate::session) async fn build(
     request: BuildRequest,
     parts: StreamParts,
 ) -> Outcome {
-    let stream = request.stream;
     ctx.user.require_staff("build images")?;
     check_ref(&request.tag)?;
-    let (repo, tag) = split_tag(&request.tag);
     let path = ctx.state.contexts.path_for(&ctx.user, &request.context)?;
     let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
-    let docker = engine.client().await?;
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    let context = Box::pin(tokio_util::io::ReaderStream::new(file));
+    let build = Build {
+        dockerfile: request.dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+        build_args: request.build_args.unwrap_or_default(),
+        tag: request.tag,
+        force: request.force,
+    };
+    let image = build_and_tag(&ctx, request.stream, &engine, context, build, &parts).await?;
+    Ok(Ending::Built(image))
+}
+
+/// Derives a template from another: builds `FROM <its image>` plus the given Dockerfile lines
+/// with the live build log, and registers a template with the result and the rest of the
+/// other's settings. Cancelled: no image is kept and no template made.
+pub(in crate::session) async fn derive(
+    ctx: Arc<SessionCtx>,
+    request: DeriveRequest,
+    parts: StreamParts,
+) -> Outcome {
+    ctx.user.require_staff("derive templates")?;
+    let base = templates::find(&ctx.state.db, &request.template).await?;
+    if request.lines.iter().any(|line| line.contains('\n')) {
+        return Err(ApiError::bad_request(
+            "each of lines is one Dockerfile line",
+        ));
+    }
+    let mut spec = base.spec.clone();
+    spec.name = request.name.clone();
+    spec.description = Some(format!(
+        "{} with: {}",
+        base.spec.name,
+        request.lines.join("; ")
+    ));
+    let repo: String = request
+        .name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    spec.image = format!("berth-templates/{repo}:{}", crate::clock::now_s());
+    spec.check(&ctx.state.settings.limits)?;
+    let dockerfile = format!("FROM {}\n{}\n", base.spec.image, request.lines.join("\n"));
+    let context =
+        crate::builds::dockerfile_tar(dockerfile.as_bytes()).map_err(|e| ApiError::internal(&e))?;
+    let context = Box::pin(futures_util::stream::once(async move {
+        Ok::<_, std::io::Error>(bytes::Bytes::from(context))
+    }));
+    let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
+    let build = Build {
+        dockerfile: "Dockerfile".into(),
+        build_args: Default::default(),
+        tag: spec.image.clone(),
+        force: false,
+    };
+    let Some(image) = build_and_tag(&ctx, request.stream, &engine, context, build, &parts).await?
+    else {
+        return Ok(Ending::Built(None));
+    };
+    let template =
+        templates::create(&ctx.state.db, &ctx.user, spec, &ctx.state.settings.limits).await?;
+    Ok(Ending::Derived {
+        image,
+        template: template.id,
+    })
+}
+
+/// What to build and how to tag it.
+struct Build {
+    dockerfile: String,
+    build_args: std::collections::BTreeMap<String, String>,
+    tag: String,
+    force: bool,
+}
+
+/// Builds a context, streaming the log as `progress` messages, and tags the result; the image's
+/// id, or None when the stream was cancelled.
+async fn build_and_tag(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    engine: &Engine,
+    context: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<bytes::Bytes>> + Send>>,
+    build: Build,
+    parts: &StreamParts,
+) -> Result<Option<String>, ApiError> {
+    let docker = engine.client().await?;
+    let (repo, tag) = split_tag(&build.tag);
     let options = BuildImageOptions {
-        dockerfile: request
-            .dockerfile
-            .clone()
-            .unwrap_or_else(|| "Dockerfile".into()),
+        dockerfile: build.dockerfile.clone(),
         rm: true,
         forcerm: true,
-        buildargs: request
-            .build_args
-            .clone()
-            .map(|args| args.into_iter().collect()),
+        buildargs: Some(build.build_args.clone().into_iter().collect()),
         labels: Some([("berth.built_by".to_string(), ctx.user.id.clone())].into()),
         ..Default::default()
     };
     // What was there before, so that the cleanup of a refused build can tell what it made.
     let before = images::image_ids(&docker).await?;
-    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
-    let mut progress = docker.build_image(options, None, Some(body));
-    tracing::info!(tag = %request.tag, "build started");
+    let context = bollard::body_try_stream(context);
+    let mut progress = docker.build_image(options, None, Some(context));
+    tracing::info!(tag = %build.tag, "build started");
     ctx.send_text(protocol::started(stream)).await;
 
     let mut image_id = None;
     let mut failure = None;
     loop {
-        match next_item(&mut progress, &parts.cancel, &engine).await {
+        match next_item(&mut progress, &parts.cancel, engine).await {
             Err(Interrupted::HostLost) => {
                 failure = Some(host_lost());
                 break;
@@ -88,20 +172,20 @@ pub(in crate::session) async fn build(
     drop(progress);
     if parts.cancel.is_cancelled() {
         tracing::info!("build cancelled");
-        return Ok(Ending::Built(None));
+        return Ok(None);
     }
     if let Some(err) = failure {
         return Err(err);
     }
     let image_id = image_id
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("build gave no image id")))?;
-    if let Err(err) = tag_safely(&engine, &image_id, repo, tag, request.force).await {
+    if let Err(err) = tag_safely(engine, &image_id, repo, tag, build.force).await {
         // A new, untagged result is not left behind; a cached one that other tags name stays.
         images::discard_if_unused(&docker, &image_id, &before).await;
         return Err(err);
     }
     tracing::info!(image = %image_id, "build done");
-    Ok(Ending::Built(Some(image_id)))
+    Ok(Some(image_id))
 }
 
 /// Pulls an image, with the stored credentials of its registry, reporting the engine's progress

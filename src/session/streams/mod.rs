@@ -64,6 +64,8 @@ pub(super) enum Ending {
     End,
     /// A build is done (its image), or was cancelled (None).
     Built(Option<String>),
+    /// A template was derived: the image built, and the new template's id.
+    Derived { image: String, template: String },
     /// A `run` ended: its exit status, how long it took, and why berth killed it, if it did.
     Ran {
         code: Option<i64>,
@@ -78,6 +80,7 @@ impl Ending {
             Ending::Exit(code) => protocol::exit(stream, *code),
             Ending::End => protocol::end(stream),
             Ending::Built(image) => protocol::built(stream, image.as_deref()),
+            Ending::Derived { image, template } => protocol::derived(stream, image, template),
             Ending::Ran {
                 code,
                 duration_ms,
