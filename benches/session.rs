@@ -2,7 +2,7 @@
 //! docs/benchmarks.md. Run with `scripts/bench.sh` (it prepares the engine and the test image).
 //!
 //! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
-//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB.
+//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES.
 
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
@@ -43,6 +43,8 @@ async fn main() {
     let close_samples = env_or("BENCH_CLOSE_SAMPLES", 20);
     let students = env_or("BENCH_STUDENTS", 500);
     let load_mib = env_or("BENCH_LOAD_MIB", 500);
+    let runs = env_or("BENCH_RUNS", 200);
+    let files = env_or("BENCH_FILES", 1000);
 
     let server = ServerProcess::start(&[]).await;
     let token = server.account("bench").await;
@@ -59,6 +61,7 @@ async fn main() {
     report.push(tls_throughput(&server, &token, cat_mib).await);
     report.push(echo(&server, &token, &container, &docker, echo_samples).await);
     report.push(close_to_gone(&server, &token, &container, &docker, close_samples).await);
+    report.push(workspaces(&server, &docker, runs, files).await);
     report.push(idle_sessions(&server, &token, sessions).await);
     drop(server);
     report.push(attendance_rush(students).await);
@@ -68,7 +71,9 @@ async fn main() {
         && sessions == 10_000
         && close_samples == 20
         && students == 500
-        && load_mib == 500;
+        && load_mib == 500
+        && runs == 200
+        && files == 1000;
     write_report(&report, defaults);
 }
 
@@ -298,6 +303,198 @@ async fn close_to_gone(
         percentile(&times, 0.5),
         times[times.len() - 1]
     )
+}
+
+/// Milliseconds from sending a `run` to its first byte of output, and to its `exit`.
+async fn timed_run(ws: &mut helpers::Ws, stream: u8, workspace: &str) -> (f64, f64) {
+    let start = Instant::now();
+    ws.send(json!({"type": "run", "stream": stream, "workspace": workspace, "path": "one.sh"}))
+        .await;
+    let mut first = None;
+    loop {
+        match ws.next().await {
+            Frame::Bytes(s, _, _) if s == stream && first.is_none() => {
+                first = Some(start.elapsed().as_secs_f64() * 1000.0)
+            }
+            Frame::Json(v) if v["stream"] == stream && v["type"] == "exit" => {
+                assert_eq!(v["code"], 0, "{v}");
+                let first = first.expect("the run printed");
+                return (first, start.elapsed().as_secs_f64() * 1000.0);
+            }
+            Frame::Json(v) if v["stream"] == stream && v["type"] == "error" => panic!("{v}"),
+            Frame::Closed(r) => panic!("closed: {r:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// The same command through the engine's API directly: create and start the exec, read its
+/// output to the end, read its exit code.
+async fn docker_exec(docker: &bollard::Docker, container: &str) -> f64 {
+    let start = Instant::now();
+    let exec = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(vec!["sh", "one.sh"]),
+                user: Some("1000:1000"),
+                working_dir: Some("/workspace"),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+        docker.start_exec(&exec.id, None).await.unwrap()
+    {
+        while output.next().await.is_some() {}
+    }
+    assert_eq!(
+        docker.inspect_exec(&exec.id).await.unwrap().exit_code,
+        Some(0)
+    );
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Workspaces: `run` against the engine's exec directly, cold starts, and the files API.
+async fn workspaces(
+    server: &ServerProcess,
+    docker: &bollard::Docker,
+    runs: usize,
+    files: usize,
+) -> String {
+    let teacher = server.account_with_role("bench-teacher", "teacher").await;
+    let template = json!({"name": "bench-sh", "image": helpers::IMAGE, "memory_mb": 256,
+                          "run": {".sh": ["sh", "{file}"]}, "files": {"one.sh": "echo one\n"}});
+    let response = server.post("/templates", &teacher, template).await;
+    assert_eq!(response.status(), 201);
+    let template: serde_json::Value = response.json().await.unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", server.address);
+
+    // Cold start: a new workspace until the first output of its first run, five times.
+    let mut cold = Vec::new();
+    for i in 0..5 {
+        let student = server.account(&format!("bench-cold-{i}")).await;
+        let mut ws = server.ws(&student).await;
+        let start = Instant::now();
+        let made = server
+            .post("/workspaces", &student, json!({"template": template["id"]}))
+            .await;
+        assert_eq!(made.status(), 201);
+        let id = made.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let created_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let (first, _) = timed_run(&mut ws, 1, &id).await;
+        cold.push(created_ms + first);
+        let _ = http
+            .delete(format!("{base}/workspaces/{id}"))
+            .bearer_auth(&student)
+            .send()
+            .await;
+    }
+
+    let student = server.account("bench-ws").await;
+    let made = server
+        .post("/workspaces", &student, json!({"template": template["id"]}))
+        .await;
+    let id = made.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let container = format!("berth-ws-{id}");
+    let mut ws = server.ws(&student).await;
+    let mut berth_ms = Vec::new();
+    let mut direct_ms = Vec::new();
+    for i in 0..runs + 10 {
+        let (_, total) = timed_run(&mut ws, (i % 200 + 1) as u8, &id).await;
+        let direct = docker_exec(docker, &container).await;
+        if i >= 10 {
+            berth_ms.push(total);
+            direct_ms.push(direct);
+        }
+    }
+    berth_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    direct_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+
+    // Stopped (as culling leaves it) until the first output of the next run, five times.
+    let mut culled = Vec::new();
+    for i in 0..5 {
+        let stopped = http
+            .post(format!("{base}/workspaces/{id}/stop"))
+            .bearer_auth(&student)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stopped.status(), 200);
+        let (first, _) = timed_run(&mut ws, 201 + i as u8, &id).await;
+        culled.push(first);
+    }
+
+    // Files: write then read back small files through the API.
+    let mut writes = Vec::new();
+    let mut reads = Vec::new();
+    for i in 0..files {
+        let url = format!("{base}/workspaces/{id}/files/content?path=bench/f{i}.txt");
+        let body = format!("file {i}\n");
+        let start = Instant::now();
+        let put = http
+            .put(&url)
+            .bearer_auth(&student)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 204);
+        writes.push(start.elapsed().as_secs_f64() * 1000.0);
+        let start = Instant::now();
+        let got = http.get(&url).bearer_auth(&student).send().await.unwrap();
+        assert_eq!(got.text().await.unwrap(), body);
+        reads.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let _ = http
+        .delete(format!("{base}/workspaces/{id}"))
+        .bearer_auth(&student)
+        .send()
+        .await;
+    let berth_p50 = percentile(&berth_ms, 0.5);
+    let direct_p50 = percentile(&direct_ms, 0.5);
+    format!(
+        "## Workspace `run`\n\n`run` of a file that prints one line, until its `exit` ({runs} runs after 10 warm-up, interleaved), against the same command (`sh one.sh` as uid 1000 in /workspace) through the engine's exec API directly, output read to the end and the exit code read.\n\n\
+         | path | p50 | p99 |\n|---|---|---|\n\
+         | berth (`run` on the WebSocket, template command, limits, exit with duration) | {:.1} ms | {:.1} ms |\n\
+         | engine exec API directly (create, start, read, inspect) | {:.1} ms | {:.1} ms |\n\n\
+         **Ratio p50 berth / direct: {:.2}** (target ≤ 1.2)\n\n\
+         ## Workspace cold starts\n\n\
+         | from | to | median | max | target |\n|---|---|---|---|---|\n\
+         | `POST /workspaces` (new volume and container, starter files, start) | first output of a `run` | {:.0} ms | {:.0} ms | ≤ 2 s |\n\
+         | a stopped (culled) workspace | first output of a `run` (which starts it) | {:.0} ms | {:.0} ms | ≤ 1 s |\n\n\
+         ## Workspace files\n\n{files} small files written (`PUT …/files/content`) then read back (`GET`), one after the other.\n\n\
+         | | p50 per file | p99 per file |\n|---|---|---|\n\
+         | write | {:.1} ms | {:.1} ms |\n| read | {:.1} ms | {:.1} ms |\n",
+        berth_p50,
+        percentile(&berth_ms, 0.99),
+        direct_p50,
+        percentile(&direct_ms, 0.99),
+        berth_p50 / direct_p50,
+        median(&mut cold.clone()),
+        cold.iter().cloned().fold(0.0, f64::max),
+        median(&mut culled.clone()),
+        culled.iter().cloned().fold(0.0, f64::max),
+        median(&mut writes.clone()),
+        percentile_of(&mut writes, 0.99),
+        median(&mut reads.clone()),
+        percentile_of(&mut reads, 0.99),
+    )
+}
+
+fn percentile_of(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    percentile(v, p)
 }
 
 /// Server memory per idle authenticated session, heartbeats running.
