@@ -82,9 +82,11 @@ async fn me(user: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(user.user)
 }
 
-/// Deletes the caller's account: its sessions close, its containers are removed.
+/// Deletes the caller's account: its sessions close, its workspaces (files included) and its
+/// containers are removed.
 async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.sessions.close_user(&user.user.id);
+    state.workspaces.remove_all_of(&user.user.id).await?;
     state.containers.remove_all_of(&user.user.id).await?;
     db::users::delete(&state.db, &user.user.id).await?;
     state.auth.revoke(&state.db, &user.claims).await?;

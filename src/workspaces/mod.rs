@@ -299,6 +299,18 @@ impl Workspaces {
         Ok(())
     }
 
+    /// Deletes every workspace of a user, volumes included (their account is going away). A
+    /// host that holds one and does not answer stops this with `unavailable`.
+    pub async fn remove_all_of(&self, owner: &str) -> Result<(), ApiError> {
+        for row in db::workspaces::list(&self.db, Some(owner)).await? {
+            let host = self.hosts.get(Some(&row.host))?;
+            host.engine.remove_container(&row.container_id).await?;
+            host.engine.remove_volume(&row.volume).await?;
+            db::workspaces::delete(&self.db, &row.id).await?;
+        }
+        Ok(())
+    }
+
     pub async fn start(&self, user: &User, id: &str) -> Result<WorkspaceView, ApiError> {
         let opened = self.running(user, id, Access::Write).await?.0;
         Ok(self.view_of(&opened.row).await)

@@ -256,7 +256,22 @@ async fn a_workspace_is_its_owners_alone_and_a_teacher_may_only_read_it() {
         .await;
     assert_eq!(ws.expect("error", 1).await["code"], "forbidden");
 
-    // Deleting it removes its container and its volume.
+    // Deleting it removes its container and its volume; so does deleting the account.
+    let second = workspace(&app, &stranger, &made).await;
+    assert_eq!(
+        app.delete("/api/v1/me", Some(&stranger.token))
+            .await
+            .status(),
+        204
+    );
+    let volume = std::process::Command::new("docker")
+        .args(["volume", "inspect", &format!("berth-ws-{second}")])
+        .output()
+        .unwrap();
+    assert!(
+        !volume.status.success(),
+        "a deleted account's volume was left behind"
+    );
     assert_eq!(app.delete(&path, Some(&student.token)).await.status(), 204);
     let volume = std::process::Command::new("docker")
         .args(["volume", "inspect", &format!("berth-ws-{id}")])

@@ -58,9 +58,13 @@ pub(in crate::session) async fn exec(
     let target = protocol::target(&request.container, &request.workspace)?;
     let found = find(&ctx, &target, Use::Run).await?;
     let in_workspace = found.workspace.is_some();
+    let mut env: Vec<(String, String)> = request.env.into_iter().flatten().collect();
+    if in_workspace && !env.iter().any(|(k, _)| k == "HOME") {
+        env.push(("HOME".into(), ROOT.into()));
+    }
     let process = Process {
         cmd: request.cmd,
-        env: request.env.into_iter().flatten().collect(),
+        env,
         workdir: request
             .workdir
             .or_else(|| in_workspace.then(|| ROOT.to_string())),
@@ -123,7 +127,7 @@ pub(in crate::session) async fn run(
     cmd.extend(request.args);
     let process = Process {
         cmd,
-        env: Vec::new(),
+        env: vec![("HOME".into(), ROOT.into())],
         workdir: Some(ROOT.to_string()),
         user: Some(format!("{UID}:{UID}")),
         tty: false,

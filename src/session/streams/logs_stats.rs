@@ -10,6 +10,7 @@ use super::{
     find, host_lost, next_item, pump_output, wait_unpaused, Ending, Interrupted, Limits, Outcome,
     Use,
 };
+use crate::docker::tty::TtyOutput;
 use crate::error::ApiError;
 use crate::session::protocol::{self, StreamId};
 use crate::session::protocol::{LogsRequest, StatsRequest};
@@ -43,38 +44,27 @@ pub(in crate::session) async fn logs(
     };
     let id = info.id.clone().unwrap_or_default();
     let no_resize = |_, _| tokio::spawn(async {});
-    let interrupted = if info.config.as_ref().and_then(|c| c.tty).unwrap_or(false) {
+    let mut output: TtyOutput = if info.config.as_ref().and_then(|c| c.tty).unwrap_or(false) {
         // A TTY container's output has no frame headers: read it raw (see docker::tty).
         let query = format!(
             "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
             options.follow, options.since, options.timestamps, options.tail
         );
-        let mut output = engine.tty_logs(&id, &query).await?;
-        ctx.send_text(protocol::started(stream)).await;
-        pump_output(
-            &ctx,
-            stream,
-            engine,
-            &mut output,
-            &mut parts,
-            Limits::default(),
-            no_resize,
-        )
-        .await
+        engine.tty_logs(&id, &query).await?
     } else {
-        let mut output = docker.logs(&id, Some(options));
-        ctx.send_text(protocol::started(stream)).await;
-        pump_output(
-            &ctx,
-            stream,
-            engine,
-            &mut output,
-            &mut parts,
-            Limits::default(),
-            no_resize,
-        )
-        .await
+        Box::pin(docker.logs(&id, Some(options)))
     };
+    ctx.send_text(protocol::started(stream)).await;
+    let interrupted = pump_output(
+        &ctx,
+        stream,
+        engine,
+        &mut output,
+        &mut parts,
+        Limits::default(),
+        no_resize,
+    )
+    .await;
     if interrupted == Some(Interrupted::HostLost) {
         return Err(host_lost());
     }
