@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Makes this machine ready for berth: a reachable Docker engine and, with --test-images, the images
-# the tests build themselves (no registry is ever contacted). As root on Debian it installs and starts
-# what is missing; elsewhere it says what is missing and stops.
+# Makes this machine ready for berth: a reachable Docker engine, the browser UI built into
+# static/dist (from npm packages), and, with --test-images, what the tests need (images they build
+# themselves, a private registry, a second engine, Chromium; no image registry is ever contacted).
+# As root on Debian it installs and starts what is missing; elsewhere it says what is missing and
+# stops.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 TEST_IMAGE=berth-test/busybox:1
 # A private registry for the tests, with htpasswd auth, on loopback (which the engine trusts
@@ -161,8 +164,28 @@ ensure_second_engine() {
   engine2 image inspect "$TEST_IMAGE" >/dev/null 2>&1 || docker save "$TEST_IMAGE" | engine2 load >/dev/null
 }
 
+# The UI's npm packages (versions pinned by package-lock.json) and its bundle, which berth embeds
+# when it is built.
+ensure_ui() {
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  if [ ! -f static/node_modules/.package-lock.json ] ||
+    [ static/package-lock.json -nt static/node_modules/.package-lock.json ]; then
+    say "installing the UI's npm packages"
+    (cd static && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  (cd static && npm run --silent build)
+}
+
+# Debian's Chromium, which the browser tests drive through playwright-core (never a downloaded
+# browser).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
 ensure_docker
+ensure_ui
 if [ "${1:-}" = "--test-images" ]; then
+  ensure_chromium
   ensure_test_image
   ensure_test_registry
   ensure_second_engine

@@ -1,7 +1,7 @@
 //! berth: live, safe browser sessions on Docker containers.
 //!
 //! Layers, top to bottom (a module only uses the ones below it):
-//! - routes: `accounts`, each area's `routes`, and `session` (the WebSocket: upgrade, dispatch,
+//! - routes: `accounts`, each area's `routes`, `ui` (the embedded browser UI) and `session` (the WebSocket: upgrade, dispatch,
 //!   streams), wired in `startup` around one `state::AppState`;
 //! - services: `users`, `auth`, `hosts`, `containers`, `images`, `registries`, `builds`,
 //!   `courses`, `attendance`, `templates`, `workspaces`;
@@ -28,6 +28,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod templates;
+pub mod ui;
 pub mod upload;
 pub mod users;
 pub mod workspaces;

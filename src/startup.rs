@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use serde_json::json;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -124,13 +124,6 @@ async fn api_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
 }
 
-/// Everything else is left to the browser UI; until it is served, a plain 404.
-async fn not_found(req: HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound()
-        .content_type("text/plain; charset=utf-8")
-        .body(format!("{} is not here\n", req.path()))
-}
-
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(settings.listen)
@@ -149,7 +142,7 @@ impl Application {
                 .app_data(error::query_config())
                 .app_data(state.clone())
                 .configure(routes)
-                .default_service(web::to(not_found))
+                .default_service(web::to(crate::ui::serve))
         })
         .disable_signals()
         .shutdown_timeout(5)

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod attendance;
+mod browser;
 mod builds;
 mod containers;
 mod exec;

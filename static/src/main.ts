@@ -1,0 +1,488 @@
+// berth's browser UI: signs in over REST, opens one WebSocket per tab (with a single-use
+// ticket, never the token in the URL), and drives containers and their terminals through it.
+
+import { Terminal } from "@xterm/xterm";
+import { FitAddon } from "@xterm/addon-fit";
+import "@xterm/xterm/css/xterm.css";
+import "./styles.css";
+import { errorText, lang, setLang, t } from "./i18n";
+
+// ---- REST ----
+
+class ApiFailure extends Error {
+  constructor(
+    public code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const token = {
+  get: () => sessionStorage.getItem("berth.token"),
+  set: (value: string | null) =>
+    value ? sessionStorage.setItem("berth.token", value) : sessionStorage.removeItem("berth.token"),
+};
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  const bearer = token.get();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 204) return undefined as T;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = data.error ?? { code: "internal", message: response.statusText };
+    if (error.code === "unauthorized" && path !== "/auth/login") {
+      token.set(null);
+      session.close();
+      go("#/signin");
+    }
+    throw new ApiFailure(error.code, error.message);
+  }
+  return data as T;
+}
+
+// ---- the session's WebSocket ----
+
+type Handler = {
+  onBytes?: (channel: number, bytes: Uint8Array) => void;
+  onMessage?: (message: any) => void;
+};
+
+/** One WebSocket for the tab; reconnects by itself (with a fresh ticket) after a drop. */
+class Session {
+  private ws: WebSocket | null = null;
+  private handlers = new Map<number, Handler>();
+  private nextStream = 1;
+  private wanted = false;
+  private opened: Promise<void> | null = null;
+  onReconnected: (() => void) | null = null;
+
+  async open(): Promise<void> {
+    this.wanted = true;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) return;
+    if (!this.opened) {
+      this.opened = this.connect().finally(() => (this.opened = null));
+    }
+    return this.opened;
+  }
+
+  private async connect(): Promise<void> {
+    const { ticket } = await api<{ ticket: string }>("POST", "/ws/ticket");
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?ticket=${encodeURIComponent(ticket)}`);
+    ws.binaryType = "arraybuffer";
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error("WebSocket failed"));
+    });
+    ws.onmessage = (event) => this.receive(event);
+    ws.onclose = () => this.lost(ws);
+    this.ws = ws;
+    banner(null);
+  }
+
+  private receive(event: MessageEvent) {
+    if (typeof event.data === "string") {
+      const message = JSON.parse(event.data);
+      const handler = message.stream ? this.handlers.get(message.stream) : undefined;
+      handler?.onMessage?.(message);
+      // An error may be about one input of a live stream, so only exit and end free the id.
+      if (message.stream && (message.type === "exit" || message.type === "end")) {
+        this.handlers.delete(message.stream);
+      }
+      return;
+    }
+    const frame = new Uint8Array(event.data);
+    this.handlers.get(frame[0])?.onBytes?.(frame[1], frame.subarray(2));
+  }
+
+  private lost(ws: WebSocket) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    for (const handler of this.handlers.values()) handler.onMessage?.({ type: "lost" });
+    this.handlers.clear();
+    if (!this.wanted) return;
+    banner(t("reconnecting"));
+    const retry = async (delay: number) => {
+      await new Promise((r) => setTimeout(r, delay));
+      if (!this.wanted) return;
+      try {
+        await this.open();
+        this.onReconnected?.();
+      } catch {
+        retry(Math.min(delay * 2, 10_000));
+      }
+    };
+    retry(500);
+  }
+
+  close() {
+    this.wanted = false;
+    this.ws?.close();
+    this.ws = null;
+    this.handlers.clear();
+  }
+
+  /** A stream id not in use, and its handler registered. */
+  stream(handler: Handler): number {
+    for (let i = 0; i < 255; i++) {
+      const id = this.nextStream;
+      this.nextStream = (this.nextStream % 255) + 1;
+      if (!this.handlers.has(id)) {
+        this.handlers.set(id, handler);
+        return id;
+      }
+    }
+    throw new Error("no free stream");
+  }
+
+  send(message: object) {
+    this.ws?.send(JSON.stringify(message));
+  }
+
+  sendBytes(stream: number, bytes: Uint8Array) {
+    const frame = new Uint8Array(bytes.length + 2);
+    frame[0] = stream;
+    frame[1] = 0;
+    frame.set(bytes, 2);
+    this.ws?.send(frame);
+  }
+}
+
+const session = new Session();
+
+// ---- page furniture ----
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Record<string, any> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key in node) (node as any)[key] = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function banner(text: string | null) {
+  const node = document.getElementById("banner")!;
+  node.hidden = !text;
+  node.textContent = text ?? "";
+}
+
+function alertBox(error: unknown): HTMLElement {
+  const text =
+    error instanceof ApiFailure ? errorText(error.code, error.message) : String(error);
+  return el("p", { className: "error", role: "alert" }, text);
+}
+
+function go(hash: string) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+let leave: (() => void) | null = null;
+
+function header() {
+  const top = document.getElementById("top")!;
+  const languages = el(
+    "select",
+    {
+      "aria-label": t("language"),
+      onchange: (e: Event) => {
+        setLang((e.target as HTMLSelectElement).value);
+        render();
+      },
+    },
+    el("option", { value: "en", selected: lang === "en" }, "English"),
+    el("option", { value: "zh", selected: lang === "zh" }, "简体中文"),
+  );
+  const signOut = el(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        await api("POST", "/auth/logout").catch(() => {});
+        token.set(null);
+        session.close();
+        go("#/signin");
+      },
+    },
+    t("signOut"),
+  );
+  const nav = token.get()
+    ? [el("a", { href: "#/containers" }, t("containers")), signOut]
+    : [];
+  top.replaceChildren(el("strong", {}, t("appName")), el("nav", {}, ...nav), languages);
+}
+
+// ---- pages ----
+
+function signInPage(app: HTMLElement) {
+  let registering = false;
+  const draw = () => {
+    const username = el("input", { id: "username", name: "username", autocomplete: "username", required: true });
+    const password = el("input", {
+      id: "password",
+      name: "password",
+      type: "password",
+      autocomplete: registering ? "new-password" : "current-password",
+      required: true,
+    });
+    const problem = el("div");
+    const submit = el("button", { type: "submit" }, registering ? t("register") : t("signIn"));
+    const form = el(
+      "form",
+      {
+        className: "card",
+        "aria-label": registering ? t("register") : t("signIn"),
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          problem.replaceChildren();
+          const credentials = { username: username.value, password: password.value };
+          try {
+            if (registering) await api("POST", "/auth/register", credentials);
+            const login = await api<{ access_token: string }>("POST", "/auth/login", credentials);
+            token.set(login.access_token);
+            await session.open();
+            go("#/containers");
+          } catch (error) {
+            problem.replaceChildren(alertBox(error));
+          }
+        },
+      },
+      el("h1", {}, registering ? t("register") : t("signIn")),
+      el("label", { htmlFor: "username" }, t("username")),
+      username,
+      el("label", { htmlFor: "password" }, t("password")),
+      password,
+      problem,
+      submit,
+      el(
+        "p",
+        {},
+        registering ? t("haveAccount") : t("needAccount"),
+        " ",
+        el(
+          "button",
+          {
+            type: "button",
+            className: "link",
+            onclick: () => {
+              registering = !registering;
+              draw();
+            },
+          },
+          registering ? t("signIn") : t("register"),
+        ),
+      ),
+    );
+    app.replaceChildren(form);
+  };
+  draw();
+}
+
+type Container = { id: string; name: string; image: string; state: string; host: string };
+
+async function containersPage(app: HTMLElement) {
+  const problem = el("div");
+  const list = el("div");
+  const refresh = async () => {
+    try {
+      const containers = await api<Container[]>("GET", "/containers");
+      list.replaceChildren(containerTable(containers, refresh, problem));
+    } catch (error) {
+      problem.replaceChildren(alertBox(error));
+    }
+  };
+  const image = el("input", { id: "image", required: true, value: "" });
+  const command = el("input", { id: "command", placeholder: "sleep infinity" });
+  const create = el(
+    "form",
+    {
+      className: "card inline",
+      "aria-label": t("newContainer"),
+      onsubmit: async (event: Event) => {
+        event.preventDefault();
+        problem.replaceChildren();
+        const cmd = command.value.trim() ? command.value.trim().split(/\s+/) : undefined;
+        try {
+          const made = await api<Container>("POST", "/containers", { image: image.value.trim(), cmd });
+          await api("POST", `/containers/${made.id}/start`, {});
+          problem.replaceChildren(el("p", { role: "status" }, t("created")));
+          await refresh();
+        } catch (error) {
+          problem.replaceChildren(alertBox(error));
+        }
+      },
+    },
+    el("h2", {}, t("newContainer")),
+    el("label", { htmlFor: "image" }, t("image")),
+    image,
+    el("label", { htmlFor: "command" }, t("command")),
+    command,
+    el("button", { type: "submit" }, t("create")),
+  );
+  app.replaceChildren(el("h1", {}, t("containers")), problem, list, create);
+  await refresh();
+  const timer = setInterval(refresh, 5000);
+  leave = () => clearInterval(timer);
+}
+
+function containerTable(containers: Container[], refresh: () => Promise<void>, problem: HTMLElement) {
+  if (containers.length === 0) return el("p", {}, t("noContainers"));
+  const act = (label: string, run: () => Promise<unknown>) =>
+    el(
+      "button",
+      {
+        type: "button",
+        "aria-label": label,
+        onclick: async () => {
+          try {
+            await run();
+            await refresh();
+          } catch (error) {
+            problem.replaceChildren(alertBox(error));
+          }
+        },
+      },
+      label.split(" ")[0],
+    );
+  const rows = containers.map((c) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, c.name),
+      el("td", {}, c.image),
+      el("td", {}, c.state),
+      el("td", {}, c.host),
+      el(
+        "td",
+        { className: "actions" },
+        el("a", { href: `#/terminal/${encodeURIComponent(c.id)}`, "aria-label": `${t("terminal")} ${c.name}` }, t("terminal")),
+        act(`${t("start")} ${c.name}`, () => api("POST", `/containers/${c.id}/start`, {})),
+        act(`${t("stop")} ${c.name}`, () => api("POST", `/containers/${c.id}/stop`, {})),
+        act(`${t("remove")} ${c.name}`, async () => {
+          if (confirm(t("confirmRemove", { name: c.name }))) {
+            await api("DELETE", `/containers/${c.id}`);
+          }
+        }),
+      ),
+    ),
+  );
+  return el(
+    "table",
+    {},
+    el(
+      "thead",
+      {},
+      el("tr", {}, ...[t("name"), t("image"), t("state"), t("host"), t("actions")].map((h) => el("th", {}, h))),
+    ),
+    el("tbody", {}, ...rows),
+  );
+}
+
+/** Pending xterm writes above which the server is asked to pause the stream, and below which
+ * to resume it: a flood neither freezes the tab nor piles up in memory. */
+const HIGH_WATER = 10;
+const LOW_WATER = 4;
+
+async function terminalPage(app: HTMLElement, id: string) {
+  const container = await api<Container>("GET", `/containers/${id}`);
+  const title = t("terminalOf", { name: container.name });
+  const holder = el("div", { className: "terminal", role: "region", "aria-label": title });
+  app.replaceChildren(
+    el("p", {}, el("a", { href: "#/containers" }, t("back"))),
+    el("h1", {}, title),
+    holder,
+  );
+  const term = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(holder);
+  fit.fit();
+  await session.open();
+  let pending = 0;
+  let paused = false;
+  const stream = session.stream({
+    onBytes: (_channel, bytes) => {
+      pending++;
+      if (pending > HIGH_WATER && !paused) {
+        paused = true;
+        session.send({ type: "pause", stream });
+      }
+      term.write(bytes.slice(), () => {
+        pending--;
+        if (pending < LOW_WATER && paused) {
+          paused = false;
+          session.send({ type: "resume", stream });
+        }
+      });
+    },
+    onMessage: (message) => {
+      if (message.type === "exit") term.write(`\r\n${t("exited", { code: message.code })}\r\n`);
+      if (message.type === "error") term.write(`\r\n${errorText(message.code, message.message)}\r\n`);
+    },
+  });
+  const encoder = new TextEncoder();
+  const input = term.onData((data) => session.sendBytes(stream, encoder.encode(data)));
+  const resize = () => {
+    fit.fit();
+    session.send({ type: "resize", stream, cols: term.cols, rows: term.rows });
+  };
+  const observer = new ResizeObserver(() => resize());
+  observer.observe(holder);
+  session.send({
+    type: "exec",
+    stream,
+    container: container.id,
+    cmd: ["/bin/sh"],
+    tty: true,
+    cols: term.cols,
+    rows: term.rows,
+  });
+  term.focus();
+  leave = () => {
+    observer.disconnect();
+    input.dispose();
+    session.send({ type: "cancel", stream });
+    term.dispose();
+  };
+}
+
+// ---- routing ----
+
+async function render() {
+  leave?.();
+  leave = null;
+  header();
+  const app = document.getElementById("app")!;
+  const [, page, arg] = location.hash.split("/");
+  if (!token.get()) {
+    if (page !== "signin") return go("#/signin");
+    return signInPage(app);
+  }
+  try {
+    if (page === "terminal" && arg) return await terminalPage(app, arg);
+    if (page === "signin") return go("#/containers");
+    return await containersPage(app);
+  } catch (error) {
+    app.replaceChildren(alertBox(error));
+  }
+}
+
+setLang(lang);
+session.onReconnected = () => render();
+window.addEventListener("hashchange", () => render());
+render();
