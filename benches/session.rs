@@ -62,6 +62,7 @@ async fn main() {
     report.push(echo(&server, &token, &container, &docker, echo_samples).await);
     report.push(close_to_gone(&server, &token, &container, &docker, close_samples).await);
     report.push(workspaces(&server, &docker, runs, files).await);
+    report.push(ui_bundle());
     report.push(idle_sessions(&server, &token, sessions).await);
     drop(server);
     report.push(attendance_rush(students).await);
@@ -302,6 +303,37 @@ async fn close_to_gone(
          | p50 | max |\n|---|---|\n| {:.0} ms | {:.0} ms |\n\n(target ≤ 1 s)\n",
         percentile(&times, 0.5),
         times[times.len() - 1]
+    )
+}
+
+/// The UI's bundle as the server embeds it: bytes, and bytes gzipped (as a browser fetches it
+/// from a server that compresses).
+fn ui_bundle() -> String {
+    let dist = concat!(env!("CARGO_MANIFEST_DIR"), "/static/dist");
+    let mut rows = String::new();
+    for file in ["app.js", "app.css", "index.html"] {
+        let path = format!("{dist}/{file}");
+        let raw = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let gzip = Command::new("sh")
+            .args(["-c", &format!("gzip -9c {path} | wc -c")])
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0);
+        rows.push_str(&format!(
+            "| `{file}` | {:.1} KiB | {:.1} KiB |\n",
+            raw as f64 / 1024.0,
+            gzip as f64 / 1024.0
+        ));
+    }
+    format!(
+        "## Browser UI bundle\n\nThe files berth embeds from `static/dist` (esbuild, minified; xterm.js included).\n\n\
+         | file | size | gzip -9 |\n|---|---|---|\n{rows}"
     )
 }
 
