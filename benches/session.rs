@@ -332,7 +332,7 @@ fn ui_bundle() -> String {
         ));
     }
     format!(
-        "## Browser UI bundle\n\nThe files berth embeds from `static/dist` (esbuild, minified; xterm.js included).\n\n\
+        "## Browser UI bundle\n\nThe files berth embeds from `static/dist` (esbuild, minified; xterm.js and CodeMirror with its Python and C grammars included).\n\n\
          | file | size | gzip -9 |\n|---|---|---|\n{rows}"
     )
 }

@@ -6,191 +6,8 @@ import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
 import "./styles.css";
 import { errorText, lang, setLang, t } from "./i18n";
-
-// ---- REST ----
-
-class ApiFailure extends Error {
-  constructor(
-    public code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const token = {
-  get: () => sessionStorage.getItem("berth.token"),
-  set: (value: string | null) =>
-    value ? sessionStorage.setItem("berth.token", value) : sessionStorage.removeItem("berth.token"),
-};
-
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
-  const bearer = token.get();
-  if (bearer) headers.Authorization = `Bearer ${bearer}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`/api/v1${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 204) return undefined as T;
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const error = data.error ?? { code: "internal", message: response.statusText };
-    if (error.code === "unauthorized" && path !== "/auth/login") {
-      token.set(null);
-      session.close();
-      go("#/signin");
-    }
-    throw new ApiFailure(error.code, error.message);
-  }
-  return data as T;
-}
-
-// ---- the session's WebSocket ----
-
-type Handler = {
-  onBytes?: (channel: number, bytes: Uint8Array) => void;
-  onMessage?: (message: any) => void;
-};
-
-/** One WebSocket for the tab; reconnects by itself (with a fresh ticket) after a drop. */
-class Session {
-  private ws: WebSocket | null = null;
-  private handlers = new Map<number, Handler>();
-  private nextStream = 1;
-  private wanted = false;
-  private opened: Promise<void> | null = null;
-  onReconnected: (() => void) | null = null;
-
-  async open(): Promise<void> {
-    this.wanted = true;
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) return;
-    if (!this.opened) {
-      this.opened = this.connect().finally(() => (this.opened = null));
-    }
-    return this.opened;
-  }
-
-  private async connect(): Promise<void> {
-    const { ticket } = await api<{ ticket: string }>("POST", "/ws/ticket");
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?ticket=${encodeURIComponent(ticket)}`);
-    ws.binaryType = "arraybuffer";
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = () => reject(new Error("WebSocket failed"));
-    });
-    ws.onmessage = (event) => this.receive(event);
-    ws.onclose = () => this.lost(ws);
-    this.ws = ws;
-    banner(null);
-  }
-
-  private receive(event: MessageEvent) {
-    if (typeof event.data === "string") {
-      const message = JSON.parse(event.data);
-      const handler = message.stream ? this.handlers.get(message.stream) : undefined;
-      handler?.onMessage?.(message);
-      // An error may be about one input of a live stream, so only exit and end free the id.
-      if (message.stream && (message.type === "exit" || message.type === "end")) {
-        this.handlers.delete(message.stream);
-      }
-      return;
-    }
-    const frame = new Uint8Array(event.data);
-    this.handlers.get(frame[0])?.onBytes?.(frame[1], frame.subarray(2));
-  }
-
-  private lost(ws: WebSocket) {
-    if (this.ws !== ws) return;
-    this.ws = null;
-    for (const handler of this.handlers.values()) handler.onMessage?.({ type: "lost" });
-    this.handlers.clear();
-    if (!this.wanted) return;
-    banner(t("reconnecting"));
-    const retry = async (delay: number) => {
-      await new Promise((r) => setTimeout(r, delay));
-      if (!this.wanted) return;
-      try {
-        await this.open();
-        this.onReconnected?.();
-      } catch {
-        retry(Math.min(delay * 2, 10_000));
-      }
-    };
-    retry(500);
-  }
-
-  close() {
-    this.wanted = false;
-    this.ws?.close();
-    this.ws = null;
-    this.handlers.clear();
-  }
-
-  /** A stream id not in use, and its handler registered. */
-  stream(handler: Handler): number {
-    for (let i = 0; i < 255; i++) {
-      const id = this.nextStream;
-      this.nextStream = (this.nextStream % 255) + 1;
-      if (!this.handlers.has(id)) {
-        this.handlers.set(id, handler);
-        return id;
-      }
-    }
-    throw new Error("no free stream");
-  }
-
-  send(message: object) {
-    this.ws?.send(JSON.stringify(message));
-  }
-
-  sendBytes(stream: number, bytes: Uint8Array) {
-    const frame = new Uint8Array(bytes.length + 2);
-    frame[0] = stream;
-    frame[1] = 0;
-    frame.set(bytes, 2);
-    this.ws?.send(frame);
-  }
-}
-
-const session = new Session();
-
-// ---- page furniture ----
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Record<string, any> = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key in node) (node as any)[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-function banner(text: string | null) {
-  const node = document.getElementById("banner")!;
-  node.hidden = !text;
-  node.textContent = text ?? "";
-}
-
-function alertBox(error: unknown): HTMLElement {
-  const text =
-    error instanceof ApiFailure ? errorText(error.code, error.message) : String(error);
-  return el("p", { className: "error", role: "alert" }, text);
-}
-
-function go(hash: string) {
-  if (location.hash === hash) render();
-  else location.hash = hash;
-}
+import { alertBox, api, el, go, session, token } from "./core";
+import { idePage, workspacesPage } from "./ide";
 
 let leave: (() => void) | null = null;
 
@@ -222,7 +39,11 @@ function header() {
     t("signOut"),
   );
   const nav = token.get()
-    ? [el("a", { href: "#/containers" }, t("containers")), signOut]
+    ? [
+        el("a", { href: "#/containers" }, t("containers")),
+        el("a", { href: "#/workspaces" }, t("workspaces")),
+        signOut,
+      ]
     : [];
   top.replaceChildren(el("strong", {}, t("appName")), el("nav", {}, ...nav), languages);
 }
@@ -475,6 +296,8 @@ async function render() {
   }
   try {
     if (page === "terminal" && arg) return await terminalPage(app, arg);
+    if (page === "workspaces") return await workspacesPage(app);
+    if (page === "ide" && arg) return await idePage(app, arg, (cleanup) => (leave = cleanup));
     if (page === "signin") return go("#/containers");
     return await containersPage(app);
   } catch (error) {

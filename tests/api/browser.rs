@@ -1,9 +1,30 @@
-//! The UI in a real browser: Debian's Chromium, driven by playwright-core from static/, against
-//! the real server and engine. Screenshots go to target/browser/ (a failure keeps one).
+//! The UI in a real browser: Debian's Chromium, driven by playwright-core from static/tests,
+//! against the real server and engine. Screenshots go to target/browser/ (a failure keeps one).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::helpers::{RemoveOnDrop, ServerProcess};
+use crate::helpers::{RemoveOnDrop, ServerProcess, IMAGE};
+
+/// Runs a browser test of static/tests with `env`; panics with what it said when it fails.
+async fn browser_test(script: &str, env: &[(&str, &str)]) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let shots = format!("{root}/target/browser/{}", script.trim_end_matches(".mjs"));
+    let out = tokio::process::Command::new("node")
+        .arg(format!("tests/{script}"))
+        .current_dir(format!("{root}/static"))
+        .envs(env.iter().copied())
+        .env("SHOTS", &shots)
+        .output()
+        .await
+        .expect("node runs (scripts/setup.sh --test-images installs the UI's packages)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    said
+}
 
 #[tokio::test]
 async fn a_person_signs_in_and_uses_a_terminal_in_chromium() {
@@ -20,24 +41,63 @@ async fn a_person_signs_in_and_uses_a_terminal_in_chromium() {
         .json()
         .await
         .unwrap();
-    let root = env!("CARGO_MANIFEST_DIR");
-    let shots = format!("{root}/target/browser/terminal");
-    let out = tokio::process::Command::new("node")
-        .arg("tests/terminal.mjs")
-        .current_dir(format!("{root}/static"))
-        .env("BERTH_URL", format!("http://{}/", server.address))
-        .env("BERTH_USER", "browser")
-        .env("BERTH_PASSWORD", "password123")
-        .env("BERTH_CONTAINER", container["name"].as_str().unwrap())
-        .env("SHOTS", &shots)
-        .output()
-        .await
-        .expect("node runs (scripts/setup.sh --test-images installs the UI's packages)");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{said}");
+    let url = format!("http://{}/", server.address);
+    let said = browser_test(
+        "terminal.mjs",
+        &[
+            ("BERTH_URL", &url),
+            ("BERTH_USER", "browser"),
+            ("BERTH_PASSWORD", "password123"),
+            ("BERTH_CONTAINER", container["name"].as_str().unwrap()),
+        ],
+    )
+    .await;
     assert!(said.contains("browser: terminal"), "{said}");
+}
+
+#[tokio::test]
+async fn a_student_writes_and_runs_a_file_in_the_ide() {
+    let server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("ide-teacher", "teacher").await;
+    let template = json!({"name": "Shell", "image": IMAGE, "memory_mb": 128,
+                          "run": {".sh": ["sh", "{file}"]}});
+    assert_eq!(
+        server.post("/templates", &teacher, template).await.status(),
+        201
+    );
+    let student = server.account("ide-student").await;
+    let url = format!("http://{}/", server.address);
+    let said = browser_test(
+        "ide.mjs",
+        &[
+            ("BERTH_URL", &url),
+            ("BERTH_USER", "ide-student"),
+            ("BERTH_PASSWORD", "password123"),
+            ("BERTH_TEMPLATE", "Shell"),
+        ],
+    )
+    .await;
+    assert!(said.contains("browser: ide ran"), "{said}");
+    // What the browser made is removed with the test: the workspace, its container and volume.
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", server.address);
+    let workspaces: Value = http
+        .get(format!("{base}/workspaces"))
+        .bearer_auth(&student)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(workspaces.as_array().unwrap().len(), 1);
+    for w in workspaces.as_array().unwrap() {
+        let deleted = http
+            .delete(format!("{base}/workspaces/{}", w["id"].as_str().unwrap()))
+            .bearer_auth(&student)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+    }
 }

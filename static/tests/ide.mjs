@@ -1,0 +1,50 @@
+// A student opens a workspace from a template, writes a file in the editor, saves it with Ctrl-S,
+// runs it and reads its output; in Debian's Chromium through playwright-core. Run by
+// tests/api/browser.rs, which starts the server and makes the accounts and the template.
+import { chromium } from "playwright-core";
+import { mkdir, rm } from "node:fs/promises";
+
+const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_TEMPLATE, SHOTS } = process.env;
+await rm(SHOTS, { recursive: true, force: true });
+await mkdir(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, locale: "en-US" });
+page.setDefaultTimeout(15_000);
+
+try {
+  await page.goto(BERTH_URL);
+  await page.getByLabel("Username").fill(BERTH_USER);
+  await page.getByLabel("Password").fill(BERTH_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Workspaces" }).click();
+  await page.getByLabel("Template").selectOption({ label: BERTH_TEMPLATE });
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("heading", { name: /^Workspace / }).waitFor();
+
+  await page.getByLabel("File name").fill("hello.sh");
+  await page.getByRole("button", { name: "New file" }).click();
+  await page.getByRole("heading", { name: "hello.sh" }).waitFor();
+  const editor = page.getByRole("textbox", { name: "Editor" });
+  await editor.click();
+  await page.keyboard.type("echo from-ide-$((6*7))");
+  await page.getByRole("heading", { name: /hello\.sh • unsaved/ }).waitFor();
+  await page.keyboard.press("Control+s");
+  await page.getByRole("heading", { name: "hello.sh", exact: true }).waitFor();
+  await page.getByRole("button", { name: "Run" }).click();
+  const output = page.getByRole("log", { name: "Output" });
+  await output.filter({ hasText: "from-ide-42" }).waitFor();
+  await output.filter({ hasText: "exited with code 0" }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/ide.png` });
+  console.log(`browser: ide ran hello.sh; screenshot in ${SHOTS}`);
+} catch (error) {
+  await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
+  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
