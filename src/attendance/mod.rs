@@ -147,6 +147,22 @@ pub async fn visible(db: &Db, user: &User, id: &str) -> Result<AttendanceSession
     Ok(session)
 }
 
+/// The attendance session open now in a course the user teaches or attends (404 when none), so
+/// that a student's check-in page knows where to check in.
+pub async fn open_in_course(
+    db: &Db,
+    user: &User,
+    course_id: &str,
+) -> Result<AttendanceSession, ApiError> {
+    let course = courses::find(db, course_id).await?;
+    if !courses::teaches(user, &course) && !courses::is_enrolled(db, &course.id, &user.id).await? {
+        return Err(ApiError::forbidden("you are not in this course"));
+    }
+    db::attendance::open_in_course(db, &course.id, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no attendance session is open in this course"))
+}
+
 /// Opens an attendance session of a course the user teaches; one open at a time per course.
 pub async fn open(
     db: &Db,

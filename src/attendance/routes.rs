@@ -31,6 +31,16 @@ async fn open(
     Ok(HttpResponse::Created().json(super::view(&session)))
 }
 
+/// `GET /courses/{id}/attendance`: the course's open attendance session.
+async fn open_now(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let session = super::open_in_course(&state.db, &user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(super::view(&session)))
+}
+
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -118,6 +128,7 @@ async fn roster(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/courses/{id}/attendance", web::post().to(open))
+        .route("/courses/{id}/attendance", web::get().to(open_now))
         .route("/attendance/{id}", web::get().to(get))
         .route("/attendance/{id}/close", web::post().to(close))
         .route("/attendance/{id}/checkin", web::post().to(check_in))

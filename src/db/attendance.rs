@@ -57,6 +57,22 @@ pub async fn insert_unless_open(
     Ok(None)
 }
 
+/// The course's attendance session open at `now`, if any.
+pub async fn open_in_course(
+    db: &Db,
+    course_id: &str,
+    now: i64,
+) -> Result<Option<AttendanceRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, course_id, secret, period_s, opens_at, closes_at FROM attendance_sessions \
+         WHERE course_id = $1 AND closes_at > $2 ORDER BY opens_at DESC LIMIT 1",
+    )
+    .bind(course_id)
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
 /// Closes a session at `now` if it is still open.
 pub async fn close(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE attendance_sessions SET closes_at = $1 WHERE id = $2 AND closes_at > $1")

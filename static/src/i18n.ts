@@ -49,6 +49,21 @@ const en = {
   editorOf: "Workspace {name}",
   up: "Up one folder",
   editor: "Editor",
+  attendance: "Attendance",
+  newCourse: "New course",
+  joinCode: "join code",
+  openAttendance: "Open attendance",
+  checkInCode: "Check-in code",
+  present: "Present",
+  presentOf: "{present} of {enrolled} present",
+  roster: "Roster",
+  changesIn: "changes in {s} s",
+  closed: "closed",
+  closeAttendance: "Close attendance",
+  checkIn: "Check in",
+  course: "Course",
+  code: "Code",
+  checkedIn: "You are checked in (since {at}).",
 };
 
 export type Key = keyof typeof en;
@@ -101,6 +116,21 @@ const zh: Record<Key, string> = {
   editorOf: "工作区 {name}",
   up: "返回上一级",
   editor: "编辑器",
+  attendance: "考勤",
+  newCourse: "新建课程",
+  joinCode: "加入码",
+  openAttendance: "开始考勤",
+  checkInCode: "签到码",
+  present: "已到",
+  presentOf: "已到 {present} / {enrolled} 人",
+  roster: "名单",
+  changesIn: "{s} 秒后更换",
+  closed: "已结束",
+  closeAttendance: "结束考勤",
+  checkIn: "签到",
+  course: "课程",
+  code: "签到码",
+  checkedIn: "签到成功（{at}）。",
 };
 
 const tables: Record<string, Record<Key, string>> = { en, zh };

@@ -8,6 +8,7 @@ import "./styles.css";
 import { errorText, lang, setLang, t } from "./i18n";
 import { alertBox, api, el, go, session, token } from "./core";
 import { idePage, workspacesPage } from "./ide";
+import { checkInPage, coursesPage, projectorPage } from "./attendance";
 
 let leave: (() => void) | null = null;
 
@@ -42,6 +43,8 @@ function header() {
     ? [
         el("a", { href: "#/containers" }, t("containers")),
         el("a", { href: "#/workspaces" }, t("workspaces")),
+        el("a", { href: "#/attendance" }, t("attendance")),
+        el("a", { href: "#/checkin" }, t("checkIn")),
         signOut,
       ]
     : [];
@@ -297,6 +300,9 @@ async function render() {
   try {
     if (page === "terminal" && arg) return await terminalPage(app, arg);
     if (page === "workspaces") return await workspacesPage(app);
+    if (page === "attendance") return await coursesPage(app);
+    if (page === "projector" && arg) return await projectorPage(app, arg, (cleanup) => (leave = cleanup));
+    if (page === "checkin") return await checkInPage(app);
     if (page === "ide" && arg) return await idePage(app, arg, (cleanup) => (leave = cleanup));
     if (page === "signin") return go("#/containers");
     return await containersPage(app);

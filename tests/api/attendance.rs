@@ -441,3 +441,34 @@ async fn the_roster_lists_present_and_absent_students_as_csv() {
     assert_eq!(theirs[0]["role"], "student");
     assert!(theirs[0].get("join_code").is_none());
 }
+
+#[tokio::test]
+async fn a_student_finds_the_open_attendance_session_of_their_course() {
+    let app = spawn_app().await;
+    let (teacher, course, students) = course_with_students(&app, 1).await;
+    let path = format!("/api/v1/courses/{course}/attendance");
+    assert_eq!(app.get(&path, Some(&students[0].token)).await.status(), 404);
+    let id = open_attendance(&app, &teacher, &course, 5).await;
+    for user in [&students[0], &teacher] {
+        let open: Value = app
+            .get(&path, Some(&user.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(open["id"], id.as_str());
+        assert!(
+            open.get("secret").is_none(),
+            "the secret stays on the server"
+        );
+    }
+    let outsider = app.new_user().await;
+    assert_eq!(app.get(&path, Some(&outsider.token)).await.status(), 403);
+    app.post(
+        &format!("/api/v1/attendance/{id}/close"),
+        Some(&teacher.token),
+        json!({}),
+    )
+    .await;
+    assert_eq!(app.get(&path, Some(&students[0].token)).await.status(), 404);
+}

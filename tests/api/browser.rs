@@ -101,3 +101,40 @@ async fn a_student_writes_and_runs_a_file_in_the_ide() {
         assert_eq!(deleted.status(), 204);
     }
 }
+
+#[tokio::test]
+async fn a_teachers_projector_shows_a_students_check_in_within_a_second() {
+    let server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("att-teacher", "teacher").await;
+    let student = server.account("att-student").await;
+    let course: Value = server
+        .post("/courses", &teacher, json!({"name": "Physics"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let joined = server
+        .post(
+            "/courses/join",
+            &student,
+            json!({"join_code": course["join_code"]}),
+        )
+        .await;
+    assert_eq!(joined.status(), 200);
+    let url = format!("http://{}/", server.address);
+    let said = browser_test(
+        "attendance.mjs",
+        &[
+            ("BERTH_URL", &url),
+            ("TEACHER", "att-teacher"),
+            ("STUDENT", "att-student"),
+            ("PASSWORD", "password123"),
+            ("COURSE", "Physics"),
+        ],
+    )
+    .await;
+    assert!(
+        said.contains("browser: attendance roster updated"),
+        "{said}"
+    );
+}
