@@ -64,6 +64,12 @@ const en = {
   course: "Course",
   code: "Code",
   checkedIn: "You are checked in (since {at}).",
+  logs: "Logs",
+  logsOf: "Logs of {name}",
+  lineCount: "Line count",
+  lines: "{n} lines",
+  search: "Search",
+  follow: "Follow",
 };
 
 export type Key = keyof typeof en;
@@ -131,6 +137,12 @@ const zh: Record<Key, string> = {
   course: "课程",
   code: "签到码",
   checkedIn: "签到成功（{at}）。",
+  logs: "日志",
+  logsOf: "{name} 的日志",
+  lineCount: "行数",
+  lines: "{n} 行",
+  search: "搜索",
+  follow: "跟随",
 };
 
 const tables: Record<string, Record<Key, string>> = { en, zh };

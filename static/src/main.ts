@@ -9,6 +9,7 @@ import { errorText, lang, setLang, t } from "./i18n";
 import { alertBox, api, el, go, session, token } from "./core";
 import { idePage, workspacesPage } from "./ide";
 import { checkInPage, coursesPage, projectorPage } from "./attendance";
+import { logsPage } from "./logs";
 
 let leave: (() => void) | null = null;
 
@@ -195,6 +196,7 @@ function containerTable(containers: Container[], refresh: () => Promise<void>, p
         "td",
         { className: "actions" },
         el("a", { href: `#/terminal/${encodeURIComponent(c.id)}`, "aria-label": `${t("terminal")} ${c.name}` }, t("terminal")),
+        el("a", { href: `#/logs/${encodeURIComponent(c.id)}`, "aria-label": `${t("logs")} ${c.name}` }, t("logs")),
         act(`${t("start")} ${c.name}`, () => api("POST", `/containers/${c.id}/start`, {})),
         act(`${t("stop")} ${c.name}`, () => api("POST", `/containers/${c.id}/stop`, {})),
         act(`${t("remove")} ${c.name}`, async () => {
@@ -299,6 +301,7 @@ async function render() {
   }
   try {
     if (page === "terminal" && arg) return await terminalPage(app, arg);
+    if (page === "logs" && arg) return await logsPage(app, arg, (cleanup) => (leave = cleanup));
     if (page === "workspaces") return await workspacesPage(app);
     if (page === "attendance") return await coursesPage(app);
     if (page === "projector" && arg) return await projectorPage(app, arg, (cleanup) => (leave = cleanup));

@@ -138,3 +138,44 @@ async fn a_teachers_projector_shows_a_students_check_in_within_a_second() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn long_logs_open_at_their_end_within_two_seconds_virtualized_and_searchable() {
+    let server = ServerProcess::start(&[]).await;
+    let token = server.account("logs").await;
+    let id = server
+        .container(&token, &["sh", "-c", "seq 1 20000; sleep 3600"])
+        .await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let printed = crate::helpers::eventually(std::time::Duration::from_secs(30), || {
+        let out = std::process::Command::new("docker")
+            .args(["logs", "--tail", "1", &id])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "20000"
+    })
+    .await;
+    assert!(printed.is_some(), "the container did not print its lines");
+    let container: Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/containers/{id}", server.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!("http://{}/", server.address);
+    let said = browser_test(
+        "logs.mjs",
+        &[
+            ("BERTH_URL", &url),
+            ("BERTH_USER", "logs"),
+            ("BERTH_PASSWORD", "password123"),
+            ("BERTH_CONTAINER", container["name"].as_str().unwrap()),
+            ("LINES", "20000"),
+        ],
+    )
+    .await;
+    assert!(said.contains("browser: logs of 20000 lines"), "{said}");
+}

@@ -14,7 +14,7 @@ pub(super) mod logs_stats;
 use std::sync::Arc;
 
 use bollard::container::LogOutput;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -170,6 +170,26 @@ async fn find(ctx: &SessionCtx, target: &Target, usage: Use) -> Result<Found, Ap
     })
 }
 
+/// The channel and bytes of one piece of output; None for what is not output (echoed stdin).
+fn bytes_of(output: LogOutput) -> Option<(u8, bytes::Bytes)> {
+    match output {
+        LogOutput::StdOut { message } | LogOutput::Console { message } => {
+            Some((CHANNEL_STDOUT, message))
+        }
+        LogOutput::StdErr { message } => Some((CHANNEL_STDERR, message)),
+        LogOutput::StdIn { .. } => None,
+    }
+}
+
+/// Output on `channel`, to be read next.
+fn output_on(channel: u8, message: bytes::Bytes) -> LogOutput {
+    if channel == CHANNEL_STDERR {
+        LogOutput::StdErr { message }
+    } else {
+        LogOutput::StdOut { message }
+    }
+}
+
 /// The next item of `items`, unless the stream is cancelled or its engine stops answering
 /// first: the one wait every engine-fed stream makes.
 async fn next_item<S: Stream + Unpin>(
@@ -223,6 +243,8 @@ where
     };
     let mut deadline = std::pin::pin!(deadline);
     let mut output_left = limits.output_bytes;
+    // An item read ahead while filling a frame that belongs in the next one.
+    let mut read_ahead: Option<Option<Result<LogOutput, bollard::errors::Error>>> = None;
     loop {
         let unpaused = tokio::select! {
             interrupted = wait_unpaused(&mut parts.paused, &cancel, engine) => interrupted,
@@ -237,29 +259,60 @@ where
                 None => std::future::pending().await,
             }
         };
-        let item = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Some(Interrupted::Cancelled),
-            _ = engine.stopped_answering() => return Some(Interrupted::HostLost),
-            _ = &mut deadline => return Some(Interrupted::TimeLimit),
-            Some((cols, rows)) = resize => {
-                on_resize(cols, rows);
-                continue;
-            }
-            item = output.next() => item,
+        let item = match read_ahead.take() {
+            Some(item) => item,
+            None => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Some(Interrupted::Cancelled),
+                _ = engine.stopped_answering() => return Some(Interrupted::HostLost),
+                _ = &mut deadline => return Some(Interrupted::TimeLimit),
+                Some((cols, rows)) = resize => {
+                    on_resize(cols, rows);
+                    continue;
+                }
+                item = output.next() => item,
+            },
         };
-        let (channel, message) = match item {
-            Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
-                (CHANNEL_STDOUT, message)
-            }
-            Some(Ok(LogOutput::StdErr { message })) => (CHANNEL_STDERR, message),
-            Some(Ok(LogOutput::StdIn { .. })) => continue,
+        let (channel, first) = match item {
+            Some(Ok(output)) => match bytes_of(output) {
+                Some(found) => found,
+                None => continue,
+            },
             Some(Err(e)) => {
                 tracing::info!(error = %crate::error::chain(&e), "output stream failed");
                 return None;
             }
             None => return None,
         };
+        // What the engine already sent on the same channel goes out in the same frame: logs
+        // arrive a line at a time, and a frame per line makes a long log crawl.
+        // The engine's connection hands its data over in another task: a yield lets it.
+        let mut message = bytes::BytesMut::from(first);
+        let mut idle = 0;
+        while message.len() < READ_CAPACITY && idle < 2 {
+            match output.next().now_or_never() {
+                None => {
+                    idle += 1;
+                    tokio::task::yield_now().await;
+                }
+                Some(Some(Ok(more))) => {
+                    idle = 0;
+                    match bytes_of(more) {
+                        Some((same, bytes)) if same == channel => message.extend_from_slice(&bytes),
+                        Some((other, bytes)) => {
+                            read_ahead = Some(Some(Ok(output_on(other, bytes))));
+                            break;
+                        }
+                        None => {}
+                    }
+                }
+                Some(end_or_error) => {
+                    read_ahead = Some(end_or_error);
+                    break;
+                }
+            }
+        }
+        let message = message.freeze();
         // Output past the limit is cut at the limit, and ends the stream.
         let (message, over) = match output_left.as_mut() {
             Some(left) if message.len() as u64 > *left => (message.slice(..*left as usize), true),
