@@ -1,39 +1,23 @@
 // Attendance with two browsers: the teacher's projector shows a code, a student types it on a
 // phone-sized page, and the teacher's roster shows the student within a second. Run by
 // tests/api/browser.rs, which makes the accounts and the course.
-import { chromium } from "playwright-core";
-import { mkdir, rm } from "node:fs/promises";
+import { launch, signIn } from "./browser.mjs";
 
 const { BERTH_URL, TEACHER, STUDENT, PASSWORD, COURSE, SHOTS } = process.env;
-await rm(SHOTS, { recursive: true, force: true });
-await mkdir(SHOTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch(SHOTS);
 const teacher = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" })).newPage();
 const student = await (await browser.newContext({ viewport: { width: 390, height: 800 }, locale: "en-US", isMobile: true, hasTouch: true })).newPage();
 for (const page of [teacher, student]) page.setDefaultTimeout(15_000);
 
-async function signIn(page, username) {
-  await page.goto(BERTH_URL);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("link", { name: "Attendance" }).waitFor();
-}
-
 try {
-  await signIn(teacher, TEACHER);
+  await signIn(teacher, BERTH_URL, TEACHER, PASSWORD);
   await teacher.getByRole("link", { name: "Attendance" }).click();
   await teacher.getByRole("button", { name: `Open attendance ${COURSE}` }).click();
   const code = teacher.getByRole("status", { name: "Check-in code" });
   await code.filter({ hasText: /^\d{6}$/ }).waitFor();
   await teacher.screenshot({ path: `${SHOTS}/projector.png` });
 
-  await signIn(student, STUDENT);
+  await signIn(student, BERTH_URL, STUDENT, PASSWORD);
   await student.getByRole("link", { name: "Check in" }).click();
   await student.getByLabel("Course").selectOption({ label: COURSE });
   await student.getByLabel("Code").fill((await code.textContent()).trim());

@@ -1,26 +1,15 @@
 // A student opens a workspace from a template, writes a file in the editor, saves it with Ctrl-S,
 // runs it and reads its output; in Debian's Chromium through playwright-core. Run by
 // tests/api/browser.rs, which starts the server and makes the accounts and the template.
-import { chromium } from "playwright-core";
-import { mkdir, rm } from "node:fs/promises";
+import { launch, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_TEMPLATE, SHOTS } = process.env;
-await rm(SHOTS, { recursive: true, force: true });
-await mkdir(SHOTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, locale: "en-US" });
 page.setDefaultTimeout(15_000);
 
 try {
-  await page.goto(BERTH_URL);
-  await page.getByLabel("Username").fill(BERTH_USER);
-  await page.getByLabel("Password").fill(BERTH_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   await page.getByRole("link", { name: "Workspaces" }).click();
   await page.getByLabel("Template").selectOption({ label: BERTH_TEMPLATE });
   await page.getByRole("button", { name: "Create" }).click();

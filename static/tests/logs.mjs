@@ -1,25 +1,14 @@
 // A container that printed many lines: its logs open and follow to the end within 2 s with only
 // a screenful of rows in the page, and search narrows them; in Debian's Chromium. Run by tests/api/browser.rs, which makes the account and the container.
-import { chromium } from "playwright-core";
-import { mkdir, rm } from "node:fs/promises";
+import { launch, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, LINES, SHOTS } = process.env;
-await rm(SHOTS, { recursive: true, force: true });
-await mkdir(SHOTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, locale: "en-US" });
 page.setDefaultTimeout(30_000);
 
 try {
-  await page.goto(BERTH_URL);
-  await page.getByLabel("Username").fill(BERTH_USER);
-  await page.getByLabel("Password").fill(BERTH_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   const link = page.getByRole("link", { name: `Logs ${BERTH_CONTAINER}` });
   await link.waitFor();
   const opened = Date.now();

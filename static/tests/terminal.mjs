@@ -1,25 +1,10 @@
 // A person signs in, opens a container's terminal, types, resizes the window, and switches the
 // language, in Debian's Chromium driven by playwright-core. Run by tests/api/browser.rs, which
 // starts the server and makes the account and the container; the environment says where.
-import { chromium } from "playwright-core";
-import { mkdir, rm } from "node:fs/promises";
+import { launch, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
-await rm(SHOTS, { recursive: true, force: true });
-await mkdir(SHOTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
 page.setDefaultTimeout(15_000);
 
@@ -41,10 +26,7 @@ async function lineMatching(test, what) {
 }
 
 try {
-  await page.goto(BERTH_URL);
-  await page.getByLabel("Username").fill(BERTH_USER);
-  await page.getByLabel("Password").fill(BERTH_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   await page.getByRole("heading", { name: "Containers", exact: true }).waitFor();
   await page.screenshot({ path: `${SHOTS}/containers.png` });
 

@@ -26,21 +26,27 @@ async fn browser_test(script: &str, env: &[(&str, &str)]) -> String {
     said
 }
 
-#[tokio::test]
-async fn a_person_signs_in_and_uses_a_terminal_in_chromium() {
-    let server = ServerProcess::start(&[]).await;
-    let token = server.account("browser").await;
-    let id = server.container(&token, &["sleep", "3600"]).await;
-    let _cleanup = RemoveOnDrop(id.clone());
+/// The name the UI shows for a container.
+async fn container_name(server: &ServerProcess, token: &str, id: &str) -> String {
     let container: Value = reqwest::Client::new()
         .get(format!("http://{}/api/v1/containers/{id}", server.address))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
+    container["name"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_person_signs_in_and_uses_a_terminal_in_chromium() {
+    let server = ServerProcess::start(&[]).await;
+    let token = server.account("browser").await;
+    let id = server.container(&token, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let name = container_name(&server, &token, &id).await;
     let url = format!("http://{}/", server.address);
     let said = browser_test(
         "terminal.mjs",
@@ -48,7 +54,7 @@ async fn a_person_signs_in_and_uses_a_terminal_in_chromium() {
             ("BERTH_URL", &url),
             ("BERTH_USER", "browser"),
             ("BERTH_PASSWORD", "password123"),
-            ("BERTH_CONTAINER", container["name"].as_str().unwrap()),
+            ("BERTH_CONTAINER", &name),
         ],
     )
     .await;
@@ -156,15 +162,7 @@ async fn long_logs_open_at_their_end_within_two_seconds_virtualized_and_searchab
     })
     .await;
     assert!(printed.is_some(), "the container did not print its lines");
-    let container: Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/containers/{id}", server.address))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let name = container_name(&server, &token, &id).await;
     let url = format!("http://{}/", server.address);
     let said = browser_test(
         "logs.mjs",
@@ -172,7 +170,7 @@ async fn long_logs_open_at_their_end_within_two_seconds_virtualized_and_searchab
             ("BERTH_URL", &url),
             ("BERTH_USER", "logs"),
             ("BERTH_PASSWORD", "password123"),
-            ("BERTH_CONTAINER", container["name"].as_str().unwrap()),
+            ("BERTH_CONTAINER", &name),
             ("LINES", "20000"),
         ],
     )
