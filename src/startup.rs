@@ -113,7 +113,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .configure(crate::hosts::routes::configure)
                         .configure(crate::templates::routes::configure)
                         .configure(crate::workspaces::routes::configure)
-                        .route("/ws", web::get().to(session::upgrade::ws_handler)),
+                        .route("/ws", web::get().to(session::upgrade::ws_handler))
+                        .default_service(web::to(api_not_found)),
                 )
                 .default_service(web::to(api_not_found)),
         );

@@ -313,3 +313,31 @@ async fn many_failures_from_one_address_are_throttled_across_usernames() {
     // A username never tried before, with the right password, from the same address.
     assert_eq!(app.login("erin", "password1").await.status(), 429);
 }
+
+#[tokio::test]
+async fn unknown_api_paths_answer_in_json_and_every_other_path_is_the_ui() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/nope", "/api/v2/anything", "/api/nope"] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    // The UI's page for its own routes, its files by name, and nothing for a file it lacks.
+    for path in ["/", "/containers"] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("<script type=\"module\" src=\"/app.js\">"),
+            "{path}"
+        );
+    }
+    let script = app.get("/app.js", None).await;
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert_eq!(app.get("/no-such-file.js", None).await.status(), 404);
+}
