@@ -70,6 +70,15 @@ const en = {
   lines: "{n} lines",
   search: "Search",
   follow: "Follow",
+  allLines: "All",
+  lastLines: "Lines from the end",
+  timestamps: "Timestamps",
+  earlierLines: "Earlier lines",
+  fromTheStart: "Showing the log from its first line.",
+  loadingEarlier: "Loading earlier lines…",
+  scrollForEarlier: "Scroll to the top for earlier lines.",
+  // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
+  // images, registries, hosts (images.ts, admin.ts)
 };
 
 export type Key = keyof typeof en;
@@ -143,6 +152,15 @@ const zh: Record<Key, string> = {
   lines: "{n} 行",
   search: "搜索",
   follow: "跟随",
+  allLines: "全部",
+  lastLines: "末尾行数",
+  timestamps: "时间戳",
+  earlierLines: "更早的行",
+  fromTheStart: "已显示到日志的第一行。",
+  loadingEarlier: "正在加载更早的行…",
+  scrollForEarlier: "滚动到顶部以加载更早的行。",
+  // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
+  // images, registries, hosts (images.ts, admin.ts)
 };
 
 const tables: Record<string, Record<Key, string>> = { en, zh };
