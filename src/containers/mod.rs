@@ -31,6 +31,26 @@ pub struct ContainerView {
     pub owner: Option<String>,
     /// The Docker host it lives on.
     pub host: String,
+    pub limits: LimitsView,
+}
+
+/// The limits a container was made with (absent for containers made before berth recorded them).
+#[derive(Serialize, Default)]
+pub struct LimitsView {
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+}
+
+impl LimitsView {
+    fn from_labels(labels: Option<&std::collections::HashMap<String, String>>) -> Self {
+        let read = |key: &str| labels.and_then(|l| l.get(key));
+        LimitsView {
+            memory_mb: read(docker::LABEL_MEMORY_MB).and_then(|v| v.parse().ok()),
+            cpus: read(docker::LABEL_CPUS).and_then(|v| v.parse().ok()),
+            pids_limit: read(docker::LABEL_PIDS_LIMIT).and_then(|v| v.parse().ok()),
+        }
+    }
 }
 
 impl ContainerView {
@@ -49,6 +69,7 @@ impl ContainerView {
                 .and_then(|s| s.status)
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
+            limits: LimitsView::from_labels(config.labels.as_ref()),
             owner: config.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
             host: host.name.clone(),
         }
@@ -65,6 +86,7 @@ impl ContainerView {
                 .to_string(),
             image: c.image.unwrap_or_default(),
             state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            limits: LimitsView::from_labels(c.labels.as_ref()),
             owner: c.labels.and_then(|mut l| l.remove(LABEL_OWNER)),
             host: host.name.clone(),
         }
@@ -311,6 +333,7 @@ impl Containers {
                             state: "unavailable".to_string(),
                             owner: Some(c.owner_id),
                             host: host.name.clone(),
+                            limits: LimitsView::default(),
                         }),
                 ),
             }

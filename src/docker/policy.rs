@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 
-use super::{LABEL_HOST, LABEL_MANAGED, LABEL_MEMORY_MB, LABEL_OWNER};
+use super::{
+    LABEL_CPUS, LABEL_HOST, LABEL_MANAGED, LABEL_MEMORY_MB, LABEL_OWNER, LABEL_PIDS_LIMIT,
+};
 use crate::config::ContainerLimits;
 use crate::error::ApiError;
 
@@ -73,6 +75,8 @@ pub fn container_body(
         (LABEL_OWNER.to_string(), owner_id.to_string()),
         (LABEL_HOST.to_string(), host_name.to_string()),
         (LABEL_MEMORY_MB.to_string(), memory_mb.to_string()),
+        (LABEL_CPUS.to_string(), cpus.to_string()),
+        (LABEL_PIDS_LIMIT.to_string(), pids.to_string()),
     ]);
     let env = spec
         .env
@@ -213,6 +217,7 @@ mod tests {
         let labels = body.labels.unwrap();
         assert_eq!(labels[LABEL_OWNER], "u1");
         assert_eq!(labels[LABEL_MEMORY_MB], "512");
+        assert_eq!(labels[LABEL_PIDS_LIMIT], "256");
     }
 
     #[test]

@@ -10,6 +10,7 @@ import { alertBox, api, el, go, session, token } from "./core";
 import { idePage, workspacesPage } from "./ide";
 import { checkInPage, coursesPage, projectorPage } from "./attendance";
 import { logsPage } from "./logs";
+import { statsPage } from "./stats";
 
 let leave: (() => void) | null = null;
 
@@ -118,7 +119,17 @@ function signInPage(app: HTMLElement) {
   draw();
 }
 
-type Container = { id: string; name: string; image: string; state: string; host: string };
+type Limits = { memory_mb?: number; cpus?: number; pids_limit?: number };
+type Container = { id: string; name: string; image: string; state: string; host: string; limits: Limits };
+
+/** A container's limits in a few words: "512 MiB · 1 CPU · 256 processes". */
+function limitsText(limits: Limits): string {
+  const parts = [];
+  if (limits.memory_mb) parts.push(`${limits.memory_mb} MiB`);
+  if (limits.cpus) parts.push(`${limits.cpus} CPU`);
+  if (limits.pids_limit) parts.push(t("pidsLimitShort", { n: limits.pids_limit }));
+  return parts.join(" · ") || "–";
+}
 
 async function containersPage(app: HTMLElement) {
   const problem = el("div");
@@ -133,6 +144,9 @@ async function containersPage(app: HTMLElement) {
   };
   const image = el("input", { id: "image", required: true, value: "" });
   const command = el("input", { id: "command", placeholder: "sleep infinity" });
+  const memory = el("input", { id: "memory", type: "number", min: 16, step: 16, placeholder: "512" });
+  const cpus = el("input", { id: "cpus", type: "number", min: 0.1, step: 0.1, placeholder: "1" });
+  const pids = el("input", { id: "pids", type: "number", min: 16, step: 1, placeholder: "256" });
   const create = el(
     "form",
     {
@@ -142,8 +156,17 @@ async function containersPage(app: HTMLElement) {
         event.preventDefault();
         problem.replaceChildren();
         const cmd = command.value.trim() ? command.value.trim().split(/\s+/) : undefined;
+        // An empty limit field leaves the server's default.
+        const number = (input: HTMLInputElement) => (input.value ? Number(input.value) : undefined);
+        const spec = {
+          image: image.value.trim(),
+          cmd,
+          memory_mb: number(memory),
+          cpus: number(cpus),
+          pids_limit: number(pids),
+        };
         try {
-          const made = await api<Container>("POST", "/containers", { image: image.value.trim(), cmd });
+          const made = await api<Container>("POST", "/containers", spec);
           await api("POST", `/containers/${made.id}/start`, {});
           problem.replaceChildren(el("p", { role: "status" }, t("created")));
           await refresh();
@@ -157,6 +180,12 @@ async function containersPage(app: HTMLElement) {
     image,
     el("label", { htmlFor: "command" }, t("command")),
     command,
+    el("label", { htmlFor: "memory" }, t("memoryLimit")),
+    memory,
+    el("label", { htmlFor: "cpus" }, t("cpusLimit")),
+    cpus,
+    el("label", { htmlFor: "pids" }, t("pidsLimit")),
+    pids,
     el("button", { type: "submit" }, t("create")),
   );
   app.replaceChildren(el("h1", {}, t("containers")), problem, list, create);
@@ -192,11 +221,13 @@ function containerTable(containers: Container[], refresh: () => Promise<void>, p
       el("td", {}, c.image),
       el("td", {}, c.state),
       el("td", {}, c.host),
+      el("td", {}, limitsText(c.limits)),
       el(
         "td",
         { className: "actions" },
         el("a", { href: `#/terminal/${encodeURIComponent(c.id)}`, "aria-label": `${t("terminal")} ${c.name}` }, t("terminal")),
         el("a", { href: `#/logs/${encodeURIComponent(c.id)}`, "aria-label": `${t("logs")} ${c.name}` }, t("logs")),
+        el("a", { href: `#/stats/${encodeURIComponent(c.id)}`, "aria-label": `${t("stats")} ${c.name}` }, t("stats")),
         act(`${t("start")} ${c.name}`, () => api("POST", `/containers/${c.id}/start`, {})),
         act(`${t("stop")} ${c.name}`, () => api("POST", `/containers/${c.id}/stop`, {})),
         act(`${t("remove")} ${c.name}`, async () => {
@@ -213,7 +244,7 @@ function containerTable(containers: Container[], refresh: () => Promise<void>, p
     el(
       "thead",
       {},
-      el("tr", {}, ...[t("name"), t("image"), t("state"), t("host"), t("actions")].map((h) => el("th", {}, h))),
+      el("tr", {}, ...[t("name"), t("image"), t("state"), t("host"), t("limits"), t("actions")].map((h) => el("th", {}, h))),
     ),
     el("tbody", {}, ...rows),
   );
@@ -302,6 +333,7 @@ async function render() {
   try {
     if (page === "terminal" && arg) return await terminalPage(app, arg);
     if (page === "logs" && arg) return await logsPage(app, arg, (cleanup) => (leave = cleanup));
+    if (page === "stats" && arg) return await statsPage(app, arg, (cleanup) => (leave = cleanup));
     if (page === "workspaces") return await workspacesPage(app);
     if (page === "attendance") return await coursesPage(app);
     if (page === "projector" && arg) return await projectorPage(app, arg, (cleanup) => (leave = cleanup));

@@ -179,3 +179,59 @@ async fn a_million_log_lines_open_at_their_end_within_two_seconds_and_load_earli
     .await;
     assert!(said.contains("browser: logs of 1000000 lines"), "{said}");
 }
+
+/// Removes every container of a user when dropped, however the test ended.
+struct RemoveContainersOf(String);
+
+impl Drop for RemoveContainersOf {
+    fn drop(&mut self) {
+        let label = format!("label=berth.owner={}", self.0);
+        let listed = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", &label])
+            .output()
+            .unwrap();
+        for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", id])
+                .output();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_person_creates_a_container_with_limits_watches_its_stats_and_removes_it() {
+    let server = ServerProcess::start(&[]).await;
+    let token = server.account("stats").await;
+    let me: Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/me", server.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let _cleanup = RemoveContainersOf(me["id"].as_str().unwrap().to_string());
+    let url = format!("http://{}/", server.address);
+    let said = browser_test(
+        "containers.mjs",
+        &[
+            ("BERTH_URL", &url),
+            ("BERTH_USER", "stats"),
+            ("BERTH_PASSWORD", "password123"),
+            ("BERTH_IMAGE", IMAGE),
+        ],
+    )
+    .await;
+    assert!(said.contains("browser: container with limits"), "{said}");
+    let left: Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/containers", server.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(left, json!([]), "the container removed in the page is gone");
+}

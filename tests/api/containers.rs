@@ -42,6 +42,11 @@ async fn containers_are_created_sandboxed_with_limits() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], id);
     assert_eq!(listed[0]["state"], "running");
+    assert_eq!(
+        listed[0]["limits"],
+        json!({"memory_mb": 128, "cpus": 0.5, "pids_limit": 64}),
+        "the list shows the limits the container was made with"
+    );
 }
 
 #[tokio::test]
