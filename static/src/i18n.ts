@@ -96,6 +96,16 @@ const en = {
   cpusLimit: "CPUs",
   pidsLimit: "Processes at most",
   pidsLimitShort: "{n} processes",
+  withNetwork: "network",
+  noNetwork: "no network",
+  stopsIdle: "stops after {min} min idle",
+  renameFile: "Rename {name}",
+  newName: "New path for {name}",
+  deleteFile: "Delete {name}",
+  confirmDeleteFile: "Delete {name}? This cannot be undone.",
+  stopRun: "Stop",
+  openTerminal: "Open terminal",
+  closeTerminal: "Close terminal",
   // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
   // images, registries, hosts (images.ts, admin.ts)
 };
@@ -197,6 +207,16 @@ const zh: Record<Key, string> = {
   cpusLimit: "CPU 数",
   pidsLimit: "最多进程数",
   pidsLimitShort: "最多 {n} 个进程",
+  withNetwork: "可联网",
+  noNetwork: "不联网",
+  stopsIdle: "空闲 {min} 分钟后停止",
+  renameFile: "重命名 {name}",
+  newName: "{name} 的新路径",
+  deleteFile: "删除 {name}",
+  confirmDeleteFile: "删除 {name}？此操作无法撤销。",
+  stopRun: "停止",
+  openTerminal: "打开终端",
+  closeTerminal: "关闭终端",
   // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
   // images, registries, hosts (images.ts, admin.ts)
 };

@@ -8,8 +8,28 @@ import { python } from "@codemirror/lang-python";
 import { cpp } from "@codemirror/lang-cpp";
 import { alertBox, api, el, go, session, token } from "./core";
 import { errorText, t } from "./i18n";
+import { openTerminal } from "./terminal";
 
-type Template = { id: string; name: string; description?: string; memory_mb?: number };
+/** A template's limits in a few words, as the IDE shows them. */
+function limitsOf(template: Template | undefined): string {
+  if (!template) return "";
+  const parts = [];
+  if (template.memory_mb) parts.push(`${template.memory_mb} MiB`);
+  if (template.cpus) parts.push(`${template.cpus} CPU`);
+  parts.push(template.network === "bridge" ? t("withNetwork") : t("noNetwork"));
+  if (template.idle_timeout_s) parts.push(t("stopsIdle", { min: Math.round(template.idle_timeout_s / 60) }));
+  return parts.join(" · ");
+}
+
+type Template = {
+  id: string;
+  name: string;
+  description?: string;
+  memory_mb?: number;
+  cpus?: number;
+  network?: string;
+  idle_timeout_s?: number;
+};
 type Workspace = { id: string; name: string; template: string; state: string; host: string };
 type Entry = { name: string; kind: "file" | "dir" | "symlink"; size: number };
 
@@ -85,7 +105,10 @@ function language(path: string) {
 }
 
 export async function idePage(app: HTMLElement, id: string, setLeave: (cleanup: () => void) => void) {
-  const workspace = await api<Workspace>("GET", `/workspaces/${id}`);
+  const [workspace, templates] = await Promise.all([
+    api<Workspace>("GET", `/workspaces/${id}`),
+    api<Template[]>("GET", "/templates"),
+  ]);
   await session.open();
   const problem = el("div");
   let dir = "";
@@ -147,6 +170,7 @@ export async function idePage(app: HTMLElement, id: string, setLeave: (cleanup: 
         return el(
           "li",
           {},
+          fileActions(path, entry.name),
           el(
             "button",
             {
@@ -204,11 +228,76 @@ export async function idePage(app: HTMLElement, id: string, setLeave: (cleanup: 
     el("button", { type: "submit" }, t("newFile")),
   );
 
+  /** Rename and delete for one entry of the tree. */
+  const fileActions = (path: string, name: string) =>
+    el(
+      "span",
+      { className: "file-actions" },
+      el(
+        "button",
+        {
+          type: "button",
+          "aria-label": t("renameFile", { name }),
+          title: t("renameFile", { name }),
+          onclick: async () => {
+            const answer = prompt(t("newName", { name }), path);
+            if (!answer || answer.trim() === path) return;
+            const to = answer.trim();
+            try {
+              await api("POST", `/workspaces/${id}/files/move`, { from: path, to });
+              if (openPath === path) openPath = to;
+              markDirty();
+              await list();
+            } catch (error) {
+              problem.replaceChildren(alertBox(error));
+            }
+          },
+        },
+        "✎",
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          "aria-label": t("deleteFile", { name }),
+          title: t("deleteFile", { name }),
+          onclick: async () => {
+            if (!confirm(t("confirmDeleteFile", { name: path }))) return;
+            try {
+              await fetchRaw("DELETE", files(id, "", path));
+              if (openPath === path || openPath?.startsWith(`${path}/`)) {
+                openPath = null;
+                editor.setState(EditorState.create({ doc: "", extensions: extensions("") }));
+                saveButton.disabled = true;
+                runButton.disabled = true;
+                markDirty();
+              }
+              await list();
+            } catch (error) {
+              problem.replaceChildren(alertBox(error));
+            }
+          },
+        },
+        "✕",
+      ),
+    );
+
   let running: number | null = null;
+  const stopButton = el("button", { type: "button", hidden: true }, t("stopRun"));
+  stopButton.addEventListener("click", () => {
+    if (running !== null) session.send({ type: "cancel", stream: running });
+  });
+  const finished = () => {
+    running = null;
+    stopButton.hidden = true;
+    runButton.disabled = openPath === null;
+  };
   runButton.addEventListener("click", async () => {
-    if (!openPath) return;
+    if (!openPath || running !== null) return;
     await save();
     output.textContent = "";
+    runButton.disabled = true;
+    stopButton.hidden = false;
     const decoder = new TextDecoder();
     running = session.stream({
       onBytes: (_channel, bytes) => {
@@ -218,10 +307,10 @@ export async function idePage(app: HTMLElement, id: string, setLeave: (cleanup: 
         if (message.type === "exit") {
           output.textContent += `\n${t("ranWith", { code: message.code ?? "?", ms: message.duration_ms })}`;
           if (message.killed) output.textContent += `\n${t("killedBecause", { why: message.killed })}`;
-          running = null;
-        } else if (message.type === "error") {
-          output.textContent += `\n${errorText(message.code, message.message)}`;
-          running = null;
+          finished();
+        } else if (message.type === "error" || message.type === "lost") {
+          output.textContent += `\n${message.type === "lost" ? t("reconnecting") : errorText(message.code, message.message)}`;
+          finished();
         }
       },
     });
@@ -229,20 +318,51 @@ export async function idePage(app: HTMLElement, id: string, setLeave: (cleanup: 
   });
   saveButton.addEventListener("click", save);
 
+  // A shell in the same workspace, opened on demand (it starts a process in the container).
+  const shellHolder = el("div", { className: "terminal ide-terminal", role: "region", "aria-label": t("terminal") });
+  let closeShell: (() => void) | null = null;
+  const shellButton = el("button", { type: "button", "aria-expanded": "false" }, t("openTerminal"));
+  shellButton.addEventListener("click", async () => {
+    if (closeShell) {
+      closeShell();
+      closeShell = null;
+      shellHolder.hidden = true;
+      shellButton.textContent = t("openTerminal");
+      shellButton.setAttribute("aria-expanded", "false");
+      return;
+    }
+    shellHolder.hidden = false;
+    shellButton.textContent = t("closeTerminal");
+    shellButton.setAttribute("aria-expanded", "true");
+    closeShell = await openTerminal(shellHolder, { workspace: id });
+  });
+  shellHolder.hidden = true;
+  const template = templates.find((candidate) => candidate.id === workspace.template);
+
   app.replaceChildren(
     el("p", {}, el("a", { href: "#/workspaces" }, t("workspaces"))),
     el("h1", {}, t("editorOf", { name: workspace.name })),
+    el("p", { className: "limits" }, `${template?.name ?? ""} — ${limitsOf(template)}`),
     problem,
     el(
       "div",
       { className: "ide" },
       el("nav", {}, tree, newFile),
-      el("section", {}, el("div", { className: "toolbar" }, title, saveButton, runButton), holder, output),
+      el(
+        "section",
+        {},
+        el("div", { className: "toolbar" }, title, saveButton, runButton, stopButton),
+        holder,
+        output,
+        el("div", { className: "toolbar" }, shellButton),
+        shellHolder,
+      ),
     ),
   );
   await list();
   setLeave(() => {
     if (running !== null) session.send({ type: "cancel", stream: running });
+    closeShell?.();
     editor.destroy();
   });
 }

@@ -1,16 +1,14 @@
 // berth's browser UI: signs in over REST, opens one WebSocket per tab (with a single-use
 // ticket, never the token in the URL), and drives containers and their terminals through it.
 
-import { Terminal } from "@xterm/xterm";
-import { FitAddon } from "@xterm/addon-fit";
-import "@xterm/xterm/css/xterm.css";
 import "./styles.css";
-import { errorText, lang, setLang, t } from "./i18n";
+import { lang, setLang, t } from "./i18n";
 import { alertBox, api, el, go, session, token } from "./core";
 import { idePage, workspacesPage } from "./ide";
 import { checkInPage, coursesPage, projectorPage } from "./attendance";
 import { logsPage } from "./logs";
 import { statsPage } from "./stats";
+import { openTerminal } from "./terminal";
 
 let leave: (() => void) | null = null;
 
@@ -250,11 +248,6 @@ function containerTable(containers: Container[], refresh: () => Promise<void>, p
   );
 }
 
-/** Pending xterm writes above which the server is asked to pause the stream, and below which
- * to resume it: a flood neither freezes the tab nor piles up in memory. */
-const HIGH_WATER = 10;
-const LOW_WATER = 4;
-
 async function terminalPage(app: HTMLElement, id: string) {
   const container = await api<Container>("GET", `/containers/${id}`);
   const title = t("terminalOf", { name: container.name });
@@ -264,58 +257,7 @@ async function terminalPage(app: HTMLElement, id: string) {
     el("h1", {}, title),
     holder,
   );
-  const term = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
-  const fit = new FitAddon();
-  term.loadAddon(fit);
-  term.open(holder);
-  fit.fit();
-  await session.open();
-  let pending = 0;
-  let paused = false;
-  const stream = session.stream({
-    onBytes: (_channel, bytes) => {
-      pending++;
-      if (pending > HIGH_WATER && !paused) {
-        paused = true;
-        session.send({ type: "pause", stream });
-      }
-      term.write(bytes.slice(), () => {
-        pending--;
-        if (pending < LOW_WATER && paused) {
-          paused = false;
-          session.send({ type: "resume", stream });
-        }
-      });
-    },
-    onMessage: (message) => {
-      if (message.type === "exit") term.write(`\r\n${t("exited", { code: message.code })}\r\n`);
-      if (message.type === "error") term.write(`\r\n${errorText(message.code, message.message)}\r\n`);
-    },
-  });
-  const encoder = new TextEncoder();
-  const input = term.onData((data) => session.sendBytes(stream, encoder.encode(data)));
-  const resize = () => {
-    fit.fit();
-    session.send({ type: "resize", stream, cols: term.cols, rows: term.rows });
-  };
-  const observer = new ResizeObserver(() => resize());
-  observer.observe(holder);
-  session.send({
-    type: "exec",
-    stream,
-    container: container.id,
-    cmd: ["/bin/sh"],
-    tty: true,
-    cols: term.cols,
-    rows: term.rows,
-  });
-  term.focus();
-  leave = () => {
-    observer.disconnect();
-    input.dispose();
-    session.send({ type: "cancel", stream });
-    term.dispose();
-  };
+  leave = await openTerminal(holder, { container: container.id });
 }
 
 // ---- routing ----

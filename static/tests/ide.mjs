@@ -1,6 +1,7 @@
 // A student opens a workspace from a template, writes a file in the editor, saves it with Ctrl-S,
-// runs it and reads its output; in Debian's Chromium through playwright-core. Run by
-// tests/api/browser.rs, which starts the server and makes the accounts and the template.
+// runs it and reads its output, renames it, runs it from a terminal in the workspace, and deletes
+// it; in Debian's Chromium through playwright-core. Run by tests/api/browser.rs, which starts the
+// server and makes the accounts and the template.
 import { launch, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_TEMPLATE, SHOTS } = process.env;
@@ -28,8 +29,28 @@ try {
   const output = page.getByRole("log", { name: "Output" });
   await output.filter({ hasText: "from-ide-42" }).waitFor();
   await output.filter({ hasText: "exited with code 0" }).waitFor();
+  await page.getByText("128 MiB · no network").waitFor();
   await page.screenshot({ path: `${SHOTS}/ide.png` });
-  console.log(`browser: ide ran hello.sh; screenshot in ${SHOTS}`);
+
+  // Rename the file, then find it from a shell in the same workspace.
+  page.once("dialog", (dialog) => dialog.accept("greet.sh"));
+  await page.getByRole("button", { name: "Rename hello.sh" }).click();
+  await page.getByRole("button", { name: "greet.sh", exact: true }).waitFor();
+  await page.getByRole("heading", { name: "greet.sh", exact: true }).waitFor();
+  await page.getByRole("button", { name: "Open terminal" }).click();
+  const shell = page.getByRole("region", { name: "Terminal" });
+  await shell.locator(".xterm-rows").waitFor();
+  await page.keyboard.type("sh greet.sh | tr a-z A-Z\n");
+  await shell.locator(".xterm-rows").filter({ hasText: "FROM-IDE-42" }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/terminal.png` });
+  await page.getByRole("button", { name: "Close terminal" }).click();
+
+  // Delete it (confirmed): it leaves the tree and the editor.
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: "Delete greet.sh" }).click();
+  await page.getByRole("button", { name: "greet.sh", exact: true }).waitFor({ state: "detached" });
+  await page.getByRole("heading", { name: "greet.sh" }).waitFor({ state: "detached" });
+  console.log(`browser: ide ran hello.sh, renamed it, ran it from the terminal and deleted it; screenshots in ${SHOTS}`);
 } catch (error) {
   await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
   console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
