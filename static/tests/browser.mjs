@@ -22,3 +22,20 @@ export async function signIn(page, url, username, password) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
+
+/** The lines of the terminal(s) on the page, as shown on screen. */
+export const screenLines = (page) =>
+  page.evaluate(() =>
+    Array.from(document.querySelectorAll(".xterm-rows > div")).map((row) => row.textContent.trimEnd()),
+  );
+
+/** Waits until a terminal line satisfies `test` (polling the screen); returns it. */
+export async function lineMatching(page, test, what, within = 15_000) {
+  const deadline = Date.now() + within;
+  while (Date.now() < deadline) {
+    const found = (await screenLines(page)).find(test);
+    if (found) return found;
+    await page.waitForTimeout(50);
+  }
+  throw new Error(`the terminal never showed ${what}; it shows:\n${(await screenLines(page)).join("\n")}`);
+}

@@ -1,6 +1,7 @@
 // A person signs in, opens a container's terminal, types, resizes the window, and switches the
 // language, in Debian's Chromium driven by playwright-core. Run by tests/api/browser.rs, which
 // starts the server and makes the account and the container; the environment says where.
+import * as helpers from "./browser.mjs";
 import { launch, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
@@ -8,22 +9,7 @@ const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
 page.setDefaultTimeout(15_000);
 
-/** The terminal's lines as shown on screen. */
-const screenLines = () =>
-  page.evaluate(() =>
-    Array.from(document.querySelectorAll(".xterm-rows > div")).map((row) => row.textContent.trimEnd()),
-  );
-
-/** Waits until a line of the terminal satisfies `test`; returns it. */
-async function lineMatching(test, what) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const found = (await screenLines()).find(test);
-    if (found) return found;
-    await page.waitForTimeout(50);
-  }
-  throw new Error(`the terminal never showed ${what}; it shows:\n${(await screenLines()).join("\n")}`);
-}
+const lineMatching = (test, what) => helpers.lineMatching(page, test, what);
 
 try {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
@@ -40,9 +26,17 @@ try {
   await page.keyboard.type("stty size\n");
   const before = await lineMatching((line) => /^\d+ \d+$/.test(line), "a size");
   await page.setViewportSize({ width: 640, height: 420 });
-  await page.waitForTimeout(300);
-  await page.keyboard.type("clear; stty size\n");
-  const after = await lineMatching((line) => /^\d+ \d+$/.test(line) && line !== before, "a new size");
+  // Once the terminal has fewer rows on screen, it has told the server its new size.
+  const rowsShown = before.split(" ").map(Number)[0];
+  await page.waitForFunction((rows) => document.querySelectorAll(".xterm-rows > div").length < rows, rowsShown);
+  // The engine applies the size on its own time: ask again until the answer changes.
+  let after = null;
+  for (let attempt = 0; !after && attempt < 10; attempt++) {
+    await page.keyboard.type("clear; stty size\n");
+    const changed = (line) => /^\d+ \d+$/.test(line) && line !== before;
+    after = await helpers.lineMatching(page, changed, "a new size", 1000).catch(() => null);
+  }
+  if (!after) throw new Error(`stty size still says ${before} after the window shrank`);
   const [rowsBefore, colsBefore] = before.split(" ").map(Number);
   const [rowsAfter, colsAfter] = after.split(" ").map(Number);
   if (!(rowsAfter < rowsBefore && colsAfter < colsBefore)) {

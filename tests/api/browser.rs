@@ -235,3 +235,24 @@ async fn a_person_creates_a_container_with_limits_watches_its_stats_and_removes_
         .unwrap();
     assert_eq!(left, json!([]), "the container removed in the page is gone");
 }
+
+#[tokio::test]
+async fn the_page_reconnects_after_a_drop_and_leaves_no_orphaned_shell() {
+    let server = ServerProcess::start(&[]).await;
+    let token = server.account("reconnect").await;
+    let id = server.container(&token, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let name = container_name(&server, &token, &id).await;
+    let url = format!("http://{}/", server.address);
+    let said = browser_test(
+        "reconnect.mjs",
+        &[
+            ("BERTH_URL", &url),
+            ("BERTH_USER", "reconnect"),
+            ("BERTH_PASSWORD", "password123"),
+            ("BERTH_CONTAINER", &name),
+        ],
+    )
+    .await;
+    assert!(said.contains("browser: reconnected"), "{said}");
+}

@@ -1,0 +1,62 @@
+// The connection drops under a person using a terminal: the page says it is reconnecting, comes
+// back by itself with a fresh ticket, and the shell that was cut off is gone from the container
+// (no orphaned process). The drop is made by a TCP proxy between Chromium and the server, which
+// cuts every connection through it. Run by tests/api/browser.rs.
+import net from "node:net";
+import { launch, lineMatching, signIn } from "./browser.mjs";
+
+const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
+const upstream = new URL(BERTH_URL);
+
+// The proxy: passes bytes both ways; `cut()` destroys every connection it holds.
+const sockets = new Set();
+const proxy = net.createServer((client) => {
+  const server = net.connect(Number(upstream.port), upstream.hostname);
+  for (const socket of [client, server]) {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+  }
+  client.pipe(server);
+  server.pipe(client);
+});
+await new Promise((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+const cut = () => sockets.forEach((socket) => socket.destroy());
+const url = `http://127.0.0.1:${proxy.address().port}/`;
+
+const browser = await launch(SHOTS);
+const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
+page.setDefaultTimeout(15_000);
+
+try {
+  await signIn(page, url, BERTH_USER, BERTH_PASSWORD);
+  await page.getByRole("link", { name: `Terminal ${BERTH_CONTAINER}` }).click();
+  await page.locator(".xterm-rows").waitFor();
+  await page.keyboard.type("sleep 4242 & echo before-$((1+1))\n");
+  await lineMatching(page, (line) => line === "before-2", "before-2");
+
+  const dropped = Date.now();
+  cut();
+  const banner = page.getByRole("status").filter({ hasText: "Connection lost; reconnecting…" });
+  await banner.waitFor();
+  await page.screenshot({ path: `${SHOTS}/reconnecting.png` });
+  await banner.waitFor({ state: "hidden" });
+  const back = Date.now() - dropped;
+
+  // A new shell on the new connection; the old one, and what it started, were killed.
+  await page.locator(".xterm-rows").waitFor();
+  await page.keyboard.type("echo after-$((2+2)); echo orphans-$(ps | grep -c '[s]leep 4242')\n");
+  await lineMatching(page, (line) => line === "after-4", "after-4");
+  const orphans = await lineMatching(page, (line) => line.startsWith("orphans-"), "the count of orphans");
+  if (orphans !== "orphans-0") throw new Error(`the cut-off shell's sleep is still running (${orphans})`);
+  await page.screenshot({ path: `${SHOTS}/reconnected.png` });
+  console.log(`browser: reconnected ${back} ms after the drop; no orphaned process`);
+} catch (error) {
+  await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
+  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  proxy.close();
+  cut();
+}
