@@ -2,7 +2,8 @@
 //! docs/benchmarks.md. Run with `scripts/bench.sh` (it prepares the engine and the test image).
 //!
 //! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
-//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES.
+//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES. BENCH_ONLY=ui runs
+//! only the browser section and prints it.
 
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
@@ -16,7 +17,7 @@ use bollard::exec::CreateExecOptions;
 use futures_util::StreamExt;
 use helpers::{Frame, RemoveOnDrop, ServerProcess, ENGINE2_TLS, ENGINE2_TLS_DIR};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -56,6 +57,11 @@ async fn main() {
         .await
         .unwrap();
 
+    // BENCH_ONLY=ui: the browser section alone, printed, for a quick look while working on it.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("ui") {
+        println!("{}", ui_in_chromium(&server, &token).await);
+        return;
+    }
     let mut report = Vec::new();
     report.push(throughput(&server, &token, &container, cat_mib, &[]).await);
     report.push(tls_throughput(&server, &token, cat_mib).await);
@@ -63,6 +69,7 @@ async fn main() {
     report.push(close_to_gone(&server, &token, &container, &docker, close_samples).await);
     report.push(workspaces(&server, &docker, runs, files).await);
     report.push(ui_bundle());
+    report.push(ui_in_chromium(&server, &token).await);
     report.push(idle_sessions(&server, &token, sessions).await);
     drop(server);
     report.push(attendance_rush(students).await);
@@ -334,6 +341,154 @@ fn ui_bundle() -> String {
     format!(
         "## Browser UI bundle\n\nThe files berth embeds from `static/dist` (esbuild, minified; xterm.js and CodeMirror with its Python and C grammars included).\n\n\
          | file | size | gzip -9 |\n|---|---|---|\n{rows}"
+    )
+}
+
+/// The UI in Debian's Chromium (static/bench/ui.mjs): time to interactive, echo under a `yes`
+/// flood with the server's memory sampled meanwhile, and a million log lines, beside the docker
+/// CLI reading the same log.
+async fn ui_in_chromium(server: &ServerProcess, token: &str) -> String {
+    const LINES: &str = "1000000";
+    let terminal = server.container(token, &["sleep", "3600"]).await;
+    let _terminal = RemoveOnDrop(terminal.clone());
+    let logs = server
+        .container(token, &["sh", "-c", &format!("seq 1 {LINES}; sleep 3600")])
+        .await;
+    let _logs = RemoveOnDrop(logs.clone());
+    let docker_logs = |args: &[&str]| {
+        let started = Instant::now();
+        let out = Command::new("docker")
+            .arg("logs")
+            .args(args)
+            .arg(&logs)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        (started.elapsed().as_secs_f64(), out.stdout)
+    };
+    while String::from_utf8_lossy(&docker_logs(&["--tail", "1"]).1).trim() != LINES {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let direct_all = docker_logs(&[]).0;
+    let direct_tail = docker_logs(&["--tail", "10000"]).0;
+    let name = |id: String| async move {
+        let view: serde_json::Value = reqwest::Client::new()
+            .get(format!("http://{}/api/v1/containers/{id}", server.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        view["name"].as_str().unwrap().to_string()
+    };
+    let (terminal_name, logs_name) = (name(terminal).await, name(logs).await);
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut node = tokio::process::Command::new("node")
+        .arg("bench/ui.mjs")
+        .current_dir(format!("{root}/static"))
+        .envs([
+            ("BERTH_URL", format!("http://{}/", server.address)),
+            ("BERTH_USER", "bench".to_string()),
+            ("BERTH_PASSWORD", "password123".to_string()),
+            ("BERTH_TERMINAL", terminal_name),
+            ("BERTH_LOGS", logs_name),
+            ("LINES", LINES.to_string()),
+            ("SHOTS", format!("{root}/target/browser/bench")),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs (scripts/setup.sh installs the UI's packages)");
+    let mut stdout = node.stdout.take().unwrap();
+    let said = tokio::spawn(async move {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out).await;
+        out
+    });
+    // The server's memory, sampled until the script ends: (Unix ms, KiB).
+    let mut rss = Vec::new();
+    let status = loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        rss.push((now, server.rss_kib()));
+        tokio::select! {
+            status = node.wait() => break status.unwrap(),
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    };
+    let out = said.await.unwrap();
+    let Some(r) = out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|_| status.success())
+    else {
+        return format!("## Browser UI in Chromium\n\nThe script failed ({status}): {out}\n");
+    };
+    let (start, end) = (
+        r["flood_start"].as_u64().unwrap(),
+        r["flood_end"].as_u64().unwrap(),
+    );
+    let before = rss
+        .iter()
+        .filter(|(t, _)| *t < start)
+        .map(|(_, kib)| *kib)
+        .next_back()
+        .unwrap_or(0);
+    let during: Vec<u64> = rss
+        .iter()
+        .filter(|(t, _)| (start..=end).contains(t))
+        .map(|(_, kib)| *kib)
+        .collect();
+    let peak = during.iter().copied().max().unwrap_or(0);
+    let last = during.last().copied().unwrap_or(0);
+    let ms = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    format!(
+        "## Browser UI in Chromium\n\n\
+         Debian's Chromium (headless) driven by playwright-core (`static/bench/ui.mjs`), against the release server on this machine.\n\n\
+         | what | p50 | max |\n|---|---|---|\n\
+         | sign-in page: navigation to the form in the page (first visit, {rounds} rounds) | {:.0} ms | {:.0} ms |\n\
+         | terminal: click on its link to the shell's prompt on screen ({rounds} rounds) | {:.0} ms | {:.0} ms |\n\n\
+         ### Terminal flood\n\n\
+         `Z` typed about 15 times a second into the browser's terminal, from the key event to its echo arriving in the page; at an idle prompt, then while `yes` floods the terminal for {flood} s (flow control on: xterm's write callbacks drive `pause`/`resume`).\n\n\
+         | | samples | p50 | p99 |\n|---|---|---|---|\n\
+         | idle prompt | {} | {:.1} ms | {:.1} ms |\n\
+         | during the `yes` flood | {} | {:.1} ms | {:.1} ms |\n\n\
+         During the flood the terminal showed {:.1} MiB/s of `yes`; the tab's longest task was {:.0} ms ({} tasks over 50 ms). The server's resident memory: {:.1} MiB before, {:.1} MiB at most during, {:.1} MiB at the end ({} samples, every 200 ms).\n\n\
+         ### Logs of {LINES} lines\n\n\
+         | path | time |\n|---|---|\n\
+         | berth in Chromium: click to the first line painted | {:.0} ms |\n\
+         | berth in Chromium: click to the last line on screen (opens on the last 10,000) | {:.0} ms |\n\
+         | `docker logs --tail 10000` directly (CLI, to /dev/null) | {:.0} ms |\n\
+         | berth in Chromium: \"All\" chosen to all {LINES} lines held (virtualized) | {:.1} s |\n\
+         | `docker logs` of all lines directly (CLI, to /dev/null) | {:.1} s |\n",
+        ms(&r["sign_in_ms"]["p50"]),
+        ms(&r["sign_in_ms"]["max"]),
+        ms(&r["terminal_ms"]["p50"]),
+        ms(&r["terminal_ms"]["max"]),
+        r["echo_idle_ms"]["n"],
+        ms(&r["echo_idle_ms"]["p50"]),
+        ms(&r["echo_idle_ms"]["p99"]),
+        r["echo_flood_ms"]["n"],
+        ms(&r["echo_flood_ms"]["p50"]),
+        ms(&r["echo_flood_ms"]["p99"]),
+        ms(&r["flood_mib_s"]),
+        ms(&r["long_tasks"]["max_ms"]),
+        r["long_tasks"]["count"],
+        before as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        last as f64 / 1024.0,
+        during.len(),
+        ms(&r["logs_first_paint_ms"]),
+        ms(&r["logs_end_ms"]),
+        direct_tail * 1000.0,
+        ms(&r["logs_all_ms"]) / 1000.0,
+        direct_all,
+        rounds = 10,
+        flood = 10,
     )
 }
 

@@ -8,10 +8,11 @@ import "@xterm/xterm/css/xterm.css";
 import { session } from "./core";
 import { errorText, t } from "./i18n";
 
-/** Pending xterm writes above which the server is asked to pause the stream, and below which
- * to resume it. */
-const HIGH_WATER = 10;
-const LOW_WATER = 4;
+/** Bytes handed to xterm but not yet drawn above which the server is asked to pause the stream,
+ * and below which to resume it. Counted in bytes, not writes: one write can carry 64 KiB, and
+ * what is queued here is what a keystroke's echo waits behind. */
+const HIGH_WATER = 128 * 1024;
+const LOW_WATER = 16 * 1024;
 
 /** What the shell runs in: `{container: id}` or `{workspace: id}`. */
 export type Target = { container: string } | { workspace: string };
@@ -28,13 +29,14 @@ export async function openTerminal(holder: HTMLElement, target: Target): Promise
   let paused = false;
   const stream = session.stream({
     onBytes: (_channel, bytes) => {
-      pending++;
+      const size = bytes.length;
+      pending += size;
       if (pending > HIGH_WATER && !paused) {
         paused = true;
         session.send({ type: "pause", stream });
       }
       term.write(bytes.slice(), () => {
-        pending--;
+        pending -= size;
         if (pending < LOW_WATER && paused) {
           paused = false;
           session.send({ type: "resume", stream });
