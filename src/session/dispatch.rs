@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::protocol::{self, ClientMessage, StreamId};
-use super::{streams, Control, SessionCtx, StreamHandle, StreamParts};
+use super::{streams, Control, Flow, SessionCtx, StreamHandle, StreamParts};
 use crate::attendance;
 use crate::error::{ApiError, ErrorCode};
 
@@ -120,8 +120,13 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             if let Err(err) = request.validate() {
                 return ctx.send_error(Some(request.stream.get()), &err).await;
             }
-            let (stream, tty) = (request.stream, request.tty);
-            start_stream(ctx, stream, "exec", (true, tty), |parts| {
+            let stream = request.stream;
+            let io = Io {
+                stdin: true,
+                tty: request.tty,
+                window: request.window,
+            };
+            start_stream(ctx, stream, "exec", io, |parts| {
                 streams::exec::exec(ctx.clone(), request, parts)
             })
             .await
@@ -139,7 +144,11 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             .await
         }
         ClientMessage::Run(request) => {
-            start_stream(ctx, request.stream, "run", (true, false), |parts| {
+            let io = Io {
+                stdin: true,
+                ..NO_IO
+            };
+            start_stream(ctx, request.stream, "run", io, |parts| {
                 streams::exec::run(ctx.clone(), request, parts)
             })
             .await
@@ -222,7 +231,20 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
         ClientMessage::Pause { stream } | ClientMessage::Resume { stream } => {
             let pause = matches!(command, ClientMessage::Pause { .. });
             if let Err(err) = with_stream(ctx, stream, |s| {
-                s.paused.send_replace(pause);
+                s.flow.send_modify(|flow| flow.paused = pause);
+                Ok(())
+            }) {
+                ctx.send_error(Some(stream.get()), &err).await;
+            }
+        }
+        ClientMessage::Ack { stream, bytes } => {
+            if let Err(err) = with_stream(ctx, stream, |s| {
+                if s.flow.borrow().allowed.is_none() {
+                    return Err(ApiError::bad_request("stream has no window to acknowledge"));
+                }
+                s.flow.send_modify(|flow| {
+                    flow.allowed = flow.allowed.map(|allowed| allowed.saturating_add(bytes));
+                });
                 Ok(())
             }) {
                 ctx.send_error(Some(stream.get()), &err).await;
@@ -244,12 +266,7 @@ fn with_stream<T>(
 }
 
 /// Reserves a stream id and makes the channels a stream is steered through.
-fn open_stream(
-    ctx: &SessionCtx,
-    stream: StreamId,
-    stdin: bool,
-    tty: bool,
-) -> Result<StreamParts, ApiError> {
+fn open_stream(ctx: &SessionCtx, stream: StreamId, io: Io) -> Result<StreamParts, ApiError> {
     let mut streams = ctx.streams.lock().expect("streams lock");
     if streams.contains_key(&stream.get()) {
         return Err(ApiError::conflict(format!("stream {stream} is in use")));
@@ -261,26 +278,29 @@ fn open_stream(
         ));
     }
     let cancel = ctx.cancel.child_token();
-    let (stdin_tx, stdin_rx) = if stdin {
+    let (stdin_tx, stdin_rx) = if io.stdin {
         let (tx, rx) = mpsc::channel(64);
         (Some(tx), Some(rx))
     } else {
         (None, None)
     };
-    let (resize_tx, resize_rx) = if tty {
+    let (resize_tx, resize_rx) = if io.tty {
         let (tx, rx) = mpsc::channel(16);
         (Some(tx), Some(rx))
     } else {
         (None, None)
     };
-    let (paused_tx, paused_rx) = watch::channel(false);
+    let (flow_tx, flow_rx) = watch::channel(Flow {
+        paused: false,
+        allowed: io.window,
+    });
     streams.insert(
         stream.get(),
         StreamHandle {
             cancel: cancel.clone(),
             stdin: stdin_tx,
             resize: resize_tx,
-            paused: paused_tx,
+            flow: flow_tx,
         },
     );
     ctx.live_streams.fetch_add(1, Ordering::Relaxed);
@@ -288,25 +308,36 @@ fn open_stream(
         cancel,
         stdin: stdin_rx,
         resize: resize_rx,
-        paused: paused_rx,
+        flow: flow_rx,
     })
 }
 
-/// Neither stdin nor a TTY.
-const NO_IO: (bool, bool) = (false, false);
+/// What a stream takes from the client besides commands: stdin, resizes of its TTY, and whether
+/// its output is bounded by a window the client's `ack`s move.
+#[derive(Clone, Copy)]
+struct Io {
+    stdin: bool,
+    tty: bool,
+    window: Option<u64>,
+}
+
+const NO_IO: Io = Io {
+    stdin: false,
+    tty: false,
+    window: None,
+};
 
 /// Reserves the stream id and runs `task` as that stream, or says why it cannot start.
-/// `io` is (stdin, tty).
 async fn start_stream<Task>(
     ctx: &Arc<SessionCtx>,
     stream: StreamId,
     kind: &'static str,
-    io: (bool, bool),
+    io: Io,
     task: impl FnOnce(StreamParts) -> Task,
 ) where
     Task: std::future::Future<Output = streams::Outcome> + Send + 'static,
 {
-    match open_stream(ctx, stream, io.0, io.1) {
+    match open_stream(ctx, stream, io) {
         Ok(parts) => spawn_stream(ctx, stream, kind, task(parts)),
         Err(err) => ctx.send_error(Some(stream.get()), &err).await,
     }

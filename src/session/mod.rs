@@ -58,7 +58,28 @@ pub(crate) struct StreamHandle {
     pub cancel: CancellationToken,
     pub stdin: Option<mpsc::Sender<Bytes>>,
     pub resize: Option<mpsc::Sender<(u16, u16)>>,
-    pub paused: watch::Sender<bool>,
+    pub flow: watch::Sender<Flow>,
+}
+
+/// How far a stream may run ahead of its client: not at all while paused, and with a window, no
+/// further than the output bytes the client allowed (its window plus what it acknowledged).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Flow {
+    pub paused: bool,
+    pub allowed: Option<u64>,
+}
+
+impl Flow {
+    /// Whether a stream that has sent `sent` output bytes may send more.
+    pub fn lets(&self, sent: u64) -> bool {
+        !self.paused && self.allowed.is_none_or(|allowed| sent < allowed)
+    }
+
+    /// How many more bytes it may send now.
+    pub fn room(&self, sent: u64) -> u64 {
+        self.allowed
+            .map_or(u64::MAX, |allowed| allowed.saturating_sub(sent))
+    }
 }
 
 /// The stream's side of its handle.
@@ -66,7 +87,7 @@ pub(crate) struct StreamParts {
     pub cancel: CancellationToken,
     pub stdin: Option<mpsc::Receiver<Bytes>>,
     pub resize: Option<mpsc::Receiver<(u16, u16)>>,
-    pub paused: watch::Receiver<bool>,
+    pub flow: watch::Receiver<Flow>,
 }
 
 /// Frames that bypass the output queue: keepalive must not wait behind stream output.

@@ -40,6 +40,11 @@ pub enum ClientMessage {
     Resume {
         stream: StreamId,
     },
+    /// The client has taken `bytes` more of a windowed stream's output.
+    Ack {
+        stream: StreamId,
+        bytes: u64,
+    },
     Logs(LogsRequest),
     Stats(StatsRequest),
     /// Runs a file of a workspace with the template's command for its kind, within limits.
@@ -79,7 +84,12 @@ pub struct ExecRequest {
     pub rows: Option<u16>,
     pub env: Option<BTreeMap<String, String>>,
     pub workdir: Option<String>,
+    /// Output bytes the server may send ahead of the client's `ack`s; unbounded when absent.
+    pub window: Option<u64>,
 }
+
+/// The smallest window an exec may ask for.
+pub const MIN_WINDOW: u64 = 4096;
 
 #[derive(Debug, Deserialize)]
 pub struct TransferRequest {
@@ -178,6 +188,11 @@ impl ExecRequest {
         }
         for size in [self.cols, self.rows].into_iter().flatten() {
             check_size(size)?;
+        }
+        if self.window.is_some_and(|window| window < MIN_WINDOW) {
+            return Err(ApiError::bad_request(format!(
+                "window must be at least {MIN_WINDOW} bytes"
+            )));
         }
         if let Some(env) = &self.env {
             let bad = env

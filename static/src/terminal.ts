@@ -1,6 +1,7 @@
 // A shell in a container or workspace, in xterm.js, on the tab's one WebSocket: keystrokes go as
-// raw bytes, the size follows the panel, and xterm's write callbacks drive `pause`/`resume`, so a
-// flood neither freezes the tab nor piles up in the server's memory.
+// raw bytes, the size follows the panel, and xterm's write callbacks acknowledge what it has
+// drawn, so the server runs at most a window ahead: a flood neither freezes the tab nor piles up
+// in the server's memory, and a keystroke's echo (or Ctrl-C) is not stuck behind megabytes.
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
@@ -8,11 +9,12 @@ import "@xterm/xterm/css/xterm.css";
 import { session } from "./core";
 import { errorText, t } from "./i18n";
 
-/** Bytes handed to xterm but not yet drawn above which the server is asked to pause the stream,
- * and below which to resume it. Counted in bytes, not writes: one write can carry 64 KiB, and
- * what is queued here is what a keystroke's echo waits behind. */
-const HIGH_WATER = 128 * 1024;
-const LOW_WATER = 16 * 1024;
+/** Output bytes the server may send ahead of what xterm has drawn. What is queued between the
+ * shell and the screen is what a keystroke's echo waits behind, so it is kept small: at the ~1
+ * MiB/s xterm draws a flood here, 64 KiB is ~60 ms. */
+const WINDOW = 64 * 1024;
+/** Drawn bytes are acknowledged in batches of this much, not per write. */
+const ACK_EVERY = 16 * 1024;
 
 /** What the shell runs in: `{container: id}` or `{workspace: id}`. */
 export type Target = { container: string } | { workspace: string };
@@ -25,25 +27,21 @@ export async function openTerminal(holder: HTMLElement, target: Target): Promise
   term.open(holder);
   fit.fit();
   await session.open();
-  let pending = 0;
-  let paused = false;
+  let drawn = 0; // drawn but not yet acknowledged
+  let ended = false; // the id may be someone else's once the stream ends: no acks after
   const stream = session.stream({
     onBytes: (_channel, bytes) => {
       const size = bytes.length;
-      pending += size;
-      if (pending > HIGH_WATER && !paused) {
-        paused = true;
-        session.send({ type: "pause", stream });
-      }
       term.write(bytes.slice(), () => {
-        pending -= size;
-        if (pending < LOW_WATER && paused) {
-          paused = false;
-          session.send({ type: "resume", stream });
+        drawn += size;
+        if (drawn >= ACK_EVERY && !ended) {
+          session.send({ type: "ack", stream, bytes: drawn });
+          drawn = 0;
         }
       });
     },
     onMessage: (message) => {
+      if (["exit", "error", "lost"].includes(message.type)) ended = true;
       if (message.type === "exit") term.write(`\r\n${t("exited", { code: message.code })}\r\n`);
       if (message.type === "error") term.write(`\r\n${errorText(message.code, message.message)}\r\n`);
     },
@@ -55,7 +53,16 @@ export async function openTerminal(holder: HTMLElement, target: Target): Promise
     session.send({ type: "resize", stream, cols: term.cols, rows: term.rows });
   });
   observer.observe(holder);
-  session.send({ type: "exec", stream, ...target, cmd: ["/bin/sh"], tty: true, cols: term.cols, rows: term.rows });
+  session.send({
+    type: "exec",
+    stream,
+    ...target,
+    cmd: ["/bin/sh"],
+    tty: true,
+    cols: term.cols,
+    rows: term.rows,
+    window: WINDOW,
+  });
   term.focus();
   return () => {
     observer.disconnect();

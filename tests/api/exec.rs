@@ -309,6 +309,68 @@ async fn pause_stops_output_and_resume_continues_it() {
 }
 
 #[tokio::test]
+async fn a_windowed_exec_sends_no_further_ahead_than_the_client_acknowledged() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+    const WINDOW: usize = 16 * 1024;
+
+    // `yes` would fill any buffer: with a window, what arrives stops near the window.
+    ws.send(
+        json!({"type": "exec", "stream": 1, "container": container, "cmd": ["yes"],
+                   "window": WINDOW}),
+    )
+    .await;
+    ws.expect("started", 1).await;
+    let mut received = 0;
+    while let Some(frame) = ws.next_within(Duration::from_millis(500)).await {
+        match frame {
+            Frame::Bytes(1, 1, bytes) => received += bytes.len(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // One chunk read from the engine goes whole even when it passes the window.
+    assert!(
+        (WINDOW..=WINDOW + 64 * 1024).contains(&received),
+        "{received} bytes arrived with a {WINDOW}-byte window and no ack"
+    );
+
+    // Acknowledging lets as much again through, and no more.
+    ws.send(json!({"type": "ack", "stream": 1, "bytes": received}))
+        .await;
+    let mut more = 0;
+    while let Some(frame) = ws.next_within(Duration::from_millis(500)).await {
+        if let Frame::Bytes(1, 1, bytes) = frame {
+            more += bytes.len();
+        }
+    }
+    assert!(
+        (WINDOW / 2..=WINDOW + 64 * 1024).contains(&more),
+        "{more} bytes arrived after acknowledging {received}"
+    );
+
+    // Bad uses are refused in words: a window too small, an ack for an unwindowed stream.
+    ws.send(
+        json!({"type": "exec", "stream": 2, "container": container, "cmd": ["true"],
+                   "window": 10}),
+    )
+    .await;
+    let refused = ws.expect("error", 2).await;
+    assert!(refused["message"]
+        .as_str()
+        .unwrap()
+        .contains("window must be at least"));
+    ws.exec(3, &container, &["sleep", "5"], false).await;
+    ws.send(json!({"type": "ack", "stream": 3, "bytes": 100}))
+        .await;
+    let refused = ws.expect("error", 3).await;
+    assert!(refused["message"].as_str().unwrap().contains("no window"));
+    ws.send(json!({"type": "cancel", "stream": 1})).await;
+    ws.expect("exit", 1).await;
+}
+
+#[tokio::test]
 async fn tty_output_starting_with_low_bytes_arrives_unchanged() {
     let app = spawn_app().await;
     let user = app.new_user().await;

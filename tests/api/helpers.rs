@@ -294,6 +294,7 @@ pub struct ExecOutput {
     pub errors: Vec<Value>,
 }
 
+#[derive(Debug)]
 pub enum Frame {
     Json(Value),
     Bytes(u8, u8, Vec<u8>),

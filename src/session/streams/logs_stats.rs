@@ -95,7 +95,7 @@ pub(in crate::session) async fn stats(
     ctx.send_text(protocol::started(stream)).await;
     let cancel = parts.cancel.clone();
     loop {
-        let next = match wait_unpaused(&mut parts.paused, &cancel, engine).await {
+        let next = match wait_unpaused(&mut parts.flow, 0, &cancel, engine).await {
             Some(interrupted) => Err(interrupted),
             None => next_item(&mut samples, &cancel, engine).await,
         };

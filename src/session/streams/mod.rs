@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, StreamId, Target, CHANNEL_STDERR, CHANNEL_STDOUT};
-use super::{SessionCtx, StreamParts};
+use super::{Flow, SessionCtx, StreamParts};
 use crate::docker::Engine;
 use crate::error::ApiError;
 use crate::workspaces::{Access, Opened, StreamHold};
@@ -204,17 +204,19 @@ async fn next_item<S: Stream + Unpin>(
     }
 }
 
-/// Waits until the stream is not paused; what interrupted it if it was cancelled, or its engine
-/// stopped answering, meanwhile.
+/// Waits until the stream, having sent `sent` output bytes, may send more (not paused, within
+/// its window); what interrupted it if it was cancelled, or its engine stopped answering,
+/// meanwhile.
 async fn wait_unpaused(
-    paused: &mut watch::Receiver<bool>,
+    flow: &mut watch::Receiver<Flow>,
+    sent: u64,
     cancel: &CancellationToken,
     engine: &Engine,
 ) -> Option<Interrupted> {
     tokio::select! {
         _ = cancel.cancelled() => Some(Interrupted::Cancelled),
         _ = engine.stopped_answering() => Some(Interrupted::HostLost),
-        r = paused.wait_for(|p| !*p) => r.is_err().then_some(Interrupted::Cancelled),
+        r = flow.wait_for(|flow| flow.lets(sent)) => r.is_err().then_some(Interrupted::Cancelled),
     }
 }
 
@@ -243,11 +245,13 @@ where
     };
     let mut deadline = std::pin::pin!(deadline);
     let mut output_left = limits.output_bytes;
+    // Output bytes sent so far, which a window bounds.
+    let mut sent: u64 = 0;
     // An item read ahead while filling a frame that belongs in the next one.
     let mut read_ahead: Option<Option<Result<LogOutput, bollard::errors::Error>>> = None;
     loop {
         let unpaused = tokio::select! {
-            interrupted = wait_unpaused(&mut parts.paused, &cancel, engine) => interrupted,
+            interrupted = wait_unpaused(&mut parts.flow, sent, &cancel, engine) => interrupted,
             _ = &mut deadline => Some(Interrupted::TimeLimit),
         };
         if let Some(interrupted) = unpaused {
@@ -289,7 +293,9 @@ where
         // The engine's connection hands its data over in another task: a yield lets it.
         let mut message = bytes::BytesMut::from(first);
         let mut idle = 0;
-        while message.len() < READ_CAPACITY && idle < 2 {
+        // Within the window: the first chunk goes whole, more only while there is room.
+        let room = parts.flow.borrow().room(sent).min(READ_CAPACITY as u64) as usize;
+        while message.len() < room && idle < 2 {
             match output.next().now_or_never() {
                 None => {
                     idle += 1;
@@ -327,6 +333,7 @@ where
             if !ctx.send_binary(frame, &cancel).await {
                 return Some(Interrupted::Cancelled);
             }
+            sent += message.len() as u64;
         }
         if over {
             return Some(Interrupted::OutputLimit);
