@@ -35,9 +35,15 @@ pub async fn serve(req: HttpRequest) -> HttpResponse {
             }
         },
     };
+    // Chunks are named by their content's hash: a new build names them anew.
+    let cache = if path.starts_with("chunks/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     HttpResponse::Ok()
         .content_type(file.metadata.mimetype())
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .body(file.data.into_owned())

@@ -1,16 +1,21 @@
-// Bundles the UI into dist/ (app.js, app.css, index.html), which berth embeds in its binary.
+// Bundles the UI into dist/ (app.js, app.css, index.html, and chunks/ that pages load when
+// first opened), which berth embeds in its binary.
 import { build } from "esbuild";
 import { copyFile, mkdir, rm } from "node:fs/promises";
 
 await rm("dist", { recursive: true, force: true });
 await mkdir("dist", { recursive: true });
 await build({
-  entryPoints: ["src/main.ts"],
+  entryPoints: { app: "src/main.ts" },
   bundle: true,
+  // Pages import their large libraries on demand: those become chunks of their own.
+  splitting: true,
+  format: "esm",
+  chunkNames: "chunks/[name]-[hash]",
   minify: true,
   sourcemap: false,
   target: ["chrome110", "firefox110", "safari16"],
-  outfile: "dist/app.js",
+  outdir: "dist",
   logLevel: "warning",
 });
 await copyFile("index.html", "dist/index.html");

@@ -1,14 +1,15 @@
 // berth's browser UI: signs in over REST, opens one WebSocket per tab (with a single-use
 // ticket, never the token in the URL), and drives containers and their terminals through it.
 
+// The pages that need a large library (xterm.js, CodeMirror, uPlot) are loaded when first
+// opened, so the sign-in page does not wait for them. Their styles are small and load here.
+import "@xterm/xterm/css/xterm.css";
+import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { lang, setLang, t } from "./i18n";
 import { alertBox, api, el, go, session, token } from "./core";
-import { idePage, workspacesPage } from "./ide";
 import { checkInPage, coursesPage, projectorPage } from "./attendance";
 import { logsPage } from "./logs";
-import { statsPage } from "./stats";
-import { openTerminal } from "./terminal";
 
 let leave: (() => void) | null = null;
 
@@ -257,6 +258,7 @@ async function terminalPage(app: HTMLElement, id: string) {
     el("h1", {}, title),
     holder,
   );
+  const { openTerminal } = await import("./terminal");
   leave = await openTerminal(holder, { container: container.id });
 }
 
@@ -275,12 +277,18 @@ async function render() {
   try {
     if (page === "terminal" && arg) return await terminalPage(app, arg);
     if (page === "logs" && arg) return await logsPage(app, arg, (cleanup) => (leave = cleanup));
-    if (page === "stats" && arg) return await statsPage(app, arg, (cleanup) => (leave = cleanup));
-    if (page === "workspaces") return await workspacesPage(app);
+    if (page === "stats" && arg) {
+      const { statsPage } = await import("./stats");
+      return await statsPage(app, arg, (cleanup) => (leave = cleanup));
+    }
+    if (page === "workspaces") return await (await import("./ide")).workspacesPage(app);
     if (page === "attendance") return await coursesPage(app);
     if (page === "projector" && arg) return await projectorPage(app, arg, (cleanup) => (leave = cleanup));
     if (page === "checkin") return await checkInPage(app);
-    if (page === "ide" && arg) return await idePage(app, arg, (cleanup) => (leave = cleanup));
+    if (page === "ide" && arg) {
+      const { idePage } = await import("./ide");
+      return await idePage(app, arg, (cleanup) => (leave = cleanup));
+    }
     if (page === "signin") return go("#/containers");
     return await containersPage(app);
   } catch (error) {

@@ -2,7 +2,6 @@
 // minutes, with the latest figures in words beside the charts for people who cannot see them.
 
 import uPlot from "uplot";
-import "uplot/dist/uPlot.min.css";
 import { api, el, session } from "./core";
 import { errorText, t } from "./i18n";
 

@@ -5,7 +5,6 @@
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
-import "@xterm/xterm/css/xterm.css";
 import { session } from "./core";
 import { errorText, t } from "./i18n";
 

@@ -340,4 +340,19 @@ async fn unknown_api_paths_answer_in_json_and_every_other_path_is_the_ui() {
         .unwrap()
         .contains("javascript"));
     assert_eq!(app.get("/no-such-file.js", None).await.status(), 404);
+
+    // A browser that takes gzip gets the bundle compressed; the API is left alone.
+    let plain = script.bytes().await.unwrap().len();
+    let gzipped = |path: &str| {
+        reqwest::Client::new()
+            .get(app.url(path))
+            .header("Accept-Encoding", "gzip")
+            .send()
+    };
+    let compressed = gzipped("/app.js").await.unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    let sent = compressed.bytes().await.unwrap().len();
+    assert!(sent * 2 < plain, "app.js went as {sent} bytes of {plain}");
+    let api = gzipped("/api/v1/nope").await.unwrap();
+    assert!(api.headers().get("content-encoding").is_none());
 }
