@@ -171,17 +171,6 @@ impl Containers {
         Ok(())
     }
 
-    /// Pulls `image` onto `host` when it is not there (`true` when it was pulled).
-    pub async fn pull_if_missing(
-        &self,
-        user: &User,
-        host: &Host,
-        registries: &Registries,
-        image: &str,
-    ) -> Result<bool, ApiError> {
-        pull_if_missing(user, host, registries, image).await
-    }
-
     /// Creates a container on the host asked for (`auto`: the one with the most unreserved
     /// memory), its image pulled there first when missing (`true` when it was), and records it
     /// with its host.
@@ -420,8 +409,9 @@ impl Containers {
     }
 }
 
-/// A missing image is pulled first, with the stored credentials of its registry.
-async fn pull_if_missing(
+/// Pulls `image` onto `host` when it is not there (`true` when it was pulled), with the stored
+/// credentials of its registry: containers and workspaces are made from images pulled this way.
+pub async fn pull_if_missing(
     user: &User,
     host: &Host,
     registries: &Registries,

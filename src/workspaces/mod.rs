@@ -165,9 +165,7 @@ impl Workspaces {
             volume: &volume,
         };
         let body = policy::workspace_body(&user.id, &spec, &self.limits, &host.name)?;
-        containers
-            .pull_if_missing(user, &host, registries, &template.spec.image)
-            .await?;
+        crate::containers::pull_if_missing(user, &host, registries, &template.spec.image).await?;
         let engine = &host.engine;
         engine.create_volume(&volume, &user.id).await?;
         let made = async {
