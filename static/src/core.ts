@@ -189,3 +189,53 @@ export function go(hash: string) {
   else location.hash = hash;
 }
 
+
+// ---- uploads and downloads (the bearer token in a header, never in a URL) ----
+
+/** Sends `body` with upload progress (fetch has none), answering as `api` does. */
+export function upload<T>(
+  method: string,
+  path: string,
+  body: Blob,
+  onProgress: (sent: number, total: number) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open(method, `/api/v1${path}`);
+    const bearer = token.get();
+    if (bearer) request.setRequestHeader("Authorization", `Bearer ${bearer}`);
+    request.setRequestHeader("Content-Type", body.type || "application/x-tar");
+    request.upload.onprogress = (event) => onProgress(event.loaded, event.total || body.size);
+    request.onerror = () => reject(new ApiFailure("unavailable", "the upload was cut off"));
+    request.onload = () => {
+      let data: any = {};
+      try {
+        data = request.responseText ? JSON.parse(request.responseText) : {};
+      } catch {
+        // not JSON: the status speaks
+      }
+      if (request.status >= 200 && request.status < 300) return resolve(data as T);
+      const error = data.error ?? {
+        code: request.status === 413 ? "bad_request" : "internal",
+        message: request.status === 413 ? "the file is larger than the server accepts" : request.statusText,
+      };
+      reject(new ApiFailure(error.code, error.message));
+    };
+    request.send(body);
+  });
+}
+
+/** Fetches `path` with the token and hands it to the browser as a download named `name`. */
+export async function download(path: string, name: string): Promise<void> {
+  const response = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${token.get()}` } });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new ApiFailure(data.error?.code ?? "internal", data.error?.message ?? response.statusText);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

@@ -10,6 +10,8 @@ import { lang, setLang, t } from "./i18n";
 import { alertBox, api, el, go, session, token } from "./core";
 import { checkInPage, coursesPage, projectorPage } from "./attendance";
 import { logsPage } from "./logs";
+import { imagesPage } from "./images";
+import { hostsPage, registriesPage } from "./admin";
 
 let leave: (() => void) | null = null;
 
@@ -44,6 +46,9 @@ function header() {
     ? [
         el("a", { href: "#/containers" }, t("containers")),
         el("a", { href: "#/workspaces" }, t("workspaces")),
+        el("a", { href: "#/images" }, t("images")),
+        el("a", { href: "#/registries" }, t("registries")),
+        el("a", { href: "#/hosts" }, t("hosts")),
         el("a", { href: "#/attendance" }, t("attendance")),
         el("a", { href: "#/checkin" }, t("checkIn")),
         signOut,
@@ -283,6 +288,9 @@ async function render() {
     }
     if (page === "workspaces") return await (await import("./ide")).workspacesPage(app);
     if (page === "attendance") return await coursesPage(app);
+    if (page === "images") return await imagesPage(app, (cleanup) => (leave = cleanup));
+    if (page === "registries") return await registriesPage(app);
+    if (page === "hosts") return await hostsPage(app, (cleanup) => (leave = cleanup));
     if (page === "projector" && arg) return await projectorPage(app, arg, (cleanup) => (leave = cleanup));
     if (page === "checkin") return await checkInPage(app);
     if (page === "ide" && arg) {

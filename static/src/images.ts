@@ -1,0 +1,348 @@
+// Images on a host: a fuzzy filter (the server ranks the matches), pull with a progress bar per
+// layer, build from a pasted Dockerfile or an uploaded context with the log live, load and
+// import tars with upload progress, export, tag and remove.
+
+import { alertBox, api, download, el, session, upload } from "./core";
+import { errorText, t } from "./i18n";
+
+type Image = { id: string; tags: string[]; size: number; created: number; containers: number };
+type Host = { id: string; name: string; healthy: boolean };
+type Registry = { id: string; name: string; server: string };
+type Me = { role: "student" | "teacher" | "admin" };
+
+const MIB = 1024 * 1024;
+const shortId = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
+
+export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => void) => void) {
+  const me = await api<Me>("GET", "/me");
+  const staff = me.role !== "student";
+  // Only teachers and admins see the hosts; everyone else works on `local`.
+  const hosts = staff ? await api<Host[]>("GET", "/hosts").catch(() => [] as Host[]) : [];
+  const registries = await api<Registry[]>("GET", "/registries").catch(() => [] as Registry[]);
+  const problem = el("div");
+  const list = el("div");
+  const streams = new Set<number>(); // live pulls and builds, cancelled when the page is left
+
+  const hostPicker = el(
+    "select",
+    { id: "image-host" },
+    ...(hosts.length ? hosts : [{ name: "local" } as Host]).map((h) => el("option", { value: h.name }, h.name)),
+  );
+  const onHost = () => `host=${encodeURIComponent(hostPicker.value)}`;
+  const filter = el("input", { id: "image-filter", type: "search", placeholder: "busybx" });
+
+  const refresh = async () => {
+    try {
+      const q = filter.value.trim();
+      const images = await api<Image[]>("GET", `/images?${onHost()}${q ? `&q=${encodeURIComponent(q)}` : ""}`);
+      list.replaceChildren(imageTable(images));
+    } catch (error) {
+      problem.replaceChildren(alertBox(error));
+    }
+  };
+  let typing: ReturnType<typeof setTimeout> | undefined;
+  filter.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(refresh, 150);
+  });
+  hostPicker.addEventListener("change", refresh);
+
+  /** Runs `work`, shows its failure in words, and lists the images again. */
+  const acting = async (work: () => Promise<unknown>) => {
+    problem.replaceChildren();
+    try {
+      await work();
+    } catch (error) {
+      problem.replaceChildren(alertBox(error));
+    }
+    await refresh();
+  };
+
+  const imageTable = (images: Image[]) => {
+    if (images.length === 0) return el("p", {}, t("noImages"));
+    const rows = images.map((image) => {
+      const name = image.tags[0] ?? shortId(image.id);
+      const actions = staff
+        ? [
+            el(
+              "button",
+              {
+                type: "button",
+                "aria-label": t("tagImage", { name }),
+                onclick: () => {
+                  const answer = prompt(t("newTag", { name }), name.split(":")[0]);
+                  if (!answer?.trim()) return;
+                  const [repo, tag] = splitRef(answer.trim());
+                  acting(() => api("POST", `/images/${encodeURIComponent(image.id)}/tag?${onHost()}`, { repo, tag }));
+                },
+              },
+              t("tag"),
+            ),
+            el(
+              "button",
+              {
+                type: "button",
+                "aria-label": t("exportImage", { name }),
+                onclick: () =>
+                  acting(() =>
+                    download(`/images/${encodeURIComponent(name)}/export?${onHost()}`, `${name.replace(/[/:]/g, "_")}.tar`),
+                  ),
+              },
+              t("export"),
+            ),
+            el(
+              "button",
+              {
+                type: "button",
+                "aria-label": `${t("remove")} ${name}`,
+                onclick: () => {
+                  if (!confirm(t("confirmRemoveImage", { name }))) return;
+                  acting(() => api("DELETE", `/images/${encodeURIComponent(name)}?${onHost()}`));
+                },
+              },
+              t("remove"),
+            ),
+          ]
+        : [];
+      return el(
+        "tr",
+        {},
+        el("td", {}, image.tags.length ? image.tags.join(", ") : `<${t("untagged")}>`),
+        el("td", {}, shortId(image.id)),
+        el("td", {}, `${(image.size / MIB).toFixed(1)} MiB`),
+        el("td", {}, new Date(image.created * 1000).toLocaleDateString()),
+        el("td", {}, String(image.containers)),
+        el("td", { className: "actions" }, ...actions),
+      );
+    });
+    return el(
+      "table",
+      { "aria-label": t("images") },
+      el(
+        "thead",
+        {},
+        el("tr", {}, ...[t("tags"), "ID", t("size"), t("createdOn"), t("containers"), t("actions")].map((h) => el("th", {}, h))),
+      ),
+      el("tbody", {}, ...rows),
+    );
+  };
+
+  // ---- pull, one progress bar per layer ----
+  const pullImage = el("input", { id: "pull-image", required: true, placeholder: "python:3.12-slim" });
+  const pullRegistry = el(
+    "select",
+    { id: "pull-registry" },
+    el("option", { value: "" }, t("byImageName")),
+    ...registries.map((r) => el("option", { value: r.id }, `${r.name} (${r.server})`)),
+  );
+  const pullStatus = el("p", { role: "status", "aria-label": t("pullStatus") });
+  const layers = el("div", { className: "layers" });
+  const pullForm = el(
+    "form",
+    {
+      className: "card inline",
+      "aria-label": t("pull"),
+      onsubmit: async (event: Event) => {
+        event.preventDefault();
+        layers.replaceChildren();
+        pullStatus.textContent = t("pulling");
+        const bars = new Map<string, { bar: HTMLProgressElement; status: HTMLElement }>();
+        await session.open();
+        const stream = session.stream({
+          onMessage: (message) => {
+            if (message.type === "progress" && message.id) {
+              let layer = bars.get(message.id);
+              if (!layer) {
+                const label = t("layer", { id: message.id });
+                layer = {
+                  bar: el("progress", { max: 1, value: 0, "aria-label": label }),
+                  status: el("span", {}),
+                };
+                bars.set(message.id, layer);
+                layers.append(el("div", { className: "layer" }, el("code", {}, message.id), layer.bar, layer.status));
+              }
+              if (message.total) {
+                layer.bar.max = message.total;
+                layer.bar.value = message.current ?? 0;
+              } else if (/complete|already exists/i.test(message.status)) {
+                layer.bar.max = 1;
+                layer.bar.value = 1;
+              }
+              layer.status.textContent = message.status;
+            } else if (message.type === "progress") {
+              pullStatus.textContent = message.status;
+            } else if (message.type === "end") {
+              streams.delete(stream);
+              pullStatus.textContent = t("pulled", { image: pullImage.value.trim() });
+              refresh();
+            } else if (message.type === "error" || message.type === "lost") {
+              streams.delete(stream);
+              pullStatus.textContent = "";
+              problem.replaceChildren(
+                el("p", { className: "error", role: "alert" }, message.type === "lost" ? t("reconnecting") : errorText(message.code, message.message)),
+              );
+            }
+          },
+        });
+        streams.add(stream);
+        session.send({
+          type: "pull",
+          stream,
+          image: pullImage.value.trim(),
+          host: hostPicker.value,
+          ...(pullRegistry.value ? { registry: pullRegistry.value } : {}),
+        });
+      },
+    },
+    el("h2", {}, t("pull")),
+    el("label", { htmlFor: "pull-image" }, t("image")),
+    pullImage,
+    el("label", { htmlFor: "pull-registry" }, t("registry")),
+    pullRegistry,
+    el("button", { type: "submit" }, t("pull")),
+    pullStatus,
+    layers,
+  );
+
+  const sections: HTMLElement[] = [pullForm];
+  if (staff) sections.push(buildForm(), tarForms());
+
+  // ---- build: a pasted Dockerfile or an uploaded context, the log live ----
+  function buildForm() {
+    const tag = el("input", { id: "build-tag", required: true, placeholder: "lab/python:1" });
+    const dockerfile = el("textarea", { id: "build-dockerfile", rows: 6, placeholder: "FROM python:3.12-slim\nRUN pip install numpy" });
+    const context = el("input", { id: "build-context", type: "file", accept: ".tar,application/x-tar" });
+    const progress = el("progress", { max: 1, value: 0, "aria-label": t("uploadProgress"), hidden: true });
+    const log = el("pre", { className: "output", role: "log", "aria-label": t("buildLog") });
+    return el(
+      "form",
+      {
+        className: "card inline",
+        "aria-label": t("build"),
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          problem.replaceChildren();
+          log.textContent = "";
+          const file = context.files?.[0];
+          const body = file ?? new Blob([dockerfile.value], { type: "text/plain" });
+          if (!file && !dockerfile.value.trim()) {
+            problem.replaceChildren(el("p", { className: "error", role: "alert" }, t("needDockerfile")));
+            return;
+          }
+          try {
+            progress.hidden = false;
+            const made = await upload<{ context: string }>("POST", "/builds/contexts", body, (sent, total) => {
+              progress.max = total;
+              progress.value = sent;
+            });
+            await session.open();
+            const stream = session.stream({
+              onMessage: (message) => {
+                if (message.type === "progress" && message.log) log.textContent += message.log.endsWith("\n") ? message.log : `${message.log}\n`;
+                if (message.type === "end" || message.type === "error") streams.delete(stream);
+                if (message.type === "end") {
+                  log.textContent += `\n${t("built", { tag: tag.value.trim() })}\n`;
+                  refresh();
+                }
+                if (message.type === "error") log.textContent += `\n${errorText(message.code, message.message)}\n`;
+              },
+            });
+            streams.add(stream);
+            session.send({ type: "build", stream, context: made.context, tag: tag.value.trim(), host: hostPicker.value });
+          } catch (error) {
+            problem.replaceChildren(alertBox(error));
+          }
+        },
+      },
+      el("h2", {}, t("build")),
+      el("label", { htmlFor: "build-tag" }, t("tag")),
+      tag,
+      el("label", { htmlFor: "build-dockerfile" }, t("dockerfile")),
+      dockerfile,
+      el("label", { htmlFor: "build-context" }, t("orContext")),
+      context,
+      el("button", { type: "submit" }, t("build")),
+      progress,
+      log,
+    );
+  }
+
+  // ---- load a `docker save` tar, or import a root filesystem, with upload progress ----
+  function tarForms() {
+    const file = el("input", { id: "tar-file", type: "file", accept: ".tar,application/x-tar", required: true });
+    const repo = el("input", { id: "import-repo", placeholder: "lab/rootfs" });
+    const progress = el("progress", { max: 1, value: 0, "aria-label": t("uploadProgress") });
+    const status = el("p", { role: "status", "aria-label": t("tarStatus") });
+    const send = (path: string, done: (answer: any) => string) =>
+      acting(async () => {
+        const chosen = file.files?.[0];
+        if (!chosen) throw new Error(t("chooseFile"));
+        status.textContent = "";
+        const answer = await upload("POST", path, chosen, (sent, total) => {
+          progress.max = total;
+          progress.value = sent;
+        });
+        status.textContent = done(answer);
+      });
+    return el(
+      "form",
+      { className: "card inline", "aria-label": t("loadOrImport"), onsubmit: (e: Event) => e.preventDefault() },
+      el("h2", {}, t("loadOrImport")),
+      el("label", { htmlFor: "tar-file" }, t("tarFile")),
+      file,
+      el("label", { htmlFor: "import-repo" }, t("importAs")),
+      repo,
+      el(
+        "div",
+        { className: "buttons" },
+        el(
+          "button",
+          {
+            type: "button",
+            onclick: () => send(`/images/load?${onHost()}`, (a) => t("loaded", { images: (a.loaded ?? []).join(", ") })),
+          },
+          t("load"),
+        ),
+        el(
+          "button",
+          {
+            type: "button",
+            onclick: () => {
+              const [name, tag] = splitRef(repo.value.trim());
+              if (!name) return problem.replaceChildren(el("p", { className: "error", role: "alert" }, t("needRepo")));
+              const query = `repo=${encodeURIComponent(name)}${tag ? `&tag=${encodeURIComponent(tag)}` : ""}`;
+              send(`/images/import?${query}&${onHost()}`, (a) => t("imported", { tag: a.tag }));
+            },
+          },
+          t("import"),
+        ),
+      ),
+      progress,
+      status,
+    );
+  }
+
+  app.replaceChildren(
+    el("h1", {}, t("images")),
+    el(
+      "div",
+      { className: "toolbar" },
+      el("label", { htmlFor: "image-filter" }, t("filter")),
+      filter,
+      el("label", { htmlFor: "image-host" }, t("host")),
+      hostPicker,
+    ),
+    problem,
+    list,
+    ...sections,
+  );
+  await refresh();
+  setLeave(() => streams.forEach((stream) => session.send({ type: "cancel", stream })));
+}
+
+/** "repo:tag" into its parts; the colon of a registry's port is not a tag's. */
+function splitRef(reference: string): [string, string | undefined] {
+  const colon = reference.lastIndexOf(":");
+  if (colon <= reference.lastIndexOf("/")) return [reference, undefined];
+  return [reference.slice(0, colon), reference.slice(colon + 1)];
+}
