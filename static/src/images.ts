@@ -111,7 +111,8 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
         el("td", {}, shortId(image.id)),
         el("td", {}, `${(image.size / MIB).toFixed(1)} MiB`),
         el("td", {}, new Date(image.created * 1000).toLocaleDateString()),
-        el("td", {}, String(image.containers)),
+        // The engine says -1 when it did not count.
+        el("td", {}, image.containers >= 0 ? String(image.containers) : "–"),
         el("td", { className: "actions" }, ...actions),
       );
     });
@@ -150,7 +151,8 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
         await session.open();
         const stream = session.stream({
           onMessage: (message) => {
-            if (message.type === "progress" && message.id) {
+            // Layers are named by a short digest; other ids (the tag being pulled) are status.
+            if (message.type === "progress" && /^[0-9a-f]{12}$/.test(message.id ?? "")) {
               let layer = bars.get(message.id);
               if (!layer) {
                 const label = t("layer", { id: message.id });
@@ -170,7 +172,7 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
               }
               layer.status.textContent = message.status;
             } else if (message.type === "progress") {
-              pullStatus.textContent = message.status;
+              pullStatus.textContent = message.id ? `${message.id}: ${message.status}` : message.status;
             } else if (message.type === "end") {
               streams.delete(stream);
               pullStatus.textContent = t("pulled", { image: pullImage.value.trim() });
@@ -271,13 +273,14 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
   function tarForms() {
     const file = el("input", { id: "tar-file", type: "file", accept: ".tar,application/x-tar", required: true });
     const repo = el("input", { id: "import-repo", placeholder: "lab/rootfs" });
-    const progress = el("progress", { max: 1, value: 0, "aria-label": t("uploadProgress") });
+    const progress = el("progress", { max: 1, value: 0, "aria-label": t("uploadProgress"), hidden: true });
     const status = el("p", { role: "status", "aria-label": t("tarStatus") });
     const send = (path: string, done: (answer: any) => string) =>
       acting(async () => {
         const chosen = file.files?.[0];
         if (!chosen) throw new Error(t("chooseFile"));
         status.textContent = "";
+        progress.hidden = false;
         const answer = await upload("POST", path, chosen, (sent, total) => {
           progress.max = total;
           progress.value = sent;

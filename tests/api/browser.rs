@@ -256,3 +256,69 @@ async fn the_page_reconnects_after_a_drop_and_leaves_no_orphaned_shell() {
     .await;
     assert!(said.contains("browser: reconnected"), "{said}");
 }
+
+/// Removes images by reference when dropped, however the test ended.
+struct RemoveImagesOnDrop(Vec<String>);
+
+impl Drop for RemoveImagesOnDrop {
+    fn drop(&mut self) {
+        for reference in &self.0 {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", reference])
+                .output();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_admin_pulls_with_a_bar_per_layer_builds_and_adds_a_registry_in_chromium() {
+    use crate::registries::{REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER};
+    let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let pulled = format!("{REGISTRY}/berth-test/ui-pull-{unique}:1");
+    let built = format!("berth-test/ui-built-{unique}:1");
+    let _cleanup = RemoveImagesOnDrop(vec![pulled.clone(), built.clone()]);
+    // An image of two layers in the registry, and not on the engine: the pull has two to show.
+    let pushed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "printf 'FROM {IMAGE}\\nRUN head -c 3000000 /dev/urandom > /blob\\n' | docker build -q -t {pulled} - >/dev/null \
+             && echo {REGISTRY_PASSWORD} | docker login -u {REGISTRY_USER} --password-stdin {REGISTRY} >/dev/null 2>&1 \
+             && docker push {pulled} >/dev/null && docker rmi {pulled} >/dev/null"
+        ))
+        .status()
+        .unwrap();
+    assert!(pushed.success(), "the image to pull could not be pushed");
+
+    let server = ServerProcess::start(&[]).await;
+    server.account_with_role("img-admin", "admin").await;
+    let url = format!("http://{}/", server.address);
+    let said = browser_test(
+        "images.mjs",
+        &[
+            ("BERTH_URL", &url),
+            ("BERTH_USER", "img-admin"),
+            ("BERTH_PASSWORD", "password123"),
+            ("BERTH_PULL", &pulled),
+            ("BERTH_BASE", IMAGE),
+            ("BERTH_BUILD_TAG", &built),
+            ("REGISTRY", REGISTRY),
+            ("REGISTRY_USER", REGISTRY_USER),
+            ("REGISTRY_PASSWORD", REGISTRY_PASSWORD),
+        ],
+    )
+    .await;
+    assert!(said.contains("browser: images pulled"), "{said}");
+    let on_engine = |reference: &str| {
+        std::process::Command::new("docker")
+            .args(["image", "inspect", reference])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(on_engine(&pulled), "the pulled image is not on the engine");
+    assert!(
+        !on_engine(&built),
+        "the image removed in the page is still there"
+    );
+}

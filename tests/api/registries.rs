@@ -12,8 +12,8 @@ use crate::proxy::SlowProxy;
 
 /// The registry `scripts/setup.sh --test-images` starts.
 pub const REGISTRY: &str = "127.0.0.1:5555";
-const USER: &str = "berth-test";
-const PASSWORD: &str = "berth-registry-pass";
+pub const REGISTRY_USER: &str = "berth-test";
+pub const REGISTRY_PASSWORD: &str = "berth-registry-pass";
 
 async fn add_registry(
     app: &TestApp,
@@ -22,7 +22,7 @@ async fn add_registry(
     password: &str,
     shared: bool,
 ) -> reqwest::Response {
-    let body = json!({"name": name, "server": REGISTRY, "username": USER, "password": password, "shared": shared});
+    let body = json!({"name": name, "server": REGISTRY, "username": REGISTRY_USER, "password": password, "shared": shared});
     app.post("/api/v1/registries", Some(&user.token), body)
         .await
 }
@@ -75,10 +75,10 @@ async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
         .unwrap()
         .contains("refused"));
 
-    let added = add_registry(&app, &user, "team", PASSWORD, false).await;
+    let added = add_registry(&app, &user, "team", REGISTRY_PASSWORD, false).await;
     assert_eq!(added.status(), 201);
     let text = added.text().await.unwrap();
-    assert!(!text.contains(PASSWORD));
+    assert!(!text.contains(REGISTRY_PASSWORD));
     let registry: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(registry["server"], REGISTRY);
     assert_eq!(registry["shared"], false);
@@ -89,9 +89,9 @@ async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
         .text()
         .await
         .unwrap();
-    assert!(listed.contains("team") && !listed.contains(PASSWORD));
+    assert!(listed.contains("team") && !listed.contains(REGISTRY_PASSWORD));
     assert_eq!(
-        add_registry(&app, &user, "team", PASSWORD, false)
+        add_registry(&app, &user, "team", REGISTRY_PASSWORD, false)
             .await
             .status(),
         409
@@ -101,7 +101,7 @@ async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
     let path = format!("/api/v1/registries/{}", registry["id"].as_str().unwrap());
     assert_eq!(app.delete(&path, Some(&user.token)).await.status(), 204);
     assert_eq!(
-        add_registry(&app, &user, "team", PASSWORD, false)
+        add_registry(&app, &user, "team", REGISTRY_PASSWORD, false)
             .await
             .status(),
         201
@@ -118,7 +118,7 @@ async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
     assert!(theirs.as_array().unwrap().is_empty());
     assert_eq!(app.delete(&path, Some(&other.token)).await.status(), 404);
     assert_eq!(
-        add_registry(&app, &other, "shared", PASSWORD, true)
+        add_registry(&app, &other, "shared", REGISTRY_PASSWORD, true)
             .await
             .status(),
         403
@@ -137,8 +137,8 @@ async fn a_registry_is_added_only_with_the_right_password_and_never_shows_it() {
     let wal = std::fs::read(app.data_dir.path().join("berth.db-wal")).unwrap_or_default();
     for bytes in [db, wal] {
         assert!(!bytes
-            .windows(PASSWORD.len())
-            .any(|w| w == PASSWORD.as_bytes()));
+            .windows(REGISTRY_PASSWORD.len())
+            .any(|w| w == REGISTRY_PASSWORD.as_bytes()));
     }
 }
 
@@ -147,7 +147,7 @@ async fn push_then_pull_through_berth_with_progress_and_auto_pull_on_create() {
     let app = app_reaching_the_test_registry().await;
     let teacher = app.new_user_with_role(Role::Teacher).await;
     assert_eq!(
-        add_registry(&app, &teacher, "classroom", PASSWORD, true)
+        add_registry(&app, &teacher, "classroom", REGISTRY_PASSWORD, true)
             .await
             .status(),
         201
@@ -264,23 +264,23 @@ async fn registry_credentials_never_reach_a_response_or_the_log() {
     let added = http
         .post(format!("{base}/registries"))
         .bearer_auth(&token)
-        .json(&json!({"name": "mine", "server": REGISTRY, "username": USER, "password": PASSWORD}))
+        .json(&json!({"name": "mine", "server": REGISTRY, "username": REGISTRY_USER, "password": REGISTRY_PASSWORD}))
         .send()
         .await
         .unwrap();
     assert_eq!(added.status(), 201);
-    assert!(!added.text().await.unwrap().contains(PASSWORD));
+    assert!(!added.text().await.unwrap().contains(REGISTRY_PASSWORD));
     let mut ws = server.ws(&token).await;
     ws.send(
         json!({"type": "pull", "stream": 1, "image": format!("{REGISTRY}/berth-test/absent:1")}),
     )
     .await;
     let error = ws.expect("error", 1).await;
-    assert!(!error.to_string().contains(PASSWORD));
+    assert!(!error.to_string().contains(REGISTRY_PASSWORD));
     let log = server.stop_and_read_log();
     assert!(log.contains("registry added"), "the log was captured");
     assert!(
-        !log.contains(PASSWORD),
+        !log.contains(REGISTRY_PASSWORD),
         "the registry password reached the log"
     );
 }
@@ -319,8 +319,8 @@ async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
     let app = app_reaching_the_test_registry().await;
     let teacher = app.new_user_with_role(Role::Teacher).await;
     let proxy = SlowProxy::start(REGISTRY);
-    let body = json!({"name": "slow", "server": proxy.address, "username": USER,
-                      "password": PASSWORD, "shared": true});
+    let body = json!({"name": "slow", "server": proxy.address, "username": REGISTRY_USER,
+                      "password": REGISTRY_PASSWORD, "shared": true});
     let added = app
         .post("/api/v1/registries", Some(&teacher.token), body)
         .await;
@@ -345,7 +345,7 @@ async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
     assert_transfer_stops(&proxy, layer_bytes as u64).await;
     let manifest = reqwest::Client::new()
         .get(format!("http://{REGISTRY}/v2/{repo}/manifests/1"))
-        .basic_auth(USER, Some(PASSWORD))
+        .basic_auth(REGISTRY_USER, Some(REGISTRY_PASSWORD))
         .header(
             "Accept",
             "application/vnd.docker.distribution.manifest.v2+json",
@@ -361,7 +361,7 @@ async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
     let pushed = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "docker tag {repo}:1 {fast} && echo {PASSWORD} | docker login -u {USER} --password-stdin {REGISTRY} >/dev/null 2>&1 && docker push {fast} >/dev/null"
+            "docker tag {repo}:1 {fast} && echo {REGISTRY_PASSWORD} | docker login -u {REGISTRY_USER} --password-stdin {REGISTRY} >/dev/null 2>&1 && docker push {fast} >/dev/null"
         ))
         .status()
         .unwrap();
@@ -458,7 +458,7 @@ async fn a_student_cannot_make_berth_probe_internal_addresses() {
 
     // An admin's registry may be on loopback.
     let admin = app.new_user_with_role(Role::Admin).await;
-    let added = add_registry(&app, &admin, "local", PASSWORD, false).await;
+    let added = add_registry(&app, &admin, "local", REGISTRY_PASSWORD, false).await;
     assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
 }
 
@@ -511,7 +511,7 @@ async fn only_a_registry_counts_and_an_open_port_looks_like_a_closed_one() {
 async fn a_students_push_is_refused_for_what_it_is() {
     let app = app_reaching_the_test_registry().await;
     let student = app.new_user().await;
-    let added: Value = add_registry(&app, &student, "mine", PASSWORD, false)
+    let added: Value = add_registry(&app, &student, "mine", REGISTRY_PASSWORD, false)
         .await
         .json()
         .await

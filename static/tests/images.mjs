@@ -1,0 +1,100 @@
+// An admin works with images in Debian's Chromium: a registry is added with the login check's
+// answer shown (and a wrong password refused in words); the filter narrows the image list; a
+// pull from that registry shows a progress bar per layer and ends with the image listed; it is
+// exported, removed and loaded back with upload progress; a pasted Dockerfile builds with its log live; the built image is removed (confirmed); the hosts
+// page shows the engine healthy. Run by tests/api/browser.rs, which pushes the image to pull.
+import { launch, signIn } from "./browser.mjs";
+
+const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_PULL, BERTH_BASE, BERTH_BUILD_TAG, REGISTRY, REGISTRY_USER,
+  REGISTRY_PASSWORD, SHOTS } = process.env;
+const browser = await launch(SHOTS);
+const page = await browser.newPage({ viewport: { width: 1100, height: 1000 }, locale: "en-US" });
+page.setDefaultTimeout(30_000);
+
+try {
+  await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
+  // First a registry (its stored login is what the pull below uses): a wrong password is
+  // refused in words; the right one is checked and saved.
+  await page.getByRole("link", { name: "Registries" }).click();
+  const add = page.getByRole("form", { name: "Add registry" });
+  await add.getByLabel("Name", { exact: true }).fill("classroom");
+  await add.getByLabel("Server", { exact: true }).fill(REGISTRY);
+  await add.getByLabel("Username", { exact: true }).fill(REGISTRY_USER);
+  await add.getByLabel("Password", { exact: true }).fill("wrong-password");
+  await add.getByRole("button", { name: "Add registry" }).click();
+  const check = page.getByRole("status", { name: "Login check" });
+  await check.getByRole("alert").waitFor();
+  const refused = await check.textContent();
+  if (refused.includes("{") || !/credentials|password|login/i.test(refused)) {
+    throw new Error(`the refusal does not say why in words: ${refused}`);
+  }
+  await add.getByLabel("Password", { exact: true }).fill(REGISTRY_PASSWORD);
+  await add.getByRole("button", { name: "Add registry" }).click();
+  await check.filter({ hasText: `Signed in to ${REGISTRY} as ${REGISTRY_USER}` }).waitFor();
+  await page.getByRole("table", { name: "Registries" }).getByRole("cell", { name: "classroom", exact: true }).waitFor();
+  if (await page.getByText(REGISTRY_PASSWORD).count()) throw new Error("the password is shown on the page");
+  await page.screenshot({ path: `${SHOTS}/registries.png`, fullPage: true });
+
+  await page.getByRole("link", { name: "Images" }).click();
+  const images = page.getByRole("table", { name: "Images" });
+  await images.getByRole("cell", { name: BERTH_BASE, exact: true }).waitFor();
+
+  // A fuzzy filter: letters in order, not a substring.
+  await page.getByLabel("Filter").fill("bsybx");
+  await images.getByRole("cell", { name: BERTH_BASE, exact: true }).waitFor();
+  await page.getByLabel("Filter").fill("no-such-image-anywhere");
+  await page.getByText("No images match.").waitFor();
+  await page.getByLabel("Filter").fill("");
+
+  // Pull: a bar per layer, then the image in the list.
+  const pull = page.getByRole("form", { name: "Pull" });
+  await pull.getByLabel("Image", { exact: true }).fill(BERTH_PULL);
+  await pull.getByRole("button", { name: "Pull", exact: true }).click();
+  await page.getByRole("progressbar", { name: /^Layer / }).first().waitFor();
+  await page.getByRole("status", { name: "Pull status" }).filter({ hasText: `Pulled ${BERTH_PULL}.` }).waitFor();
+  const layers = await page.getByRole("progressbar", { name: /^Layer / }).count();
+  if (layers !== 2) throw new Error(`${layers} layer bars for an image of two layers`);
+  await images.getByRole("cell", { name: BERTH_PULL, exact: true }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/pull.png`, fullPage: true });
+
+  // Export it (a download), remove it (confirmed), and load the tar back with upload progress.
+  const downloading = page.waitForEvent("download");
+  await page.getByRole("button", { name: `Export ${BERTH_PULL}` }).click();
+  const saved = `${SHOTS}/exported.tar`;
+  await (await downloading).saveAs(saved);
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: `Remove ${BERTH_PULL}` }).click();
+  await images.getByRole("cell", { name: BERTH_PULL, exact: true }).waitFor({ state: "detached" });
+  await page.getByLabel("Tar file").setInputFiles(saved);
+  await page.getByRole("button", { name: "Load (docker save tar)" }).click();
+  await page.getByRole("status", { name: "Tar status" }).filter({ hasText: `Loaded ${BERTH_PULL}.` }).waitFor();
+  const uploaded = await page.getByRole("progressbar", { name: "Upload progress" }).last().evaluate((bar) => bar.value / bar.max);
+  if (uploaded !== 1) throw new Error(`the upload bar stopped at ${uploaded * 100} %`);
+  await images.getByRole("cell", { name: BERTH_PULL, exact: true }).waitFor();
+
+  // Build from a pasted Dockerfile: the log arrives while it runs, then the tag is listed.
+  const build = page.getByRole("form", { name: "Build" });
+  await build.getByLabel("Tag", { exact: true }).fill(BERTH_BUILD_TAG);
+  await build.getByLabel("Dockerfile").fill(`FROM ${BERTH_BASE}\nRUN echo built-in-the-$((6*7))-browser\n`);
+  await build.getByRole("button", { name: "Build", exact: true }).click();
+  const log = page.getByRole("log", { name: "Build log" });
+  await log.filter({ hasText: "built-in-the-42-browser" }).waitFor();
+  await log.filter({ hasText: `Built and tagged ${BERTH_BUILD_TAG}.` }).waitFor();
+  await images.getByRole("cell", { name: BERTH_BUILD_TAG, exact: true }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/build.png`, fullPage: true });
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: `Remove ${BERTH_BUILD_TAG}` }).click();
+  await images.getByRole("cell", { name: BERTH_BUILD_TAG, exact: true }).waitFor({ state: "detached" });
+
+  // Hosts: the engine answers.
+  await page.getByRole("link", { name: "Hosts" }).click();
+  await page.getByRole("table", { name: "Hosts" }).getByRole("cell", { name: /^answers \(API / }).first().waitFor();
+  await page.screenshot({ path: `${SHOTS}/hosts.png`, fullPage: true });
+  console.log(`browser: images pulled with ${layers} layer bars, exported, loaded, built, removed; registry checked; hosts healthy`);
+} catch (error) {
+  await page.screenshot({ path: `${SHOTS}/failed.png`, fullPage: true }).catch(() => {});
+  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
