@@ -400,15 +400,7 @@ async fn ui_in_chromium(server: &ServerProcess, token: &str) -> String {
     let direct_all = docker_logs(&[]).0;
     let direct_tail = docker_logs(&["--tail", "10000"]).0;
     let name = |id: String| async move {
-        let view: serde_json::Value = reqwest::Client::new()
-            .get(format!("http://{}/api/v1/containers/{id}", server.address))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view = server.get(&format!("/containers/{id}"), token).await;
         view["name"].as_str().unwrap().to_string()
     };
     let (terminal_name, logs_name) = (name(terminal).await, name(logs).await);
@@ -419,7 +411,7 @@ async fn ui_in_chromium(server: &ServerProcess, token: &str) -> String {
         .envs([
             ("BERTH_URL", format!("http://{}/", server.address)),
             ("BERTH_USER", "bench".to_string()),
-            ("BERTH_PASSWORD", "password123".to_string()),
+            ("BERTH_PASSWORD", helpers::PASSWORD.to_string()),
             ("BERTH_TERMINAL", terminal_name),
             ("BERTH_LOGS", logs_name),
             ("LINES", LINES.to_string()),
@@ -481,7 +473,7 @@ async fn ui_in_chromium(server: &ServerProcess, token: &str) -> String {
          | sign-in page: navigation to the form in the page (first visit, {rounds} rounds) | {:.0} ms | {:.0} ms |\n\
          | terminal: click on its link to the shell's prompt on screen ({rounds} rounds) | {:.0} ms | {:.0} ms |\n\n\
          ### Terminal flood\n\n\
-         `Z` typed about 15 times a second into the browser's terminal, from the key event to its echo arriving in the page; at an idle prompt, then while `yes` floods the terminal for {flood} s (flow control on: xterm's write callbacks drive `pause`/`resume`).\n\n\
+         `Z` typed about 15 times a second into the browser's terminal, from the key event to its echo arriving in the page; at an idle prompt, then while `yes` floods the terminal for {flood} s (flow control on: the terminal asks for a 64 KiB window and xterm's write callbacks acknowledge what it has drawn).\n\n\
          | | samples | p50 | p99 |\n|---|---|---|---|\n\
          | idle prompt | {} | {:.1} ms | {:.1} ms |\n\
          | during the `yes` flood | {} | {:.1} ms | {:.1} ms |\n\n\

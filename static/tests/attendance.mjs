@@ -1,15 +1,15 @@
 // Attendance with two browsers: the teacher's projector shows a code, a student types it on a
 // phone-sized page, and the teacher's roster shows the student within a second. Run by
 // tests/api/browser.rs, which makes the accounts and the course.
-import { launch, signIn } from "./browser.mjs";
+import { launch, run, signIn } from "./browser.mjs";
 
-const { BERTH_URL, TEACHER, STUDENT, PASSWORD, COURSE, SHOTS } = process.env;
+const { BERTH_URL, TEACHER, STUDENT, BERTH_PASSWORD: PASSWORD, COURSE, SHOTS } = process.env;
 const browser = await launch(SHOTS);
 const teacher = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" })).newPage();
 const student = await (await browser.newContext({ viewport: { width: 390, height: 800 }, locale: "en-US", isMobile: true, hasTouch: true })).newPage();
 for (const page of [teacher, student]) page.setDefaultTimeout(15_000);
 
-try {
+await run(browser, SHOTS, { teacher, student }, async () => {
   await signIn(teacher, BERTH_URL, TEACHER, PASSWORD);
   await teacher.getByRole("link", { name: "Attendance" }).click();
   await teacher.getByRole("button", { name: `Open attendance ${COURSE}` }).click();
@@ -31,11 +31,4 @@ try {
   await teacher.screenshot({ path: `${SHOTS}/roster.png` });
   if (shown > 1000) throw new Error(`the roster showed the student ${shown} ms after the check-in`);
   console.log(`browser: attendance roster updated ${shown} ms after the student's check-in`);
-} catch (error) {
-  await teacher.screenshot({ path: `${SHOTS}/failed-teacher.png` }).catch(() => {});
-  await student.screenshot({ path: `${SHOTS}/failed-student.png` }).catch(() => {});
-  console.error(`browser test failed (screenshots: ${SHOTS}/failed-*.png):`, error);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

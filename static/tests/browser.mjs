@@ -39,3 +39,19 @@ export async function lineMatching(page, test, what, within = 15_000) {
   }
   throw new Error(`the terminal never showed ${what}; it shows:\n${(await screenLines(page)).join("\n")}`);
 }
+
+/** Runs a test's `steps`; when one fails, keeps a screenshot of each of `pages` (named by the
+ * key) in `shots`, says where, and fails the script. Closes the browser either way. */
+export async function run(browser, shots, pages, steps) {
+  try {
+    await steps();
+  } catch (error) {
+    for (const [name, page] of Object.entries(pages)) {
+      await page.screenshot({ path: `${shots}/failed-${name}.png`, fullPage: true }).catch(() => {});
+    }
+    console.error(`browser test failed (screenshots: ${shots}/failed-*.png):`, error);
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}

@@ -1,14 +1,14 @@
 // A person creates a container with limits through the form, sees the limits in the list,
 // watches its resource use charted live, then removes it (confirming). In Debian's Chromium; run
 // by tests/api/browser.rs, which makes the account and removes what is left.
-import { launch, signIn } from "./browser.mjs";
+import { launch, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_IMAGE, SHOTS } = process.env;
 const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, locale: "en-US" });
 page.setDefaultTimeout(20_000);
 
-try {
+await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   const form = page.getByRole("form", { name: "New container" });
   await form.getByLabel("Image").fill(BERTH_IMAGE);
@@ -50,10 +50,4 @@ try {
   await page.getByRole("button", { name: `Remove ${name}` }).click();
   await page.getByRole("button", { name: `Remove ${name}` }).waitFor({ state: "detached" });
   console.log(`browser: container with limits charted at ${cpu} % CPU, a sample every ${Math.round(gap)} ms, then removed`);
-} catch (error) {
-  await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
-  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

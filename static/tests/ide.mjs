@@ -2,14 +2,14 @@
 // runs it and reads its output, renames it, runs it from a terminal in the workspace, and deletes
 // it; in Debian's Chromium through playwright-core. Run by tests/api/browser.rs, which starts the
 // server and makes the accounts and the template.
-import { launch, signIn } from "./browser.mjs";
+import { launch, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_TEMPLATE, SHOTS } = process.env;
 const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, locale: "en-US" });
 page.setDefaultTimeout(15_000);
 
-try {
+await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   await page.getByRole("link", { name: "Workspaces" }).click();
   await page.getByLabel("Template").selectOption({ label: BERTH_TEMPLATE });
@@ -51,10 +51,4 @@ try {
   await page.getByRole("button", { name: "greet.sh", exact: true }).waitFor({ state: "detached" });
   await page.getByRole("heading", { name: "greet.sh" }).waitFor({ state: "detached" });
   console.log(`browser: ide ran hello.sh, renamed it, ran it from the terminal and deleted it; screenshots in ${SHOTS}`);
-} catch (error) {
-  await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
-  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

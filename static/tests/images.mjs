@@ -1,17 +1,19 @@
 // An admin works with images in Debian's Chromium: a registry is added with the login check's
 // answer shown (and a wrong password refused in words); the filter narrows the image list; a
 // pull from that registry shows a progress bar per layer and ends with the image listed; it is
-// exported, removed and loaded back with upload progress; a pasted Dockerfile builds with its log live; the built image is removed (confirmed); the hosts
-// page shows the engine healthy. Run by tests/api/browser.rs, which pushes the image to pull.
-import { launch, signIn } from "./browser.mjs";
+// exported, removed and loaded back with upload progress; a pasted Dockerfile builds with its
+// log live; the built image is removed (confirmed); the hosts page shows the engine healthy,
+// and a second engine is added with its TLS files. Run by tests/api/browser.rs, which pushes
+// the image to pull.
+import { launch, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_PULL, BERTH_BASE, BERTH_BUILD_TAG, REGISTRY, REGISTRY_USER,
-  REGISTRY_PASSWORD, SHOTS } = process.env;
+  REGISTRY_PASSWORD, TLS_HOST, TLS_DIR, SHOTS } = process.env;
 const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1100, height: 1000 }, locale: "en-US" });
 page.setDefaultTimeout(30_000);
 
-try {
+await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   // First a registry (its stored login is what the pull below uses): a wrong password is
   // refused in words; the right one is checked and saved.
@@ -86,15 +88,19 @@ try {
   await page.getByRole("button", { name: `Remove ${BERTH_BUILD_TAG}` }).click();
   await images.getByRole("cell", { name: BERTH_BUILD_TAG, exact: true }).waitFor({ state: "detached" });
 
-  // Hosts: the engine answers.
+  // Hosts: the engine answers; a second one is added with its TLS files and answers too.
   await page.getByRole("link", { name: "Hosts" }).click();
-  await page.getByRole("table", { name: "Hosts" }).getByRole("cell", { name: /^answers \(API / }).first().waitFor();
+  const hosts = page.getByRole("table", { name: "Hosts" });
+  await hosts.getByRole("cell", { name: /^answers \(API / }).first().waitFor();
+  const addHost = page.getByRole("form", { name: "Add host" });
+  await addHost.getByLabel("Name", { exact: true }).fill("lab-2");
+  await addHost.getByLabel("URL", { exact: true }).fill(TLS_HOST);
+  await addHost.getByLabel("CA certificate (PEM)").setInputFiles(`${TLS_DIR}/ca.pem`);
+  await addHost.getByLabel("Client certificate (PEM)").setInputFiles(`${TLS_DIR}/cert.pem`);
+  await addHost.getByLabel("Client key (PEM)").setInputFiles(`${TLS_DIR}/key.pem`);
+  await addHost.getByRole("button", { name: "Add host" }).click();
+  await page.getByRole("status", { name: "Host check" }).filter({ hasText: /^lab-2 answers/ }).waitFor();
+  await hosts.getByRole("row").filter({ hasText: "lab-2" }).filter({ hasText: /answers \(API / }).waitFor();
   await page.screenshot({ path: `${SHOTS}/hosts.png`, fullPage: true });
-  console.log(`browser: images pulled with ${layers} layer bars, exported, loaded, built, removed; registry checked; hosts healthy`);
-} catch (error) {
-  await page.screenshot({ path: `${SHOTS}/failed.png`, fullPage: true }).catch(() => {});
-  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+  console.log(`browser: images pulled with ${layers} layer bars, exported, loaded, built, removed; registry checked; TLS host added`);
+});

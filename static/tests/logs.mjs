@@ -2,7 +2,7 @@
 // screenful of rows in the page; scrolling to the top loads the lines before, with none lost or
 // repeated at the seam; search narrows the view. In Debian's Chromium. Run by
 // tests/api/browser.rs, which makes the account and the container (it prints 1..LINES).
-import { launch, signIn } from "./browser.mjs";
+import { launch, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, LINES, SHOTS } = process.env;
 const last = Number(LINES);
@@ -17,7 +17,7 @@ const expectedMatches = (first, needle) => {
   return n;
 };
 
-try {
+await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   const link = page.getByRole("link", { name: `Logs ${BERTH_CONTAINER}` });
   await link.waitFor();
@@ -59,10 +59,4 @@ try {
     console.error(`too slow: the end of the logs showed ${atEnd} ms after opening (target 2000 ms)`);
     process.exitCode = 2;
   }
-} catch (error) {
-  await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
-  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

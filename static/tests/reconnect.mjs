@@ -3,7 +3,7 @@
 // (no orphaned process). The drop is made by a TCP proxy between Chromium and the server, which
 // cuts every connection through it. Run by tests/api/browser.rs.
 import net from "node:net";
-import { launch, lineMatching, signIn } from "./browser.mjs";
+import { launch, lineMatching, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
 const upstream = new URL(BERTH_URL);
@@ -28,7 +28,7 @@ const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
 page.setDefaultTimeout(15_000);
 
-try {
+await run(browser, SHOTS, { page }, async () => {
   await signIn(page, url, BERTH_USER, BERTH_PASSWORD);
   await page.getByRole("link", { name: `Terminal ${BERTH_CONTAINER}` }).click();
   await page.locator(".xterm-rows").waitFor();
@@ -51,12 +51,6 @@ try {
   if (orphans !== "orphans-0") throw new Error(`the cut-off shell's sleep is still running (${orphans})`);
   await page.screenshot({ path: `${SHOTS}/reconnected.png` });
   console.log(`browser: reconnected ${back} ms after the drop; no orphaned process`);
-} catch (error) {
-  await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
-  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-  proxy.close();
-  cut();
-}
+});
+proxy.close();
+cut();

@@ -1,17 +1,14 @@
 // A person signs in, opens a container's terminal, types, resizes the window, and switches the
 // language, in Debian's Chromium driven by playwright-core. Run by tests/api/browser.rs, which
 // starts the server and makes the account and the container; the environment says where.
-import * as helpers from "./browser.mjs";
-import { launch, signIn } from "./browser.mjs";
+import { launch, lineMatching, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
 const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
 page.setDefaultTimeout(15_000);
 
-const lineMatching = (test, what) => helpers.lineMatching(page, test, what);
-
-try {
+await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   await page.getByRole("heading", { name: "Containers", exact: true }).waitFor();
   await page.screenshot({ path: `${SHOTS}/containers.png` });
@@ -21,10 +18,10 @@ try {
   await page.locator(".xterm-rows").waitFor();
   // The shell computes the answer, so the line is its output, not the echo of what was typed.
   await page.keyboard.type("echo hi-$((40+2))\n");
-  await lineMatching((line) => line === "hi-42", "hi-42");
+  await lineMatching(page, (line) => line === "hi-42", "hi-42");
 
   await page.keyboard.type("stty size\n");
-  const before = await lineMatching((line) => /^\d+ \d+$/.test(line), "a size");
+  const before = await lineMatching(page, (line) => /^\d+ \d+$/.test(line), "a size");
   await page.setViewportSize({ width: 640, height: 420 });
   // Once the terminal has fewer rows on screen, it has told the server its new size.
   const rowsShown = before.split(" ").map(Number)[0];
@@ -34,7 +31,7 @@ try {
   for (let attempt = 0; !after && attempt < 10; attempt++) {
     await page.keyboard.type("clear; stty size\n");
     const changed = (line) => /^\d+ \d+$/.test(line) && line !== before;
-    after = await helpers.lineMatching(page, changed, "a new size", 1000).catch(() => null);
+    after = await lineMatching(page, changed, "a new size", 1000).catch(() => null);
   }
   if (!after) throw new Error(`stty size still says ${before} after the window shrank`);
   const [rowsBefore, colsBefore] = before.split(" ").map(Number);
@@ -51,10 +48,4 @@ try {
   await page.getByRole("button", { name: "退出登录" }).waitFor();
   await page.screenshot({ path: `${SHOTS}/zh.png` });
   console.log(`browser: terminal ${before} -> ${after}; screenshots in ${SHOTS}`);
-} catch (error) {
-  await page.screenshot({ path: `${SHOTS}/failed.png` }).catch(() => {});
-  console.error(`browser test failed (screenshot: ${SHOTS}/failed.png):`, error);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

@@ -3,16 +3,19 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{RemoveOnDrop, ServerProcess, IMAGE};
+use crate::helpers::{RemoveOnDrop, ServerProcess, IMAGE, PASSWORD};
 
-/// Runs a browser test of static/tests with `env`; panics with what it said when it fails.
-async fn browser_test(script: &str, env: &[(&str, &str)]) -> String {
+/// Runs a browser test of static/tests against `server` with `env` (besides where the server is,
+/// the accounts' password and where screenshots go); panics with what it said when it fails.
+async fn browser_test(script: &str, server: &ServerProcess, env: &[(&str, &str)]) -> String {
     let root = env!("CARGO_MANIFEST_DIR");
     let shots = format!("{root}/target/browser/{}", script.trim_end_matches(".mjs"));
     let out = tokio::process::Command::new("node")
         .arg(format!("tests/{script}"))
         .current_dir(format!("{root}/static"))
         .envs(env.iter().copied())
+        .env("BERTH_URL", format!("http://{}/", server.address))
+        .env("BERTH_PASSWORD", PASSWORD)
         .env("SHOTS", &shots)
         .output()
         .await
@@ -30,15 +33,7 @@ async fn browser_test(script: &str, env: &[(&str, &str)]) -> String {
 
 /// The name the UI shows for a container.
 async fn container_name(server: &ServerProcess, token: &str, id: &str) -> String {
-    let container: Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/containers/{id}", server.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let container = server.get(&format!("/containers/{id}"), token).await;
     container["name"].as_str().unwrap().to_string()
 }
 
@@ -49,15 +44,10 @@ async fn a_person_signs_in_and_uses_a_terminal_in_chromium() {
     let id = server.container(&token, &["sleep", "3600"]).await;
     let _cleanup = RemoveOnDrop(id.clone());
     let name = container_name(&server, &token, &id).await;
-    let url = format!("http://{}/", server.address);
     let said = browser_test(
         "terminal.mjs",
-        &[
-            ("BERTH_URL", &url),
-            ("BERTH_USER", "browser"),
-            ("BERTH_PASSWORD", "password123"),
-            ("BERTH_CONTAINER", &name),
-        ],
+        &server,
+        &[("BERTH_USER", "browser"), ("BERTH_CONTAINER", &name)],
     )
     .await;
     assert!(said.contains("browser: terminal"), "{said}");
@@ -74,15 +64,10 @@ async fn a_student_writes_and_runs_a_file_in_the_ide() {
         201
     );
     let student = server.account("ide-student").await;
-    let url = format!("http://{}/", server.address);
     let said = browser_test(
         "ide.mjs",
-        &[
-            ("BERTH_URL", &url),
-            ("BERTH_USER", "ide-student"),
-            ("BERTH_PASSWORD", "password123"),
-            ("BERTH_TEMPLATE", "Shell"),
-        ],
+        &server,
+        &[("BERTH_USER", "ide-student"), ("BERTH_TEMPLATE", "Shell")],
     )
     .await;
     assert!(said.contains("browser: ide ran"), "{said}");
@@ -129,14 +114,12 @@ async fn a_teachers_projector_shows_a_students_check_in_within_a_second() {
         )
         .await;
     assert_eq!(joined.status(), 200);
-    let url = format!("http://{}/", server.address);
     let said = browser_test(
         "attendance.mjs",
+        &server,
         &[
-            ("BERTH_URL", &url),
             ("TEACHER", "att-teacher"),
             ("STUDENT", "att-student"),
-            ("PASSWORD", "password123"),
             ("COURSE", "Physics"),
         ],
     )
@@ -165,13 +148,11 @@ async fn a_million_log_lines_open_at_their_end_within_two_seconds_and_load_earli
     .await;
     assert!(printed.is_some(), "the container did not print its lines");
     let name = container_name(&server, &token, &id).await;
-    let url = format!("http://{}/", server.address);
     let said = browser_test(
         "logs.mjs",
+        &server,
         &[
-            ("BERTH_URL", &url),
             ("BERTH_USER", "logs"),
-            ("BERTH_PASSWORD", "password123"),
             ("BERTH_CONTAINER", &name),
             ("LINES", "1000000"),
         ],
@@ -202,37 +183,16 @@ impl Drop for RemoveContainersOf {
 async fn a_person_creates_a_container_with_limits_watches_its_stats_and_removes_it() {
     let server = ServerProcess::start(&[]).await;
     let token = server.account("stats").await;
-    let me: Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/me", server.address))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = server.get("/me", &token).await;
     let _cleanup = RemoveContainersOf(me["id"].as_str().unwrap().to_string());
-    let url = format!("http://{}/", server.address);
     let said = browser_test(
         "containers.mjs",
-        &[
-            ("BERTH_URL", &url),
-            ("BERTH_USER", "stats"),
-            ("BERTH_PASSWORD", "password123"),
-            ("BERTH_IMAGE", IMAGE),
-        ],
+        &server,
+        &[("BERTH_USER", "stats"), ("BERTH_IMAGE", IMAGE)],
     )
     .await;
     assert!(said.contains("browser: container with limits"), "{said}");
-    let left: Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/containers", server.address))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let left = server.get("/containers", &token).await;
     assert_eq!(left, json!([]), "the container removed in the page is gone");
 }
 
@@ -243,15 +203,10 @@ async fn the_page_reconnects_after_a_drop_and_leaves_no_orphaned_shell() {
     let id = server.container(&token, &["sleep", "3600"]).await;
     let _cleanup = RemoveOnDrop(id.clone());
     let name = container_name(&server, &token, &id).await;
-    let url = format!("http://{}/", server.address);
     let said = browser_test(
         "reconnect.mjs",
-        &[
-            ("BERTH_URL", &url),
-            ("BERTH_USER", "reconnect"),
-            ("BERTH_PASSWORD", "password123"),
-            ("BERTH_CONTAINER", &name),
-        ],
+        &server,
+        &[("BERTH_USER", "reconnect"), ("BERTH_CONTAINER", &name)],
     )
     .await;
     assert!(said.contains("browser: reconnected"), "{said}");
@@ -291,19 +246,19 @@ async fn an_admin_pulls_with_a_bar_per_layer_builds_and_adds_a_registry_in_chrom
 
     let server = ServerProcess::start(&[]).await;
     server.account_with_role("img-admin", "admin").await;
-    let url = format!("http://{}/", server.address);
     let said = browser_test(
         "images.mjs",
+        &server,
         &[
-            ("BERTH_URL", &url),
             ("BERTH_USER", "img-admin"),
-            ("BERTH_PASSWORD", "password123"),
             ("BERTH_PULL", &pulled),
             ("BERTH_BASE", IMAGE),
             ("BERTH_BUILD_TAG", &built),
             ("REGISTRY", REGISTRY),
             ("REGISTRY_USER", REGISTRY_USER),
             ("REGISTRY_PASSWORD", REGISTRY_PASSWORD),
+            ("TLS_HOST", crate::helpers::ENGINE2_TLS),
+            ("TLS_DIR", crate::helpers::ENGINE2_TLS_DIR),
         ],
     )
     .await;

@@ -12,6 +12,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 pub const IMAGE: &str = "berth-test/busybox:1";
+/// The password of the accounts `ServerProcess::account` makes.
+pub const PASSWORD: &str = "password123";
 /// The second engine `scripts/setup.sh --test-images` starts: its socket, its TLS address, and
 /// the directory holding its CA and berth's client certificate.
 pub const ENGINE2_SOCKET: &str = "unix:///run/berth-test-engine2.sock";
@@ -557,7 +559,7 @@ impl ServerProcess {
 
     /// Registers and logs in an account; returns its token.
     pub async fn account(&self, username: &str) -> String {
-        let creds = json!({"username": username, "password": "password123"});
+        let creds = json!({"username": username, "password": PASSWORD});
         let registered = reqwest::Client::new()
             .post(format!("http://{}/api/v1/auth/register", self.address))
             .json(&creds)
@@ -579,7 +581,7 @@ impl ServerProcess {
                 "--username",
                 username,
                 "--password",
-                "password123",
+                PASSWORD,
             ])
             .args(["--role", role, "--data-dir"])
             .arg(self.data_dir())
@@ -593,7 +595,7 @@ impl ServerProcess {
     async fn login(&self, username: &str) -> String {
         let login: Value = reqwest::Client::new()
             .post(format!("http://{}/api/v1/auth/login", self.address))
-            .json(&json!({"username": username, "password": "password123"}))
+            .json(&json!({"username": username, "password": PASSWORD}))
             .send()
             .await
             .unwrap()
@@ -607,6 +609,19 @@ impl ServerProcess {
     pub async fn container(&self, token: &str, cmd: &[&str]) -> String {
         self.container_with(token, json!({"image": IMAGE, "cmd": cmd}))
             .await
+    }
+
+    /// GETs `path` (under `/api/v1`) as `token`: the JSON of a 200 answer.
+    #[allow(dead_code)]
+    pub async fn get(&self, path: &str, token: &str) -> Value {
+        let answer = reqwest::Client::new()
+            .get(format!("http://{}/api/v1{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "GET {path}");
+        answer.json().await.unwrap()
     }
 
     /// POSTs `body` to `path` (under `/api/v1`) as `token`.
