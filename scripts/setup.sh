@@ -177,9 +177,10 @@ ensure_ui() {
 }
 
 # Debian's Chromium, which the browser tests drive through playwright-core (never a downloaded
-# browser).
+# browser), and a Chinese font, so that screenshots of the Chinese pages show Chinese.
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei
 }
 
 ensure_docker
