@@ -477,7 +477,7 @@ async fn ui_in_chromium(server: &ServerProcess, token: &str) -> String {
          | | samples | p50 | p99 |\n|---|---|---|---|\n\
          | idle prompt | {} | {:.1} ms | {:.1} ms |\n\
          | during the `yes` flood | {} | {:.1} ms | {:.1} ms |\n\n\
-         During the flood the terminal showed {:.1} MiB/s of `yes`; the tab's longest task was {:.0} ms ({} tasks over 50 ms). The server's resident memory: {:.1} MiB before, {:.1} MiB at most during, {:.1} MiB at the end ({} samples, every 200 ms).\n\n\
+         During the flood the terminal showed {:.1} MiB/s of `yes`; the tab's longest task was {:.0} ms ({} tasks over 50 ms). The server's resident memory (the same process served the sections above): {:.1} MiB before, {:.1} MiB at most during, {:.1} MiB at the end ({} samples, every 200 ms).\n\n\
          ### Logs of {LINES} lines\n\n\
          | path | time |\n|---|---|\n\
          | berth in Chromium: click to the first line painted | {:.0} ms |\n\
