@@ -8,7 +8,6 @@ pub mod routes;
 use std::sync::Arc;
 
 use bollard::models::{ContainerInspectResponse, ContainerSummary};
-use bollard::query_parameters::{RestartContainerOptions, StopContainerOptions};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -92,6 +91,9 @@ impl ContainerView {
         }
     }
 }
+
+/// Seconds a container has between SIGTERM and SIGKILL when a user stops or restarts it.
+const STOP_GRACE_S: i32 = 5;
 
 /// What `start`, `stop` and `restart` do.
 #[derive(Clone, Copy)]
@@ -344,38 +346,11 @@ impl Containers {
     ) -> Result<ContainerView, ApiError> {
         let (info, host) = self.find_owned(user, id).await?;
         let id = info.id.unwrap_or_default();
-        let docker = host.engine.client().await?;
-        let result = match action {
-            Action::Start => {
-                docker
-                    .start_container(
-                        &id,
-                        None::<bollard::query_parameters::StartContainerOptions>,
-                    )
-                    .await
-            }
-            Action::Stop => {
-                let options = StopContainerOptions {
-                    t: Some(5),
-                    signal: None,
-                };
-                docker.stop_container(&id, Some(options)).await
-            }
-            Action::Restart => {
-                let options = RestartContainerOptions {
-                    t: Some(5),
-                    signal: None,
-                };
-                docker.restart_container(&id, Some(options)).await
-            }
-        };
-        match result {
-            // Starting a running container or stopping a stopped one is already done.
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => {}
-            Err(e) => return Err(e.into()),
+        let engine = &host.engine;
+        match action {
+            Action::Start => engine.start_container(&id).await?,
+            Action::Stop => engine.stop_container(&id, STOP_GRACE_S).await?,
+            Action::Restart => engine.restart_container(&id, STOP_GRACE_S).await?,
         }
         self.view(user, &id).await
     }
@@ -417,14 +392,10 @@ pub async fn pull_if_missing(
     registries: &Registries,
     image: &str,
 ) -> Result<bool, ApiError> {
-    let docker = host.engine.client().await?;
-    match docker.inspect_image(image).await {
-        Ok(_) => return Ok(false),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
-        Err(e) => return Err(e.into()),
+    if host.engine.has_image(image).await? {
+        return Ok(false);
     }
+    let docker = host.engine.client().await?;
     let credentials = registries.pull_credentials(user, image, None).await?;
     let mut progress = std::pin::pin!(docker::images::pull(&docker, image, credentials));
     let cannot = |why: &str| {

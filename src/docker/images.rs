@@ -3,9 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use bollard::models::{ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary};
 use bollard::query_parameters::{
-    CreateImageOptions, ListImagesOptions, RemoveImageOptions, TagImageOptions,
+    CreateImageOptions, ImportImageOptions, ListImagesOptions, PruneImagesOptions,
+    RemoveImageOptions, TagImageOptions,
 };
+use futures_util::{Stream, StreamExt};
 
 use super::Engine;
 use crate::error::ApiError;
@@ -49,6 +52,46 @@ pub fn pull(
         ..Default::default()
     };
     docker.create_image(Some(options), None, credentials)
+}
+
+/// Starts pushing `repo:tag` (only that tag).
+pub fn push(
+    docker: &bollard::Docker,
+    image: &str,
+    credentials: bollard::auth::DockerCredentials,
+) -> impl Stream<Item = Result<bollard::models::PushImageInfo, bollard::errors::Error>> {
+    let (repo, tag) = split_tag(image);
+    let options = bollard::query_parameters::PushImageOptions {
+        tag: Some(tag.to_string()),
+        ..Default::default()
+    };
+    docker.push_image(repo, Some(options), Some(credentials))
+}
+
+/// What a build is asked for besides its context.
+pub struct BuildSpec {
+    pub dockerfile: String,
+    pub build_args: std::collections::BTreeMap<String, String>,
+    /// The user the image is labelled as built by.
+    pub built_by: String,
+}
+
+/// Starts building `context` (a tar, as it arrives). Intermediate containers are removed even
+/// when a step fails; dropping the stream stops the build on the engine.
+pub fn build<'a>(
+    docker: &'a bollard::Docker,
+    spec: BuildSpec,
+    context: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
+) -> impl Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>> + 'a {
+    let options = bollard::query_parameters::BuildImageOptions {
+        dockerfile: spec.dockerfile,
+        rm: true,
+        forcerm: true,
+        buildargs: Some(spec.build_args.into_iter().collect()),
+        labels: Some([("berth.built_by".to_string(), spec.built_by)].into()),
+        ..Default::default()
+    };
+    docker.build_image(options, None, Some(bollard::body_try_stream(context)))
 }
 
 /// Ids of every image on the engine now, so that a cleanup afterwards can tell what it made.
@@ -143,4 +186,142 @@ pub async fn tag_safely(
     };
     docker.tag_image(image_id, Some(options)).await?;
     Ok(())
+}
+
+/// An uploaded tar as the engine reads it.
+type Upload = futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>;
+
+impl Engine {
+    /// Every image on the engine (tagged or not, no intermediate layers).
+    pub async fn list_images(&self) -> Result<Vec<ImageSummary>, ApiError> {
+        let options = ListImagesOptions::default();
+        Ok(self.client().await?.list_images(Some(options)).await?)
+    }
+
+    /// The image `reference` names (`not_found` when there is none).
+    pub async fn inspect_image(&self, reference: &str) -> Result<ImageInspect, ApiError> {
+        Ok(self.client().await?.inspect_image(reference).await?)
+    }
+
+    /// Whether the engine has an image by that reference.
+    pub async fn has_image(&self, reference: &str) -> Result<bool, ApiError> {
+        match self.client().await?.inspect_image(reference).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes `reference` (a tag is untagged; an image no tag names any more is deleted); what
+    /// the engine untagged and deleted.
+    pub async fn remove_image(
+        &self,
+        reference: &str,
+        force: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
+        let options = RemoveImageOptions {
+            force,
+            noprune: false,
+        };
+        let docker = self.client().await?;
+        Ok(docker.remove_image(reference, Some(options), None).await?)
+    }
+
+    /// Removes the images no tag names and no other image needs.
+    pub async fn prune_dangling_images(&self) -> Result<ImagePruneResponse, ApiError> {
+        let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
+        let options = PruneImagesOptions {
+            filters: Some(filters),
+        };
+        Ok(self.client().await?.prune_images(Some(options)).await?)
+    }
+
+    /// Loads the images of a `docker save` tar as it arrives; the names it loaded. A tar that
+    /// breaks off reaches the engine as an aborted request, and nothing loads.
+    pub async fn load_images(&self, tar: Upload) -> Result<Vec<String>, ApiError> {
+        let options = ImportImageOptions {
+            quiet: true,
+            platform: None,
+        };
+        let docker = self.client().await?;
+        let mut progress = docker.import_image(options, bollard::body_try_stream(tar), None);
+        let (mut loaded, mut failure) = (Vec::new(), None);
+        // Read to the end whatever happens, so the upload is never left hanging.
+        while let Some(item) = progress.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(error) = info.error {
+                        failure = Some(ApiError::bad_request(error));
+                    }
+                    let text = info.stream.or(info.status).unwrap_or_default();
+                    loaded.extend(text.lines().filter_map(|line| {
+                        line.strip_prefix("Loaded image: ")
+                            .or_else(|| line.strip_prefix("Loaded image ID: "))
+                            .map(|name| name.trim().to_string())
+                    }));
+                }
+                Err(e) => failure = Some(refused_upload(e)),
+            }
+        }
+        failure.map_or(Ok(loaded), Err)
+    }
+
+    /// Makes the image `repo:tag` from a root filesystem tar as it arrives.
+    pub async fn import_rootfs(&self, repo: &str, tag: &str, tar: Upload) -> Result<(), ApiError> {
+        let options = CreateImageOptions {
+            from_src: Some("-".to_string()),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            ..Default::default()
+        };
+        let docker = self.client().await?;
+        let body = Some(bollard::body_try_stream(tar));
+        let mut progress = docker.create_image(Some(options), body, None);
+        let mut failure = None;
+        while let Some(item) = progress.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(error) = info.error {
+                        failure = Some(ApiError::bad_request(error));
+                    }
+                }
+                Err(e) => failure = Some(refused_upload(e)),
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// A `docker save` tar of `reference`, streamed. The image is looked up first, so that a
+    /// wrong name fails before any byte is sent rather than halfway through the tar.
+    pub async fn export_image(
+        &self,
+        reference: &str,
+    ) -> Result<impl Stream<Item = Result<bytes::Bytes, std::io::Error>> + 'static, ApiError> {
+        let docker = self.client().await?;
+        docker.inspect_image(reference).await?;
+        Ok(docker.export_image(reference).map(|chunk| {
+            chunk.map_err(|e| {
+                tracing::warn!(error = %crate::error::chain(&e), "export broken off");
+                std::io::Error::other("export broken off")
+            })
+        }))
+    }
+}
+
+/// An engine error while it reads an uploaded tar: the tar is at fault (the engine's message
+/// names its own temporary paths, so it goes to the log only).
+fn refused_upload(e: bollard::errors::Error) -> ApiError {
+    use bollard::errors::Error as D;
+    match e {
+        D::DockerStreamError { .. }
+        | D::DockerResponseServerError {
+            status_code: 500, ..
+        } => {
+            tracing::info!(error = %e, "upload refused by the engine");
+            ApiError::bad_request("the engine could not read that tar")
+        }
+        other => other.into(),
+    }
 }

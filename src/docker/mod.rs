@@ -1,7 +1,9 @@
 //! The Docker engine as berth uses it: one negotiated client per host, ownership labels, the
-//! safety policy for containers users create ([`policy`]), image helpers ([`images`]) and killing
-//! what an exec started. Every call to an engine lives under this module. It takes owner ids and
-//! decides nothing about who may do what: the services above it do.
+//! safety policy for containers users create ([`policy`]), images ([`images`]), processes
+//! ([`exec`]), logs and stats ([`observe`]), files ([`files`]) and killing what an exec started.
+//! Every call to an engine lives under this module; above it, services and streams use these
+//! functions (some take the client [`Engine::client`] hands out). It takes owner ids and decides
+//! nothing about who may do what: the services above it do.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,9 +16,11 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 pub mod endpoint;
+pub mod exec;
 mod exec_kill;
 pub mod files;
 pub mod images;
+pub mod observe;
 pub mod policy;
 pub mod tty;
 
@@ -319,6 +323,19 @@ impl Engine {
             }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Restarts a container (SIGTERM, then SIGKILL after `grace_s`, then a start).
+    pub async fn restart_container(&self, id: &str, grace_s: i32) -> Result<(), ApiError> {
+        let options = bollard::query_parameters::RestartContainerOptions {
+            t: Some(grace_s),
+            signal: None,
+        };
+        Ok(self
+            .client()
+            .await?
+            .restart_container(id, Some(options))
+            .await?)
     }
 
     /// Makes a named volume (labelled as berth's, for `owner`).

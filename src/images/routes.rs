@@ -2,14 +2,7 @@
 //! prune, and the offline-site transfers: load a `docker save` tar, export one, import a root
 //! filesystem. Students list and inspect; teachers and admins change.
 
-use std::collections::HashMap;
-
 use actix_web::{web, HttpResponse};
-use bollard::query_parameters::{
-    CreateImageOptions, ImportImageOptions, ListImagesOptions, PruneImagesOptions,
-    RemoveImageOptions,
-};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::match_score;
@@ -48,11 +41,7 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    let images = engine
-        .client()
-        .await?
-        .list_images(Some(ListImagesOptions::default()))
-        .await?;
+    let images = engine.list_images().await?;
     let mut scored: Vec<(i64, ImageView)> = images
         .into_iter()
         .filter_map(|image| {
@@ -90,7 +79,7 @@ async fn inspect(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
-    let image = engine.client().await?.inspect_image(&reference).await?;
+    let image = engine.inspect_image(&reference).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": image.id,
         "tags": image.repo_tags,
@@ -123,7 +112,7 @@ async fn tag(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
-    let image = engine.client().await?.inspect_image(&reference).await?;
+    let image = engine.inspect_image(&reference).await?;
     let id = image.id.unwrap_or_default();
     let tag = body.tag.as_deref().unwrap_or("latest");
     tag_safely(&engine, &id, &body.repo, tag, body.force).await?;
@@ -146,15 +135,7 @@ async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
-    let options = RemoveImageOptions {
-        force: query.force,
-        noprune: false,
-    };
-    let removed = engine
-        .client()
-        .await?
-        .remove_image(&reference, Some(options), None)
-        .await?;
+    let removed = engine.remove_image(&reference, query.force).await?;
     let untagged: Vec<_> = removed.iter().filter_map(|r| r.untagged.clone()).collect();
     let deleted: Vec<_> = removed.iter().filter_map(|r| r.deleted.clone()).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({"untagged": untagged, "deleted": deleted})))
@@ -166,14 +147,7 @@ async fn prune(
     on: web::Query<OnHost>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
-    let pruned = engine
-        .client()
-        .await?
-        .prune_images(Some(PruneImagesOptions {
-            filters: Some(filters),
-        }))
-        .await?;
+    let pruned = engine.prune_dangling_images().await?;
     let deleted: Vec<_> = pruned
         .images_deleted
         .unwrap_or_default()
@@ -195,46 +169,10 @@ async fn load(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let limit = state.settings.limits.max_upload_mb << 20;
-    let docker = engine.client().await?;
     let (body, pump) = upload::stream(payload, limit);
-    // A body that breaks off (too large) reaches Docker as an aborted request: nothing loads.
-    let mut progress = docker.import_image(
-        ImportImageOptions {
-            quiet: true,
-            platform: None,
-        },
-        bollard::body_try_stream(body),
-        None,
-    );
-    let collect = async {
-        let mut loaded = Vec::new();
-        let mut failure = None;
-        while let Some(item) = progress.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(error) = info.error {
-                        failure = Some(ApiError::bad_request(error));
-                    }
-                    let text = info.stream.or(info.status).unwrap_or_default();
-                    for line in text.lines() {
-                        if let Some(name) = line
-                            .strip_prefix("Loaded image: ")
-                            .or_else(|| line.strip_prefix("Loaded image ID: "))
-                        {
-                            loaded.push(name.trim().to_string());
-                        }
-                    }
-                }
-                Err(e) => failure = Some(refused_upload(e)),
-            }
-        }
-        (loaded, failure)
-    };
-    let (upload, (loaded, failure)) = tokio::join!(pump, collect);
+    let (upload, loaded) = tokio::join!(pump, engine.load_images(Box::pin(body)));
     upload::check(&upload, limit)?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
+    let loaded = loaded?;
     if loaded.is_empty() {
         return Err(ApiError::bad_request(
             "the tar held no image (is it a `docker save` tar?)",
@@ -242,22 +180,6 @@ async fn load(
     }
     tracing::info!(?loaded, "images loaded");
     Ok(HttpResponse::Ok().json(serde_json::json!({"loaded": loaded})))
-}
-
-/// An engine error while it reads an uploaded tar: the tar is at fault (the engine's message
-/// names its own temporary paths, so it goes to the log only).
-fn refused_upload(e: bollard::errors::Error) -> ApiError {
-    use bollard::errors::Error as D;
-    match e {
-        D::DockerStreamError { .. }
-        | D::DockerResponseServerError {
-            status_code: 500, ..
-        } => {
-            tracing::info!(error = %e, "upload refused by the engine");
-            ApiError::bad_request("the engine could not read that tar")
-        }
-        other => other.into(),
-    }
 }
 
 /// `GET /images/{ref}/export`: a `docker save` tar, streamed from the engine.
@@ -269,16 +191,8 @@ async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
-    let docker = engine.client().await?;
-    // Fail with a clear error before the response starts, not halfway through the tar.
-    docker.inspect_image(&reference).await?;
+    let tar = engine.export_image(&reference).await?;
     let file = reference.replace(['/', ':', '@'], "_");
-    let tar = docker.export_image(&reference).map(|chunk| {
-        chunk.map_err(|e| {
-            tracing::warn!(error = %crate::error::chain(&e), "export broken off");
-            std::io::Error::other("export broken off")
-        })
-    });
     Ok(HttpResponse::Ok()
         .content_type("application/x-tar")
         .insert_header((
@@ -306,40 +220,16 @@ async fn import(
     let tag = query.tag.clone().unwrap_or_else(|| "latest".to_string());
     let target = format!("{}:{tag}", query.repo);
     check_ref(&target)?;
-    let docker = engine.client().await?;
-    if docker.inspect_image(&target).await.is_ok() {
+    if engine.has_image(&target).await? {
         return Err(ApiError::conflict(format!("{target} already exists")));
     }
     let limit = state.settings.limits.max_upload_mb << 20;
     let (body, pump) = upload::stream(payload, limit);
-    let options = CreateImageOptions {
-        from_src: Some("-".to_string()),
-        repo: Some(query.repo.clone()),
-        tag: Some(tag.clone()),
-        ..Default::default()
-    };
-    let mut progress =
-        docker.create_image(Some(options), Some(bollard::body_try_stream(body)), None);
-    let collect = async {
-        let mut failure = None;
-        while let Some(item) = progress.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(error) = info.error {
-                        failure = Some(ApiError::bad_request(error));
-                    }
-                }
-                Err(e) => failure = Some(refused_upload(e)),
-            }
-        }
-        failure
-    };
-    let (upload, failure) = tokio::join!(pump, collect);
+    let imported = engine.import_rootfs(&query.repo, &tag, Box::pin(body));
+    let (upload, imported) = tokio::join!(pump, imported);
     upload::check(&upload, limit)?;
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    let image = docker.inspect_image(&target).await?;
+    imported?;
+    let image = engine.inspect_image(&target).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({"id": image.id, "tag": target})))
 }
 

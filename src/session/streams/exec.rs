@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::query_parameters::ResizeExecOptions;
 use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -15,6 +13,7 @@ use tracing::Instrument;
 use super::{
     find, host_lost, pump_output, Ending, Found, Interrupted, Limits, Outcome, Use, READ_CAPACITY,
 };
+use crate::docker::exec::ExecSpec;
 use crate::docker::{Engine, EXEC_MARKER};
 use crate::error::ApiError;
 use crate::session::protocol::{self, ExecRequest, RunRequest, StreamId};
@@ -164,7 +163,7 @@ async fn start(
     limits: Limits,
     mut parts: StreamParts,
 ) -> Result<Ended, ApiError> {
-    let (engine, docker) = (found.engine.clone(), found.docker.clone());
+    let engine = found.engine.clone();
     let container = found.info.id.clone().unwrap_or_default();
     if !found
         .info
@@ -190,54 +189,28 @@ async fn start(
     if process.tty {
         env.push("TERM=xterm-256color".to_string());
     }
-    let exec_id = docker
-        .create_exec(
-            &container,
-            CreateExecOptions {
-                cmd: Some(process.cmd.clone()),
-                env: Some(env),
-                working_dir: process.workdir.clone(),
-                user: process.user.clone(),
-                tty: Some(process.tty),
-                attach_stdin: Some(true),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
-        )
-        .await?
-        .id;
-    let started = if process.tty {
-        engine.start_tty_exec(&exec_id, READ_CAPACITY).await
-    } else {
-        let options = StartExecOptions {
-            detach: false,
-            tty: false,
-            output_capacity: Some(READ_CAPACITY),
-        };
-        match docker.start_exec(&exec_id, Some(options)).await {
-            Ok(StartExecResults::Attached { output, input }) => Ok((output, input)),
-            Ok(StartExecResults::Detached) => Err(ApiError::internal(&std::io::Error::other(
-                "exec started detached",
-            ))),
-            Err(e) => Err(e.into()),
-        }
+    let spec = ExecSpec {
+        cmd: process.cmd.clone(),
+        env,
+        workdir: process.workdir.clone(),
+        user: process.user.clone(),
+        tty: process.tty,
     };
+    let exec_id = engine.create_exec(&container, spec).await?;
+    let started = engine
+        .start_exec(&exec_id, process.tty, READ_CAPACITY)
+        .await;
     let (mut output, input) = started?;
     tracing::info!(container = %container, exec = %exec_id, tty = process.tty, "exec started");
     ctx.send_text(protocol::started(stream)).await;
 
     // A TTY exec starts at 0x0; it can only be resized once started.
     let resize = |cols: u16, rows: u16| {
-        let docker = docker.clone();
+        let engine = engine.clone();
         let exec_id = exec_id.clone();
         tokio::spawn(async move {
-            let options = ResizeExecOptions {
-                w: cols.into(),
-                h: rows.into(),
-            };
-            if let Err(e) = docker.resize_exec(&exec_id, options).await {
-                tracing::debug!(error = %e, "resize failed");
+            if let Err(e) = engine.resize_exec(&exec_id, cols, rows).await {
+                tracing::debug!(error = %e.message, "resize failed");
             }
         })
     };
@@ -281,7 +254,7 @@ async fn start(
     if stopped {
         kill_leftovers(&engine, &container, &exec_id, &marker).await;
     }
-    let code = exit_code(&docker, &exec_id).await;
+    let code = engine.exec_exit_code(&exec_id).await;
     tracing::info!(?code, ?interrupted, "exec ended");
     if !stopped {
         // What the process left running in the background goes with it, as when a terminal
@@ -326,16 +299,4 @@ async fn feed_stdin(
             return;
         }
     }
-}
-
-/// The exit code once Docker has noticed the process ended (it may lag the output's end).
-async fn exit_code(docker: &bollard::Docker, exec_id: &str) -> Option<i64> {
-    for _ in 0..40 {
-        match docker.inspect_exec(exec_id).await {
-            Ok(info) if info.running != Some(true) => return info.exit_code,
-            Ok(_) => tokio::time::sleep(Duration::from_millis(25)).await,
-            Err(_) => return None,
-        }
-    }
-    None
 }

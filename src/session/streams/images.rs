@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use bollard::models::ImageId;
-use bollard::query_parameters::BuildImageOptions;
 use futures_util::{Stream, StreamExt};
 
 use super::{host_lost, next_item, Ending, Interrupted, Outcome};
@@ -124,18 +123,14 @@ async fn build_and_tag(
 ) -> Result<Option<String>, ApiError> {
     let docker = engine.client().await?;
     let (repo, tag) = split_tag(&build.tag);
-    let options = BuildImageOptions {
+    let spec = images::BuildSpec {
         dockerfile: build.dockerfile.clone(),
-        rm: true,
-        forcerm: true,
-        buildargs: Some(build.build_args.clone().into_iter().collect()),
-        labels: Some([("berth.built_by".to_string(), ctx.user.id.clone())].into()),
-        ..Default::default()
+        build_args: build.build_args.clone(),
+        built_by: ctx.user.id.clone(),
     };
     // What was there before, so that the cleanup of a refused build can tell what it made.
     let before = images::image_ids(&docker).await?;
-    let context = bollard::body_try_stream(context);
-    let mut progress = docker.build_image(options, None, Some(context));
+    let mut progress = images::build(&docker, spec, context);
     tracing::info!(tag = %build.tag, "build started");
     ctx.send_text(protocol::started(stream)).await;
 
@@ -242,7 +237,7 @@ pub(in crate::session) async fn push(
         format!("{}/{}", registry.host(), request.image)
     };
     if target != request.image {
-        let image = docker.inspect_image(&request.image).await?;
+        let image = host.engine.inspect_image(&request.image).await?;
         let (repo, tag) = split_tag(&target);
         tag_safely(
             &host.engine,
@@ -253,12 +248,7 @@ pub(in crate::session) async fn push(
         )
         .await?;
     }
-    let (repo, tag) = split_tag(&target);
-    let options = bollard::query_parameters::PushImageOptions {
-        tag: Some(tag.to_string()),
-        ..Default::default()
-    };
-    let progress = docker.push_image(repo, Some(options), Some(credentials));
+    let progress = images::push(&docker, &target, credentials);
     ctx.send_text(protocol::started(request.stream)).await;
     tracing::info!(image = %target, "push started");
     let progress = progress.map(|i| i.map(Transfer::from));

@@ -2,15 +2,13 @@
 
 use std::sync::Arc;
 
-use bollard::query_parameters::{LogsOptions, StatsOptions, WaitContainerOptions};
-use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{
     find, host_lost, next_item, pump_output, wait_unpaused, Ending, Interrupted, Limits, Outcome,
     Use,
 };
-use crate::docker::tty::TtyOutput;
+use crate::docker::observe::LogsSpec;
 use crate::error::ApiError;
 use crate::session::protocol::{self, StreamId};
 use crate::session::protocol::{LogsRequest, StatsRequest};
@@ -25,35 +23,22 @@ pub(in crate::session) async fn logs(
     let stream = request.stream;
     let target = protocol::target(&request.container, &request.workspace)?;
     let found = find(&ctx, &target, Use::Watch).await?;
-    let (info, engine, docker) = (&found.info, &found.engine, &found.docker);
+    let (info, engine) = (&found.info, &found.engine);
     let since = match request.since.map(i32::try_from) {
         None => 0,
         Some(Ok(since)) if since >= 0 => since,
         _ => return Err(ApiError::bad_request("since is out of range")),
     };
-    let options = LogsOptions {
+    let spec = LogsSpec {
         follow: request.follow,
-        stdout: true,
-        stderr: true,
         since,
         timestamps: request.timestamps,
-        tail: request
-            .tail
-            .map_or_else(|| "all".to_string(), |n| n.to_string()),
-        ..Default::default()
+        tail: request.tail,
+        tty: info.config.as_ref().and_then(|c| c.tty).unwrap_or(false),
     };
     let id = info.id.clone().unwrap_or_default();
     let no_resize = |_, _| tokio::spawn(async {});
-    let mut output: TtyOutput = if info.config.as_ref().and_then(|c| c.tty).unwrap_or(false) {
-        // A TTY container's output has no frame headers: read it raw (see docker::tty).
-        let query = format!(
-            "stdout=1&stderr=1&follow={}&since={}&timestamps={}&tail={}",
-            options.follow, options.since, options.timestamps, options.tail
-        );
-        engine.tty_logs(&id, &query).await?
-    } else {
-        Box::pin(docker.logs(&id, Some(options)))
-    };
+    let mut output = engine.logs(&id, spec).await?;
     ctx.send_text(protocol::started(stream)).await;
     let interrupted = pump_output(
         &ctx,
@@ -80,18 +65,9 @@ pub(in crate::session) async fn stats(
     let stream = request.stream;
     let target = protocol::target(&request.container, &request.workspace)?;
     let found = find(&ctx, &target, Use::Watch).await?;
-    let (info, engine, docker) = (&found.info, &found.engine, &found.docker);
-    let options = StatsOptions {
-        stream: true,
-        one_shot: false,
-    };
+    let (info, engine) = (&found.info, &found.engine);
     let id = info.id.clone().unwrap_or_default();
-    // Docker goes on sending empty samples for a stopped container: its stop ends the stream.
-    let wait = WaitContainerOptions {
-        condition: "not-running".to_string(),
-    };
-    let stopped = docker.wait_container(&id, Some(wait)).into_future();
-    let mut samples = Box::pin(docker.stats(&id, Some(options)).take_until(stopped));
+    let mut samples = Box::pin(engine.stats_until_stopped(&id).await?);
     ctx.send_text(protocol::started(stream)).await;
     let cancel = parts.cancel.clone();
     loop {

@@ -113,7 +113,6 @@ struct Found {
     name: String,
     info: bollard::models::ContainerInspectResponse,
     engine: Arc<Engine>,
-    docker: bollard::Docker,
     workspace: Option<InWorkspace>,
 }
 
@@ -160,12 +159,10 @@ async fn find(ctx: &SessionCtx, target: &Target, usage: Use) -> Result<Found, Ap
             )
         }
     };
-    let docker = host.engine.client().await?;
     Ok(Found {
         name: name.clone(),
         info,
         engine: host.engine,
-        docker,
         workspace,
     })
 }
