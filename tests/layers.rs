@@ -231,3 +231,23 @@ fn the_bottom_layers_refer_to_nothing_above_them() {
         }
     }
 }
+
+#[test]
+fn engine_requests_are_made_only_in_docker() {
+    // Requests to an engine need bollard's request types; only docker/ builds them.
+    for (key, text) in sources() {
+        if key == "docker" || key.starts_with("docker::") {
+            continue;
+        }
+        for needle in [
+            "bollard::query_parameters",
+            "bollard::exec",
+            "body_try_stream",
+        ] {
+            assert!(
+                !code(&text).contains(needle),
+                "{key} makes engine requests itself ({needle})"
+            );
+        }
+    }
+}
