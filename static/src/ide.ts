@@ -104,7 +104,12 @@ function language(path: string) {
   return [];
 }
 
-export async function idePage(app: HTMLElement, id: string, setLeave: (cleanup: () => void) => void) {
+export async function idePage(
+  app: HTMLElement,
+  id: string,
+  setLeave: (cleanup: () => void) => void,
+  setReconnected: (restart: () => void) => void,
+) {
   const [workspace, templates] = await Promise.all([
     api<Workspace>("GET", `/workspaces/${id}`),
     api<Template[]>("GET", "/templates"),
@@ -337,6 +342,13 @@ export async function idePage(app: HTMLElement, id: string, setLeave: (cleanup: 
     closeShell = await openTerminal(shellHolder, { workspace: id });
   });
   shellHolder.hidden = true;
+  // After a drop the editor keeps what is typed (saved or not); only the shell starts anew.
+  setReconnected(async () => {
+    if (!closeShell) return;
+    closeShell();
+    shellHolder.replaceChildren();
+    closeShell = await openTerminal(shellHolder, { workspace: id });
+  });
   const template = templates.find((candidate) => candidate.id === workspace.template);
 
   app.replaceChildren(

@@ -14,6 +14,10 @@ import { imagesPage } from "./images";
 import { hostsPage, registriesPage } from "./admin";
 
 let leave: (() => void) | null = null;
+/** What the page does when the WebSocket is back after a drop; by default it is drawn again (its
+ * streams ended with the old connection). A page with unsaved work keeps it and restarts only
+ * its streams. */
+let reconnected: (() => void) | null = null;
 
 function header() {
   const top = document.getElementById("top")!;
@@ -272,6 +276,7 @@ async function terminalPage(app: HTMLElement, id: string) {
 async function render() {
   leave?.();
   leave = null;
+  reconnected = null;
   header();
   const app = document.getElementById("app")!;
   const [, page, arg] = location.hash.split("/");
@@ -295,7 +300,12 @@ async function render() {
     if (page === "checkin") return await checkInPage(app);
     if (page === "ide" && arg) {
       const { idePage } = await import("./ide");
-      return await idePage(app, arg, (cleanup) => (leave = cleanup));
+      return await idePage(
+        app,
+        arg,
+        (cleanup) => (leave = cleanup),
+        (restart) => (reconnected = restart),
+      );
     }
     if (page === "signin") return go("#/containers");
     return await containersPage(app);
@@ -305,6 +315,6 @@ async function render() {
 }
 
 setLang(lang);
-session.onReconnected = () => render();
+session.onReconnected = () => (reconnected ? reconnected() : render());
 window.addEventListener("hashchange", () => render());
 render();

@@ -2,6 +2,7 @@
 // downloaded browser), a clean screenshot folder, and signing in as a person does.
 import { chromium } from "playwright-core";
 import { mkdir, rm } from "node:fs/promises";
+import net from "node:net";
 
 /** Starts Chromium and empties the screenshot folder `shots`. */
 export async function launch(shots) {
@@ -54,4 +55,31 @@ export async function run(browser, shots, pages, steps) {
   } finally {
     await browser.close();
   }
+}
+
+/** A TCP proxy in front of the server at `target` (a URL): `url` goes through it, and `cut()`
+ * destroys every connection it holds (new ones are accepted), as a network drop would. */
+export async function cuttableProxy(target) {
+  const upstream = new URL(target);
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    const toServer = net.connect(Number(upstream.port), upstream.hostname);
+    for (const socket of [client, toServer]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(toServer);
+    toServer.pipe(client);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const cut = () => sockets.forEach((socket) => socket.destroy());
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    cut,
+    close: () => {
+      server.close();
+      cut();
+    },
+  };
 }

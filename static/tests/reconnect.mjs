@@ -2,27 +2,13 @@
 // back by itself with a fresh ticket, and the shell that was cut off is gone from the container
 // (no orphaned process). The drop is made by a TCP proxy between Chromium and the server, which
 // cuts every connection through it. Run by tests/api/browser.rs.
-import net from "node:net";
-import { launch, lineMatching, run, signIn } from "./browser.mjs";
+import { cuttableProxy, launch, lineMatching, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
-const upstream = new URL(BERTH_URL);
 
-// The proxy: passes bytes both ways; `cut()` destroys every connection it holds.
-const sockets = new Set();
-const proxy = net.createServer((client) => {
-  const server = net.connect(Number(upstream.port), upstream.hostname);
-  for (const socket of [client, server]) {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-  }
-  client.pipe(server);
-  server.pipe(client);
-});
-await new Promise((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-const cut = () => sockets.forEach((socket) => socket.destroy());
-const url = `http://127.0.0.1:${proxy.address().port}/`;
+const proxy = await cuttableProxy(BERTH_URL);
+const { cut } = proxy;
+const url = proxy.url;
 
 const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
@@ -53,4 +39,3 @@ await run(browser, SHOTS, { page }, async () => {
   console.log(`browser: reconnected ${back} ms after the drop; no orphaned process`);
 });
 proxy.close();
-cut();
