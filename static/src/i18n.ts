@@ -106,6 +106,7 @@ const en = {
   stopRun: "Stop",
   openTerminal: "Open terminal",
   closeTerminal: "Close terminal",
+  stoppedByDrop: "The connection dropped, which stopped this; start it again.",
   // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
   images: "Images",
   noImages: "No images match.",
@@ -280,6 +281,7 @@ const zh: Record<Key, string> = {
   stopRun: "停止",
   openTerminal: "打开终端",
   closeTerminal: "关闭终端",
+  stoppedByDrop: "连接中断，此操作已停止；请重新开始。",
   // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
   images: "镜像",
   noImages: "没有匹配的镜像。",

@@ -314,7 +314,7 @@ export async function idePage(
           if (message.killed) output.textContent += `\n${t("killedBecause", { why: message.killed })}`;
           finished();
         } else if (message.type === "error" || message.type === "lost") {
-          output.textContent += `\n${message.type === "lost" ? t("reconnecting") : errorText(message.code, message.message)}`;
+          output.textContent += `\n${message.type === "lost" ? t("stoppedByDrop") : errorText(message.code, message.message)}`;
           finished();
         }
       },

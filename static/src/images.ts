@@ -181,7 +181,7 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
               streams.delete(stream);
               pullStatus.textContent = "";
               problem.replaceChildren(
-                el("p", { className: "error", role: "alert" }, message.type === "lost" ? t("reconnecting") : errorText(message.code, message.message)),
+                el("p", { className: "error", role: "alert" }, message.type === "lost" ? t("stoppedByDrop") : errorText(message.code, message.message)),
               );
             }
           },
@@ -241,7 +241,8 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
             const stream = session.stream({
               onMessage: (message) => {
                 if (message.type === "progress" && message.log) log.textContent += message.log.endsWith("\n") ? message.log : `${message.log}\n`;
-                if (message.type === "end" || message.type === "error") streams.delete(stream);
+                if (["end", "error", "lost"].includes(message.type)) streams.delete(stream);
+                if (message.type === "lost") log.textContent += `\n${t("stoppedByDrop")}\n`;
                 if (message.type === "end") {
                   log.textContent += `\n${t("built", { tag: tag.value.trim() })}\n`;
                   refresh();

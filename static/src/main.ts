@@ -14,10 +14,11 @@ import { imagesPage } from "./images";
 import { hostsPage, registriesPage } from "./admin";
 
 let leave: (() => void) | null = null;
-/** What the page does when the WebSocket is back after a drop; by default it is drawn again (its
- * streams ended with the old connection). A page with unsaved work keeps it and restarts only
- * its streams. */
+/** What the page does when the WebSocket is back after a drop. Pages that show a stream are drawn
+ * again (their streams ended with the old connection); the IDE keeps its unsaved work and
+ * restarts only its shell; the others keep what was typed into them and do nothing. */
 let reconnected: (() => void) | null = null;
+const STREAMING_PAGES = new Set(["terminal", "logs", "stats", "projector"]);
 
 function header() {
   const top = document.getElementById("top")!;
@@ -276,10 +277,10 @@ async function terminalPage(app: HTMLElement, id: string) {
 async function render() {
   leave?.();
   leave = null;
-  reconnected = null;
   header();
   const app = document.getElementById("app")!;
   const [, page, arg] = location.hash.split("/");
+  reconnected = STREAMING_PAGES.has(page) ? () => render() : null;
   if (!token.get()) {
     if (page !== "signin") return go("#/signin");
     return signInPage(app);
@@ -315,6 +316,6 @@ async function render() {
 }
 
 setLang(lang);
-session.onReconnected = () => (reconnected ? reconnected() : render());
+session.onReconnected = () => reconnected?.();
 window.addEventListener("hashchange", () => render());
 render();
