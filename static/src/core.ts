@@ -16,9 +16,24 @@ export class ApiFailure extends Error {
 
 export const token = {
   get: () => sessionStorage.getItem("berth.token"),
-  set: (value: string | null) =>
-    value ? sessionStorage.setItem("berth.token", value) : sessionStorage.removeItem("berth.token"),
+  set: (value: string | null) => {
+    if (value) sessionStorage.setItem("berth.token", value);
+    else sessionStorage.removeItem("berth.token");
+    sessionStorage.removeItem("berth.role");
+  },
 };
+
+export type Role = "student" | "teacher" | "admin";
+
+/** The signed-in user's role, asked once per sign-in: it decides which pages the menu offers
+ * (the server checks every action whatever the menu shows). */
+export async function myRole(): Promise<Role> {
+  const known = sessionStorage.getItem("berth.role") as Role | null;
+  if (known) return known;
+  const me = await api<{ role: Role }>("GET", "/me");
+  sessionStorage.setItem("berth.role", me.role);
+  return me.role;
+}
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};

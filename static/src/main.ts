@@ -7,7 +7,7 @@ import "@xterm/xterm/css/xterm.css";
 import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { lang, setLang, t } from "./i18n";
-import { alertBox, api, el, go, session, token } from "./core";
+import { alertBox, api, el, go, myRole, session, token, type Role } from "./core";
 import { checkInPage, coursesPage, projectorPage } from "./attendance";
 import { logsPage } from "./logs";
 import { imagesPage } from "./images";
@@ -20,7 +20,7 @@ let leave: (() => void) | null = null;
 let reconnected: (() => void) | null = null;
 const STREAMING_PAGES = new Set(["terminal", "logs", "stats", "projector"]);
 
-function header() {
+function header(role: Role | null) {
   const top = document.getElementById("top")!;
   const languages = el(
     "select",
@@ -47,14 +47,15 @@ function header() {
     },
     t("signOut"),
   );
-  const nav = token.get()
+  const staff = role === "teacher" || role === "admin";
+  const nav = role
     ? [
         el("a", { href: "#/containers" }, t("containers")),
         el("a", { href: "#/workspaces" }, t("workspaces")),
         el("a", { href: "#/images" }, t("images")),
         el("a", { href: "#/registries" }, t("registries")),
-        el("a", { href: "#/hosts" }, t("hosts")),
-        el("a", { href: "#/attendance" }, t("attendance")),
+        ...(staff ? [el("a", { href: "#/hosts" }, t("hosts"))] : []),
+        ...(staff ? [el("a", { href: "#/attendance" }, t("attendance"))] : []),
         el("a", { href: "#/checkin" }, t("checkIn")),
         signOut,
       ]
@@ -277,15 +278,16 @@ async function terminalPage(app: HTMLElement, id: string) {
 async function render() {
   leave?.();
   leave = null;
-  header();
   const app = document.getElementById("app")!;
   const [, page, arg] = location.hash.split("/");
   reconnected = STREAMING_PAGES.has(page) ? () => render() : null;
   if (!token.get()) {
+    header(null);
     if (page !== "signin") return go("#/signin");
     return signInPage(app);
   }
   try {
+    header(await myRole());
     if (page === "terminal" && arg) return await terminalPage(app, arg);
     if (page === "logs" && arg) return await logsPage(app, arg, (cleanup) => (leave = cleanup));
     if (page === "stats" && arg) {

@@ -11,6 +11,12 @@ page.setDefaultTimeout(15_000);
 await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
   await page.getByRole("heading", { name: "Containers", exact: true }).waitFor();
+  // A student's menu offers no page that only teachers and admins may use.
+  for (const staffOnly of ["Hosts", "Attendance"]) {
+    if (await page.getByRole("link", { name: staffOnly, exact: true }).count()) {
+      throw new Error(`a student's menu offers ${staffOnly}`);
+    }
+  }
   await page.screenshot({ path: `${SHOTS}/containers.png` });
 
   await page.getByRole("link", { name: `Terminal ${BERTH_CONTAINER}` }).click();
