@@ -15,6 +15,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
+mod cgroup;
 pub mod endpoint;
 pub mod exec;
 mod exec_kill;
@@ -432,6 +433,17 @@ impl Engine {
                     "Docker Hub search failed (is the engine offline?)",
                 )
             })
+    }
+
+    /// How many times the kernel's OOM killer has killed a process in the container `info`
+    /// describes (see [`cgroup`]); None for an engine on another machine, or a container whose
+    /// cgroup berth cannot read.
+    pub fn oom_kills(&self, info: &ContainerInspectResponse) -> Option<u64> {
+        if !matches!(self.endpoint, endpoint::Endpoint::Unix(_)) {
+            return None;
+        }
+        let pid = info.state.as_ref()?.pid?;
+        cgroup::oom_kills(info.id.as_deref()?, i32::try_from(pid).ok()?)
     }
 
     /// Kills every process an exec started: its own, everything descended from it, and

@@ -477,6 +477,7 @@ async fn run_streams_live_output_takes_input_and_is_killed_at_its_limits() {
         ("loop.sh", "while :; do :; done\n"),
         ("flood.sh", "yes\n"),
         ("hog.sh", "head -c 300000000 /dev/zero | tail\n"),
+        ("suicide.sh", "kill -9 $$\n"),
         ("bomb.sh", "f() { f | f & }; f\n"),
         ("net.sh", "ls /sys/class/net\n"),
         ("prog.py", "print(1)\n"),
@@ -528,6 +529,14 @@ async fn run_streams_live_output_takes_input_and_is_killed_at_its_limits() {
     // A memory hog is killed by the workspace's own limit, and said to be.
     let out = run(&mut ws, 5, &id, "hog.sh", json!({"time_limit_s": 30})).await;
     assert_eq!(out.exit.as_ref().unwrap()["killed"], "memory", "{out:?}");
+    // A SIGKILL from the program itself is not the OOM killer's: the cgroup counted none.
+    let out = run(&mut ws, 9, &id, "suicide.sh", json!({})).await;
+    let exit = out.exit.as_ref().unwrap();
+    assert_eq!(
+        (exit["code"].as_i64(), &exit["killed"]),
+        (Some(137), &Value::Null),
+        "{out:?}"
+    );
     // A fork bomb is held by the pids limit; the session still answers.
     let out = run(&mut ws, 6, &id, "bomb.sh", json!({"time_limit_s": 3})).await;
     assert!(out.exit.is_some(), "{out:?}");

@@ -136,14 +136,22 @@ pub(in crate::session) async fn run(
         deadline: Some(tokio::time::Instant::now() + Duration::from_secs(time_limit_s)),
         output_bytes: Some(output_limit_kb * 1024),
     };
+    let ooms_before = found.engine.oom_kills(&found.info);
     let began = std::time::Instant::now();
     let ended = start(&ctx, request.stream, &found, process, limits, parts).await?;
+    // A SIGKILL berth did not send is the OOM killer's when the container's cgroup counted one;
+    // where the cgroup cannot be read, it is taken for one (the sandbox has a memory limit).
+    let oom_killed = match (ooms_before, found.engine.oom_kills(&found.info)) {
+        (Some(before), Some(after)) => after > before,
+        _ => true,
+    };
     let killed = match ended.interrupted {
         Some(Interrupted::TimeLimit) => Some("timeout"),
         Some(Interrupted::OutputLimit) => Some("output"),
         Some(Interrupted::Cancelled) => Some("cancelled"),
-        // A SIGKILL berth did not send, in a sandbox with a memory limit: the OOM killer's.
-        Some(Interrupted::HostLost) | None if ended.code == Some(SIGKILLED) => Some("memory"),
+        Some(Interrupted::HostLost) | None if ended.code == Some(SIGKILLED) && oom_killed => {
+            Some("memory")
+        }
         Some(Interrupted::HostLost) | None => None,
     };
     Ok(Ending::Ran {
