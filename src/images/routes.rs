@@ -80,18 +80,51 @@ async fn inspect(
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     check_ref(&reference)?;
     let image = engine.inspect_image(&reference).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "id": image.id,
-        "tags": image.repo_tags,
-        "size": image.size,
-        "created": image.created,
-        "architecture": image.architecture,
-        "os": image.os,
-        "config": image.config.map(|c| serde_json::json!({
-            "cmd": c.cmd, "entrypoint": c.entrypoint, "env": c.env,
-            "working_dir": c.working_dir, "exposed_ports": c.exposed_ports.map(|p| p.into_keys().collect::<Vec<_>>()),
-        })),
-    })))
+    Ok(HttpResponse::Ok().json(ImageDetails {
+        id: image.id,
+        tags: image.repo_tags,
+        size: image.size,
+        created: image.created,
+        architecture: image.architecture,
+        os: image.os,
+        config: image.config.map(|c| ImageConfigView {
+            cmd: c.cmd,
+            entrypoint: c.entrypoint,
+            env: c.env,
+            working_dir: c.working_dir,
+            exposed_ports: c.exposed_ports.map(|p| p.into_keys().collect()),
+        }),
+    }))
+}
+
+/// `GET /images/{ref}`.
+#[derive(Serialize)]
+struct ImageDetails {
+    id: Option<String>,
+    tags: Option<Vec<String>>,
+    /// Bytes.
+    size: Option<i64>,
+    created: Option<String>,
+    architecture: Option<String>,
+    os: Option<String>,
+    config: Option<ImageConfigView>,
+}
+
+/// What a container of the image runs by default.
+#[derive(Serialize)]
+struct ImageConfigView {
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+    working_dir: Option<String>,
+    exposed_ports: Option<Vec<String>>,
+}
+
+/// An image and the tag that now names it (`tag`, `import`).
+#[derive(Serialize)]
+struct Tagged {
+    id: Option<String>,
+    tag: String,
 }
 
 #[derive(Deserialize)]
@@ -116,8 +149,30 @@ async fn tag(
     let id = image.id.unwrap_or_default();
     let tag = body.tag.as_deref().unwrap_or("latest");
     tag_safely(&engine, &id, &body.repo, tag, body.force).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"id": id, "tag": format!("{}:{tag}", body.repo)})))
+    Ok(HttpResponse::Ok().json(Tagged {
+        id: Some(id),
+        tag: format!("{}:{tag}", body.repo),
+    }))
+}
+
+/// What a remove did: tags taken off, and images deleted.
+#[derive(Serialize)]
+struct Removed {
+    untagged: Vec<String>,
+    deleted: Vec<String>,
+}
+
+/// What a prune deleted, and the bytes it freed.
+#[derive(Serialize)]
+struct Pruned {
+    deleted: Vec<String>,
+    space_reclaimed: i64,
+}
+
+/// The images a `docker save` tar held.
+#[derive(Serialize)]
+struct Loaded {
+    loaded: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -138,7 +193,7 @@ async fn remove(
     let removed = engine.remove_image(&reference, query.force).await?;
     let untagged: Vec<_> = removed.iter().filter_map(|r| r.untagged.clone()).collect();
     let deleted: Vec<_> = removed.iter().filter_map(|r| r.deleted.clone()).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"untagged": untagged, "deleted": deleted})))
+    Ok(HttpResponse::Ok().json(Removed { untagged, deleted }))
 }
 
 async fn prune(
@@ -154,10 +209,10 @@ async fn prune(
         .into_iter()
         .filter_map(|d| d.deleted)
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "deleted": deleted,
-        "space_reclaimed": pruned.space_reclaimed.unwrap_or(0),
-    })))
+    Ok(HttpResponse::Ok().json(Pruned {
+        deleted,
+        space_reclaimed: pruned.space_reclaimed.unwrap_or(0),
+    }))
 }
 
 /// `POST /images/load`: a `docker save` tar, streamed to the engine.
@@ -179,7 +234,7 @@ async fn load(
         ));
     }
     tracing::info!(?loaded, "images loaded");
-    Ok(HttpResponse::Ok().json(serde_json::json!({"loaded": loaded})))
+    Ok(HttpResponse::Ok().json(Loaded { loaded }))
 }
 
 /// `GET /images/{ref}/export`: a `docker save` tar, streamed from the engine.
@@ -230,7 +285,10 @@ async fn import(
     upload::check(&upload, limit)?;
     imported?;
     let image = engine.inspect_image(&target).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({"id": image.id, "tag": target})))
+    Ok(HttpResponse::Created().json(Tagged {
+        id: image.id,
+        tag: target,
+    }))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
