@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{ContainerLimits, Quotas};
 use crate::db::{self, Db};
+use crate::docker::images::ImageRef;
 use crate::docker::policy::{self, ContainerSpec};
 use crate::docker::{self, LABEL_OWNER};
 use crate::error::{ApiError, ErrorCode};
@@ -182,7 +183,7 @@ impl Containers {
         spec: &ContainerSpec,
         registries: &Registries,
     ) -> Result<(ContainerView, bool), ApiError> {
-        docker::images::check_ref(&spec.image)?;
+        let image = ImageRef::parse(&spec.image)?;
         if let Some(name) = &spec.name {
             check_name(name)?;
             if self.name_taken(name).await? {
@@ -198,7 +199,7 @@ impl Containers {
         let (_, quota) = self.quotas.for_user(user.is_staff());
         let memory_mb = spec.memory_mb.unwrap_or(self.limits.default_memory_mb);
         self.check_memory_quota(&user.id, memory_mb, quota).await?;
-        let pulled = pull_if_missing(user, &host, registries, &spec.image).await?;
+        let pulled = pull_if_missing(user, &host, registries, &image).await?;
         let id = engine.create_container(body, spec.name.clone()).await?;
         let info = engine
             .inspect_container(&id)
@@ -390,13 +391,15 @@ pub async fn pull_if_missing(
     user: &User,
     host: &Host,
     registries: &Registries,
-    image: &str,
+    image: &ImageRef,
 ) -> Result<bool, ApiError> {
     if host.engine.has_image(image).await? {
         return Ok(false);
     }
     let docker = host.engine.client().await?;
-    let credentials = registries.pull_credentials(user, image, None).await?;
+    let credentials = registries
+        .pull_credentials(user, image.as_str(), None)
+        .await?;
     let mut progress = std::pin::pin!(docker::images::pull(&docker, image, credentials));
     let cannot = |why: &str| {
         ApiError::not_found(format!(

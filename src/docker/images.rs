@@ -13,39 +13,61 @@ use futures_util::{Stream, StreamExt};
 use super::Engine;
 use crate::error::ApiError;
 
-/// An image reference as users type it: `repo[:tag]` or an id, without odd characters.
-pub fn check_ref(reference: &str) -> Result<(), ApiError> {
-    let ok = !reference.is_empty()
-        && reference.len() <= 255
-        && !reference.starts_with('-')
-        && reference
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "not an image reference: {reference:?}"
-        )))
+/// An image reference as users type it: `repo[:tag]` (a registry's `host:port/` prefix is part
+/// of the repo) or an id, parsed once so that nothing empty, overlong, option-like or with odd
+/// characters reaches an engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef(String);
+
+impl ImageRef {
+    pub fn parse(reference: &str) -> Result<ImageRef, ApiError> {
+        let ok = !reference.is_empty()
+            && reference.len() <= 255
+            && !reference.starts_with('-')
+            && reference
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
+        if ok {
+            Ok(ImageRef(reference.to_string()))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "not an image reference: {reference:?}"
+            )))
+        }
+    }
+
+    /// `repo:tag`, checked as a whole.
+    pub fn tagged(repo: &str, tag: &str) -> Result<ImageRef, ApiError> {
+        ImageRef::parse(&format!("{repo}:{tag}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The repository and the tag (`latest` when the reference names none).
+    pub fn repo_and_tag(&self) -> (&str, &str) {
+        match self.0.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+            _ => (&self.0, "latest"),
+        }
     }
 }
 
-/// Splits `repo[:tag]` (a registry's `host:port/` prefix is part of the repo).
-pub fn split_tag(reference: &str) -> (&str, &str) {
-    match reference.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-        _ => (reference, "latest"),
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
 /// Starts pulling `image` (its tag, `latest` when none: never every tag of a repository).
 pub fn pull(
     docker: &bollard::Docker,
-    image: &str,
+    image: &ImageRef,
     credentials: Option<bollard::auth::DockerCredentials>,
 ) -> impl futures_util::Stream<Item = Result<bollard::models::CreateImageInfo, bollard::errors::Error>>
 {
-    let (repo, tag) = split_tag(image);
+    let (repo, tag) = image.repo_and_tag();
     let options = CreateImageOptions {
         from_image: Some(repo.to_string()),
         tag: Some(tag.to_string()),
@@ -57,10 +79,10 @@ pub fn pull(
 /// Starts pushing `repo:tag` (only that tag).
 pub fn push(
     docker: &bollard::Docker,
-    image: &str,
+    image: &ImageRef,
     credentials: bollard::auth::DockerCredentials,
 ) -> impl Stream<Item = Result<bollard::models::PushImageInfo, bollard::errors::Error>> {
-    let (repo, tag) = split_tag(image);
+    let (repo, tag) = image.repo_and_tag();
     let options = bollard::query_parameters::PushImageOptions {
         tag: Some(tag.to_string()),
         ..Default::default()
@@ -160,14 +182,12 @@ pub fn transfer_error(e: bollard::errors::Error) -> ApiError {
 pub async fn tag_safely(
     engine: &Engine,
     image_id: &str,
-    repo: &str,
-    tag: &str,
+    target: &ImageRef,
     force: bool,
 ) -> Result<(), ApiError> {
-    let target = format!("{repo}:{tag}");
-    check_ref(&target)?;
+    let (repo, tag) = target.repo_and_tag();
     let docker = engine.client().await?;
-    match docker.inspect_image(&target).await {
+    match docker.inspect_image(target.as_str()).await {
         Ok(existing) if existing.id.as_deref() != Some(image_id) && !force => {
             return Err(ApiError::conflict(format!(
                 "{target} already names image {}; set force to move the tag",
@@ -199,13 +219,17 @@ impl Engine {
     }
 
     /// The image `reference` names (`not_found` when there is none).
-    pub async fn inspect_image(&self, reference: &str) -> Result<ImageInspect, ApiError> {
-        Ok(self.client().await?.inspect_image(reference).await?)
+    pub async fn inspect_image(&self, reference: &ImageRef) -> Result<ImageInspect, ApiError> {
+        Ok(self
+            .client()
+            .await?
+            .inspect_image(reference.as_str())
+            .await?)
     }
 
     /// Whether the engine has an image by that reference.
-    pub async fn has_image(&self, reference: &str) -> Result<bool, ApiError> {
-        match self.client().await?.inspect_image(reference).await {
+    pub async fn has_image(&self, reference: &ImageRef) -> Result<bool, ApiError> {
+        match self.client().await?.inspect_image(reference.as_str()).await {
             Ok(_) => Ok(true),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
@@ -218,7 +242,7 @@ impl Engine {
     /// the engine untagged and deleted.
     pub async fn remove_image(
         &self,
-        reference: &str,
+        reference: &ImageRef,
         force: bool,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         let options = RemoveImageOptions {
@@ -226,7 +250,9 @@ impl Engine {
             noprune: false,
         };
         let docker = self.client().await?;
-        Ok(docker.remove_image(reference, Some(options), None).await?)
+        Ok(docker
+            .remove_image(reference.as_str(), Some(options), None)
+            .await?)
     }
 
     /// Removes the images no tag names and no other image needs.
@@ -297,11 +323,11 @@ impl Engine {
     /// wrong name fails before any byte is sent rather than halfway through the tar.
     pub async fn export_image(
         &self,
-        reference: &str,
+        reference: &ImageRef,
     ) -> Result<impl Stream<Item = Result<bytes::Bytes, std::io::Error>> + 'static, ApiError> {
         let docker = self.client().await?;
-        docker.inspect_image(reference).await?;
-        Ok(docker.export_image(reference).map(|chunk| {
+        docker.inspect_image(reference.as_str()).await?;
+        Ok(docker.export_image(reference.as_str()).map(|chunk| {
             chunk.map_err(|e| {
                 tracing::warn!(error = %crate::error::chain(&e), "export broken off");
                 std::io::Error::other("export broken off")
@@ -323,5 +349,39 @@ fn refused_upload(e: bollard::errors::Error) -> ApiError {
             ApiError::bad_request("the engine could not read that tar")
         }
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageRef;
+
+    #[test]
+    fn an_image_reference_is_parsed_once_and_split_where_the_tag_is() {
+        for good in [
+            "busybox",
+            "lab/python:3.12",
+            "127.0.0.1:5555/lab/py:1",
+            "sha256:0123abcd",
+        ] {
+            assert!(ImageRef::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-x", "a b", "x;rm", &"a".repeat(256)] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad}");
+        }
+        let split = |r: &str| {
+            let image = ImageRef::parse(r).unwrap();
+            let (repo, tag) = image.repo_and_tag();
+            (repo.to_string(), tag.to_string())
+        };
+        assert_eq!(split("lab/py:1"), ("lab/py".into(), "1".into()));
+        assert_eq!(
+            split("127.0.0.1:5555/lab/py"),
+            ("127.0.0.1:5555/lab/py".into(), "latest".into())
+        );
+        assert_eq!(
+            split("127.0.0.1:5555/lab/py:2"),
+            ("127.0.0.1:5555/lab/py".into(), "2".into())
+        );
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::match_score;
 use crate::auth::extract::{AuthUser, Staff};
-use crate::docker::images::{check_ref, tag_safely};
+use crate::docker::images::{tag_safely, ImageRef};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::upload;
@@ -78,7 +78,7 @@ async fn inspect(
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    check_ref(&reference)?;
+    let reference = ImageRef::parse(&reference)?;
     let image = engine.inspect_image(&reference).await?;
     Ok(HttpResponse::Ok().json(ImageDetails {
         id: image.id,
@@ -144,11 +144,17 @@ async fn tag(
     body: web::Json<TagBody>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    check_ref(&reference)?;
+    let reference = ImageRef::parse(&reference)?;
     let image = engine.inspect_image(&reference).await?;
     let id = image.id.unwrap_or_default();
     let tag = body.tag.as_deref().unwrap_or("latest");
-    tag_safely(&engine, &id, &body.repo, tag, body.force).await?;
+    tag_safely(
+        &engine,
+        &id,
+        &ImageRef::tagged(&body.repo, tag)?,
+        body.force,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(Tagged {
         id: Some(id),
         tag: format!("{}:{tag}", body.repo),
@@ -189,7 +195,7 @@ async fn remove(
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    check_ref(&reference)?;
+    let reference = ImageRef::parse(&reference)?;
     let removed = engine.remove_image(&reference, query.force).await?;
     let untagged: Vec<_> = removed.iter().filter_map(|r| r.untagged.clone()).collect();
     let deleted: Vec<_> = removed.iter().filter_map(|r| r.deleted.clone()).collect();
@@ -245,9 +251,9 @@ async fn export(
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    check_ref(&reference)?;
+    let reference = ImageRef::parse(&reference)?;
     let tar = engine.export_image(&reference).await?;
-    let file = reference.replace(['/', ':', '@'], "_");
+    let file = reference.as_str().replace(['/', ':', '@'], "_");
     Ok(HttpResponse::Ok()
         .content_type("application/x-tar")
         .insert_header((
@@ -273,8 +279,7 @@ async fn import(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let tag = query.tag.clone().unwrap_or_else(|| "latest".to_string());
-    let target = format!("{}:{tag}", query.repo);
-    check_ref(&target)?;
+    let target = ImageRef::tagged(&query.repo, &tag)?;
     if engine.has_image(&target).await? {
         return Err(ApiError::conflict(format!("{target} already exists")));
     }
@@ -287,7 +292,7 @@ async fn import(
     let image = engine.inspect_image(&target).await?;
     Ok(HttpResponse::Created().json(Tagged {
         id: image.id,
-        tag: target,
+        tag: target.to_string(),
     }))
 }
 

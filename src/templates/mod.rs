@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ContainerLimits;
 use crate::db::{self, Db};
-use crate::docker::images::check_ref;
+use crate::docker::images::ImageRef;
 use crate::error::ApiError;
 use crate::users::User;
 
@@ -91,7 +91,7 @@ impl TemplateSpec {
                 "name must be 1-64 letters, digits, '-', '_' or '.'",
             ));
         }
-        check_ref(&self.image)?;
+        ImageRef::parse(&self.image)?;
         if !matches!(self.network.as_str(), "none" | "bridge") {
             return Err(ApiError::bad_request("network must be none or bridge"));
         }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ContainerLimits, Quotas, WorkspaceSettings};
 use crate::containers::Containers;
 use crate::db::{self, Db};
+use crate::docker::images::ImageRef;
 use crate::docker::policy::{self, WorkspaceSpec};
 use crate::error::{ApiError, ErrorCode};
 use crate::hosts::{Host, Hosts};
@@ -165,7 +166,8 @@ impl Workspaces {
             volume: &volume,
         };
         let body = policy::workspace_body(&user.id, &spec, &self.limits, &host.name)?;
-        crate::containers::pull_if_missing(user, &host, registries, &template.spec.image).await?;
+        let image = ImageRef::parse(&template.spec.image)?;
+        crate::containers::pull_if_missing(user, &host, registries, &image).await?;
         let engine = &host.engine;
         engine.create_volume(&volume, &user.id).await?;
         let made = async {

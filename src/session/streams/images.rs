@@ -6,7 +6,7 @@ use bollard::models::ImageId;
 use futures_util::{Stream, StreamExt};
 
 use super::{host_lost, next_item, Ending, Interrupted, Outcome};
-use crate::docker::images::{self, check_ref, split_tag, tag_safely};
+use crate::docker::images::{self, tag_safely, ImageRef};
 use crate::docker::Engine;
 use crate::error::ApiError;
 use crate::registries::image_host;
@@ -25,7 +25,7 @@ pub(in crate::session) async fn build(
     parts: StreamParts,
 ) -> Outcome {
     ctx.user.require_staff("build images")?;
-    check_ref(&request.tag)?;
+    let tag = ImageRef::parse(&request.tag)?;
     let path = ctx.state.contexts.path_for(&ctx.user, &request.context)?;
     let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
     let file = tokio::fs::File::open(&path)
@@ -35,7 +35,7 @@ pub(in crate::session) async fn build(
     let build = Build {
         dockerfile: request.dockerfile.unwrap_or_else(|| "Dockerfile".into()),
         build_args: request.build_args.unwrap_or_default(),
-        tag: request.tag,
+        tag,
         force: request.force,
     };
     let image = build_and_tag(&ctx, request.stream, &engine, context, build, &parts).await?;
@@ -88,7 +88,7 @@ pub(in crate::session) async fn derive(
     let build = Build {
         dockerfile: "Dockerfile".into(),
         build_args: Default::default(),
-        tag: spec.image.clone(),
+        tag: ImageRef::parse(&spec.image)?,
         force: false,
     };
     let Some(image) = build_and_tag(&ctx, request.stream, &engine, context, build, &parts).await?
@@ -107,7 +107,7 @@ pub(in crate::session) async fn derive(
 struct Build {
     dockerfile: String,
     build_args: std::collections::BTreeMap<String, String>,
-    tag: String,
+    tag: ImageRef,
     force: bool,
 }
 
@@ -122,7 +122,6 @@ async fn build_and_tag(
     parts: &StreamParts,
 ) -> Result<Option<String>, ApiError> {
     let docker = engine.client().await?;
-    let (repo, tag) = split_tag(&build.tag);
     let spec = images::BuildSpec {
         dockerfile: build.dockerfile.clone(),
         build_args: build.build_args.clone(),
@@ -174,7 +173,7 @@ async fn build_and_tag(
     }
     let image_id = image_id
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("build gave no image id")))?;
-    if let Err(err) = tag_safely(engine, &image_id, repo, tag, build.force).await {
+    if let Err(err) = tag_safely(engine, &image_id, &build.tag, build.force).await {
         // A new, untagged result is not left behind; a cached one that other tags name stays.
         images::discard_if_unused(&docker, &image_id, &before).await;
         return Err(err);
@@ -191,14 +190,14 @@ pub(in crate::session) async fn pull(
     parts: StreamParts,
 ) -> Outcome {
     let host = ctx.state.hosts.get(request.host.as_deref())?;
-    check_ref(&request.image)?;
+    let image = ImageRef::parse(&request.image)?;
     let credentials = ctx
         .state
         .registries
-        .pull_credentials(&ctx.user, &request.image, request.registry.as_deref())
+        .pull_credentials(&ctx.user, image.as_str(), request.registry.as_deref())
         .await?;
     let docker = host.engine.client().await?;
-    let progress = images::pull(&docker, &request.image, credentials);
+    let progress = images::pull(&docker, &image, credentials);
     ctx.send_text(protocol::started(request.stream)).await;
     tracing::info!(image = %request.image, "pull started");
     let progress = progress.map(|i| i.map(Transfer::from));
@@ -214,7 +213,7 @@ pub(in crate::session) async fn push(
 ) -> Outcome {
     ctx.user.require_staff("push images")?;
     let host = ctx.state.hosts.get(request.host.as_deref())?;
-    check_ref(&request.image)?;
+    let image = ImageRef::parse(&request.image)?;
     let named = request
         .registry
         .as_deref()
@@ -231,22 +230,19 @@ pub(in crate::session) async fn push(
         .push_credentials(&ctx.user, &registry)
         .await?;
     let docker = host.engine.client().await?;
-    let target = if image_host(&request.image) == Some(registry.host()) {
-        request.image.clone()
+    let target = if image_host(image.as_str()) == Some(registry.host()) {
+        image.clone()
     } else {
-        format!("{}/{}", registry.host(), request.image)
+        ImageRef::parse(&format!("{}/{image}", registry.host()))?
     };
-    if target != request.image {
-        let image = host.engine.inspect_image(&request.image).await?;
-        let (repo, tag) = split_tag(&target);
-        tag_safely(
-            &host.engine,
-            &image.id.unwrap_or_default(),
-            repo,
-            tag,
-            false,
-        )
-        .await?;
+    if target != image {
+        let id = host
+            .engine
+            .inspect_image(&image)
+            .await?
+            .id
+            .unwrap_or_default();
+        tag_safely(&host.engine, &id, &target, false).await?;
     }
     let progress = images::push(&docker, &target, credentials);
     ctx.send_text(protocol::started(request.stream)).await;
