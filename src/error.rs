@@ -8,6 +8,7 @@
 //! | not_found      | 404  |
 //! | conflict       | 409  |
 //! | quota_exceeded | 409  |
+//! | image_in_use   | 409  |
 //! | too_large      | 413  |
 //! | too_many       | 429  |
 //! | internal       | 500  |
@@ -27,6 +28,8 @@ pub enum ErrorCode {
     Conflict,
     /// A user's quota (workspaces, memory) would be exceeded.
     QuotaExceeded,
+    /// An image cannot be removed while a container uses it.
+    ImageInUse,
     TooLarge,
     TooMany,
     Internal,
@@ -40,7 +43,9 @@ impl ErrorCode {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::Conflict | ErrorCode::QuotaExceeded => StatusCode::CONFLICT,
+            ErrorCode::Conflict | ErrorCode::QuotaExceeded | ErrorCode::ImageInUse => {
+                StatusCode::CONFLICT
+            }
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooMany => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -250,9 +250,20 @@ impl Engine {
             noprune: false,
         };
         let docker = self.client().await?;
-        Ok(docker
+        match docker
             .remove_image(reference.as_str(), Some(options), None)
-            .await?)
+            .await
+        {
+            Ok(removed) => Ok(removed),
+            // The engine's message names the container; the code says what to do about it.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) if message.contains("container") => {
+                Err(ApiError::new(crate::error::ErrorCode::ImageInUse, message))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Removes the images no tag names and no other image needs.

@@ -297,7 +297,7 @@ async fn students_may_look_but_not_change_and_used_images_are_kept() {
     assert_eq!(refused.status(), 409);
     assert_eq!(
         refused.json::<Value>().await.unwrap()["error"]["code"],
-        "conflict"
+        "image_in_use"
     );
 
     let pruned = app
