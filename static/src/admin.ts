@@ -1,12 +1,11 @@
 // Registries (anyone: their own; shared ones for teachers and admins) and Docker hosts (admins
 // add and remove; teachers see). Passwords and TLS keys go to the server and never come back.
 
-import { alertBox, api, el } from "./core";
+import { alertBox, api, el, myRole } from "./core";
 import { t } from "./i18n";
 
 type Registry = { id: string; name: string; server: string; username: string; shared: boolean };
 type Host = { id: string; name: string; url?: string; tls: boolean; healthy: boolean; api_version?: string; error?: string };
-type Me = { role: "student" | "teacher" | "admin" };
 
 /** A labelled input for a form laid out as `.card.inline`. */
 function field(id: string, label: string, props: Record<string, any> = {}) {
@@ -28,7 +27,7 @@ function removeButton(name: string, question: string, remove: () => Promise<unkn
 }
 
 export async function registriesPage(app: HTMLElement) {
-  const me = await api<Me>("GET", "/me");
+  const role = await myRole();
   const problem = el("div");
   const answer = el("div", { role: "status", "aria-label": t("loginCheck") });
   const list = el("div");
@@ -108,7 +107,7 @@ export async function registriesPage(app: HTMLElement) {
     ...server.nodes,
     ...username.nodes,
     ...password.nodes,
-    ...(me.role === "student" ? [] : shared.nodes),
+    ...(role === "student" ? [] : shared.nodes),
     el("button", { type: "submit" }, t("addRegistry")),
   );
   app.replaceChildren(el("h1", {}, t("registries")), problem, list, form, answer);
@@ -116,7 +115,7 @@ export async function registriesPage(app: HTMLElement) {
 }
 
 export async function hostsPage(app: HTMLElement, setLeave: (cleanup: () => void) => void) {
-  const me = await api<Me>("GET", "/me");
+  const role = await myRole();
   const problem = el("div");
   const list = el("div");
   const refresh = async () => {
@@ -150,7 +149,7 @@ export async function hostsPage(app: HTMLElement, setLeave: (cleanup: () => void
             el(
               "td",
               { className: "actions" },
-              me.role === "admin" && h.name !== "local"
+              role === "admin" && h.name !== "local"
                 ? removeButton(h.name, t("confirmRemoveHost", { name: h.name }), async () => {
                     try {
                       await api("DELETE", `/hosts/${h.id}`);
@@ -167,7 +166,7 @@ export async function hostsPage(app: HTMLElement, setLeave: (cleanup: () => void
     );
 
   const sections: HTMLElement[] = [];
-  if (me.role === "admin") {
+  if (role === "admin") {
     const name = field("host-name", t("name"), { required: true, placeholder: "lab-2" });
     const url = field("host-url", "URL", { required: true, placeholder: "tcp://10.0.0.12:2376" });
     const pem = (id: string, label: string) => field(id, label, { type: "file", accept: ".pem,.crt,.key" });

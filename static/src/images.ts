@@ -2,20 +2,19 @@
 // layer, build from a pasted Dockerfile or an uploaded context with the log live, load and
 // import tars with upload progress, export, tag and remove.
 
-import { alertBox, api, download, el, session, upload } from "./core";
+import { alertBox, api, download, el, myRole, session, upload } from "./core";
 import { errorText, t } from "./i18n";
 
 type Image = { id: string; tags: string[]; size: number; created: number; containers: number };
 type Host = { id: string; name: string; healthy: boolean };
 type Registry = { id: string; name: string; server: string };
-type Me = { role: "student" | "teacher" | "admin" };
 
 const MIB = 1024 * 1024;
 const shortId = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
 
 export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => void) => void) {
-  const me = await api<Me>("GET", "/me");
-  const staff = me.role !== "student";
+  const role = await myRole();
+  const staff = role !== "student";
   // Only teachers and admins see the hosts; everyone else works on `local`.
   const hosts = staff ? await api<Host[]>("GET", "/hosts").catch(() => [] as Host[]) : [];
   const registries = await api<Registry[]>("GET", "/registries").catch(() => [] as Registry[]);
