@@ -29,6 +29,8 @@ pub struct TestApp {
     containers: Mutex<Vec<(Option<String>, String)>>,
     /// Volumes (on the local engine) to remove when the test ends, after the containers.
     volumes: Mutex<Vec<String>>,
+    /// Images (on the local engine) the test made, removed after the containers.
+    images: Mutex<Vec<String>>,
 }
 
 pub struct TestUser {
@@ -63,6 +65,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         data_dir,
         containers: Mutex::new(Vec::new()),
         volumes: Mutex::new(Vec::new()),
+        images: Mutex::new(Vec::new()),
     }
 }
 
@@ -83,6 +86,9 @@ impl Drop for TestApp {
             let _ = docker_cli(None)
                 .args(["volume", "rm", "-f", &volume])
                 .output();
+        }
+        for image in self.images.lock().unwrap().drain(..) {
+            let _ = docker_cli(None).args(["rmi", "-f", &image]).output();
         }
     }
 }
@@ -213,6 +219,11 @@ impl TestApp {
     /// Removes the container when the test ends.
     pub fn track(&self, id: &str) {
         self.track_on(None, id);
+    }
+
+    /// Removes the image (with every tag it has) when the test ends.
+    pub fn track_image(&self, id: &str) {
+        self.images.lock().unwrap().push(id.to_string());
     }
 
     /// Removes the volume when the test ends.

@@ -32,7 +32,9 @@ pub async fn import(app: &TestApp, teacher: &TestUser, repo: &str, marker: &str)
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["tag"], format!("{repo}:1"));
-    body["id"].as_str().unwrap().to_string()
+    let id = body["id"].as_str().unwrap().to_string();
+    app.track_image(&id);
+    id
 }
 
 fn docker_rmi(reference: &str) {
