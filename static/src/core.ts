@@ -194,7 +194,11 @@ export function banner(text: string | null) {
 
 export function alertBox(error: unknown): HTMLElement {
   const text =
-    error instanceof ApiFailure ? errorText(error.code, error.message) : String(error);
+    error instanceof ApiFailure
+      ? errorText(error.code, error.message)
+      : error instanceof Error
+        ? error.message // our own checks, already in words (no "Error:" prefix)
+        : String(error);
   return el("p", { className: "error", role: "alert" }, text);
 }
 

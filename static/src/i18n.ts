@@ -171,6 +171,7 @@ const en = {
   keyFile: "Client key (PEM)",
   needAllTls: "For TLS, choose all three files: CA, certificate and key.",
   confirmRemoveHost: "Remove host {name}? berth stops using it.",
+  pullNeedsLogin: "The registry refused without a login: add it on the Registries page, then pick it under Registry.",
   // images, registries, hosts (images.ts, admin.ts)
 };
 
@@ -346,6 +347,7 @@ const zh: Record<Key, string> = {
   keyFile: "客户端私钥（PEM）",
   needAllTls: "使用 TLS 时，请选择全部三个文件：CA、证书和私钥。",
   confirmRemoveHost: "删除主机 {name}？berth 将不再使用它。",
+  pullNeedsLogin: "镜像仓库要求登录：请先在“镜像仓库”页面添加它，再在“镜像仓库”一栏中选择。",
   // images, registries, hosts (images.ts, admin.ts)
 };
 

@@ -69,7 +69,7 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
                 type: "button",
                 "aria-label": t("tagImage", { name }),
                 onclick: () => {
-                  const answer = prompt(t("newTag", { name }), name.split(":")[0]);
+                  const answer = prompt(t("newTag", { name }), splitRef(name)[0]);
                   if (!answer?.trim()) return;
                   const [repo, tag] = splitRef(answer.trim());
                   acting(() => api("POST", `/images/${encodeURIComponent(image.id)}/tag?${onHost()}`, { repo, tag }));
@@ -180,7 +180,7 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
               streams.delete(stream);
               pullStatus.textContent = "";
               problem.replaceChildren(
-                el("p", { className: "error", role: "alert" }, message.type === "lost" ? t("stoppedByDrop") : errorText(message.code, message.message)),
+                el("p", { className: "error", role: "alert" }, message.type === "lost" ? t("stoppedByDrop") : pullFailure(message)),
               );
             }
           },
@@ -214,7 +214,8 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
     const dockerfile = el("textarea", { id: "build-dockerfile", rows: 6, placeholder: "FROM python:3.12-slim\nRUN pip install numpy" });
     const context = el("input", { id: "build-context", type: "file", accept: ".tar,application/x-tar" });
     const progress = el("progress", { max: 1, value: 0, "aria-label": t("uploadProgress"), hidden: true });
-    const log = el("pre", { className: "output", role: "log", "aria-label": t("buildLog") });
+    // Shown once a build starts: an empty black box says nothing.
+    const log = el("pre", { className: "output", role: "log", "aria-label": t("buildLog"), hidden: true });
     return el(
       "form",
       {
@@ -224,6 +225,7 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
           event.preventDefault();
           problem.replaceChildren();
           log.textContent = "";
+          log.hidden = false;
           const file = context.files?.[0];
           const body = file ?? new Blob([dockerfile.value], { type: "text/plain" });
           if (!file && !dockerfile.value.trim()) {
@@ -341,6 +343,13 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
   );
   await refresh();
   setLeave(() => streams.forEach((stream) => session.send({ type: "cancel", stream })));
+}
+
+/** Why a pull failed; the engine's words for a missing login ("no basic auth credentials",
+ * "unauthorized", "denied") get a hint of what to do. */
+function pullFailure(message: { code: string; message: string }): string {
+  const text = errorText(message.code, message.message);
+  return /auth|denied/i.test(message.message) ? `${text} ${t("pullNeedsLogin")}` : text;
 }
 
 /** "repo:tag" into its parts; the colon of a registry's port is not a tag's. */

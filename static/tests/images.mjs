@@ -1,13 +1,14 @@
-// An admin works with images in Debian's Chromium: a registry is added with the login check's
-// answer shown (and a wrong password refused in words); the filter narrows the image list; a
-// pull from that registry shows a progress bar per layer and ends with the image listed; it is
-// exported, removed and loaded back with upload progress; a pasted Dockerfile builds with its
-// log live; the built image is removed (confirmed); the hosts page shows the engine healthy,
-// and a second engine is added with its TLS files. Run by tests/api/browser.rs, which pushes
-// the image to pull.
+// An admin works with images in Debian's Chromium: a pull without a login is refused with a
+// hint; a registry is added with the login check's answer shown (and a wrong password refused
+// in words); the filter narrows the image list; a pull from that registry shows a progress bar
+// per layer and ends with the image listed; it is exported, removed and loaded back with upload
+// progress; a pasted Dockerfile builds with its log live; the built image is tagged, then
+// removed (confirmed); removing an image a container uses is refused in words; the hosts page
+// shows the engine healthy, and a second engine is added with its TLS files. Run by
+// tests/api/browser.rs, which pushes the image to pull.
 import { launch, run, signIn } from "./browser.mjs";
 
-const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_PULL, BERTH_BASE, BERTH_BUILD_TAG, REGISTRY, REGISTRY_USER,
+const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_PULL, BERTH_BASE, BERTH_BUILD_TAG, BERTH_TAGGED, REGISTRY, REGISTRY_USER,
   REGISTRY_PASSWORD, TLS_HOST, TLS_DIR, SHOTS } = process.env;
 const browser = await launch(SHOTS);
 const page = await browser.newPage({ viewport: { width: 1100, height: 1000 }, locale: "en-US" });
@@ -15,6 +16,13 @@ page.setDefaultTimeout(30_000);
 
 await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
+  // Pulling from a registry berth has no login for is refused, with what to do in words.
+  await page.getByRole("link", { name: "Images" }).click();
+  const pull = page.getByRole("form", { name: "Pull" });
+  await pull.getByLabel("Image", { exact: true }).fill(BERTH_PULL);
+  await pull.getByRole("button", { name: "Pull", exact: true }).click();
+  await page.getByRole("alert").filter({ hasText: "The registry refused without a login: add it on the Registries page" }).waitFor();
+
   // First a registry (its stored login is what the pull below uses): a wrong password is
   // refused in words; the right one is checked and saved.
   await page.getByRole("link", { name: "Registries" }).click();
@@ -49,7 +57,6 @@ await run(browser, SHOTS, { page }, async () => {
   await page.getByLabel("Filter").fill("");
 
   // Pull: a bar per layer, then the image in the list.
-  const pull = page.getByRole("form", { name: "Pull" });
   await pull.getByLabel("Image", { exact: true }).fill(BERTH_PULL);
   await pull.getByRole("button", { name: "Pull", exact: true }).click();
   await page.getByRole("progressbar", { name: /^Layer / }).first().waitFor();
@@ -84,9 +91,34 @@ await run(browser, SHOTS, { page }, async () => {
   await log.filter({ hasText: `Built and tagged ${BERTH_BUILD_TAG}.` }).waitFor();
   await images.getByRole("cell", { name: BERTH_BUILD_TAG, exact: true }).waitFor();
   await page.screenshot({ path: `${SHOTS}/build.png`, fullPage: true });
+
+  // Tag it with a second name (asked in a prompt): its row lists both.
+  const builtId = (await images.getByRole("row").filter({ hasText: BERTH_BUILD_TAG }).getByRole("cell").nth(1).textContent()).trim();
+  const builtRow = images.getByRole("row").filter({ hasText: builtId });
+  page.once("dialog", (dialog) => dialog.accept(BERTH_TAGGED));
+  await page.getByRole("button", { name: `Tag ${BERTH_BUILD_TAG}` }).click();
+  await builtRow.filter({ hasText: BERTH_TAGGED }).filter({ hasText: BERTH_BUILD_TAG }).waitFor();
+  // Removing (confirmed) takes one name off, then the image with its last name.
   page.once("dialog", (dialog) => dialog.accept());
-  await page.getByRole("button", { name: `Remove ${BERTH_BUILD_TAG}` }).click();
-  await images.getByRole("cell", { name: BERTH_BUILD_TAG, exact: true }).waitFor({ state: "detached" });
+  await builtRow.getByRole("button", { name: /^Remove / }).click();
+  await builtRow.getByRole("cell", { name: /, / }).waitFor({ state: "detached" });
+  page.once("dialog", (dialog) => dialog.accept());
+  await builtRow.getByRole("button", { name: /^Remove / }).click();
+  await builtRow.waitFor({ state: "detached" });
+
+  // An image a container uses is not removed, and the page says why in words.
+  await page.getByRole("link", { name: "Containers" }).click();
+  const create = page.getByRole("form", { name: "New container" });
+  await create.getByLabel("Image").fill(BERTH_PULL);
+  await create.getByLabel("Command").fill("sleep 3600");
+  await create.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("row").filter({ hasText: BERTH_PULL }).filter({ hasText: "running" }).waitFor();
+  await page.getByRole("link", { name: "Images" }).click();
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: `Remove ${BERTH_PULL}` }).click();
+  await page.getByRole("alert").filter({ hasText: "A container uses this image; remove the container first." }).waitFor();
+  await images.getByRole("cell", { name: BERTH_PULL, exact: true }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/in-use.png`, fullPage: true });
 
   // Hosts: the engine answers; a second one is added with its TLS files and answers too.
   await page.getByRole("link", { name: "Hosts" }).click();
@@ -102,5 +134,5 @@ await run(browser, SHOTS, { page }, async () => {
   await page.getByRole("status", { name: "Host check" }).filter({ hasText: /^lab-2 answers/ }).waitFor();
   await hosts.getByRole("row").filter({ hasText: "lab-2" }).filter({ hasText: /answers \(API / }).waitFor();
   await page.screenshot({ path: `${SHOTS}/hosts.png`, fullPage: true });
-  console.log(`browser: images pulled with ${layers} layer bars, exported, loaded, built, removed; registry checked; TLS host added`);
+  console.log(`browser: images pulled with ${layers} layer bars, exported, loaded, built, tagged, removed, refused while in use; registry checked; TLS host added`);
 });
