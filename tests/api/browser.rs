@@ -72,17 +72,9 @@ async fn a_student_writes_and_runs_a_file_in_the_ide() {
     .await;
     assert!(said.contains("browser: ide ran"), "{said}");
     // What the browser made is removed with the test: the workspace, its container and volume.
+    let workspaces = server.get("/workspaces", &student).await;
     let http = reqwest::Client::new();
     let base = format!("http://{}/api/v1", server.address);
-    let workspaces: Value = http
-        .get(format!("{base}/workspaces"))
-        .bearer_auth(&student)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(workspaces.as_array().unwrap().len(), 1);
     for w in workspaces.as_array().unwrap() {
         let deleted = http
