@@ -131,6 +131,10 @@ pub struct RegistrySettings {
     /// teachers and students may be on, and that their pulls may come from; loopback, link-local
     /// and private addresses are refused otherwise.
     pub allowed_networks: Vec<String>,
+    /// Registry hosts (`host[:port]`) that non-admins' pulls, pushes and builds may name to the
+    /// engine, besides Docker Hub and the registries an admin added. The engine resolves and
+    /// follows redirects on its own, so only hosts an admin vouches for are named to it.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Failed logins tolerated within a window before answering 429.

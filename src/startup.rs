@@ -81,7 +81,12 @@ impl AppState {
                 settings.quotas.clone(),
                 settings.limits.clone(),
             )),
-            registries: Registries::new(db.clone(), secrets.clone(), egress),
+            registries: Registries::new(
+                db.clone(),
+                secrets.clone(),
+                egress,
+                &settings.registries.allowed_hosts,
+            ),
             contexts: BuildContexts::new(&settings.data_dir)
                 .context("preparing the build context dir")?,
             attendance: Attendance::default(),

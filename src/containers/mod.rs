@@ -199,6 +199,7 @@ impl Containers {
         let (_, quota) = self.quotas.for_user(user.is_staff());
         let memory_mb = spec.memory_mb.unwrap_or(self.limits.default_memory_mb);
         self.check_memory_quota(&user.id, memory_mb, quota).await?;
+        registries.check_may_use(user, engine, &image).await?;
         let pulled = pull_if_missing(user, &host, registries, &image).await?;
         let id = engine.create_container(body, spec.name.clone()).await?;
         let info = engine
@@ -397,10 +398,9 @@ pub async fn pull_if_missing(
         return Ok(false);
     }
     let docker = host.engine.client().await?;
-    let credentials = registries
-        .pull_credentials(user, image.as_str(), None)
-        .await?;
-    let mut progress = std::pin::pin!(docker::images::pull(&docker, image, credentials));
+    let credentials = registries.pull_credentials(user, image, None).await?;
+    let source = credentials.as_ref().and_then(|c| c.serveraddress.clone());
+    let mut progress = std::pin::pin!(docker::images::pull(&docker, image, credentials)?);
     let cannot = |why: &str| {
         ApiError::not_found(format!(
             "no such image here, and pulling {image} failed: {why}"
@@ -415,6 +415,9 @@ pub async fn pull_if_missing(
             }
             Err(e) => return Err(cannot(&docker::images::transfer_error(e).message)),
         }
+    }
+    if let Some(source) = source {
+        registries.record_pull(&host.engine, image, &source).await;
     }
     Ok(true)
 }

@@ -7,6 +7,7 @@ pub mod attendance;
 pub mod containers;
 pub mod courses;
 pub mod hosts;
+pub mod images;
 pub mod registries;
 pub mod templates;
 pub mod tokens;

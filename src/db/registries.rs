@@ -26,6 +26,15 @@ pub async fn visible_to(db: &Db, user_id: &str) -> Result<Vec<RegistryRow>, sqlx
     .await
 }
 
+/// Every stored registry, whoever's.
+pub async fn all(db: &Db) -> Result<Vec<RegistryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, server, username, password_enc, owner_id, trusted FROM registries",
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Fails with a unique violation when the owner (or the shared ones) has one of that name.
 pub async fn insert(db: &Db, row: &RegistryRow, created_at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(

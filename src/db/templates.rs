@@ -19,10 +19,12 @@ pub struct TemplateRow {
     pub run: String,
     /// JSON: starter files, path to text.
     pub files: String,
+    /// Who made it (None once that account is gone): only they and admins change it.
+    pub created_by: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, image, description, memory_mb, cpus, pids, gpus, network, \
-                       idle_timeout_s, run, files";
+                       idle_timeout_s, run, files, created_by";
 
 /// The templates not deleted, by name.
 pub async fn all(db: &Db) -> Result<Vec<TemplateRow>, sqlx::Error> {
@@ -43,13 +45,9 @@ pub async fn find(db: &Db, id_or_name: &str) -> Result<Option<TemplateRow>, sqlx
     .await
 }
 
-/// Inserts or, when the id exists, replaces a template; a taken name is a unique violation.
-pub async fn upsert(
-    db: &Db,
-    t: &TemplateRow,
-    created_by: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+/// Inserts or, when the id exists, replaces a template (its creator stays); a taken name is a
+/// unique violation.
+pub async fn upsert(db: &Db, t: &TemplateRow, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO templates (id, name, image, description, memory_mb, cpus, pids, gpus, \
          network, idle_timeout_s, run, files, created_by, created_at) \
@@ -70,7 +68,7 @@ pub async fn upsert(
     .bind(t.idle_timeout_s)
     .bind(&t.run)
     .bind(&t.files)
-    .bind(created_by)
+    .bind(&t.created_by)
     .bind(now)
     .execute(db)
     .await?;

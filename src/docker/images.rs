@@ -10,30 +10,83 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt};
 
+use oci_spec::distribution::Reference;
+
 use super::Engine;
 use crate::error::ApiError;
 
-/// An image reference as users type it: `repo[:tag]` (a registry's `host:port/` prefix is part
-/// of the repo) or an id, parsed once so that nothing empty, overlong, option-like or with odd
-/// characters reaches an engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef(String);
+/// An image reference as users type it, or an image id, parsed once with Docker's grammar
+/// (`oci-spec`'s reference parser) so that berth and the engine agree on which registry host a
+/// name points to, and nothing empty, overlong, option-like or with odd characters reaches an
+/// engine.
+#[derive(Debug, Clone)]
+pub struct ImageRef {
+    /// As the user wrote it: local lookups and messages use it.
+    text: String,
+    /// None for an image id (`sha256:…`), which names no registry.
+    name: Option<Reference>,
+}
+
+impl PartialEq for ImageRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+impl Eq for ImageRef {}
+
+/// Docker Hub's names for itself: credentials and egress rules for one hold for all.
+const DOCKER_HUB: &str = "docker.io";
+const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// A registry host as the engine treats it, so that two spellings of one host compare equal:
+/// lower case, without the default HTTPS port, Docker Hub's aliases as `docker.io`.
+pub fn canonical_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_suffix(":443").unwrap_or(&host);
+    if DOCKER_HUB_ALIASES.contains(&host) {
+        DOCKER_HUB.to_string()
+    } else {
+        host.to_string()
+    }
+}
 
 impl ImageRef {
     pub fn parse(reference: &str) -> Result<ImageRef, ApiError> {
-        let ok = !reference.is_empty()
-            && reference.len() <= 255
-            && !reference.starts_with('-')
-            && reference
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
-        if ok {
-            Ok(ImageRef(reference.to_string()))
-        } else {
-            Err(ApiError::bad_request(format!(
-                "not an image reference: {reference:?}"
-            )))
+        let refuse = |why: &str| {
+            ApiError::bad_request(format!("not an image reference: {reference:?} ({why})"))
+        };
+        if reference.is_empty() || reference.len() > 255 || reference.starts_with('-') {
+            return Err(refuse("1-255 characters, not starting with '-'"));
         }
+        if let Some(hex) = reference.strip_prefix("sha256:") {
+            return if !hex.is_empty()
+                && hex.len() <= 64
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                Ok(ImageRef {
+                    text: reference.to_string(),
+                    name: None,
+                })
+            } else {
+                Err(refuse("an image id is sha256: and hex digits"))
+            };
+        }
+        let name = Reference::try_from(reference).map_err(|e| refuse(&e.to_string()))?;
+        // Docker also reads a first component with capitals as a host; the parser does not.
+        if let Some((first, _)) = reference.split_once('/') {
+            if name.registry() == DOCKER_HUB
+                && !DOCKER_HUB_ALIASES.contains(&first)
+                && first.chars().any(|c| c.is_ascii_uppercase())
+            {
+                return Err(refuse(&format!(
+                    "Docker reads {first} as a registry host; write hosts in lower case"
+                )));
+            }
+        }
+        Ok(ImageRef {
+            text: reference.to_string(),
+            name: Some(name),
+        })
     }
 
     /// `repo:tag`, checked as a whole.
@@ -42,21 +95,45 @@ impl ImageRef {
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// The repository and the tag (`latest` when the reference names none).
+    /// The registry host the engine would contact for this name (canonical, `docker.io` for
+    /// Docker Hub); None for an image id.
+    pub fn registry_host(&self) -> Option<String> {
+        self.name.as_ref().map(|n| canonical_host(n.registry()))
+    }
+
+    /// The repository and the tag (`latest` when the reference names none), as written.
     pub fn repo_and_tag(&self) -> (&str, &str) {
-        match self.0.rsplit_once(':') {
+        let text = self
+            .text
+            .split_once('@')
+            .map_or(self.text.as_str(), |(t, _)| t);
+        match text.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-            _ => (&self.0, "latest"),
+            _ => (text, "latest"),
         }
+    }
+
+    /// What the engine is asked to pull: the fully qualified name berth parsed (so the engine
+    /// cannot read a different host from it) and its tag, or the name with its digest.
+    fn pull_target(&self) -> Result<(String, Option<String>), ApiError> {
+        let name = self
+            .name
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request("an image id cannot be pulled; give its name"))?;
+        let repo = format!("{}/{}", name.registry(), name.repository());
+        Ok(match name.digest() {
+            Some(digest) => (format!("{repo}@{digest}"), None),
+            None => (repo, Some(name.tag().unwrap_or("latest").to_string())),
+        })
     }
 }
 
 impl std::fmt::Display for ImageRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -65,15 +142,17 @@ pub fn pull(
     docker: &bollard::Docker,
     image: &ImageRef,
     credentials: Option<bollard::auth::DockerCredentials>,
-) -> impl futures_util::Stream<Item = Result<bollard::models::CreateImageInfo, bollard::errors::Error>>
-{
-    let (repo, tag) = image.repo_and_tag();
+) -> Result<
+    impl futures_util::Stream<Item = Result<bollard::models::CreateImageInfo, bollard::errors::Error>>,
+    ApiError,
+> {
+    let (from_image, tag) = image.pull_target()?;
     let options = CreateImageOptions {
-        from_image: Some(repo.to_string()),
-        tag: Some(tag.to_string()),
+        from_image: Some(from_image),
+        tag,
         ..Default::default()
     };
-    docker.create_image(Some(options), None, credentials)
+    Ok(docker.create_image(Some(options), None, credentials))
 }
 
 /// Starts pushing `repo:tag` (only that tag).
@@ -114,6 +193,35 @@ pub fn build<'a>(
         ..Default::default()
     };
     docker.build_image(options, None, Some(bollard::body_try_stream(context)))
+}
+
+/// A digest of each leading run of an image's layers, shortest first: an image built on
+/// another (or the same image under another name) has the other's chain among its own.
+pub fn layer_chains(image: &ImageInspect) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    let layers = image
+        .root_fs
+        .as_ref()
+        .and_then(|fs| fs.layers.clone())
+        .unwrap_or_default();
+    let mut hasher = Sha256::new();
+    layers
+        .iter()
+        .map(|layer| {
+            hasher.update(layer.as_bytes());
+            hasher.update(b"\n");
+            format!("{:x}", hasher.clone().finalize())
+        })
+        .collect()
+}
+
+/// The registry hosts an image's names point to (its tags and the digests it was pulled by).
+pub fn named_hosts(image: &ImageInspect) -> Vec<String> {
+    let tags = image.repo_tags.iter().flatten();
+    let digests = image.repo_digests.iter().flatten();
+    tags.chain(digests)
+        .filter_map(|name| ImageRef::parse(name).ok()?.registry_host())
+        .collect()
 }
 
 /// Ids of every image on the engine now, so that a cleanup afterwards can tell what it made.
@@ -229,11 +337,16 @@ impl Engine {
 
     /// Whether the engine has an image by that reference.
     pub async fn has_image(&self, reference: &ImageRef) -> Result<bool, ApiError> {
+        Ok(self.find_image(reference).await?.is_some())
+    }
+
+    /// The image by that reference, if the engine has one.
+    pub async fn find_image(&self, reference: &ImageRef) -> Result<Option<ImageInspect>, ApiError> {
         match self.client().await?.inspect_image(reference.as_str()).await {
-            Ok(_) => Ok(true),
+            Ok(image) => Ok(Some(image)),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(false),
+            }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -365,7 +478,7 @@ fn refused_upload(e: bollard::errors::Error) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::ImageRef;
+    use super::{canonical_host, ImageRef};
 
     #[test]
     fn an_image_reference_is_parsed_once_and_split_where_the_tag_is() {
@@ -374,10 +487,20 @@ mod tests {
             "lab/python:3.12",
             "127.0.0.1:5555/lab/py:1",
             "sha256:0123abcd",
+            "Localhost:5000/x",
         ] {
             assert!(ImageRef::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "-x", "a b", "x;rm", &"a".repeat(256)] {
+        for bad in [
+            "",
+            "-x",
+            "a b",
+            "x;rm",
+            "UPPER",
+            "Evil/x",
+            "sha256:xyz",
+            &"a".repeat(256),
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
         let split = |r: &str| {
@@ -394,5 +517,52 @@ mod tests {
             split("127.0.0.1:5555/lab/py:2"),
             ("127.0.0.1:5555/lab/py".into(), "2".into())
         );
+    }
+
+    #[test]
+    fn the_registry_host_is_the_one_the_engine_would_contact() {
+        let host = |r: &str| ImageRef::parse(r).unwrap().registry_host();
+        assert_eq!(host("busybox").as_deref(), Some("docker.io"));
+        assert_eq!(host("library/busybox:1").as_deref(), Some("docker.io"));
+        assert_eq!(host("index.docker.io/x/y").as_deref(), Some("docker.io"));
+        assert_eq!(
+            host("registry-1.docker.io/x/y").as_deref(),
+            Some("docker.io")
+        );
+        // Docker's rule: a first component with a dot, a port, or `localhost` is a host.
+        assert_eq!(host("Localhost:5000/x").as_deref(), Some("localhost:5000"));
+        assert_eq!(host("localhost/x").as_deref(), Some("localhost"));
+        assert_eq!(
+            host("Registry.Example.com:443/x").as_deref(),
+            Some("registry.example.com")
+        );
+        assert_eq!(
+            host("127.0.0.1:5555/lab/py:1").as_deref(),
+            Some("127.0.0.1:5555")
+        );
+        assert_eq!(host("sha256:0123abcd"), None);
+        assert_eq!(canonical_host("127.0.0.1:5555"), "127.0.0.1:5555");
+    }
+
+    #[test]
+    fn the_engine_is_asked_for_the_name_berth_parsed() {
+        let target = |r: &str| ImageRef::parse(r).unwrap().pull_target().unwrap();
+        assert_eq!(
+            target("busybox:1"),
+            ("docker.io/library/busybox".into(), Some("1".into()))
+        );
+        assert_eq!(
+            target("Localhost:5000/x"),
+            ("Localhost:5000/x".into(), Some("latest".into()))
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            target(&format!("lab/py@{digest}")),
+            (format!("docker.io/lab/py@{digest}"), None)
+        );
+        assert!(ImageRef::parse("sha256:0123abcd")
+            .unwrap()
+            .pull_target()
+            .is_err());
     }
 }

@@ -72,7 +72,7 @@ async fn list(
 }
 
 async fn inspect(
-    _: AuthUser,
+    user: AuthUser,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
@@ -90,7 +90,8 @@ async fn inspect(
         config: image.config.map(|c| ImageConfigView {
             cmd: c.cmd,
             entrypoint: c.entrypoint,
-            env: c.env,
+            // An image's environment can hold what its maker put there for themselves.
+            env: c.env.filter(|_| user.user.is_staff()),
             working_dir: c.working_dir,
             exposed_ports: c.exposed_ports.map(|p| p.into_keys().collect()),
         }),
@@ -137,7 +138,7 @@ struct TagBody {
 }
 
 async fn tag(
-    _: Staff,
+    Staff(user): Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
@@ -145,6 +146,10 @@ async fn tag(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let reference = ImageRef::parse(&reference)?;
+    state
+        .registries
+        .check_may_use(&user.user, &engine, &reference)
+        .await?;
     let image = engine.inspect_image(&reference).await?;
     let id = image.id.unwrap_or_default();
     let tag = body.tag.as_deref().unwrap_or("latest");
@@ -245,13 +250,17 @@ async fn load(
 
 /// `GET /images/{ref}/export`: a `docker save` tar, streamed from the engine.
 async fn export(
-    _: Staff,
+    Staff(user): Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let reference = ImageRef::parse(&reference)?;
+    state
+        .registries
+        .check_may_use(&user.user, &engine, &reference)
+        .await?;
     let tar = engine.export_image(&reference).await?;
     let file = reference.as_str().replace(['/', ':', '@'], "_");
     Ok(HttpResponse::Ok()

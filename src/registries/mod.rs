@@ -7,12 +7,16 @@ pub mod egress;
 pub mod routes;
 mod v2;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bollard::auth::DockerCredentials;
 use serde::{Deserialize, Serialize};
 
+use crate::clock;
 use crate::db::{self, Db};
+use crate::docker::images::{self, canonical_host, ImageRef};
+use crate::docker::Engine;
 use crate::error::ApiError;
 use crate::secrets::SecretBox;
 use crate::users::User;
@@ -67,6 +71,11 @@ impl Registry {
         host_of(&self.server)
     }
 
+    /// The host as the engine compares it (case, default port, Docker Hub's aliases).
+    pub fn canonical_host(&self) -> String {
+        canonical_host(self.host())
+    }
+
     pub fn view(&self) -> RegistryView {
         RegistryView {
             id: self.id.clone(),
@@ -85,14 +94,6 @@ impl Registry {
             public.clone()
         }
     }
-}
-
-/// The registry host an image name starts with, if it names one (Docker's rule: the first path
-/// component, when it has a dot or a port or is `localhost`).
-pub fn image_host(image: &str) -> Option<&str> {
-    let (first, rest) = image.split_once('/')?;
-    (!rest.is_empty() && (first.contains('.') || first.contains(':') || first == "localhost"))
-        .then_some(first)
 }
 
 /// What a user gives to add a registry.
@@ -128,14 +129,23 @@ pub struct Registries {
     db: Db,
     secrets: Arc<SecretBox>,
     public: Egress,
+    /// Hosts (canonical) that non-admins' pulls may name besides Docker Hub and the registries
+    /// an admin added: `registries.allowed_hosts`.
+    allowed_hosts: HashSet<String>,
 }
 
 impl Registries {
-    pub fn new(db: Db, secrets: Arc<SecretBox>, public: Egress) -> Registries {
+    pub fn new(
+        db: Db,
+        secrets: Arc<SecretBox>,
+        public: Egress,
+        allowed_hosts: &[String],
+    ) -> Registries {
         Registries {
             db,
             secrets,
             public,
+            allowed_hosts: allowed_hosts.iter().map(|h| canonical_host(h)).collect(),
         }
     }
 
@@ -148,51 +158,84 @@ impl Registries {
             .collect())
     }
 
-    /// The registry to use for `image`: the one named (by id or name), else the one whose host
-    /// the image name starts with (the user's own before a shared one). None for public images.
+    /// The registry to use for `image`: the one named (by id or name), which must be the
+    /// image's own registry, else the one whose host the image name starts with (the user's own
+    /// before a shared one). None for images of hosts with no stored login.
     pub async fn for_image(
         &self,
         user: &User,
-        image: &str,
+        image: &ImageRef,
         named: Option<&str>,
     ) -> Result<Option<Registry>, ApiError> {
         let registries = self.visible(user).await?;
+        let host = image.registry_host();
         if let Some(named) = named {
-            return registries
+            let registry = registries
                 .into_iter()
                 .find(|r| r.id == named || r.name == named)
-                .map(Some)
-                .ok_or_else(|| ApiError::not_found(format!("no such registry: {named}")));
+                .ok_or_else(|| ApiError::not_found(format!("no such registry: {named}")))?;
+            // Its login goes to its own host only, whatever host the image names.
+            if host.as_deref() != Some(registry.canonical_host().as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "registry {} is {}, but {image} is on {}: a registry's login is only sent \
+                     to its own host",
+                    registry.name,
+                    registry.host(),
+                    host.as_deref().unwrap_or("no registry")
+                )));
+            }
+            return Ok(Some(registry));
         }
-        let Some(host) = image_host(image) else {
+        let Some(host) = host else {
             return Ok(None);
         };
         let mut matching: Vec<Registry> = registries
             .into_iter()
-            .filter(|r| r.host() == host)
+            .filter(|r| r.canonical_host() == host)
             .collect();
         matching.sort_by_key(|r| r.shared());
         Ok(matching.into_iter().next())
     }
 
-    /// The credentials for pulling `image` (None for a public image), once it is clear that the
-    /// engine may be sent where the image's name points: admins and admins' registries
-    /// anywhere, everyone else only where the egress policy allows (the engine would otherwise
-    /// probe the server's own networks on a student's behalf).
+    /// Refuses to send the engine to `image`'s registry on a non-admin's behalf unless that
+    /// registry is Docker Hub, a registry an admin added, or in `registries.allowed_hosts`.
+    /// The engine resolves names and follows redirects and token services by itself, beyond
+    /// what berth can check, so only hosts an admin vouched for are named to it.
+    pub async fn check_engine_may_reach(
+        &self,
+        user: &User,
+        image: &ImageRef,
+    ) -> Result<(), ApiError> {
+        let Some(host) = image.registry_host() else {
+            return Ok(());
+        };
+        if user.is_admin() || host == "docker.io" || self.allowed_hosts.contains(&host) {
+            return Ok(());
+        }
+        let vouched = db::registries::all(&self.db)
+            .await?
+            .into_iter()
+            .map(Registry::from)
+            .any(|r| r.trusted && r.canonical_host() == host);
+        if vouched {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(format!(
+            "{image} is on {host}: images come only from Docker Hub, registries an admin added, \
+             and the hosts an admin lists in registries.allowed_hosts"
+        )))
+    }
+
+    /// The credentials for pulling `image` (None where no login is stored), once it is clear
+    /// that the engine may be sent to the image's registry for this user.
     pub async fn pull_credentials(
         &self,
         user: &User,
-        image: &str,
+        image: &ImageRef,
         named: Option<&str>,
     ) -> Result<Option<DockerCredentials>, ApiError> {
         let registry = self.for_image(user, image, named).await?;
-        if let (Some(host), false) = (image_host(image), user.is_admin()) {
-            let egress = match &registry {
-                Some(registry) => registry.egress(&self.public),
-                None => self.public.clone(),
-            };
-            egress.check_host(host).await?;
-        }
+        self.check_engine_may_reach(user, image).await?;
         registry.map(|r| self.credentials(&r)).transpose()
     }
 
@@ -201,14 +244,75 @@ impl Registries {
         &self,
         user: &User,
         registry: &Registry,
+        target: &ImageRef,
     ) -> Result<DockerCredentials, ApiError> {
-        if !user.is_admin() {
-            registry
-                .egress(&self.public)
-                .check_host(registry.host())
-                .await?;
+        self.check_engine_may_reach(user, target).await?;
+        if target.registry_host().as_deref() != Some(registry.canonical_host().as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "{target} is not on registry {}",
+                registry.name
+            )));
         }
         self.credentials(registry)
+    }
+
+    /// Remembers that `image` was pulled with the login of `host`, so that it stays that
+    /// registry's under any other name and in images built on it.
+    pub async fn record_pull(&self, engine: &Engine, image: &ImageRef, host: &str) {
+        let recorded = async {
+            let Some(found) = engine.find_image(image).await? else {
+                return Ok(());
+            };
+            if let Some(chain) = images::layer_chains(&found).last() {
+                db::images::record_source(&self.db, chain, &canonical_host(host), clock::now_s())
+                    .await?;
+            }
+            Ok::<_, ApiError>(())
+        };
+        if let Err(err) = recorded.await {
+            tracing::warn!(%image, error = %err.message, "could not record where an image came from");
+        }
+    }
+
+    /// Refuses an image that came from a registry whose stored login `user` may not use: by the
+    /// host its name points to, the hosts of its other names, and the registries its layers
+    /// were pulled from (so a new tag or an image built on it does not launder it). Admins use
+    /// any image; everyone else uses such images only through a template made by someone who
+    /// may (see `workspaces`).
+    pub async fn check_may_use(
+        &self,
+        user: &User,
+        engine: &Engine,
+        image: &ImageRef,
+    ) -> Result<(), ApiError> {
+        if user.is_admin() {
+            return Ok(());
+        }
+        let mut hosts: HashSet<String> = image.registry_host().into_iter().collect();
+        if let Some(found) = engine.find_image(image).await? {
+            hosts.extend(images::named_hosts(&found));
+            let chains = images::layer_chains(&found);
+            hosts.extend(db::images::sources_of(&self.db, &chains).await?);
+        }
+        let stored: Vec<Registry> = db::registries::all(&self.db)
+            .await?
+            .into_iter()
+            .map(Registry::from)
+            .collect();
+        for host in hosts {
+            let logins: Vec<&Registry> = stored
+                .iter()
+                .filter(|r| r.canonical_host() == host)
+                .collect();
+            let usable = |r: &&Registry| r.shared() || r.owner_id.as_deref() == Some(&user.id);
+            if !logins.is_empty() && !logins.iter().any(usable) {
+                return Err(ApiError::forbidden(format!(
+                    "{image} comes from {host}, a private registry whose login you may not use; \
+                     a teacher can offer it through a template"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn credentials(&self, registry: &Registry) -> Result<DockerCredentials, ApiError> {
@@ -326,25 +430,5 @@ impl Registries {
             });
         }
         Ok(results)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::image_host;
-
-    #[test]
-    fn image_hosts_follow_dockers_rule() {
-        assert_eq!(
-            image_host("127.0.0.1:5000/team/app:1"),
-            Some("127.0.0.1:5000")
-        );
-        assert_eq!(
-            image_host("registry.example.com/app"),
-            Some("registry.example.com")
-        );
-        assert_eq!(image_host("localhost/app"), Some("localhost"));
-        assert_eq!(image_host("library/busybox"), None);
-        assert_eq!(image_host("busybox:1"), None);
     }
 }

@@ -48,9 +48,25 @@ pub struct Template {
     pub id: String,
     #[serde(flatten)]
     pub spec: TemplateSpec,
+    /// The account that made it; only it and admins may change or delete it, since a template's
+    /// commands run in every workspace made from it.
+    pub created_by: Option<String>,
 }
 
 impl Template {
+    /// Refuses anyone but the template's creator and admins.
+    fn require_changeable_by(&self, user: &User) -> Result<(), ApiError> {
+        user.require_staff("manage templates")?;
+        if user.is_admin() || self.created_by.as_deref() == Some(user.id.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "template {} is another teacher's: only they and admins may change it",
+                self.spec.name
+            )))
+        }
+    }
+
     /// The command that runs `file` (relative to /workspace), by its extension.
     pub fn command_for(&self, file: &str) -> Result<Vec<String>, ApiError> {
         let extension = file
@@ -156,10 +172,15 @@ fn from_row(row: db::templates::TemplateRow) -> Result<Template, ApiError> {
             run: from_json(&row.run)?,
             files: from_json(&row.files)?,
         },
+        created_by: row.created_by,
     })
 }
 
-fn to_row(id: &str, spec: &TemplateSpec) -> Result<db::templates::TemplateRow, ApiError> {
+fn to_row(
+    id: &str,
+    spec: &TemplateSpec,
+    created_by: Option<String>,
+) -> Result<db::templates::TemplateRow, ApiError> {
     Ok(db::templates::TemplateRow {
         id: id.to_string(),
         name: spec.name.clone(),
@@ -173,6 +194,7 @@ fn to_row(id: &str, spec: &TemplateSpec) -> Result<db::templates::TemplateRow, A
         idle_timeout_s: spec.idle_timeout_s.map(|s| s as i64),
         run: to_json(&spec.run)?,
         files: to_json(&spec.files)?,
+        created_by,
     })
 }
 
@@ -206,14 +228,22 @@ pub async fn create(
     user.require_staff("manage templates")?;
     spec.check(limits)?;
     let id = uuid::Uuid::new_v4().to_string();
-    db::templates::upsert(db, &to_row(&id, &spec)?, &user.id, crate::clock::now_s())
-        .await
-        .map_err(db::conflict_on_unique(format!(
-            "a template named {} exists",
-            spec.name
-        )))?;
+    db::templates::upsert(
+        db,
+        &to_row(&id, &spec, Some(user.id.clone()))?,
+        crate::clock::now_s(),
+    )
+    .await
+    .map_err(db::conflict_on_unique(format!(
+        "a template named {} exists",
+        spec.name
+    )))?;
     tracing::info!(template = %id, name = %spec.name, "template created");
-    Ok(Template { id, spec })
+    Ok(Template {
+        id,
+        spec,
+        created_by: Some(user.id.clone()),
+    })
 }
 
 /// Changes a template: the fields given replace the stored ones. Existing workspaces keep
@@ -225,8 +255,8 @@ pub async fn update(
     patch: serde_json::Value,
     limits: &ContainerLimits,
 ) -> Result<Template, ApiError> {
-    user.require_staff("manage templates")?;
     let current = find(db, id).await?;
+    current.require_changeable_by(user)?;
     let mut merged = serde_json::to_value(&current.spec).map_err(|e| ApiError::internal(&e))?;
     let serde_json::Value::Object(patch) = patch else {
         return Err(ApiError::bad_request(
@@ -241,8 +271,7 @@ pub async fn update(
     spec.check(limits)?;
     db::templates::upsert(
         db,
-        &to_row(&current.id, &spec)?,
-        &user.id,
+        &to_row(&current.id, &spec, current.created_by.clone())?,
         crate::clock::now_s(),
     )
     .await
@@ -253,6 +282,7 @@ pub async fn update(
     Ok(Template {
         id: current.id,
         spec,
+        created_by: current.created_by,
     })
 }
 
@@ -260,8 +290,8 @@ pub async fn update(
 /// `force`; then it is hidden from the list and from new workspaces, and the workspaces made
 /// from it keep working with their files.
 pub async fn delete(db: &Db, user: &User, id: &str, force: bool) -> Result<Template, ApiError> {
-    user.require_staff("manage templates")?;
     let template = find(db, id).await?;
+    template.require_changeable_by(user)?;
     let using = db::workspaces::count_using_template(db, &template.id).await?;
     if using > 0 && !force {
         return Err(ApiError::conflict(format!(

@@ -167,7 +167,17 @@ impl Workspaces {
         };
         let body = policy::workspace_body(&user.id, &spec, &self.limits, &host.name)?;
         let image = ImageRef::parse(&template.spec.image)?;
-        crate::containers::pull_if_missing(user, &host, registries, &image).await?;
+        // The image is the template's: it is pulled and judged as its creator's (a teacher may
+        // offer an image of their private registry this way), as the user's once they are gone.
+        let creator = match &template.created_by {
+            Some(id) => crate::users::find_by_id(&self.db, id).await?,
+            None => None,
+        };
+        let vouching = creator.as_ref().unwrap_or(user);
+        registries
+            .check_may_use(vouching, &host.engine, &image)
+            .await?;
+        crate::containers::pull_if_missing(vouching, &host, registries, &image).await?;
         let engine = &host.engine;
         engine.create_volume(&volume, &user.id).await?;
         let made = async {

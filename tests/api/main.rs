@@ -14,5 +14,6 @@ mod logs_stats;
 mod protocol;
 mod proxy;
 mod registries;
+mod security;
 mod server_process;
 mod workspaces;

@@ -15,7 +15,7 @@ pub const REGISTRY: &str = "127.0.0.1:5555";
 pub const REGISTRY_USER: &str = "berth-test";
 pub const REGISTRY_PASSWORD: &str = "berth-registry-pass";
 
-async fn add_registry(
+pub async fn add_registry(
     app: &TestApp,
     user: &TestUser,
     name: &str,
@@ -28,26 +28,30 @@ async fn add_registry(
 }
 
 /// The test registry is on loopback, which registries of non-admins may only reach where the
-/// settings allow it.
+/// settings allow it, and which the engine is sent to for them only as an allowed host.
 async fn app_reaching_the_test_registry() -> TestApp {
-    spawn_app_with(|s| s.registries.allowed_networks = vec!["127.0.0.1/32".into()]).await
+    spawn_app_with(|s| {
+        s.registries.allowed_networks = vec!["127.0.0.1/32".into()];
+        s.registries.allowed_hosts = vec![REGISTRY.into()];
+    })
+    .await
 }
 
-fn unique_repo() -> String {
+pub fn unique_repo() -> String {
     format!(
         "berth-test/pushed-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
 }
 
-fn docker_rmi(reference: &str) {
+pub fn docker_rmi(reference: &str) {
     let _ = std::process::Command::new("docker")
         .args(["rmi", "-f", reference])
         .output();
 }
 
 /// Messages of a pull or push stream until its end; panics on an error.
-async fn transfer(ws: &mut crate::helpers::Ws, stream: u8) -> Vec<Value> {
+pub async fn transfer(ws: &mut crate::helpers::Ws, stream: u8) -> Vec<Value> {
     let mut progress = Vec::new();
     loop {
         let message = ws.next_json().await;
@@ -317,7 +321,8 @@ async fn assert_transfer_stops(proxy: &SlowProxy, layer_bytes: u64) {
 #[tokio::test]
 async fn cancelling_a_pull_or_a_push_stops_the_transfer() {
     let app = app_reaching_the_test_registry().await;
-    let teacher = app.new_user_with_role(Role::Teacher).await;
+    // An admin: the engine is sent to the proxy's port, which no setting lists.
+    let teacher = app.new_user_with_role(Role::Admin).await;
     let proxy = SlowProxy::start(REGISTRY);
     let body = json!({"name": "slow", "server": proxy.address, "username": REGISTRY_USER,
                       "password": REGISTRY_PASSWORD, "shared": true});

@@ -9,7 +9,6 @@ use super::{host_lost, next_item, Ending, Interrupted, Outcome};
 use crate::docker::images::{self, tag_safely, ImageRef};
 use crate::docker::Engine;
 use crate::error::ApiError;
-use crate::registries::image_host;
 use crate::session::protocol::{self, StreamId};
 use crate::session::protocol::{BuildRequest, DeriveRequest, TransferRequest};
 use crate::session::{SessionCtx, StreamParts};
@@ -191,17 +190,21 @@ pub(in crate::session) async fn pull(
 ) -> Outcome {
     let host = ctx.state.hosts.get(request.host.as_deref())?;
     let image = ImageRef::parse(&request.image)?;
-    let credentials = ctx
-        .state
-        .registries
-        .pull_credentials(&ctx.user, image.as_str(), request.registry.as_deref())
+    let registries = &ctx.state.registries;
+    let credentials = registries
+        .pull_credentials(&ctx.user, &image, request.registry.as_deref())
         .await?;
+    let source = credentials.as_ref().and_then(|c| c.serveraddress.clone());
     let docker = host.engine.client().await?;
-    let progress = images::pull(&docker, &image, credentials);
+    let progress = images::pull(&docker, &image, credentials)?;
     ctx.send_text(protocol::started(request.stream)).await;
     tracing::info!(image = %request.image, "pull started");
     let progress = progress.map(|i| i.map(Transfer::from));
-    transfer(&ctx, request.stream, &host.engine, progress, &parts).await
+    let ending = transfer(&ctx, request.stream, &host.engine, progress, &parts).await?;
+    if let (Some(source), false) = (source, parts.cancel.is_cancelled()) {
+        registries.record_pull(&host.engine, &image, &source).await;
+    }
+    Ok(ending)
 }
 
 /// Pushes an image to a stored registry, tagging it under the registry's host first when its
@@ -221,20 +224,22 @@ pub(in crate::session) async fn push(
     let registry = ctx
         .state
         .registries
-        .for_image(&ctx.user, &request.image, Some(named))
+        .visible(&ctx.user)
         .await?
-        .ok_or_else(|| ApiError::not_found("no such registry"))?;
-    let credentials = ctx
-        .state
-        .registries
-        .push_credentials(&ctx.user, &registry)
-        .await?;
-    let docker = host.engine.client().await?;
-    let target = if image_host(image.as_str()) == Some(registry.host()) {
+        .into_iter()
+        .find(|r| r.id == named || r.name == named)
+        .ok_or_else(|| ApiError::not_found(format!("no such registry: {named}")))?;
+    let target = if image.registry_host() == Some(registry.canonical_host()) {
         image.clone()
     } else {
         ImageRef::parse(&format!("{}/{image}", registry.host()))?
     };
+    let credentials = ctx
+        .state
+        .registries
+        .push_credentials(&ctx.user, &registry, &target)
+        .await?;
+    let docker = host.engine.client().await?;
     if target != image {
         let id = host
             .engine

