@@ -382,16 +382,7 @@ impl Engine {
         let docker = self.client().await?;
         let run = async {
             let exec = docker
-                .create_exec(
-                    container,
-                    bollard::exec::CreateExecOptions {
-                        cmd: Some(cmd),
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        user: Some(user.to_string()),
-                        ..Default::default()
-                    },
-                )
+                .create_exec(container, exec::quiet_exec(cmd, user, false))
                 .await?;
             let mut printed = Vec::new();
             if let bollard::exec::StartExecResults::Attached { mut output, .. } =
@@ -404,12 +395,9 @@ impl Engine {
             let code = docker.inspect_exec(&exec.id).await?.exit_code.unwrap_or(-1);
             Ok::<_, ApiError>((code, String::from_utf8_lossy(&printed).into_owned()))
         };
-        tokio::time::timeout(within, run).await.unwrap_or_else(|_| {
-            Err(ApiError::new(
-                crate::error::ErrorCode::Unavailable,
-                "the command in the container did not finish in time",
-            ))
-        })
+        tokio::time::timeout(within, run)
+            .await
+            .unwrap_or_else(|_| Err(exec::did_not_finish()))
     }
 
     /// Docker Hub's answer to a search, through the engine (which may be offline).

@@ -2,14 +2,16 @@
 //! move, and whole directories as tars. Paths are relative to /workspace. Nothing outside it
 //! can be reached: `..`, absolute paths and NUL bytes are refused, and so is any path that goes
 //! through a symlink (a symlink is listed, and can be deleted or moved, but is never followed).
-//! Reads and writes use the engine's archive API, so they work on a stopped workspace too.
+//! Those checks give clear answers; what holds the line is who does the work: reads, writes,
+//! new directories and tars in and out run in the (running) workspace as its user, never as
+//! root through the engine's archive API, so a path that a process of the user's swaps for a
+//! symlink after berth's check reaches nothing the user's own shell could not.
 
 use std::io::Read;
 
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 use crate::docker::files::PathStat;
 use crate::docker::Engine;
@@ -144,36 +146,48 @@ pub async fn read(
         }
         Some(_) => {}
     }
-    let tar = engine.download(container, &path.absolute()).await?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    // The tar holds the one file: its contents go out in chunks as they are read.
-    let reader = tokio_util::io::StreamReader::new(tar.map_err(std::io::Error::other));
-    tokio::task::spawn_blocking(move || {
-        let mut archive = tar::Archive::new(tokio_util::io::SyncIoBridge::new(reader));
-        let result = (|| {
-            let mut entry = archive
-                .entries()?
-                .next()
-                .ok_or_else(|| std::io::Error::other("empty archive"))??;
-            let mut chunk = vec![0u8; 64 * 1024];
-            loop {
-                let n = entry.read(&mut chunk)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                if tx
-                    .blocking_send(Ok(Bytes::copy_from_slice(&chunk[..n])))
-                    .is_err()
-                {
-                    return Ok(()); // the client went away
-                }
-            }
-        })();
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    Ok(crate::upload::receiver_stream(rx))
+    let cmd = vec!["cat".into(), "--".into(), path.absolute()];
+    engine.run_streaming(container, cmd, &as_user()).await
+}
+
+/// The workspace's user, as the engine names it for an exec.
+pub fn as_user() -> String {
+    format!("{UID}:{UID}")
+}
+
+/// How long a file command in the workspace may take.
+const FILE_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs a file command in the workspace as its user, with `input` as its stdin; its complaint
+/// when it fails.
+async fn run_as_user(
+    engine: &Engine,
+    container: &str,
+    cmd: Vec<String>,
+    input: impl Stream<Item = Result<Bytes, std::io::Error>> + Send,
+) -> Result<(), ApiError> {
+    let (code, said) = engine
+        .run_with_input(container, cmd, &as_user(), input, FILE_COMMAND_TIMEOUT)
+        .await?;
+    if code != 0 {
+        return Err(ApiError::bad_request(format!(
+            "the workspace refused: {}",
+            said.trim()
+        )));
+    }
+    Ok(())
+}
+
+/// A shell script and its arguments, as an exec's command.
+fn script(text: &str, args: &[String]) -> Vec<String> {
+    let mut cmd = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        text.to_string(),
+        "sh".to_string(),
+    ];
+    cmd.extend_from_slice(args);
+    cmd
 }
 
 /// The entries of a directory, by name.
@@ -239,33 +253,15 @@ fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
     header
 }
 
-/// A tar of `path`'s missing directories and, when given, the file's bytes at `path`.
-fn tar_for(
-    path: &WorkspacePath,
-    contents: Option<&[u8]>,
-    dir_mode: u32,
-) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let dirs: Vec<WorkspacePath> = match contents {
-        Some(_) => path.ancestors().collect(),
-        None => path.ancestors().chain([path.clone()]).collect(),
-    };
-    for dir in dirs {
-        let mut h = header(tar::EntryType::Directory, 0, dir_mode);
-        builder.append_data(&mut h, format!("{}/", dir.relative()), std::io::empty())?;
-    }
-    if let Some(bytes) = contents {
-        let mut h = header(tar::EntryType::Regular, bytes.len() as u64, 0o644);
-        builder.append_data(&mut h, path.relative(), bytes)?;
-    }
-    builder.into_inner()
+fn one_chunk(
+    bytes: impl Into<Bytes>,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let bytes = bytes.into();
+    futures_util::stream::once(async move { Ok(bytes) })
 }
 
-fn one_chunk(bytes: Vec<u8>) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures_util::stream::once(async move { Ok(Bytes::from(bytes)) })
-}
-
-/// Writes a file (its parents created), whole or not at all.
+/// Writes a file (its parents created), whole or not at all: into a part file that replaces
+/// the old one only once complete.
 pub async fn write(
     engine: &Engine,
     container: &str,
@@ -285,8 +281,11 @@ pub async fn write(
         }
         _ => {}
     }
-    let tar = tar_for(path, Some(&contents), 0o755).map_err(|e| ApiError::internal(&e))?;
-    engine.upload(container, ROOT, one_chunk(tar)).await
+    let cmd = script(
+        r#"set -e; mkdir -p -- "$1"; cat > "$2.berth-part"; mv -f -- "$2.berth-part" "$2""#,
+        &[parent_of(path).absolute(), path.absolute()],
+    );
+    run_as_user(engine, container, cmd, one_chunk(contents)).await
 }
 
 /// Makes a directory and its parents.
@@ -309,8 +308,13 @@ pub async fn make_dir(
         }
         None => {}
     }
-    let tar = tar_for(path, None, 0o755).map_err(|e| ApiError::internal(&e))?;
-    engine.upload(container, ROOT, one_chunk(tar)).await
+    let cmd = vec!["mkdir".into(), "-p".into(), "--".into(), path.absolute()];
+    run_as_user(engine, container, cmd, futures_util::stream::empty()).await
+}
+
+/// The directory `path` is in (/workspace for a top-level name).
+pub fn parent_of(path: &WorkspacePath) -> WorkspacePath {
+    WorkspacePath(path.0[..path.0.len().saturating_sub(1)].to_vec())
 }
 
 /// Makes /workspace the user's, with the template's starter files in it (not overwriting files
@@ -402,130 +406,174 @@ pub async fn archive(
         }
         None => return Err(not_found(path)),
     }
-    let tar = engine.download(container, &path.absolute()).await?;
-    Ok(tar.map_err(std::io::Error::other))
+    let cmd = vec![
+        "tar".into(),
+        "-c".into(),
+        "-f".into(),
+        "-".into(),
+        "-C".into(),
+        path.absolute(),
+        ".".into(),
+    ];
+    engine.run_streaming(container, cmd, &as_user()).await
 }
 
-/// Unpacks an uploaded tar into a directory (made if missing). Every entry becomes the
-/// workspace user's, without set-id bits; entries that would land outside the directory, and
-/// devices or pipes, are refused.
+/// Unpacks an uploaded tar into a directory (made if missing), all of it or nothing. Every
+/// entry becomes the workspace user's, without set-id bits. Refused, naming the entry: entries
+/// that would land outside the directory, devices, pipes and hard links, symlinks whose target
+/// is absolute or climbs out of the directory, and entries beneath a symlink (of the tar, or
+/// one already in the workspace: the engine, writing as root, would follow it). The tar is
+/// checked and rewritten to a spool file before the engine sees a byte of it.
 pub async fn unpack(
     engine: &Engine,
     container: &str,
     path: &WorkspacePath,
     upload: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin + 'static,
 ) -> Result<(), ApiError> {
-    make_dir(engine, container, path).await?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let reader = tokio_util::io::StreamReader::new(upload);
-    let rewrite = tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        let bad = |why: String| ApiError::bad_request(format!("the tar {why}"));
-        let io = |e: std::io::Error| bad(format!("cannot be read: {e}"));
-        let mut archive = tar::Archive::new(tokio_util::io::SyncIoBridge::new(reader));
-        let abort = tx.clone();
-        let mut out = tar::Builder::new(ChannelWriter::new(tx));
-        let rewritten = (|| {
-            for entry in archive.entries().map_err(io)? {
-                let mut entry = entry.map_err(io)?;
-                let name = entry.path().map_err(io)?.to_string_lossy().into_owned();
-                let relative = WorkspacePath::parse(&name).map_err(|e| {
-                    bad(format!(
-                        "holds an entry outside the directory: {}",
-                        e.message
-                    ))
-                })?;
-                let kind = entry.header().entry_type();
-                let mode = entry.header().mode().map_err(io)? & 0o777;
-                match kind {
-                    tar::EntryType::Directory => {
-                        let mut h = header(kind, 0, mode | 0o700);
-                        out.append_data(
-                            &mut h,
-                            format!("{}/", relative.relative()),
-                            std::io::empty(),
-                        )
-                    }
-                    tar::EntryType::Regular | tar::EntryType::Continuous => {
-                        let size = entry.header().size().map_err(io)?;
-                        let mut h = header(tar::EntryType::Regular, size, mode);
-                        out.append_data(&mut h, relative.relative(), &mut entry)
-                    }
-                    tar::EntryType::Symlink => {
-                        let target = entry.link_name().map_err(io)?.unwrap_or_default();
-                        let mut h = header(kind, 0, 0o777);
-                        out.append_link(&mut h, relative.relative(), target)
-                    }
-                    tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
-                    _ => {
-                        return Err(bad(format!(
-                            "holds {name}, which is not a file, directory or symlink"
-                        )))
-                    }
-                }
-                .map_err(|e| ApiError::internal(&e))?;
+    let (spool, dirs) = tokio::task::spawn_blocking(move || {
+        rewrite_upload(tokio_util::io::SyncIoBridge::new(reader))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    make_dir(engine, container, path).await?;
+    check_no_symlinks_below(engine, container, path, &dirs).await?;
+    let file = tokio::fs::File::from_std(spool);
+    let cmd = vec![
+        "tar".into(),
+        "-x".into(),
+        "-f".into(),
+        "-".into(),
+        "-C".into(),
+        path.absolute(),
+    ];
+    run_as_user(
+        engine,
+        container,
+        cmd,
+        tokio_util::io::ReaderStream::new(file),
+    )
+    .await
+}
+
+/// Checks an uploaded tar entry by entry and writes it, rewritten as the workspace user's, to
+/// an unnamed spool file; that file, rewound, and the directories the entries lie in.
+fn rewrite_upload(
+    upload: impl Read,
+) -> Result<(std::fs::File, std::collections::BTreeSet<String>), ApiError> {
+    let bad = |why: String| ApiError::bad_request(format!("the tar {why}"));
+    let io = |e: std::io::Error| bad(format!("cannot be read: {e}"));
+    let internal = |e: std::io::Error| ApiError::internal(&e);
+    let mut archive = tar::Archive::new(upload);
+    let mut out = tar::Builder::new(tempfile::tempfile().map_err(internal)?);
+    let mut links = std::collections::BTreeSet::new();
+    let mut dirs = std::collections::BTreeSet::new();
+    for entry in archive.entries().map_err(io)? {
+        let mut entry = entry.map_err(io)?;
+        let name = entry.path().map_err(io)?.to_string_lossy().into_owned();
+        let relative = WorkspacePath::parse(&name).map_err(|e| {
+            bad(format!(
+                "holds an entry outside the directory: {}",
+                e.message
+            ))
+        })?;
+        if let Some(link) = relative.ancestors().find(|a| links.contains(&a.0)) {
+            return Err(bad(format!(
+                "holds {name}, beneath its own symlink {}",
+                link.relative()
+            )));
+        }
+        dirs.extend(relative.ancestors().map(|a| a.relative()));
+        let kind = entry.header().entry_type();
+        let mode = entry.header().mode().map_err(io)? & 0o777;
+        match kind {
+            tar::EntryType::Directory => {
+                dirs.insert(relative.relative());
+                let mut h = header(kind, 0, mode | 0o700);
+                out.append_data(
+                    &mut h,
+                    format!("{}/", relative.relative()),
+                    std::io::empty(),
+                )
             }
-            out.finish().map_err(|e| ApiError::internal(&e))
-        })();
-        if rewritten.is_err() {
-            // The engine must see a broken body, not a tar that merely ends early.
-            let _ = abort.blocking_send(Err(std::io::Error::other("refused tar")));
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let size = entry.header().size().map_err(io)?;
+                let mut h = header(tar::EntryType::Regular, size, mode);
+                out.append_data(&mut h, relative.relative(), &mut entry)
+            }
+            tar::EntryType::Symlink => {
+                let target = entry.link_name().map_err(io)?.unwrap_or_default();
+                let target = target.to_string_lossy().into_owned();
+                if !link_stays_inside(&relative, &target) {
+                    return Err(bad(format!(
+                        "holds the symlink {name} -> {target}, which points outside the \
+                         directory"
+                    )));
+                }
+                links.insert(relative.0.clone());
+                let mut h = header(kind, 0, 0o777);
+                out.append_link(&mut h, relative.relative(), &target)
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
+            _ => {
+                return Err(bad(format!(
+                    "holds {name}, which is not a file, directory or symlink"
+                )))
+            }
         }
-        drop(out);
-        rewritten
-    });
-    let uploaded = engine
-        .upload(
-            container,
-            &path.absolute(),
-            crate::upload::receiver_stream(rx),
-        )
-        .await;
-    // The tar's own fault says more than the engine's answer to a broken body.
-    rewrite.await.map_err(|e| ApiError::internal(&e))??;
-    uploaded
+        .map_err(internal)?;
+    }
+    let mut spool = out.into_inner().map_err(internal)?;
+    std::io::Seek::rewind(&mut spool).map_err(internal)?;
+    Ok((spool, dirs))
 }
 
-/// A blocking writer that hands what is written to an async reader in chunks.
-struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buffer: Vec<u8>,
+/// Whether a symlink at `link` pointing to `target` stays inside the directory it is unpacked
+/// into: relative, with `..` only at its start (a `..` after a name could climb through another
+/// symlink) and never above the directory.
+fn link_stays_inside(link: &WorkspacePath, target: &str) -> bool {
+    if target.is_empty() || target.starts_with('/') || target.contains('\0') {
+        return false;
+    }
+    let parts: Vec<&str> = target
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let climbs = parts.iter().take_while(|p| **p == "..").count();
+    let depth = link.0.len() - 1;
+    climbs <= depth && !parts[climbs..].contains(&"..")
 }
 
-impl ChannelWriter {
-    const CHUNK: usize = 256 * 1024;
-
-    fn new(tx: mpsc::Sender<Result<Bytes, std::io::Error>>) -> Self {
-        ChannelWriter {
-            tx,
-            buffer: Vec::with_capacity(Self::CHUNK),
+/// Refuses an unpack whose entries lie beneath a symlink already in the workspace. `dirs` are
+/// relative to `path`; a directory that is missing will be made, and so is everything under it.
+async fn check_no_symlinks_below(
+    engine: &Engine,
+    container: &str,
+    path: &WorkspacePath,
+    dirs: &std::collections::BTreeSet<String>,
+) -> Result<(), ApiError> {
+    let mut missing: Vec<&str> = Vec::new();
+    // Sorted, so a directory comes before what is in it.
+    for dir in dirs {
+        if missing.iter().any(|m| {
+            dir.strip_prefix(m)
+                .is_some_and(|rest| rest.starts_with('/'))
+        }) {
+            continue;
+        }
+        let inside = WorkspacePath::parse(&format!("{}/{dir}", path.relative()))?;
+        match engine.stat_path(container, &inside.absolute()).await? {
+            None => missing.push(dir),
+            Some(stat) if stat.is_symlink() => {
+                return Err(ApiError::bad_request(format!(
+                    "the tar holds entries beneath {}, a symlink in the workspace",
+                    inside.relative()
+                )))
+            }
+            Some(_) => {}
         }
     }
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= Self::CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::other("the engine stopped reading"))
-    }
-}
-
-impl Drop for ChannelWriter {
-    fn drop(&mut self) {
-        let _ = std::io::Write::flush(self);
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -110,9 +110,11 @@ async fn read_file(
     query: web::Query<PathQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let path = WorkspacePath::parse(&query.path)?;
-    let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
+    let (opened, _) = state
+        .workspaces
+        .running(&user.user, &id, Access::Read)
+        .await?;
     let bytes = files::read(&opened.host.engine, opened.container(), &path).await?;
-    state.workspaces.touch(&opened.row.id).await;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .streaming(bytes))
@@ -128,9 +130,9 @@ async fn write_file(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let path = WorkspacePath::parse(&query.path)?;
-    let opened = state
+    let (opened, _) = state
         .workspaces
-        .open(&user.user, &id, Access::Write)
+        .running(&user.user, &id, Access::Write)
         .await?;
     let limit = state.workspaces.settings().max_file_mb << 20;
     let (body, pump) = upload::stream(payload, limit);
@@ -151,7 +153,6 @@ async fn write_file(
         contents.freeze(),
     )
     .await?;
-    state.workspaces.touch(&opened.row.id).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -163,12 +164,11 @@ async fn make_dir(
     query: web::Query<PathQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let path = WorkspacePath::parse(&query.path)?;
-    let opened = state
+    let (opened, _) = state
         .workspaces
-        .open(&user.user, &id, Access::Write)
+        .running(&user.user, &id, Access::Write)
         .await?;
     files::make_dir(&opened.host.engine, opened.container(), &path).await?;
-    state.workspaces.touch(&opened.row.id).await;
     Ok(HttpResponse::Created().finish())
 }
 
@@ -186,9 +186,13 @@ async fn in_workspace(
         .await?;
     let engine = &opened.host.engine;
     let cmd = check(engine, opened.container()).await?;
-    let who = format!("{0}:{0}", files::UID);
     let (code, said) = engine
-        .exec_quiet(opened.container(), cmd, &who, FILE_COMMAND_TIMEOUT)
+        .exec_quiet(
+            opened.container(),
+            cmd,
+            &files::as_user(),
+            FILE_COMMAND_TIMEOUT,
+        )
         .await?;
     if code != 0 {
         return Err(ApiError::bad_request(format!(
@@ -239,7 +243,7 @@ async fn move_file(
     in_workspace(&state, &user, &id, async |engine, container| {
         files::existing(engine, container, &from).await?;
         files::free(engine, container, &to).await?;
-        files::make_dir(engine, container, &parent_of(&to)?).await?;
+        files::make_dir(engine, container, &files::parent_of(&to)).await?;
         Ok(vec![
             "mv".into(),
             "--".into(),
@@ -251,11 +255,6 @@ async fn move_file(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn parent_of(path: &WorkspacePath) -> Result<WorkspacePath, ApiError> {
-    let relative = path.relative();
-    WorkspacePath::parse(relative.rsplit_once('/').map_or("", |(dir, _)| dir))
-}
-
 /// `GET /workspaces/{id}/files/archive?path=DIR`: the directory as a tar.
 async fn archive_out(
     user: AuthUser,
@@ -264,9 +263,11 @@ async fn archive_out(
     query: web::Query<PathQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let path = WorkspacePath::parse(&query.path)?;
-    let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
+    let (opened, _) = state
+        .workspaces
+        .running(&user.user, &id, Access::Read)
+        .await?;
     let tar = files::archive(&opened.host.engine, opened.container(), &path).await?;
-    state.workspaces.touch(&opened.row.id).await;
     let name = if path.is_root() {
         opened.row.name.clone()
     } else {
@@ -301,9 +302,9 @@ async fn archive_in(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let path = WorkspacePath::parse(&query.path)?;
-    let opened = state
+    let (opened, _) = state
         .workspaces
-        .open(&user.user, &id, Access::Write)
+        .running(&user.user, &id, Access::Write)
         .await?;
     let limit = state.settings.limits.max_upload_mb << 20;
     let (body, pump) = upload::stream(payload, limit);
@@ -316,7 +317,6 @@ async fn archive_in(
     let (received, unpacked) = tokio::join!(pump, unpack);
     upload::check(&received, limit)?;
     unpacked?;
-    state.workspaces.touch(&opened.row.id).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -12,6 +12,7 @@ use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestUser, Ws, IMAGE};
 use crate::registries::{
     add_registry, docker_rmi, transfer, unique_repo, REGISTRY, REGISTRY_PASSWORD,
 };
+use crate::workspaces::files_url;
 
 #[tokio::test]
 async fn a_template_is_changed_or_deleted_only_by_its_creator_or_an_admin() {
@@ -386,4 +387,190 @@ async fn an_image_of_a_private_registry_is_used_only_by_those_who_may_use_its_lo
     let id = workspace["id"].as_str().unwrap();
     app.track(&format!("berth-ws-{id}"));
     app.track_volume(&format!("berth-ws-{id}"));
+}
+
+/// A tar of `entries`: (name, Some(link target)) for a symlink, (name, None) for a small file.
+fn tar_of(entries: &[(&str, Option<&str>)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, target) in entries {
+        let mut header = tar::Header::new_gnu();
+        match target {
+            Some(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                header.set_mode(0o777);
+                tar.append_link(&mut header, name, target).unwrap();
+            }
+            None => {
+                header.set_size(5);
+                header.set_mode(0o644);
+                header.set_cksum();
+                tar.append_data(&mut header, name, &b"evil\n"[..]).unwrap();
+            }
+        }
+    }
+    tar.into_inner().unwrap()
+}
+
+/// Whether `path` exists in the container, as root sees it.
+fn exists_in(container: &str, path: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["exec", container, "test", "-e", path])
+        .status()
+        .unwrap()
+        .success()
+}
+
+async fn put_tar(
+    app: &TestApp,
+    user: &TestUser,
+    id: &str,
+    dir: &str,
+    tar: Vec<u8>,
+) -> (u16, String) {
+    let response = app
+        .http
+        .put(files_url(app, id, "/archive", dir))
+        .bearer_auth(&user.token)
+        .body(tar)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_uploaded_tar_cannot_climb_out_of_the_workspace() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let student = app.new_user().await;
+    let made = crate::workspaces::template(&app, &teacher, json!({})).await;
+    let id = crate::workspaces::workspace(&app, &student, &made).await;
+    let container = format!("berth-ws-{id}");
+    let marker = format!(
+        "/etc/berth-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let name = marker.trim_start_matches("/etc/");
+    let through_link = tar_of(&[("l", Some("/etc")), (&format!("l/{name}"), None)]);
+
+    // Real: the engine itself, given that tar, writes into the container's /etc as root.
+    let mut cp = std::process::Command::new("docker")
+        .args(["cp", "-", &format!("{container}:/tmp")])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(cp.stdin.as_mut().unwrap(), &through_link).unwrap();
+    assert!(cp.wait().unwrap().success());
+    assert!(
+        exists_in(&container, &marker),
+        "the engine did not follow the link"
+    );
+    std::process::Command::new("docker")
+        .args(["exec", &container, "rm", "-f", &marker])
+        .status()
+        .unwrap();
+
+    // That tar is refused, naming the link, and nothing of it is unpacked.
+    let (status, body) = put_tar(&app, &student, &id, "up", through_link).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("l -> /etc"), "{body}");
+    assert!(!exists_in(&container, &marker));
+    assert!(!exists_in(&container, "/workspace/up/l"), "half unpacked");
+    for (entries, says) in [
+        (vec![("m", Some("../../../.."))], "m -> ../../../.."),
+        (vec![("abs", Some("/etc/passwd"))], "abs -> /etc/passwd"),
+        (vec![("d/x", Some("../../up"))], "d/x -> ../../up"),
+        (
+            vec![("s/a", Some("..")), ("s/b", Some("a/.."))],
+            "s/b -> a/..",
+        ),
+        (vec![("ok.txt", None), ("bad", Some("/"))], "bad -> /"),
+        // Beneath a symlink of the same tar, even one that points inside.
+        (
+            vec![("in", Some("sub")), ("in/x", None)],
+            "in/x, beneath its own symlink in",
+        ),
+    ] {
+        let (status, body) = put_tar(&app, &student, &id, "up", tar_of(&entries)).await;
+        assert_eq!(status, 400, "{says}: {body}");
+        assert!(body.contains(says), "{body}");
+    }
+    assert!(
+        !exists_in(&container, "/workspace/up/ok.txt"),
+        "a refused tar was half unpacked"
+    );
+
+    // Links that stay inside are kept as links.
+    let good = tar_of(&[
+        ("sub/x", None),
+        ("here", Some("sub/x")),
+        ("sub/up", Some("../sub")),
+    ]);
+    let (status, body) = put_tar(&app, &student, &id, "up", good).await;
+    assert_eq!(status, 204, "{body}");
+    let listed = crate::workspaces::list_dir(&app, &student, &id, "up").await;
+    let here = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "here");
+    assert_eq!(here.unwrap()["kind"], "symlink", "{listed}");
+
+    // A symlink the user made in the workspace is not followed either.
+    let mut ws = app.ws(&student.token).await;
+    ws.send(json!({"type": "exec", "stream": 1, "workspace": id,
+                   "cmd": ["ln", "-s", "/etc", "/workspace/sys"]}))
+        .await;
+    assert_eq!(ws.collect(1).await.code, Some(0));
+    let (status, body) = put_tar(
+        &app,
+        &student,
+        &id,
+        "",
+        tar_of(&[(&format!("sys/{name}"), None)]),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("sys"), "{body}");
+    let (status, body) = put_tar(&app, &student, &id, "sys", tar_of(&[(name, None)])).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(!exists_in(&container, &marker));
+}
+
+#[tokio::test]
+async fn a_file_write_is_not_turned_outside_by_a_symlink_swapped_in_meanwhile() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let student = app.new_user().await;
+    let made = crate::workspaces::template(&app, &teacher, json!({})).await;
+    let id = crate::workspaces::workspace(&app, &student, &made).await;
+    let container = format!("berth-ws-{id}");
+    // The student's own process swaps `d` between a directory and a link to /etc, without end.
+    let mut ws = app.ws(&student.token).await;
+    ws.send(
+        json!({"type": "exec", "stream": 1, "workspace": id, "cmd": ["sh", "-c",
+        "cd /workspace; while true; do rm -rf d; mkdir d; rm -rf d; ln -s /etc d; done"]}),
+    )
+    .await;
+    ws.expect("started", 1).await;
+    let (mut written, mut refused) = (0, 0);
+    for _ in 0..100 {
+        match crate::workspaces::put_file(&app, &student, &id, "d/berth-swapped", b"x".to_vec())
+            .await
+        {
+            204 => written += 1,
+            400 => refused += 1,
+            other => panic!("write answered {other}"),
+        }
+    }
+    // Both shapes were met, so the swap really raced the writes.
+    assert!(
+        written > 0 && refused > 0,
+        "{written} written, {refused} refused"
+    );
+    assert!(
+        !exists_in(&container, "/etc/berth-swapped"),
+        "a write went through the swapped-in symlink"
+    );
 }

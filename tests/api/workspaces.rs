@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{eventually, spawn_app, spawn_app_with, Frame, TestApp, TestUser, IMAGE};
 
 /// A template of the test image that runs `.sh` files with its shell.
-async fn template(app: &TestApp, teacher: &TestUser, extra: Value) -> Value {
+pub async fn template(app: &TestApp, teacher: &TestUser, extra: Value) -> Value {
     let mut body = json!({
         "name": format!("sh-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
         "image": IMAGE,
@@ -28,7 +28,7 @@ async fn template(app: &TestApp, teacher: &TestUser, extra: Value) -> Value {
 }
 
 /// A workspace of `template` for `user`, removed (container and volume) when the test ends.
-async fn workspace(app: &TestApp, user: &TestUser, template: &Value) -> String {
+pub async fn workspace(app: &TestApp, user: &TestUser, template: &Value) -> String {
     let response = app
         .post(
             "/api/v1/workspaces",
@@ -44,12 +44,12 @@ async fn workspace(app: &TestApp, user: &TestUser, template: &Value) -> String {
     id
 }
 
-fn files_url(app: &TestApp, id: &str, what: &str, path: &str) -> String {
+pub fn files_url(app: &TestApp, id: &str, what: &str, path: &str) -> String {
     let path: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
     app.url(&format!("/api/v1/workspaces/{id}/files{what}?path={path}"))
 }
 
-async fn put_file(app: &TestApp, user: &TestUser, id: &str, path: &str, bytes: Vec<u8>) -> u16 {
+pub async fn put_file(app: &TestApp, user: &TestUser, id: &str, path: &str, bytes: Vec<u8>) -> u16 {
     app.http
         .put(files_url(app, id, "/content", path))
         .bearer_auth(&user.token)
@@ -61,7 +61,7 @@ async fn put_file(app: &TestApp, user: &TestUser, id: &str, path: &str, bytes: V
         .as_u16()
 }
 
-async fn get_file(app: &TestApp, user: &TestUser, id: &str, path: &str) -> (u16, Vec<u8>) {
+pub async fn get_file(app: &TestApp, user: &TestUser, id: &str, path: &str) -> (u16, Vec<u8>) {
     let response = app
         .http
         .get(files_url(app, id, "/content", path))
@@ -73,7 +73,7 @@ async fn get_file(app: &TestApp, user: &TestUser, id: &str, path: &str) -> (u16,
     (status, response.bytes().await.unwrap().to_vec())
 }
 
-async fn list_dir(app: &TestApp, user: &TestUser, id: &str, path: &str) -> Value {
+pub async fn list_dir(app: &TestApp, user: &TestUser, id: &str, path: &str) -> Value {
     let response = app
         .http
         .get(files_url(app, id, "", path))
@@ -85,7 +85,7 @@ async fn list_dir(app: &TestApp, user: &TestUser, id: &str, path: &str) -> Value
     response.json().await.unwrap()
 }
 
-fn names(listing: &Value) -> Vec<String> {
+pub fn names(listing: &Value) -> Vec<String> {
     listing
         .as_array()
         .unwrap()
