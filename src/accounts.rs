@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::extract::AuthUser;
+use crate::auth::extract::{client_address, AuthUser};
 use crate::db;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -44,11 +44,9 @@ async fn login(
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let auth = &state.auth;
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    auth.check_login_allowed(&body.username, &ip)?;
+    let client =
+        client_address(&req, &auth.trusted_proxies).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    auth.logins.check(&body.username, client)?;
     let (id, hash) = match db::users::credentials(&state.db, &body.username).await? {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
@@ -56,14 +54,14 @@ async fn login(
     // Verified (slowly) even when there is no such account, so timing tells nothing.
     let valid = password::verify(body.password.clone(), hash).await;
     let Some(id) = id.filter(|_| valid) else {
-        auth.record_login_failure(&body.username, &ip);
-        tracing::info!(username = %body.username, %ip, "login refused");
+        auth.logins.failed(&body.username, client);
+        tracing::info!(username = %body.username, %client, "login refused");
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "wrong username or password",
         ));
     };
-    auth.record_login_success(&body.username);
+    auth.logins.succeeded(&body.username, client);
     let (access_token, _) = auth.keys.issue(&id).map_err(|e| ApiError::internal(&e))?;
     Ok(HttpResponse::Ok().json(LoggedIn {
         access_token,
@@ -94,11 +92,11 @@ async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> Result<HttpRes
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(Ticket {
-        ticket: state.auth.issue_ticket(&user.user.id, &user.claims),
+async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(Ticket {
+        ticket: state.auth.issue_ticket(&user.user.id, &user.claims)?,
         expires_in: state.auth.ticket_ttl.as_secs(),
-    })
+    }))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

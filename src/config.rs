@@ -26,6 +26,9 @@ pub struct Settings {
     pub ticket_ttl_s: u64,
     /// Origins a browser WebSocket may come from. Empty: only the server's own.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies (CIDR or addresses) whose `Forwarded`/`X-Forwarded-For` headers name
+    /// the client; anyone else's are ignored.
+    pub trusted_proxies: Vec<String>,
     pub session: SessionSettings,
     pub limits: ContainerLimits,
     pub login: LoginLimits,
@@ -45,6 +48,10 @@ pub struct SessionSettings {
     pub output_queue: usize,
     /// Live streams one session may hold.
     pub max_streams: usize,
+    /// Sessions one user may have open at once; beyond it the upgrade is refused (`too_many`).
+    pub max_sessions_per_user: usize,
+    /// Bytes of stdin queued for one exec that is not reading it; beyond it input is refused.
+    pub max_stdin_bytes: usize,
 }
 
 /// Defaults and maxima for the resources of a container a user creates.
@@ -157,12 +164,15 @@ impl Default for Settings {
             token_ttl_s: 12 * 3600,
             ticket_ttl_s: 30,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             session: SessionSettings {
                 heartbeat_interval_ms: 5_000,
                 heartbeat_timeout_ms: 15_000,
                 max_frame_bytes: 1 << 20,
                 output_queue: 64,
                 max_streams: 32,
+                max_sessions_per_user: 16,
+                max_stdin_bytes: 1 << 20,
             },
             limits: ContainerLimits {
                 default_memory_mb: 512,
@@ -200,6 +210,7 @@ impl std::fmt::Debug for Settings {
             .field("token_ttl_s", &self.token_ttl_s)
             .field("ticket_ttl_s", &self.ticket_ttl_s)
             .field("allowed_origins", &self.allowed_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("session", &self.session)
             .field("limits", &self.limits)
             .field("login", &self.login)
@@ -313,4 +324,16 @@ mod tests {
         let shown = format!("{settings:?}");
         assert!(!shown.contains("super-secret") && !shown.contains("c2VjcmV0"));
     }
+}
+
+/// Networks from a setting (CIDR texts, or single addresses); `key` names it in the error.
+pub fn networks(key: &str, texts: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    texts
+        .iter()
+        .map(|net| {
+            net.parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("{key}: {net:?} is not a network"))
+        })
+        .collect()
 }

@@ -51,7 +51,16 @@ impl AppState {
                 .context("loading the token signing secret")?;
         let keys = TokenKeys::new(&secret, settings.token_ttl_s);
         let ticket_ttl = Duration::from_secs(settings.ticket_ttl_s);
-        let auth = AuthState::load(&db, keys, ticket_ttl, settings.login.clone()).await?;
+        let trusted_proxies =
+            crate::config::networks("trusted_proxies", &settings.trusted_proxies)?;
+        let auth = AuthState::load(
+            &db,
+            keys,
+            ticket_ttl,
+            settings.login.clone(),
+            trusted_proxies,
+        )
+        .await?;
         let engine = Engine::from_settings(settings.docker_host.as_deref())
             .context("reading the docker_host setting")?;
         if let Err(e) = engine.api_version().await {

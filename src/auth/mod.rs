@@ -2,6 +2,7 @@
 //! protected handlers take ([`extract`]).
 
 pub mod extract;
+pub mod throttle;
 pub mod token;
 
 use std::time::{Duration, Instant};
@@ -14,6 +15,9 @@ use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
 pub use token::{Claims, TokenKeys};
 
+/// Live tickets one user may hold (each opens one session, within seconds).
+pub const MAX_TICKETS_PER_USER: usize = 16;
+
 /// Signing keys, revoked tokens, live WebSocket tickets and recent login failures.
 pub struct AuthState {
     pub keys: TokenKeys,
@@ -21,8 +25,9 @@ pub struct AuthState {
     revoked: DashMap<String, i64>,
     tickets: DashMap<String, Ticket>,
     pub ticket_ttl: Duration,
-    login_failures: DashMap<String, (u32, Instant)>,
-    login_limits: LoginLimits,
+    pub logins: throttle::LoginThrottle,
+    /// Proxies whose forwarding headers say who the client is (`trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A single-use pass for one WebSocket upgrade, standing for the token that asked for it.
@@ -39,6 +44,7 @@ impl AuthState {
         keys: TokenKeys,
         ticket_ttl: Duration,
         login_limits: LoginLimits,
+        trusted_proxies: Vec<ipnet::IpNet>,
     ) -> Result<Self, sqlx::Error> {
         let rows = db::tokens::live_revocations(db, crate::clock::now_s()).await?;
         Ok(AuthState {
@@ -46,8 +52,8 @@ impl AuthState {
             revoked: rows.into_iter().collect(),
             tickets: DashMap::new(),
             ticket_ttl,
-            login_failures: DashMap::new(),
-            login_limits,
+            logins: throttle::LoginThrottle::new(login_limits),
+            trusted_proxies,
         })
     }
 
@@ -69,11 +75,23 @@ impl AuthState {
             .filter(|claims| !self.is_revoked(&claims.jti))
     }
 
-    /// A ticket standing for `claims` (the token of `user_id`) for one WebSocket upgrade.
-    pub fn issue_ticket(&self, user_id: &str, claims: &Claims) -> String {
+    /// A ticket standing for `claims` (the token of `user_id`) for one WebSocket upgrade; at
+    /// most [`MAX_TICKETS_PER_USER`] live at once for one user.
+    pub fn issue_ticket(&self, user_id: &str, claims: &Claims) -> Result<String, ApiError> {
         let now = Instant::now();
         if self.tickets.len() > 1024 {
             self.tickets.retain(|_, t| t.expires > now);
+        }
+        let held = self
+            .tickets
+            .iter()
+            .filter(|t| t.user_id == user_id && t.expires > now)
+            .count();
+        if held >= MAX_TICKETS_PER_USER {
+            return Err(ApiError::new(
+                ErrorCode::TooMany,
+                format!("at most {MAX_TICKETS_PER_USER} unused tickets at once"),
+            ));
         }
         let ticket = token::random_token();
         self.tickets.insert(
@@ -84,52 +102,13 @@ impl AuthState {
                 expires: now + self.ticket_ttl,
             },
         );
-        ticket
+        Ok(ticket)
     }
 
     /// Takes a ticket out: it works once, within its lifetime, while its token is not revoked.
     pub fn redeem_ticket(&self, ticket: &str) -> Option<Ticket> {
         let (_, entry) = self.tickets.remove(ticket)?;
         (entry.expires > Instant::now() && !self.is_revoked(&entry.claims.jti)).then_some(entry)
-    }
-
-    /// Refuses a login attempt when the username or the address failed too often lately.
-    pub fn check_login_allowed(&self, username: &str, ip: &str) -> Result<(), ApiError> {
-        let window = Duration::from_secs(self.login_limits.window_s);
-        let over = |key: String, max: u32| {
-            self.login_failures
-                .get(&key)
-                .is_some_and(|entry| entry.1.elapsed() < window && entry.0 >= max)
-        };
-        if over(
-            format!("user:{username}"),
-            self.login_limits.max_failures_per_user,
-        ) || over(format!("ip:{ip}"), self.login_limits.max_failures_per_ip)
-        {
-            return Err(ApiError::new(
-                ErrorCode::TooMany,
-                "too many failed logins; try again later",
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn record_login_failure(&self, username: &str, ip: &str) {
-        let window = Duration::from_secs(self.login_limits.window_s);
-        for key in [format!("user:{username}"), format!("ip:{ip}")] {
-            let mut entry = self
-                .login_failures
-                .entry(key)
-                .or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= window {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
-
-    pub fn record_login_success(&self, username: &str) {
-        self.login_failures.remove(&format!("user:{username}"));
     }
 }
 

@@ -23,16 +23,7 @@ pub enum Egress {
 impl Egress {
     /// Public addresses plus the networks in `allowed` (CIDR texts from the settings).
     pub fn public_and(allowed: &[String]) -> anyhow::Result<Egress> {
-        let allowed = allowed
-            .iter()
-            .map(|net| {
-                net.parse::<IpNet>()
-                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| {
-                        anyhow::anyhow!("registries.allowed_networks: {net:?} is not a network")
-                    })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let allowed = crate::config::networks("registries.allowed_networks", allowed)?;
         Ok(Egress::Public {
             allowed: Arc::new(allowed),
         })

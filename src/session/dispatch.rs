@@ -98,13 +98,7 @@ async fn handle_input(ctx: &Arc<SessionCtx>, frame: Bytes) {
         Some(None) => Err(ApiError::bad_request(
             "this stream takes no input (or its stdin was closed)",
         )),
-        Some(Some(tx)) => tx.try_send(frame.slice(2..)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ApiError::new(
-                ErrorCode::TooMany,
-                "the process is not reading its input; input refused",
-            ),
-            mpsc::error::TrySendError::Closed(_) => ApiError::not_found("stream has ended"),
-        }),
+        Some(Some(tx)) => tx.try_send(frame.slice(2..)),
     };
     if let Err(err) = result {
         ctx.send_error(Some(stream), &err).await;
@@ -279,7 +273,7 @@ fn open_stream(ctx: &SessionCtx, stream: StreamId, io: Io) -> Result<StreamParts
     }
     let cancel = ctx.cancel.child_token();
     let (stdin_tx, stdin_rx) = if io.stdin {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = super::stdin::queue(ctx.settings.max_stdin_bytes);
         (Some(tx), Some(rx))
     } else {
         (None, None)

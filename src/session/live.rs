@@ -16,6 +16,8 @@ pub struct Sessions {
     pub(super) shutdown: CancellationToken,
     pub(super) tracker: TaskTracker,
     pub(super) live_streams: Arc<AtomicUsize>,
+    /// Open sessions per user, so one user cannot hold the server's sockets and tasks.
+    per_user: DashMap<String, usize>,
 }
 
 pub(super) struct LiveSession {
@@ -32,6 +34,7 @@ impl Default for Sessions {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             live_streams: Arc::new(AtomicUsize::new(0)),
+            per_user: DashMap::new(),
         }
     }
 }
@@ -43,6 +46,24 @@ impl Sessions {
 
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
+    }
+
+    /// Counts a new session of `user_id`, unless they have `max` open already.
+    pub(super) fn admit(&self, user_id: &str, max: usize) -> bool {
+        let mut open = self.per_user.entry(user_id.to_string()).or_insert(0);
+        if *open >= max {
+            return false;
+        }
+        *open += 1;
+        true
+    }
+
+    /// Counts a session of `user_id` as closed.
+    pub(super) fn left(&self, user_id: &str) {
+        self.per_user.remove_if_mut(user_id, |_, open| {
+            *open = open.saturating_sub(1);
+            *open == 0
+        });
     }
 
     /// Streams (exec, logs, stats) running now, over all sessions.

@@ -17,6 +17,7 @@ mod dispatch;
 pub mod live;
 pub mod protocol;
 mod socket;
+mod stdin;
 mod streams;
 pub mod upgrade;
 
@@ -56,7 +57,7 @@ pub(crate) struct SessionCtx {
 /// The reader's grip on one running stream.
 pub(crate) struct StreamHandle {
     pub cancel: CancellationToken,
-    pub stdin: Option<mpsc::Sender<Bytes>>,
+    pub stdin: Option<stdin::StdinSender>,
     pub resize: Option<mpsc::Sender<(u16, u16)>>,
     pub flow: watch::Sender<Flow>,
 }
@@ -85,7 +86,7 @@ impl Flow {
 /// The stream's side of its handle.
 pub(crate) struct StreamParts {
     pub cancel: CancellationToken,
-    pub stdin: Option<mpsc::Receiver<Bytes>>,
+    pub stdin: Option<stdin::StdinReceiver>,
     pub resize: Option<mpsc::Receiver<(u16, u16)>>,
     pub flow: watch::Receiver<Flow>,
 }

@@ -13,13 +13,16 @@ use tracing::Instrument;
 use super::live::LiveSession;
 use super::{socket, SessionCtx};
 use crate::auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::users;
 
-/// Frames larger than this end the connection (close code 1009); frames between the configured
-/// `max_frame_bytes` and this get an `error` and the session goes on.
-const HARD_FRAME_LIMIT: usize = 64 << 20;
+/// Frames (and messages assembled from continuation frames) larger than this end the
+/// connection (close code 1009); those between the configured `max_frame_bytes` and this get
+/// an `error` and the session goes on. Twice the configured size, with room for small limits.
+fn hard_frame_limit(max_frame_bytes: usize) -> usize {
+    max_frame_bytes.saturating_mul(2).max(64 << 10)
+}
 
 #[derive(serde::Deserialize)]
 pub struct WsQuery {
@@ -46,15 +49,32 @@ pub async fn ws_handler(
         .await?
         .ok_or_else(ApiError::unauthorized)?;
 
-    let (response, ws, messages) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
+    let sessions = state.sessions.clone();
+    let max_sessions = settings.session.max_sessions_per_user;
+    if !sessions.admit(&user.id, max_sessions) {
+        return Err(ApiError::new(
+            ErrorCode::TooMany,
+            format!("at most {max_sessions} sessions may be open at once; close one first"),
+        ));
+    }
+    let (response, ws, messages) = match actix_ws::handle(&req, body) {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            sessions.left(&user.id);
+            return Err(ApiError::bad_request(format!(
+                "not a WebSocket upgrade: {e}"
+            )));
+        }
+    };
+    // Messages are assembled from continuation frames only up to what a frame may be, so
+    // nothing larger is ever buffered; beyond the hard limit the connection closes.
+    let hard_limit = hard_frame_limit(settings.session.max_frame_bytes);
     let messages = messages
-        .max_frame_size(HARD_FRAME_LIMIT)
+        .max_frame_size(hard_limit)
         .aggregate_continuations()
-        .max_continuation_size(HARD_FRAME_LIMIT);
+        .max_continuation_size(hard_limit);
 
     let id = uuid::Uuid::new_v4().to_string();
-    let sessions = state.sessions.clone();
     let cancel = sessions.shutdown.child_token();
     let reason = Arc::new(OnceLock::new());
     sessions.live.insert(
@@ -72,6 +92,7 @@ pub async fn ws_handler(
     }
 
     let span = tracing::info_span!("session", session = %id, user = %user.id);
+    let user_id = user.id.clone();
     let (out_tx, out_rx) = mpsc::channel(settings.session.output_queue);
     let ctx = Arc::new(SessionCtx {
         id: id.clone(),
@@ -90,6 +111,7 @@ pub async fn ws_handler(
             tracing::info!("session opened");
             socket::run(ctx, ws, messages, out_rx, reason).await;
             sessions.live.remove(&id);
+            sessions.left(&user_id);
             tracing::info!("session closed");
         }
         .instrument(span),

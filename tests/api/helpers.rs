@@ -362,6 +362,19 @@ impl Ws {
             .expect("frame sent");
     }
 
+    /// Sends one text message as fragments: the first frame, then continuation frames.
+    pub async fn send_fragments(&mut self, parts: &[&[u8]]) {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        for (n, part) in parts.iter().enumerate() {
+            let opcode = OpCode::Data(if n == 0 { Data::Text } else { Data::Continue });
+            let frame = Frame::message(part.to_vec(), opcode, n + 1 == parts.len());
+            if self.socket.send(Message::Frame(frame)).await.is_err() {
+                return; // the server may close the connection before the last fragment
+            }
+        }
+    }
+
     pub async fn stdin(&mut self, stream: u8, bytes: &[u8]) {
         let mut frame = vec![stream, 0];
         frame.extend_from_slice(bytes);

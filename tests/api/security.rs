@@ -574,3 +574,178 @@ async fn a_file_write_is_not_turned_outside_by_a_symlink_swapped_in_meanwhile() 
         "a write went through the swapped-in symlink"
     );
 }
+
+/// A session request for `token`, as `Ws::connect` makes it.
+fn ws_request(
+    app: &TestApp,
+    token: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/api/v1/ws", app.address)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn one_user_cannot_hold_more_sessions_or_tickets_than_the_limit() {
+    let app = spawn_app_with(|s| s.session.max_sessions_per_user = 4).await;
+    let student = app.new_user().await;
+    let other = app.new_user().await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(app.ws(&student.token).await);
+    }
+    match Ws::open(ws_request(&app, &student.token)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(body.contains("too_many"), "{body}");
+        }
+        other => panic!("a fifth session was not refused: {other:?}"),
+    }
+    // Someone else is not affected, and a closed session makes room.
+    app.ws(&other.token).await;
+    drop(open.pop());
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(ws) = Ws::open(ws_request(&app, &student.token)).await {
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reopened.is_some(), "a closed session did not make room");
+
+    // Tickets: a bounded number live at once.
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let response = app
+            .post("/api/v1/ws/ticket", Some(&student.token), json!({}))
+            .await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        16,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429));
+}
+
+#[tokio::test]
+async fn stdin_a_process_does_not_read_is_bounded_in_bytes() {
+    let app = spawn_app().await;
+    let student = app.new_user().await;
+    let container = app.running_container(&student, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&student.token).await;
+    ws.exec(1, &container, &["sleep", "3600"], false).await;
+    let chunk = vec![b'x'; 512 * 1024];
+    let mut accepted = 0usize;
+    let refused = loop {
+        ws.stdin(1, &chunk).await;
+        match ws.next_within(std::time::Duration::from_millis(100)).await {
+            Some(crate::helpers::Frame::Json(error)) if error["type"] == "error" => break error,
+            Some(other) => panic!("unexpected {other:?}"),
+            None => accepted += chunk.len(),
+        }
+        assert!(
+            accepted < 64 << 20,
+            "64 MiB of stdin taken without a refusal"
+        );
+    };
+    assert_eq!(refused["code"], "too_many", "{refused}");
+    // One MiB queued, and what the pipe and the sockets on the way hold.
+    assert!(accepted <= 6 << 20, "{accepted} bytes taken");
+    // The stream and the session go on.
+    ws.send(json!({"type": "ping", "t": 1})).await;
+    assert_eq!(ws.next_json().await["type"], "pong");
+}
+
+#[tokio::test]
+async fn a_message_in_continuation_frames_is_not_assembled_past_the_limit() {
+    let app = spawn_app_with(|s| s.session.max_frame_bytes = 64 * 1024).await;
+    let student = app.new_user().await;
+    // Within the limit, fragments make one message.
+    let mut ws = app.ws(&student.token).await;
+    ws.send_fragments(&[br#"{"type":"ping","#, br#""t":7}"#])
+        .await;
+    assert_eq!(ws.next_json().await, json!({"type": "pong", "t": 7}));
+    // Far past it, the connection closes rather than buffer the rest.
+    let part = vec![b'a'; 60 * 1024];
+    let parts: Vec<&[u8]> = std::iter::once(&br#"{"type":"ping","t":""#[..])
+        .chain(std::iter::repeat_n(&part[..], 40))
+        .collect();
+    ws.send_fragments(&parts).await;
+    loop {
+        match ws.next().await {
+            crate::helpers::Frame::Closed(_) => break,
+            crate::helpers::Frame::Json(v) => {
+                assert_ne!(v["type"], "pong", "2.4 MiB were assembled: {v}")
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn login_from(app: &TestApp, forwarded_for: &str, username: &str, password: &str) -> u16 {
+    app.http
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_do_not_lock_the_teacher_out() {
+    // berth behind a proxy on loopback: the proxy says who the client is.
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let attacker = "203.0.113.5";
+    for _ in 0..5 {
+        assert_eq!(
+            login_from(&app, attacker, &teacher.username, "guess").await,
+            401
+        );
+    }
+    // Real: the attacker's address is locked out of the account, even with the right password,
+    // and a forged hop in front of the proxy's own does not change who it is.
+    assert_eq!(
+        login_from(&app, attacker, &teacher.username, &teacher.password).await,
+        429
+    );
+    let forged = format!("198.51.100.99, {attacker}");
+    assert_eq!(
+        login_from(&app, &forged, &teacher.username, &teacher.password).await,
+        429
+    );
+    // The teacher, at their own address, signs in.
+    let own = "198.51.100.7";
+    assert_eq!(
+        login_from(&app, own, &teacher.username, &teacher.password).await,
+        200
+    );
+
+    // Without the proxy trusted, the header is the client's own word and counts for nothing.
+    let direct = spawn_app().await;
+    let student = direct.new_user().await;
+    for n in 0..5 {
+        let spoofed = format!("192.0.2.{n}");
+        assert_eq!(
+            login_from(&direct, &spoofed, &student.username, "guess").await,
+            401
+        );
+    }
+    assert_eq!(
+        login_from(&direct, "192.0.2.200", &student.username, "guess").await,
+        429
+    );
+}

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use crate::session::stdin::StdinReceiver;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -286,7 +285,7 @@ async fn kill_leftovers(engine: &Engine, container: &str, exec_id: &str, marker:
 
 /// Copies client input to the process; closing the channel (`eof`) half-closes its stdin.
 async fn feed_stdin(
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: StdinReceiver,
     mut input: std::pin::Pin<Box<dyn AsyncWrite + Send>>,
     cancel: CancellationToken,
 ) {
@@ -301,7 +300,7 @@ async fn feed_stdin(
         };
         let written = tokio::select! {
             _ = cancel.cancelled() => return,
-            written = input.write_all(&chunk) => written,
+            written = input.write_all(&chunk.bytes) => written,
         };
         if written.is_err() || input.flush().await.is_err() {
             return;
