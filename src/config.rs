@@ -255,6 +255,18 @@ impl Settings {
     }
 }
 
+/// Networks from a setting (CIDR texts, or single addresses); `key` names it in the error.
+pub fn networks(key: &str, texts: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    texts
+        .iter()
+        .map(|net| {
+            net.parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("{key}: {net:?} is not a network"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 // figment's test jail returns its own (large) error type.
 #[allow(clippy::result_large_err)]
@@ -324,16 +336,4 @@ mod tests {
         let shown = format!("{settings:?}");
         assert!(!shown.contains("super-secret") && !shown.contains("c2VjcmV0"));
     }
-}
-
-/// Networks from a setting (CIDR texts, or single addresses); `key` names it in the error.
-pub fn networks(key: &str, texts: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
-    texts
-        .iter()
-        .map(|net| {
-            net.parse::<ipnet::IpNet>()
-                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| anyhow::anyhow!("{key}: {net:?} is not a network"))
-        })
-        .collect()
 }

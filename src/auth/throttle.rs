@@ -87,7 +87,7 @@ impl LoginThrottle {
             let mut n = 0usize;
             self.failures.retain(|_, _| {
                 n += 1;
-                n % 4 != 0
+                !n.is_multiple_of(4)
             });
         }
     }
