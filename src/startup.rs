@@ -87,7 +87,6 @@ impl AppState {
                 db.clone(),
                 hosts.clone(),
                 settings.workspaces.clone(),
-                settings.quotas.clone(),
                 settings.limits.clone(),
             )),
             registries: Registries::new(

@@ -5,6 +5,7 @@
 
 pub mod routes;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bollard::models::{ContainerInspectResponse, ContainerSummary};
@@ -122,6 +123,22 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// What a reservation is for: a workspace also counts against the number of workspaces.
+#[derive(Clone, Copy)]
+pub enum Reserving {
+    Container,
+    Workspace,
+}
+
+impl Reserving {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reserving::Container => "container",
+            Reserving::Workspace => "workspace",
+        }
+    }
+}
+
 /// The containers service.
 pub struct Containers {
     db: Db,
@@ -140,38 +157,92 @@ impl Containers {
         }
     }
 
-    /// Refuses with `quota_exceeded` when `adding_mb` more would take the memory reserved by
-    /// the owner's containers and workspaces, on every host, beyond `max_mb`.
-    pub async fn check_memory_quota(
+    /// Takes `memory_mb` (and for a workspace, one workspace) of the user's quota as
+    /// reservation `id`, or refuses with `quota_exceeded`. The check and the taking are one
+    /// database statement, so parallel creations cannot all pass one check. Reservations whose
+    /// container or workspace went away behind berth's back are given back first; memory of
+    /// containers made before reservations existed still counts.
+    pub async fn reserve(
         &self,
-        owner: &str,
-        adding_mb: u64,
-        max_mb: u64,
+        user: &User,
+        id: &str,
+        kind: Reserving,
+        memory_mb: u64,
     ) -> Result<(), ApiError> {
-        let mut reserved = 0u64;
+        let (max_workspaces, max_mb) = self.quotas.for_user(user.is_staff());
+        let mut live = HashSet::new();
+        let mut untracked = 0u64;
+        let mut every_host_answered = true;
         for host in self.hosts.all() {
             if !host.engine.is_healthy() {
+                every_host_answered = false;
                 continue;
             }
-            for container in host.engine.list_managed(Some(owner)).await? {
-                reserved += container
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(docker::LABEL_MEMORY_MB))
-                    .and_then(|m| m.parse::<u64>().ok())
-                    .unwrap_or(0);
+            for container in host.engine.list_managed(Some(&user.id)).await? {
+                let labels = container.labels.unwrap_or_default();
+                let held = labels
+                    .get(docker::LABEL_RESERVATION)
+                    .or_else(|| labels.get(docker::policy::LABEL_WORKSPACE));
+                match held {
+                    Some(held) => {
+                        live.insert(held.clone());
+                    }
+                    None => {
+                        untracked += labels
+                            .get(docker::LABEL_MEMORY_MB)
+                            .and_then(|m| m.parse::<u64>().ok())
+                            .unwrap_or(0)
+                    }
+                }
             }
         }
-        if reserved + adding_mb > max_mb {
-            return Err(ApiError::new(
-                ErrorCode::QuotaExceeded,
+        if every_host_answered {
+            // Older than any creation still under way: gone, unless its container is there.
+            let settled = crate::clock::now_s() - 600;
+            for stale in db::reservations::older_than(&self.db, &user.id, settled).await? {
+                let workspace = db::workspaces::find(&self.db, &stale).await?.is_some();
+                if !live.contains(&stale) && !workspace {
+                    db::reservations::release(&self.db, &stale).await?;
+                }
+            }
+        }
+        let reservation = db::reservations::Reservation {
+            id,
+            owner_id: &user.id,
+            kind: kind.as_str(),
+            memory_mb: memory_mb as i64,
+        };
+        let taken = db::reservations::take(
+            &self.db,
+            &reservation,
+            untracked as i64,
+            max_mb as i64,
+            i64::from(max_workspaces),
+            crate::clock::now_s(),
+        )
+        .await?;
+        if taken {
+            return Ok(());
+        }
+        let (workspaces, reserved) = db::reservations::held_by(&self.db, &user.id).await?;
+        let reserved = reserved as u64 + untracked;
+        let message =
+            if matches!(kind, Reserving::Workspace) && workspaces >= i64::from(max_workspaces) {
+                format!("you have {workspaces} workspaces, the most you may have")
+            } else {
                 format!(
                     "your containers and workspaces reserve {reserved} MiB of memory; \
-                     {adding_mb} MiB more would pass your quota of {max_mb} MiB"
-                ),
-            ));
+                 {memory_mb} MiB more would pass your quota of {max_mb} MiB"
+                )
+            };
+        Err(ApiError::new(ErrorCode::QuotaExceeded, message))
+    }
+
+    /// Gives a reservation back (its container or workspace is gone, or was never made).
+    pub async fn release(&self, id: &str) {
+        if let Err(e) = db::reservations::release(&self.db, id).await {
+            tracing::warn!(reservation = %id, error = %e, "could not give a reservation back");
         }
-        Ok(())
     }
 
     /// Creates a container on the host asked for (`auto`: the one with the most unreserved
@@ -196,12 +267,28 @@ impl Containers {
         let engine = &host.engine;
         // Limits and quota are checked before anything is pulled.
         let body = policy::container_body(&user.id, spec, &self.limits, &host.name)?;
-        let (_, quota) = self.quotas.for_user(user.is_staff());
-        let memory_mb = spec.memory_mb.unwrap_or(self.limits.default_memory_mb);
-        self.check_memory_quota(&user.id, memory_mb, quota).await?;
         registries.check_may_use(user, engine, &image).await?;
-        let pulled = pull_if_missing(user, &host, registries, &image).await?;
-        let id = engine.create_container(body, spec.name.clone()).await?;
+        let memory_mb = spec.memory_mb.unwrap_or(self.limits.default_memory_mb);
+        let reservation = uuid::Uuid::new_v4().to_string();
+        self.reserve(user, &reservation, Reserving::Container, memory_mb)
+            .await?;
+        let made = async {
+            let pulled = pull_if_missing(user, &host, registries, &image).await?;
+            let mut body = body;
+            if let Some(labels) = body.labels.as_mut() {
+                labels.insert(docker::LABEL_RESERVATION.to_string(), reservation.clone());
+            }
+            let id = engine.create_container(body, spec.name.clone()).await?;
+            Ok::<_, ApiError>((pulled, id))
+        }
+        .await;
+        let (pulled, id) = match made {
+            Ok(made) => made,
+            Err(err) => {
+                self.release(&reservation).await;
+                return Err(err);
+            }
+        };
         let info = engine
             .inspect_container(&id)
             .await?
@@ -227,6 +314,7 @@ impl Containers {
         if let Err(err) = recorded {
             // Unrecorded, it could not be found again: take back the container just made.
             let _ = engine.remove_container(&id).await;
+            self.release(&reservation).await;
             return Err(err);
         }
         tracing::info!(container = %id, image = %spec.image, host = %host.name, pulled, "container created");
@@ -360,9 +448,13 @@ impl Containers {
     /// Removes a container the user may use, and berth's record of it.
     pub async fn remove(&self, user: &User, id: &str) -> Result<(), ApiError> {
         let (info, host) = self.find_owned(user, id).await?;
+        let held = docker::label(&info, docker::LABEL_RESERVATION).map(str::to_string);
         let id = info.id.unwrap_or_default();
         host.engine.remove_container(&id).await?;
         db::containers::delete(&self.db, &id).await?;
+        if let Some(held) = held {
+            self.release(&held).await;
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ pub mod courses;
 pub mod hosts;
 pub mod images;
 pub mod registries;
+pub mod reservations;
 pub mod templates;
 pub mod tokens;
 pub mod users;

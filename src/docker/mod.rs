@@ -36,6 +36,8 @@ pub const LABEL_MEMORY_MB: &str = "berth.memory_mb";
 /// The CPU and process limits it was made with, so that a list shows them without an inspect.
 pub const LABEL_CPUS: &str = "berth.cpus";
 pub const LABEL_PIDS_LIMIT: &str = "berth.pids_limit";
+/// The quota reservation a container holds (workspaces hold theirs by their id).
+pub const LABEL_RESERVATION: &str = "berth.reservation";
 
 /// How long the in-container fallback of [`Engine::kill_exec_processes`] may take: the
 /// container's own tools run it, and they may have been replaced by ones that never return.

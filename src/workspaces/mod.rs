@@ -15,8 +15,8 @@ use dashmap::DashMap;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ContainerLimits, Quotas, WorkspaceSettings};
-use crate::containers::Containers;
+use crate::config::{ContainerLimits, WorkspaceSettings};
+use crate::containers::{Containers, Reserving};
 use crate::db::{self, Db};
 use crate::docker::images::ImageRef;
 use crate::docker::policy::{self, WorkspaceSpec};
@@ -68,7 +68,6 @@ pub struct Workspaces {
     db: Db,
     hosts: Arc<Hosts>,
     settings: WorkspaceSettings,
-    quotas: Quotas,
     limits: ContainerLimits,
     /// Live streams per workspace: a workspace with one is never idle.
     streams: DashMap<String, usize>,
@@ -98,14 +97,12 @@ impl Workspaces {
         db: Db,
         hosts: Arc<Hosts>,
         settings: WorkspaceSettings,
-        quotas: Quotas,
         limits: ContainerLimits,
     ) -> Workspaces {
         Workspaces {
             db,
             hosts,
             settings,
-            quotas,
             limits,
             streams: DashMap::new(),
         }
@@ -137,23 +134,36 @@ impl Workspaces {
                 "name must be 1-64 letters, digits, spaces, '-', '_' or '.'",
             ));
         }
-        let (max_count, max_memory) = self.quotas.for_user(user.is_staff());
-        let mine = db::workspaces::list(&self.db, Some(&user.id)).await?;
-        if mine.len() >= max_count as usize {
-            return Err(ApiError::new(
-                ErrorCode::QuotaExceeded,
-                format!("you have {} workspaces, the most you may have", mine.len()),
-            ));
-        }
         let memory_mb = template
             .spec
             .memory_mb
             .unwrap_or(self.limits.default_memory_mb);
-        containers
-            .check_memory_quota(&user.id, memory_mb, max_memory)
-            .await?;
-        let host = self.hosts.choose(host).await?;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        containers
+            .reserve(user, &id, Reserving::Workspace, memory_mb)
+            .await?;
+        let made = self
+            .make(user, &id, name, &template, host, registries)
+            .await;
+        if made.is_err() {
+            containers.release(&id).await;
+        }
+        made
+    }
+
+    /// Makes workspace `id` (its quota already reserved): the container and volume, the
+    /// starter files, and the record.
+    async fn make(
+        &self,
+        user: &User,
+        id: &str,
+        name: String,
+        template: &Template,
+        host: Option<&str>,
+        registries: &Registries,
+    ) -> Result<WorkspaceView, ApiError> {
+        let host = self.hosts.choose(host).await?;
+        let id = id.to_string();
         let volume = format!("berth-ws-{id}");
         let spec = WorkspaceSpec {
             workspace_id: &id,
@@ -305,6 +315,7 @@ impl Workspaces {
         engine.remove_container(opened.container()).await?;
         engine.remove_volume(&opened.row.volume).await?;
         db::workspaces::delete(&self.db, &opened.row.id).await?;
+        db::reservations::release(&self.db, &opened.row.id).await?;
         tracing::info!(workspace = %opened.row.id, "workspace deleted");
         Ok(())
     }
@@ -317,6 +328,7 @@ impl Workspaces {
             host.engine.remove_container(&row.container_id).await?;
             host.engine.remove_volume(&row.volume).await?;
             db::workspaces::delete(&self.db, &row.id).await?;
+            db::reservations::release(&self.db, &row.id).await?;
         }
         Ok(())
     }

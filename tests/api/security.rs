@@ -749,3 +749,88 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_teacher_out() {
         429
     );
 }
+
+#[tokio::test]
+async fn parallel_creations_cannot_pass_a_quota_together() {
+    let app = spawn_app_with(|s| {
+        s.quotas.workspaces_per_user = 2;
+        s.quotas.memory_mb_per_user = 512;
+    })
+    .await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let made = crate::workspaces::template(&app, &teacher, json!({"memory_mb": 64})).await;
+
+    // Eight workspaces at once, two allowed.
+    let student = app.new_user().await;
+    let asks = (0..8).map(|n| {
+        app.post(
+            "/api/v1/workspaces",
+            Some(&student.token),
+            json!({"template": made["id"], "name": format!("w{n}")}),
+        )
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    let mut created = 0;
+    for answer in answers {
+        match answer.status().as_u16() {
+            201 => {
+                let body: Value = answer.json().await.unwrap();
+                let id = body["id"].as_str().unwrap();
+                app.track(&format!("berth-ws-{id}"));
+                app.track_volume(&format!("berth-ws-{id}"));
+                created += 1;
+            }
+            409 | 403 | 429 => {
+                let body: Value = answer.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
+            }
+            other => panic!("a creation answered {other}"),
+        }
+    }
+    assert_eq!(created, 2, "the workspace quota held");
+
+    // Ten containers of 128 MiB at once against 512 MiB: four fit.
+    let other = app.new_user().await;
+    let asks = (0..10).map(|_| {
+        app.post(
+            "/api/v1/containers",
+            Some(&other.token),
+            json!({"image": IMAGE, "cmd": ["sleep", "60"], "memory_mb": 128}),
+        )
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    let mut created = 0;
+    for answer in answers {
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap();
+        if status == 201 {
+            app.track(body["id"].as_str().unwrap());
+            created += 1;
+        } else {
+            assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
+        }
+    }
+    assert_eq!(created, 4, "the memory quota held");
+    // Removing one gives its memory back.
+    let containers: Value = app
+        .get("/api/v1/containers", Some(&other.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = containers[0]["id"].as_str().unwrap().to_string();
+    let removed = app
+        .delete(&format!("/api/v1/containers/{first}"), Some(&other.token))
+        .await;
+    assert_eq!(removed.status(), 204);
+    let again = app
+        .post(
+            "/api/v1/containers",
+            Some(&other.token),
+            json!({"image": IMAGE, "cmd": ["sleep", "60"], "memory_mb": 128}),
+        )
+        .await;
+    assert_eq!(again.status(), 201);
+    let body: Value = again.json().await.unwrap();
+    app.track(body["id"].as_str().unwrap());
+}
