@@ -35,6 +35,25 @@ pub struct Settings {
     pub registries: RegistrySettings,
     pub workspaces: WorkspaceSettings,
     pub quotas: Quotas,
+    pub builds: BuildLimits,
+}
+
+/// What the containers running a build's steps may use. (The engine's build API takes no
+/// process limit.)
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BuildLimits {
+    /// At most 2047: the engine takes it in bytes as a 32-bit number.
+    pub memory_mb: u64,
+    pub cpus: f64,
+}
+
+impl Default for BuildLimits {
+    fn default() -> Self {
+        BuildLimits {
+            memory_mb: 1536,
+            cpus: 2.0,
+        }
+    }
 }
 
 /// Timings and sizes of one WebSocket session.
@@ -191,6 +210,7 @@ impl Default for Settings {
             registries: RegistrySettings::default(),
             workspaces: WorkspaceSettings::default(),
             quotas: Quotas::default(),
+            builds: BuildLimits::default(),
         }
     }
 }
@@ -217,6 +237,7 @@ impl std::fmt::Debug for Settings {
             .field("registries", &self.registries)
             .field("workspaces", &self.workspaces)
             .field("quotas", &self.quotas)
+            .field("builds", &self.builds)
             .finish()
     }
 }

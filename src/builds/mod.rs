@@ -9,10 +9,13 @@ use dashmap::DashMap;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use crate::docker::Engine;
 use crate::error::ApiError;
+use crate::registries::Registries;
 use crate::upload;
 use crate::users::User;
 
+pub mod dockerfile;
 pub mod routes;
 
 /// How long an uploaded context is kept.
@@ -94,6 +97,58 @@ impl BuildContexts {
             keep
         });
     }
+}
+
+/// The Dockerfile `name` of a context tar, as text (at most
+/// [`dockerfile::MAX_DOCKERFILE_BYTES`]).
+pub async fn read_dockerfile(context: PathBuf, name: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let bad = |why: String| ApiError::bad_request(why);
+        let file = std::fs::File::open(&context).map_err(|e| ApiError::internal(&e))?;
+        let mut archive = tar::Archive::new(file);
+        let wanted = name.trim_start_matches("./");
+        let entries = archive
+            .entries()
+            .map_err(|e| bad(format!("the context is not a tar: {e}")))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| bad(format!("the context is not a tar: {e}")))?;
+            let path = entry.path().map_err(|e| bad(e.to_string()))?;
+            if path.to_string_lossy().trim_start_matches("./") != wanted {
+                continue;
+            }
+            let mut text = String::new();
+            let limit = dockerfile::MAX_DOCKERFILE_BYTES as u64 + 1;
+            std::io::Read::read_to_string(&mut std::io::Read::take(entry, limit), &mut text)
+                .map_err(|_| bad(format!("{name} is not text")))?;
+            return Ok(text);
+        }
+        Err(bad(format!("the context holds no {name}")))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+}
+
+/// Refuses a non-admin's Dockerfile that would make the engine fetch what the user may not
+/// have fetched: images (a pull on their behalf: Docker Hub, admins' registries and allowed
+/// hosts only, never another's private image) and `ADD` URLs on a non-public network.
+pub async fn vet_dockerfile(
+    user: &User,
+    text: &str,
+    registries: &Registries,
+    engine: &Engine,
+) -> Result<(), ApiError> {
+    let fetches = dockerfile::fetches(text)?;
+    if user.is_admin() {
+        return Ok(());
+    }
+    for image in &fetches.images {
+        registries.check_engine_may_reach(user, image).await?;
+        registries.check_may_use(user, engine, image).await?;
+    }
+    for url in &fetches.urls {
+        registries.check_url(url).await?;
+    }
+    Ok(())
 }
 
 /// A tar holding just `Dockerfile`.

@@ -33,7 +33,12 @@ async fn upload(
             "send a tar (application/x-tar) or a Dockerfile (text/plain)",
         ));
     }
-    let limit = state.settings.limits.max_upload_mb << 20;
+    // A pasted Dockerfile is read whole before a build; a context may be large.
+    let limit = if is_dockerfile {
+        super::dockerfile::MAX_DOCKERFILE_BYTES as u64
+    } else {
+        state.settings.limits.max_upload_mb << 20
+    };
     let (context, size) = state
         .contexts
         .store(&caller.user, payload, limit, is_dockerfile)

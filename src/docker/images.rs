@@ -175,7 +175,13 @@ pub struct BuildSpec {
     pub build_args: std::collections::BTreeMap<String, String>,
     /// The user the image is labelled as built by.
     pub built_by: String,
+    /// Limits of the containers that run its steps.
+    pub memory_mb: u64,
+    pub cpus: f64,
 }
+
+/// The engine takes a build's memory limit in bytes as a 32-bit number.
+const MAX_BUILD_MEMORY_MB: u64 = (i32::MAX as u64) >> 20;
 
 /// Starts building `context` (a tar, as it arrives). Intermediate containers are removed even
 /// when a step fails; dropping the stream stops the build on the engine.
@@ -190,6 +196,11 @@ pub fn build<'a>(
         forcerm: true,
         buildargs: Some(spec.build_args.into_iter().collect()),
         labels: Some([("berth.built_by".to_string(), spec.built_by)].into()),
+        memory: Some((spec.memory_mb.min(MAX_BUILD_MEMORY_MB) << 20) as i32),
+        // No swap beyond the memory limit.
+        memswap: Some((spec.memory_mb.min(MAX_BUILD_MEMORY_MB) << 20) as i32),
+        cpuperiod: Some(100_000),
+        cpuquota: Some((spec.cpus * 100_000.0) as i32),
         ..Default::default()
     };
     docker.build_image(options, None, Some(bollard::body_try_stream(context)))

@@ -226,6 +226,19 @@ impl Registries {
         )))
     }
 
+    /// Refuses a URL on a network that non-admins' connections may not reach (the engine
+    /// fetches it: an `ADD <url>` of a build).
+    pub async fn check_url(&self, url: &url::Url) -> Result<(), ApiError> {
+        let host = url
+            .host_str()
+            .ok_or_else(|| ApiError::bad_request(format!("{url} names no host")))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        self.public
+            .check_host(&format!("{host}:{port}"))
+            .await
+            .map_err(|e| ApiError::new(e.code, format!("ADD {url}: {}", e.message)))
+    }
+
     /// The credentials for pulling `image` (None where no login is stored), once it is clear
     /// that the engine may be sent to the image's registry for this user.
     pub async fn pull_credentials(

@@ -5,7 +5,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp, TestUser, IMAGE};
 
-async fn upload_dockerfile(app: &TestApp, user: &TestUser, dockerfile: &str) -> reqwest::Response {
+pub async fn upload_dockerfile(
+    app: &TestApp,
+    user: &TestUser,
+    dockerfile: &str,
+) -> reqwest::Response {
     app.http
         .post(app.url("/api/v1/builds/contexts"))
         .bearer_auth(&user.token)
@@ -16,14 +20,14 @@ async fn upload_dockerfile(app: &TestApp, user: &TestUser, dockerfile: &str) -> 
         .unwrap()
 }
 
-async fn context(app: &TestApp, user: &TestUser, dockerfile: &str) -> String {
+pub async fn context(app: &TestApp, user: &TestUser, dockerfile: &str) -> String {
     let response = upload_dockerfile(app, user, dockerfile).await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     body["context"].as_str().unwrap().to_string()
 }
 
-fn unique_tag() -> String {
+pub fn unique_tag() -> String {
     format!(
         "berth-test/built-{}:1",
         &uuid::Uuid::new_v4().simple().to_string()[..8]

@@ -834,3 +834,89 @@ async fn parallel_creations_cannot_pass_a_quota_together() {
     let body: Value = again.json().await.unwrap();
     app.track(body["id"].as_str().unwrap());
 }
+
+/// The messages of a build until it ends (`end`) or fails (`error`), and which it was.
+async fn build(ws: &mut Ws, stream: u8, context: &str, tag: &str) -> (Vec<String>, Value) {
+    ws.send(json!({"type": "build", "stream": stream, "context": context, "tag": tag}))
+        .await;
+    let mut log = Vec::new();
+    loop {
+        let message = ws.next_json().await;
+        if message["stream"] != stream {
+            continue;
+        }
+        match message["type"].as_str().unwrap() {
+            "progress" => log.push(message["log"].as_str().unwrap_or("").to_string()),
+            "end" | "error" => return (log, message),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_teachers_build_fetches_nothing_internal_and_runs_under_limits() {
+    let app = spawn_app_with(|s| {
+        s.builds.memory_mb = 256;
+        s.builds.cpus = 0.5;
+    })
+    .await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let (internal, seen) = recording_registry().await;
+    let fetching = format!("FROM {IMAGE}\nADD http://{internal}/secret /secret\n");
+
+    // Real: an admin's build of it makes the engine fetch from the internal address.
+    let context = crate::builds::context(&app, &admin, &fetching).await;
+    let mut ws = app.ws(&admin.token).await;
+    build(&mut ws, 1, &context, &crate::builds::unique_tag()).await;
+    let asked = seen.lock().unwrap().len();
+    assert!(asked > 0, "the engine never fetched the URL");
+
+    let mut ws = app.ws(&teacher.token).await;
+    for (stream, dockerfile) in [
+        (2, fetching.clone()),
+        (
+            3,
+            format!("FROM {IMAGE}\nadd [\"http://{internal}/x\", \"/x\"]\n"),
+        ),
+        (4, format!("FROM {internal}/base:1\n")),
+        (
+            5,
+            format!("FROM {IMAGE}\nCOPY --from={internal}/base:1 /a /a\n"),
+        ),
+    ] {
+        let context = crate::builds::context(&app, &teacher, &dockerfile).await;
+        let (_, ended) = build(&mut ws, stream, &context, &crate::builds::unique_tag()).await;
+        assert_eq!(ended["type"], "error", "{dockerfile}: {ended}");
+        assert_eq!(ended["code"], "forbidden", "{dockerfile}: {ended}");
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        asked,
+        "the engine fetched for a teacher"
+    );
+
+    // A pasted Dockerfile is at most 1 MiB.
+    let huge = format!("FROM {IMAGE}\n{}", "# padding\n".repeat(110_000));
+    let refused = crate::builds::upload_dockerfile(&app, &teacher, &huge).await;
+    assert_eq!(refused.status(), 413);
+
+    // Its steps run with the settings' memory and CPU limits.
+    let limits = format!(
+        "FROM {IMAGE}\nRUN echo mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
+         /sys/fs/cgroup/memory.max 2>/dev/null) cpu=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+         /sys/fs/cgroup/cpu.max 2>/dev/null) {}\n",
+        uuid::Uuid::new_v4()
+    );
+    let context = crate::builds::context(&app, &teacher, &limits).await;
+    let tag = crate::builds::unique_tag();
+    app.track_image(&tag);
+    let (log, ended) = build(&mut ws, 6, &context, &tag).await;
+    assert_eq!(ended["type"], "end", "{ended}");
+    let line = log
+        .iter()
+        .find(|l| l.starts_with("mem="))
+        .unwrap_or_else(|| panic!("{log:?}"));
+    assert!(line.contains(&(256u64 << 20).to_string()), "{line}");
+    assert!(line.contains("50000"), "{line}");
+}

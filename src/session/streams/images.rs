@@ -6,6 +6,7 @@ use bollard::models::ImageId;
 use futures_util::{Stream, StreamExt};
 
 use super::{host_lost, next_item, Ending, Interrupted, Outcome};
+use crate::builds;
 use crate::docker::images::{self, tag_safely, ImageRef};
 use crate::docker::Engine;
 use crate::error::ApiError;
@@ -27,12 +28,15 @@ pub(in crate::session) async fn build(
     let tag = ImageRef::parse(&request.tag)?;
     let path = ctx.state.contexts.path_for(&ctx.user, &request.context)?;
     let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
+    let dockerfile = request.dockerfile.unwrap_or_else(|| "Dockerfile".into());
+    let text = builds::read_dockerfile(path.clone(), dockerfile.clone()).await?;
+    builds::vet_dockerfile(&ctx.user, &text, &ctx.state.registries, &engine).await?;
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let context = Box::pin(tokio_util::io::ReaderStream::new(file));
     let build = Build {
-        dockerfile: request.dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+        dockerfile,
         build_args: request.build_args.unwrap_or_default(),
         tag,
         force: request.force,
@@ -78,12 +82,13 @@ pub(in crate::session) async fn derive(
     spec.image = format!("berth-templates/{repo}:{}", crate::clock::now_s());
     spec.check(&ctx.state.settings.limits)?;
     let dockerfile = format!("FROM {}\n{}\n", base.spec.image, request.lines.join("\n"));
+    let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
+    builds::vet_dockerfile(&ctx.user, &dockerfile, &ctx.state.registries, &engine).await?;
     let context =
-        crate::builds::dockerfile_tar(dockerfile.as_bytes()).map_err(|e| ApiError::internal(&e))?;
+        builds::dockerfile_tar(dockerfile.as_bytes()).map_err(|e| ApiError::internal(&e))?;
     let context = Box::pin(futures_util::stream::once(async move {
         Ok::<_, std::io::Error>(bytes::Bytes::from(context))
     }));
-    let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
     let build = Build {
         dockerfile: "Dockerfile".into(),
         build_args: Default::default(),
@@ -121,10 +126,13 @@ async fn build_and_tag(
     parts: &StreamParts,
 ) -> Result<Option<String>, ApiError> {
     let docker = engine.client().await?;
+    let limits = &ctx.state.settings.builds;
     let spec = images::BuildSpec {
         dockerfile: build.dockerfile.clone(),
         build_args: build.build_args.clone(),
         built_by: ctx.user.id.clone(),
+        memory_mb: limits.memory_mb,
+        cpus: limits.cpus,
     };
     // What was there before, so that the cleanup of a refused build can tell what it made.
     let before = images::image_ids(&docker).await?;
