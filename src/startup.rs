@@ -164,6 +164,11 @@ impl Application {
         })
         .disable_signals()
         .shutdown_timeout(5)
+        // No lingering after a response: a WebSocket's request body never ends, so actix
+        // would otherwise hold every closed session's connection open for this timeout (a
+        // client's close() waited up to a second for it). Uploads refused as too large drain
+        // what the client still sends instead (see `upload`).
+        .client_disconnect_timeout(Duration::ZERO)
         .listen(listener)?
         .run();
         Ok(Application {

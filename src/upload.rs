@@ -9,6 +9,10 @@ use crate::error::{ApiError, ErrorCode};
 
 /// Bytes handed to Docker at once.
 const BATCH: usize = 256 * 1024;
+/// What is still read (and dropped) of a body past its limit, and for how long, so that the
+/// client finishes sending and reads the 413 rather than a reset connection.
+const DRAIN_BYTES: u64 = 256 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How the upload ended, once `pump` is done.
 pub enum Upload {
@@ -45,6 +49,7 @@ pub fn stream(
                 let _ = tx
                     .send(Err(std::io::Error::other("upload too large")))
                     .await;
+                drain(&mut payload).await;
                 return Upload::TooLarge;
             }
             batch.extend_from_slice(&chunk);
@@ -58,6 +63,20 @@ pub fn stream(
         Upload::Complete(total)
     };
     (receiver_stream(rx), pump)
+}
+
+/// Reads what the client still sends of a refused body, within bounds.
+async fn drain(payload: &mut web::Payload) {
+    let drained = async {
+        let mut dropped = 0u64;
+        while let Some(Ok(chunk)) = payload.next().await {
+            dropped += chunk.len() as u64;
+            if dropped > DRAIN_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drained).await;
 }
 
 /// What a channel receives, as a stream.

@@ -32,7 +32,7 @@ pub struct ExecProcesses<'a> {
 }
 
 /// Stops, then kills, the exec's process, everything descended from it and everything else in
-/// the container carrying its marker. None when the container's processes are not visible from
+/// the container carrying its marker or still in the exec's session. None when the container's processes are not visible from
 /// here (the caller then falls back to the in-container killer); otherwise how many were killed.
 pub fn kill_from_host(target: &ExecProcesses) -> Option<usize> {
     if target.container_pid <= 0 {
@@ -63,7 +63,11 @@ pub fn kill_from_host(target: &ExecProcesses) -> Option<usize> {
                 env.get(std::ffi::OsStr::new(EXEC_MARKER))
                     .is_some_and(|v| v == target.marker)
             });
-            if marked || ours.contains(&pid) || ours.contains(&stat.ppid) {
+            // The exec's process leads a session (the engine starts it so), and what it starts
+            // stays in that session even when it drops the marker (`env -i`) and is reparented
+            // away from it; only setsid() leaves it.
+            let in_session = target.exec_pid.is_some_and(|p| p > 0 && stat.session == p);
+            if marked || in_session || ours.contains(&pid) || ours.contains(&stat.ppid) {
                 // Stopped first, so that it forks nothing more while the rest are found.
                 let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
                 ours.insert(pid);

@@ -492,6 +492,15 @@ impl Ws {
         let _ = self.socket.close(None).await;
     }
 
+    /// Closes the session as a browser does and waits for the server's side of the closing
+    /// handshake and the end of the connection; how long that took.
+    pub async fn close_and_wait(mut self) -> Duration {
+        let start = Instant::now();
+        let _ = self.socket.close(None).await;
+        while let Some(Ok(_)) = self.socket.next().await {}
+        start.elapsed()
+    }
+
     /// Drops the TCP connection without a closing handshake, as a killed browser tab does.
     pub fn abandon(self) {
         drop(self.socket);

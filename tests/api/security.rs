@@ -920,3 +920,68 @@ async fn a_teachers_build_fetches_nothing_internal_and_runs_under_limits() {
     assert!(line.contains(&(256u64 << 20).to_string()), "{line}");
     assert!(line.contains("50000"), "{line}");
 }
+
+#[tokio::test]
+async fn a_process_that_empties_its_environment_still_dies_with_the_session() {
+    let app = spawn_app().await;
+    let student = app.new_user().await;
+    let container = app.running_container(&student, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&student.token).await;
+    // The marker berth looks for is gone from the sleep's environment, and its parent exits.
+    ws.exec(
+        1,
+        &container,
+        &[
+            "sh",
+            "-c",
+            "env -i sh -c 'sleep 4848 &'; echo ready; sleep 4849",
+        ],
+        false,
+    )
+    .await;
+    ws.read_until(1, "ready").await;
+    let orphan = crate::helpers::eventually(std::time::Duration::from_secs(3), || {
+        crate::helpers::processes_matching(&container, "sleep 4848").len() == 1
+    })
+    .await;
+    assert!(orphan.is_some(), "the orphan did not start");
+    let environ = std::process::Command::new("docker")
+        .args(["exec", &container, "sh", "-c",
+               "for p in /proc/[0-9]*; do grep -q 'sleep.4848' $p/cmdline 2>/dev/null && cat $p/environ; done"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&environ.stdout).contains("BERTH_EXEC"),
+        "the orphan still carries the marker"
+    );
+    ws.close().await;
+    let gone = crate::helpers::eventually(std::time::Duration::from_secs(8), || {
+        crate::helpers::processes_matching(&container, "sleep 484").is_empty()
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "left running: {:?}",
+        crate::helpers::processes_matching(&container, "sleep 484")
+    );
+}
+
+#[tokio::test]
+async fn a_closed_session_is_answered_and_its_connection_ends_at_once() {
+    let app = spawn_app().await;
+    let student = app.new_user().await;
+    let container = app.running_container(&student, &["sleep", "3600"]).await;
+    let mut slowest = std::time::Duration::ZERO;
+    for n in 0..10u8 {
+        let mut ws = app.ws(&student.token).await;
+        ws.exec(1, &container, &["echo", "hi"], false).await;
+        ws.collect(1).await;
+        slowest = slowest.max(ws.close_and_wait().await);
+        let _ = n;
+    }
+    // It took 0.5–1 s each before: actix lingered on the connection after the session ended.
+    assert!(
+        slowest < std::time::Duration::from_millis(300),
+        "a close took {slowest:?}"
+    );
+}
