@@ -7,6 +7,7 @@ mod browser;
 mod builds;
 mod containers;
 mod exec;
+mod faults;
 mod helpers;
 mod hosts;
 mod images;

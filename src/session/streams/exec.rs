@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    find, host_lost, pump_output, Ending, Found, Interrupted, Limits, Outcome, Use, READ_CAPACITY,
+    engine_went_away, find, host_lost, pump_output, Ending, Found, Interrupted, Limits, Outcome,
+    Use, READ_CAPACITY,
 };
 use crate::docker::exec::ExecSpec;
 use crate::docker::{Engine, EXEC_MARKER};
@@ -244,7 +245,13 @@ async fn start(
     if let Some(stdin) = stdin {
         let _ = stdin.await;
     }
-    if interrupted == Some(Interrupted::HostLost) {
+    let mut code = match interrupted {
+        None => engine.exec_exit_code(&exec_id).await,
+        Some(_) => None,
+    };
+    // Output that ended with no exit status to show for it: the engine may have gone away.
+    let went_away = interrupted.is_none() && code.is_none() && engine_went_away(&engine).await;
+    if interrupted == Some(Interrupted::HostLost) || went_away {
         tracing::warn!(container = %container, "the exec's host stopped answering");
         // What it started is killed once the host answers again: nothing outlives the stream.
         tokio::spawn(async move {
@@ -260,8 +267,8 @@ async fn start(
     let stopped = interrupted.is_some();
     if stopped {
         kill_leftovers(&engine, &container, &exec_id, &marker).await;
+        code = engine.exec_exit_code(&exec_id).await;
     }
-    let code = engine.exec_exit_code(&exec_id).await;
     tracing::info!(?code, ?interrupted, "exec ended");
     if !stopped {
         // What the process left running in the background goes with it, as when a terminal

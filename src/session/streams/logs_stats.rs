@@ -5,8 +5,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{
-    find, host_lost, next_item, pump_output, wait_unpaused, Ending, Interrupted, Limits, Outcome,
-    Use,
+    engine_went_away, find, host_lost, next_item, pump_output, wait_unpaused, Ending, Interrupted,
+    Limits, Outcome, Use,
 };
 use crate::docker::observe::LogsSpec;
 use crate::error::ApiError;
@@ -50,7 +50,10 @@ pub(in crate::session) async fn logs(
         no_resize,
     )
     .await;
-    if interrupted == Some(Interrupted::HostLost) {
+    // A follow ends when the container stops; an engine that went away is not that.
+    if interrupted == Some(Interrupted::HostLost)
+        || (interrupted.is_none() && engine_went_away(engine).await)
+    {
         return Err(host_lost());
     }
     Ok(Ending::End)
@@ -77,6 +80,7 @@ pub(in crate::session) async fn stats(
         };
         match next {
             Err(Interrupted::HostLost) => return Err(host_lost()),
+            Ok(None | Some(Err(_))) if engine_went_away(engine).await => return Err(host_lost()),
             Err(_) | Ok(None | Some(Err(_))) => break,
             Ok(Some(Ok(sample))) => {
                 if !ctx.send_text(stats_message(stream, &sample)).await {

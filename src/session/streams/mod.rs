@@ -55,6 +55,13 @@ fn host_lost() -> ApiError {
     )
 }
 
+/// Whether the engine went away under a stream whose engine output just ended (it was killed,
+/// or its socket closed): such an ending is the engine's failure, not the stream's end. Asking
+/// it also records its health, so other streams and `/readyz` learn of it at once.
+async fn engine_went_away(engine: &Engine) -> bool {
+    engine.api_version().await.is_err()
+}
+
 /// How a stream ended, when it did not fail: the last message its spawner sends.
 #[derive(Debug)]
 pub(super) enum Ending {

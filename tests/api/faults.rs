@@ -1,0 +1,233 @@
+//! Faults with real parts: a Docker engine of the test's own, killed with SIGKILL and started
+//! again while sessions stream through berth.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app_with, Frame, IMAGE};
+
+/// A `dockerd` of the test's own: its own socket, data and state, no bridge and no iptables,
+/// so it touches nothing of the machine's engine. The test image is loaded into it.
+struct ScratchEngine {
+    dir: tempfile::TempDir,
+    daemon: Option<Child>,
+}
+
+impl ScratchEngine {
+    fn start() -> ScratchEngine {
+        let mut engine = ScratchEngine {
+            dir: tempfile::tempdir().unwrap(),
+            daemon: None,
+        };
+        engine.run();
+        let save = Command::new("docker")
+            .args(["save", IMAGE])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let loaded = Command::new("docker")
+            .args(["-H", &engine.url(), "load", "-q"])
+            .stdin(save.stdout.unwrap())
+            .output()
+            .unwrap();
+        assert!(loaded.status.success(), "{loaded:?}");
+        engine
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}/docker.sock", self.dir.path().display())
+    }
+
+    /// Starts the daemon (again) and waits until it answers.
+    fn run(&mut self) {
+        let dir = self.dir.path();
+        // The killed daemon's containerd died with it, but its pid may still be taken (by the
+        // unreaped process), which would make the new daemon wait on it.
+        let _ = std::fs::remove_file(dir.join("exec/containerd/containerd.pid"));
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let daemon = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .args(["-H", &self.url(), "--bridge", "none", "--iptables=false"])
+            .args([
+                "--ip6tables=false",
+                "--containerd-namespace",
+                "berth-scratch",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("dockerd starts");
+        self.daemon = Some(daemon);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            let version = Command::new("docker")
+                .args([
+                    "-H",
+                    &self.url(),
+                    "version",
+                    "--format",
+                    "{{.Server.Version}}",
+                ])
+                .output()
+                .unwrap();
+            if version.status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default();
+        panic!("the scratch dockerd did not come up: {log}");
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would.
+    fn kill(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+impl Drop for ScratchEngine {
+    fn drop(&mut self) {
+        if self.daemon.is_some() {
+            let _ = Command::new("docker")
+                .args(["-H", &self.url(), "rm", "-f"])
+                .args(self.containers())
+                .output();
+        }
+        self.kill();
+        // What the killed daemons left: their containers' shims.
+        let _ = Command::new("pkill")
+            .args(["-9", "-f"])
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+impl ScratchEngine {
+    fn containers(&self) -> Vec<String> {
+        let out = Command::new("docker")
+            .args(["-H", &self.url(), "ps", "-aq"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn streams_end_unavailable_when_the_engine_dies_and_work_resumes_when_it_is_back() {
+    let mut engine = ScratchEngine::start();
+    let url = engine.url();
+    let app = spawn_app_with(|s| s.docker_host = Some(url)).await;
+    let student = app.new_user().await;
+    let created = app
+        .post(
+            "/api/v1/containers",
+            Some(&student.token),
+            json!({"image": IMAGE, "cmd": ["sh", "-c", "while true; do echo tick; sleep 1; done"]}),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let container = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = app
+        .post(
+            &format!("/api/v1/containers/{container}/start"),
+            Some(&student.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    let mut ws = app.ws(&student.token).await;
+    ws.exec(1, &container, &["sh", "-c", "echo ready; sleep 600"], false)
+        .await;
+    ws.read_until(1, "ready").await;
+    ws.send(json!({"type": "logs", "stream": 2, "container": container, "follow": true}))
+        .await;
+    ws.read_until(2, "tick").await;
+    assert_eq!(app.get("/readyz", None).await.status(), 200);
+
+    engine.kill();
+    let killed = Instant::now();
+    let mut ended = std::collections::HashMap::new();
+    while ended.len() < 2 {
+        match ws.next_within(Duration::from_secs(20)).await {
+            Some(Frame::Json(message)) if message["stream"] == 1 || message["stream"] == 2 => {
+                if ["exit", "end", "error"].contains(&message["type"].as_str().unwrap()) {
+                    ended.insert(message["stream"].as_u64().unwrap(), message);
+                }
+            }
+            Some(Frame::Closed(reason)) => panic!("the session closed: {reason:?}"),
+            Some(_) => {}
+            None => panic!("the streams did not end: {ended:?}"),
+        }
+    }
+    for (stream, message) in &ended {
+        assert_eq!(message["type"], "error", "stream {stream}: {message}");
+        assert_eq!(message["code"], "unavailable", "stream {stream}: {message}");
+    }
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        killed.elapsed()
+    );
+    // The session stays open, and /readyz says what is wrong.
+    ws.send(json!({"type": "ping", "t": 1})).await;
+    assert_eq!(ws.next_json().await["type"], "pong");
+    let readyz = app.get("/readyz", None).await;
+    assert_eq!(readyz.status(), 503);
+    let body: serde_json::Value = readyz.json().await.unwrap();
+    assert_eq!(body["docker"]["status"], "unreachable", "{body}");
+
+    // Back: new work goes through on the same berth, without a restart.
+    engine.run();
+    let back = crate::helpers::eventually(Duration::from_secs(20), || true).await;
+    assert!(back.is_some());
+    let mut ready = false;
+    for _ in 0..100 {
+        if app.get("/readyz", None).await.status() == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ready, "/readyz never recovered");
+    let again = app
+        .post(
+            "/api/v1/containers",
+            Some(&student.token),
+            json!({"image": IMAGE, "cmd": ["sleep", "600"]}),
+        )
+        .await;
+    assert_eq!(again.status(), 201, "{}", again.text().await.unwrap());
+    let again = again.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = app
+        .post(
+            &format!("/api/v1/containers/{again}/start"),
+            Some(&student.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    ws.exec(3, &again, &["echo", "after the restart"], false)
+        .await;
+    let out = ws.collect(3).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "after the restart\n");
+    assert_eq!(out.code, Some(0));
+}
