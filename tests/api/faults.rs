@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, Frame, IMAGE};
+use crate::helpers::{spawn_app_with, Frame, RemoveOnDrop, ServerProcess, IMAGE};
 
-/// A `dockerd` of the test's own: its own socket, data and state, no bridge and no iptables,
+/// A `dockerd` of the test's own: its own socket, data and state, in a network namespace of
+/// its own (`unshare --net`; a daemon without a bridge deletes the host's `docker0` otherwise),
 /// so it touches nothing of the machine's engine. The test image is loaded into it.
 struct ScratchEngine {
     dir: tempfile::TempDir,
@@ -48,8 +49,8 @@ impl ScratchEngine {
         // unreaped process), which would make the new daemon wait on it.
         let _ = std::fs::remove_file(dir.join("exec/containerd/containerd.pid"));
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
-        let daemon = Command::new("dockerd")
-            .arg("--data-root")
+        let daemon = Command::new("unshare")
+            .args(["--net", "dockerd", "--data-root"])
             .arg(dir.join("data"))
             .arg("--exec-root")
             .arg(dir.join("exec"))
@@ -229,4 +230,71 @@ async fn streams_end_unavailable_when_the_engine_dies_and_work_resumes_when_it_i
     let out = ws.collect(3).await;
     assert_eq!(String::from_utf8_lossy(&out.stdout), "after the restart\n");
     assert_eq!(out.code, Some(0));
+}
+
+#[tokio::test]
+async fn berth_killed_with_sigkill_finds_everything_again() {
+    let mut server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("crashteacher", "teacher").await;
+    let student = server.account("crashstudent").await;
+    let container = server.container(&student, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(container.clone());
+    let template = server
+        .post(
+            "/templates",
+            &teacher,
+            json!({"name": "crash-sh", "image": IMAGE, "run": {".sh": ["sh", "{file}"]}}),
+        )
+        .await;
+    assert_eq!(template.status(), 201);
+    let template: serde_json::Value = template.json().await.unwrap();
+    let workspace = server
+        .post("/workspaces", &student, json!({"template": template["id"]}))
+        .await;
+    assert_eq!(workspace.status(), 201);
+    let workspace: serde_json::Value = workspace.json().await.unwrap();
+    let workspace = workspace["id"].as_str().unwrap().to_string();
+    let _workspace_cleanup = RemoveOnDrop(format!("berth-ws-{workspace}"));
+    let mut ws = server.ws(&student).await;
+    ws.send(json!({"type": "exec", "stream": 1, "workspace": workspace,
+                   "cmd": ["sh", "-c", "echo kept > /workspace/kept.txt"]}))
+        .await;
+    assert_eq!(ws.collect(1).await.code, Some(0));
+    let before = (
+        server.get("/containers", &student).await,
+        server.get("/workspaces", &student).await,
+        server.get("/templates", &student).await,
+    );
+
+    server.crash_and_restart(&[]).await;
+
+    // The same token works; everything recorded is there, the same.
+    let after = (
+        server.get("/containers", &student).await,
+        server.get("/workspaces", &student).await,
+        server.get("/templates", &student).await,
+    );
+    let ids = |list: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&before.0), ids(&after.0));
+    assert!(ids(&after.0).contains(&container));
+    assert_eq!(ids(&before.1), ids(&after.1));
+    assert_eq!(ids(&before.2), ids(&after.2));
+    // And works: a new session reads the file written before the crash.
+    let mut ws = server.ws(&student).await;
+    ws.send(json!({"type": "exec", "stream": 1, "workspace": workspace,
+                   "cmd": ["cat", "/workspace/kept.txt"]}))
+        .await;
+    assert_eq!(
+        String::from_utf8_lossy(&ws.collect(1).await.stdout),
+        "kept\n"
+    );
 }

@@ -563,27 +563,46 @@ impl ServerProcess {
             .unwrap()
             .port();
         let address = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["serve", "--listen", &address, "--data-dir"])
-            .arg(data.path())
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
+        let child = Self::serve(&address, data.path(), env, stderr);
         let server = ServerProcess {
             child,
             address,
             _data: data,
             log_dir: None,
         };
+        server.wait_until_up().await;
+        server
+    }
+
+    fn serve(address: &str, data: &std::path::Path, env: &[(&str, &str)], stderr: Stdio) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["serve", "--listen", address, "--data-dir"])
+            .arg(data)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and starts it again on the same
+    /// address and data dir.
+    #[allow(dead_code)]
+    pub async fn crash_and_restart(&mut self, env: &[(&str, &str)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::serve(&self.address, self._data.path(), env, Stdio::null());
+        self.wait_until_up().await;
+    }
+
+    async fn wait_until_up(&self) {
         for _ in 0..100 {
-            if reqwest::get(format!("http://{}/healthz", server.address))
+            if reqwest::get(format!("http://{}/healthz", self.address))
                 .await
                 .is_ok()
             {
-                return server;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
