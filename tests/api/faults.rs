@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, Frame, RemoveOnDrop, ServerProcess, IMAGE};
+use crate::helpers::{
+    eventually, processes_matching, spawn_app_with, Frame, RemoveOnDrop, ServerProcess, IMAGE,
+};
 
 /// A `dockerd` of the test's own: its own socket, data and state, in a network namespace of
 /// its own (`unshare --net`; a daemon without a bridge deletes the host's `docker0` otherwise),
@@ -296,5 +298,259 @@ async fn berth_killed_with_sigkill_finds_everything_again() {
     assert_eq!(
         String::from_utf8_lossy(&ws.collect(1).await.stdout),
         "kept\n"
+    );
+}
+
+/// One frame a fuzzing client sends: JSON that is nearly right, wrong or hostile, or a binary
+/// frame with any header.
+fn fuzz_frame(rng: &mut rand::rngs::StdRng) -> tokio_tungstenite::tungstenite::Message {
+    use rand::Rng;
+    use tokio_tungstenite::tungstenite::Message;
+    const TYPES: &[&str] = &[
+        "exec",
+        "run",
+        "resize",
+        "eof",
+        "cancel",
+        "pause",
+        "resume",
+        "ack",
+        "logs",
+        "stats",
+        "ping",
+        "attendance.watch",
+        "attendance.checkin",
+        "nope",
+        "",
+    ];
+    let value = |rng: &mut rand::rngs::StdRng| -> serde_json::Value {
+        match rng.gen_range(0..10) {
+            0 => json!(rng.gen::<u64>()),
+            1 => json!(-rng.gen::<i64>().abs()),
+            2 => json!(1e308),
+            3 => json!("x".repeat(rng.gen_range(0..2000))),
+            4 => json!([1, "a", null, {"b": []}]),
+            5 => json!({"nested": {"deeper": [true]}}),
+            6 => serde_json::Value::Null,
+            7 => json!(rng.gen_range(0..300)),
+            8 => json!(["sh", "-c", "echo x"]),
+            _ => json!(rng.gen::<bool>()),
+        }
+    };
+    match rng.gen_range(0..8) {
+        // A message of a real type with fields of any type.
+        0..=2 => {
+            let mut message = serde_json::Map::new();
+            message.insert("type".into(), json!(TYPES[rng.gen_range(0..TYPES.len())]));
+            for field in [
+                "stream",
+                "container",
+                "cmd",
+                "cols",
+                "rows",
+                "bytes",
+                "tail",
+                "t",
+            ] {
+                if rng.gen_bool(0.5) {
+                    message.insert(field.into(), value(rng));
+                }
+            }
+            Message::text(serde_json::Value::Object(message).to_string())
+        }
+        // Nesting far deeper than any parser should follow.
+        3 => {
+            let depth = rng.gen_range(100..20_000);
+            Message::text(format!("{}{}", "[".repeat(depth), "]".repeat(depth)))
+        }
+        // Huge numbers and odd literals where ids go.
+        4 => Message::text(format!(
+            r#"{{"type":"resize","stream":{},"cols":1e999,"rows":-0}}"#,
+            ["18446744073709551616", "-1", "1.5", "\"1\"", "[]"][rng.gen_range(0..5)]
+        )),
+        // A valid message with bytes flipped.
+        5 => {
+            let mut text = json!({"type": "ping", "t": rng.gen::<u32>()})
+                .to_string()
+                .into_bytes();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..text.len());
+                text[at] = rng.gen_range(0x20..0x7f);
+            }
+            Message::text(String::from_utf8(text).unwrap())
+        }
+        // Binary frames with any header, any length.
+        _ => {
+            let len = rng.gen_range(0..64);
+            Message::binary((0..len).map(|_| rng.gen::<u8>()).collect::<Vec<u8>>())
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_hostile_frames_break_nothing() {
+    use futures_util::{SinkExt, StreamExt};
+    use rand::SeedableRng;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    const SESSIONS: usize = 8;
+    const FRAMES: usize = 100_000;
+    let mut server = ServerProcess::start_logging(&[]).await;
+    let token = server.account("fuzzer").await;
+    let connect = || async {
+        let mut request = format!("ws://{}/api/v1/ws", server.address)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    // Warm up, then measure where memory stands.
+    for _ in 0..SESSIONS {
+        let mut socket = connect().await;
+        let _ = socket.close(None).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = server.rss_kib();
+
+    let mut sessions = Vec::new();
+    for n in 0..SESSIONS {
+        let socket = connect().await;
+        sessions.push(tokio::spawn(async move {
+            let (mut sink, mut stream) = socket.split();
+            // Everything the server says is read, as a client must.
+            let reader = tokio::spawn(async move {
+                let mut frames = 0usize;
+                while let Some(Ok(_)) = stream.next().await {
+                    frames += 1;
+                }
+                frames
+            });
+            let mut rng = rand::rngs::StdRng::seed_from_u64(n as u64);
+            for _ in 0..FRAMES / SESSIONS {
+                sink.send(fuzz_frame(&mut rng))
+                    .await
+                    .expect("the session stays open");
+            }
+            // A valid request is still answered.
+            sink.send(tokio_tungstenite::tungstenite::Message::text(
+                json!({"type": "ping", "t": "after"}).to_string(),
+            ))
+            .await
+            .unwrap();
+            (sink, reader)
+        }));
+    }
+    let mut open = Vec::new();
+    for session in sessions {
+        open.push(session.await.unwrap());
+    }
+    // Each session is still alive and answers.
+    let mut ws = server.ws(&token).await;
+    ws.send(json!({"type": "ping", "t": 1})).await;
+    assert_eq!(ws.next_json().await, json!({"type": "pong", "t": 1}));
+    for (mut sink, reader) in open {
+        let _ = sink.close().await;
+        let frames = reader.await.unwrap();
+        assert!(frames > 100, "the server answered only {frames} frames");
+    }
+    ws.close().await;
+    let mut after = server.rss_kib();
+    for _ in 0..20 {
+        if after < before + 16 * 1024 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        after = server.rss_kib();
+    }
+    assert!(
+        after < before + 16 * 1024,
+        "memory went from {before} KiB to {after} KiB"
+    );
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited"
+    );
+    let log = server.stop_and_read_log();
+    assert!(!log.contains("panicked"), "{log}");
+    eprintln!("fuzz: {FRAMES} frames; memory {before} KiB before, {after} KiB after");
+}
+
+/// Open file descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Threads of a process.
+fn threads(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Connect, exec, disconnect, many times (`BERTH_CYCLES`, 300 by default; `scripts/soak.sh`
+/// runs 10,000): nothing is left running, and berth's descriptors, threads and memory come
+/// back to where they were.
+#[tokio::test]
+async fn connect_exec_disconnect_cycles_leave_nothing_behind() {
+    let cycles: usize = std::env::var("BERTH_CYCLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let server = ServerProcess::start(&[]).await;
+    let token = server.account("cycler").await;
+    let container = server.container(&token, &["sleep", "36000"]).await;
+    let _cleanup = RemoveOnDrop(container.clone());
+    let pid = server.child.id();
+    let cycle = |n: usize| {
+        let (server, token, container) = (&server, &token, &container);
+        async move {
+            let mut ws = server.ws(token).await;
+            let cmd = format!("echo ready; sleep 7{n:06}");
+            ws.exec(1, container, &["sh", "-c", &cmd], false).await;
+            ws.read_until(1, "ready").await;
+            // Every other client leaves without a word, as a closed tab does.
+            if n.is_multiple_of(2) {
+                ws.close_and_wait().await;
+            } else {
+                ws.abandon();
+            }
+        }
+    };
+    for n in 0..20 {
+        cycle(n).await;
+    }
+    let settle = || tokio::time::sleep(Duration::from_secs(2));
+    settle().await;
+    let (fds, tasks, memory) = (open_fds(pid), threads(pid), server.rss_kib());
+    let start = Instant::now();
+    for n in 20..cycles + 20 {
+        cycle(n).await;
+    }
+    let took = start.elapsed();
+    settle().await;
+    let left = eventually(Duration::from_secs(10), || {
+        processes_matching(&container, "sleep 7").is_empty()
+    })
+    .await;
+    assert!(
+        left.is_some(),
+        "left running: {:?}",
+        processes_matching(&container, "sleep 7")
+    );
+    let (fds_after, tasks_after, memory_after) = (open_fds(pid), threads(pid), server.rss_kib());
+    eprintln!(
+        "cycles: {cycles} in {took:?} ({:?} each); fds {fds} -> {fds_after}, threads {tasks} -> \
+         {tasks_after}, memory {memory} -> {memory_after} KiB",
+        took / cycles as u32
+    );
+    assert!(fds_after <= fds + 4, "descriptors {fds} -> {fds_after}");
+    assert!(tasks_after <= tasks + 2, "threads {tasks} -> {tasks_after}");
+    assert!(
+        memory_after < memory + 16 * 1024,
+        "memory {memory} -> {memory_after} KiB"
     );
 }
