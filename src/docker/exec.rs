@@ -213,7 +213,7 @@ impl Engine {
 }
 
 /// An exec attached to its output (and stdin when asked), without a TTY.
-pub(super) fn quiet_exec(cmd: Vec<String>, user: &str, stdin: bool) -> CreateExecOptions<String> {
+fn quiet_exec(cmd: Vec<String>, user: &str, stdin: bool) -> CreateExecOptions<String> {
     CreateExecOptions {
         cmd: Some(cmd),
         attach_stdin: Some(stdin),
@@ -224,7 +224,7 @@ pub(super) fn quiet_exec(cmd: Vec<String>, user: &str, stdin: bool) -> CreateExe
     }
 }
 
-pub(super) fn did_not_finish() -> ApiError {
+fn did_not_finish() -> ApiError {
     ApiError::new(
         crate::error::ErrorCode::Unavailable,
         "the command in the container did not finish in time",

@@ -372,36 +372,6 @@ impl Engine {
         }
     }
 
-    /// Runs a short command in a running container as `user` and returns its exit code and
-    /// what it printed (both streams), given at most `within`.
-    pub async fn exec_quiet(
-        &self,
-        container: &str,
-        cmd: Vec<String>,
-        user: &str,
-        within: Duration,
-    ) -> Result<(i64, String), ApiError> {
-        let docker = self.client().await?;
-        let run = async {
-            let exec = docker
-                .create_exec(container, exec::quiet_exec(cmd, user, false))
-                .await?;
-            let mut printed = Vec::new();
-            if let bollard::exec::StartExecResults::Attached { mut output, .. } =
-                docker.start_exec(&exec.id, None).await?
-            {
-                while let Some(Ok(chunk)) = output.next().await {
-                    printed.extend_from_slice(&chunk.into_bytes());
-                }
-            }
-            let code = docker.inspect_exec(&exec.id).await?.exit_code.unwrap_or(-1);
-            Ok::<_, ApiError>((code, String::from_utf8_lossy(&printed).into_owned()))
-        };
-        tokio::time::timeout(within, run)
-            .await
-            .unwrap_or_else(|_| Err(exec::did_not_finish()))
-    }
-
     /// Docker Hub's answer to a search, through the engine (which may be offline).
     pub async fn search_hub(
         &self,

@@ -313,7 +313,7 @@ pub async fn make_dir(
 }
 
 /// The directory `path` is in (/workspace for a top-level name).
-pub fn parent_of(path: &WorkspacePath) -> WorkspacePath {
+fn parent_of(path: &WorkspacePath) -> WorkspacePath {
     WorkspacePath(path.0[..path.0.len().saturating_sub(1)].to_vec())
 }
 
@@ -361,13 +361,34 @@ pub async fn seed(
     engine.upload(container, "/", one_chunk(tar)).await
 }
 
-/// Checks a path for `delete` or `move`: it exists, and nothing above it is a symlink (it may
-/// be one itself: the link is what moves or goes).
-pub async fn existing(
+/// Deletes a file, a symlink (not what it points to), or a directory with all in it.
+pub async fn delete(
     engine: &Engine,
     container: &str,
     path: &WorkspacePath,
 ) -> Result<(), ApiError> {
+    existing(engine, container, path).await?;
+    let cmd = vec!["rm".into(), "-rf".into(), "--".into(), path.absolute()];
+    run_as_user(engine, container, cmd, futures_util::stream::empty()).await
+}
+
+/// Moves `from` to `to`, which must not exist (its parents are made).
+pub async fn rename(
+    engine: &Engine,
+    container: &str,
+    from: &WorkspacePath,
+    to: &WorkspacePath,
+) -> Result<(), ApiError> {
+    existing(engine, container, from).await?;
+    free(engine, container, to).await?;
+    make_dir(engine, container, &parent_of(to)).await?;
+    let cmd = vec!["mv".into(), "--".into(), from.absolute(), to.absolute()];
+    run_as_user(engine, container, cmd, futures_util::stream::empty()).await
+}
+
+/// Checks a path for `delete` or `move`: it exists, and nothing above it is a symlink (it may
+/// be one itself: the link is what moves or goes).
+async fn existing(engine: &Engine, container: &str, path: &WorkspacePath) -> Result<(), ApiError> {
     if path.is_root() {
         return Err(ApiError::bad_request(
             "/workspace itself cannot be moved or deleted",
@@ -380,7 +401,7 @@ pub async fn existing(
 }
 
 /// Checks where a `move` goes: nothing there yet, and its parent a real directory.
-pub async fn free(engine: &Engine, container: &str, path: &WorkspacePath) -> Result<(), ApiError> {
+async fn free(engine: &Engine, container: &str, path: &WorkspacePath) -> Result<(), ApiError> {
     if path.is_root() {
         return Err(ApiError::bad_request("give the path to move to"));
     }

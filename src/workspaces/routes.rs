@@ -1,7 +1,5 @@
 //! `/workspaces`: create, list, see, start, stop and delete workspaces, and their files.
 
-use std::time::Duration;
-
 use actix_web::{web, HttpResponse};
 use bytes::BytesMut;
 use futures_util::StreamExt;
@@ -13,9 +11,6 @@ use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::upload;
-
-/// How long a delete or move in the workspace may take.
-const FILE_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,37 +167,6 @@ async fn make_dir(
     Ok(HttpResponse::Created().finish())
 }
 
-/// Runs `cmd` in the workspace as its user (starting it if needed); the command's complaint
-/// when it fails.
-async fn in_workspace(
-    state: &AppState,
-    user: &AuthUser,
-    id: &str,
-    check: impl AsyncFnOnce(&crate::docker::Engine, &str) -> Result<Vec<String>, ApiError>,
-) -> Result<(), ApiError> {
-    let (opened, _) = state
-        .workspaces
-        .running(&user.user, id, Access::Write)
-        .await?;
-    let engine = &opened.host.engine;
-    let cmd = check(engine, opened.container()).await?;
-    let (code, said) = engine
-        .exec_quiet(
-            opened.container(),
-            cmd,
-            &files::as_user(),
-            FILE_COMMAND_TIMEOUT,
-        )
-        .await?;
-    if code != 0 {
-        return Err(ApiError::bad_request(format!(
-            "the workspace refused: {}",
-            said.trim()
-        )));
-    }
-    Ok(())
-}
-
 /// `DELETE /workspaces/{id}/files?path=`: a file, a symlink, or a directory with all in it.
 async fn delete_file(
     user: AuthUser,
@@ -211,16 +175,11 @@ async fn delete_file(
     query: web::Query<PathQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let path = WorkspacePath::parse(&query.path)?;
-    in_workspace(&state, &user, &id, async |engine, container| {
-        files::existing(engine, container, &path).await?;
-        Ok(vec![
-            "rm".into(),
-            "-rf".into(),
-            "--".into(),
-            path.absolute(),
-        ])
-    })
-    .await?;
+    let (opened, _) = state
+        .workspaces
+        .running(&user.user, &id, Access::Write)
+        .await?;
+    files::delete(&opened.host.engine, opened.container(), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -240,18 +199,11 @@ async fn move_file(
 ) -> Result<HttpResponse, ApiError> {
     let from = WorkspacePath::parse(&body.from)?;
     let to = WorkspacePath::parse(&body.to)?;
-    in_workspace(&state, &user, &id, async |engine, container| {
-        files::existing(engine, container, &from).await?;
-        files::free(engine, container, &to).await?;
-        files::make_dir(engine, container, &files::parent_of(&to)).await?;
-        Ok(vec![
-            "mv".into(),
-            "--".into(),
-            from.absolute(),
-            to.absolute(),
-        ])
-    })
-    .await?;
+    let (opened, _) = state
+        .workspaces
+        .running(&user.user, &id, Access::Write)
+        .await?;
+    files::rename(&opened.host.engine, opened.container(), &from, &to).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
