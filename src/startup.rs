@@ -147,6 +147,8 @@ impl Application {
         let stop_health = CancellationToken::new();
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
         tokio::spawn(state.workspaces.clone().cull_idle(stop_health.clone()));
+        let swept = state.clone();
+        tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
         let sessions = state.sessions.clone();
         let server = HttpServer::new(move || {
             App::new()

@@ -238,6 +238,36 @@ impl Containers {
         Err(ApiError::new(ErrorCode::QuotaExceeded, message))
     }
 
+    /// Kills what the sessions of an earlier run of berth left running in its containers and
+    /// workspaces (it was killed, and could not): at start, no session of this run exists yet.
+    pub async fn kill_orphaned_execs(&self) {
+        let mut targets: Vec<(String, String)> = Vec::new();
+        for host in self.hosts.all() {
+            match db::containers::on_host(&self.db, &host.name, None).await {
+                Ok(rows) => targets.extend(rows.into_iter().map(|r| (host.name.clone(), r.id))),
+                Err(e) => tracing::warn!(error = %e, "could not list containers to sweep"),
+            }
+        }
+        match db::workspaces::list(&self.db, None).await {
+            Ok(rows) => targets.extend(rows.into_iter().map(|w| (w.host, w.container_id))),
+            Err(e) => tracing::warn!(error = %e, "could not list workspaces to sweep"),
+        }
+        for (host, container) in targets {
+            let Some(host) = self.hosts.named(&host) else {
+                continue;
+            };
+            let running = matches!(
+                host.engine.inspect_container(&container).await,
+                Ok(Some(info)) if info.state.as_ref().and_then(|s| s.running) == Some(true)
+            );
+            if running {
+                if let Err(e) = host.engine.kill_orphaned_execs(&container).await {
+                    tracing::info!(%container, error = %e.message, "could not sweep a container");
+                }
+            }
+        }
+    }
+
     /// Gives a reservation back (its container or workspace is gone, or was never made).
     pub async fn release(&self, id: &str) {
         if let Err(e) = db::reservations::release(&self.db, id).await {

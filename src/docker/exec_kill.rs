@@ -27,8 +27,9 @@ pub struct ExecProcesses<'a> {
     pub container_pid: i32,
     /// The exec's own process, when the engine still knows it.
     pub exec_pid: Option<i32>,
-    /// The value of [`EXEC_MARKER`] in the environment of everything the exec started.
-    pub marker: &'a str,
+    /// The value of [`EXEC_MARKER`] in the environment of everything the exec started; None:
+    /// any value.
+    pub marker: Option<&'a str>,
 }
 
 /// Stops, then kills, the exec's process, everything descended from it and everything else in
@@ -61,7 +62,7 @@ pub fn kill_from_host(target: &ExecProcesses) -> Option<usize> {
             let Ok(stat) = process.stat() else { continue };
             let marked = process.environ().is_ok_and(|env| {
                 env.get(std::ffi::OsStr::new(EXEC_MARKER))
-                    .is_some_and(|v| v == target.marker)
+                    .is_some_and(|v| target.marker.is_none_or(|m| v == m))
             });
             // The exec's process leads a session (the engine starts it so), and what it starts
             // stays in that session even when it drops the marker (`env -i`) and is reparented
@@ -89,9 +90,14 @@ fn pid_namespace(pid: i32) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
 }
 
-/// The in-container fallback: a shell loop over `/proc` that signals the marked processes.
-pub fn in_container_script(marker: &str) -> String {
+/// The in-container fallback: a shell loop over `/proc` that signals the marked processes
+/// (carrying `marker`, or any marker).
+pub fn in_container_script(marker: Option<&str>) -> String {
+    let matching = match marker {
+        Some(marker) => format!("grep -qxF '{EXEC_MARKER}={marker}'"),
+        None => format!("grep -q '^{EXEC_MARKER}='"),
+    };
     format!(
-        "for d in /proc/[0-9]*; do tr '\\000' '\\n' < $d/environ 2>/dev/null | grep -qxF '{EXEC_MARKER}={marker}' && kill -9 ${{d#/proc/}} 2>/dev/null; done; exit 0"
+        "for d in /proc/[0-9]*; do tr '\\000' '\\n' < $d/environ 2>/dev/null | {matching} && kill -9 ${{d#/proc/}} 2>/dev/null; done; exit 0"
     )
 }

@@ -416,6 +416,24 @@ impl Engine {
         exec_id: &str,
         marker: &str,
     ) -> Result<(), ApiError> {
+        self.kill_marked(container, Some(exec_id), Some(marker))
+            .await
+    }
+
+    /// Kills every process in a container that an exec of berth's started (it carries a
+    /// marker): at start, what sessions of a berth that was killed left running.
+    pub async fn kill_orphaned_execs(&self, container: &str) -> Result<(), ApiError> {
+        self.kill_marked(container, None, None).await
+    }
+
+    /// Kills what the exec `exec_id` started and what carries `marker`; with neither, whatever
+    /// carries any marker.
+    async fn kill_marked(
+        &self,
+        container: &str,
+        exec_id: Option<&str>,
+        marker: Option<&str>,
+    ) -> Result<(), ApiError> {
         let docker = self.client().await?;
         if matches!(self.endpoint, endpoint::Endpoint::Unix(_)) {
             let info = docker
@@ -426,19 +444,22 @@ impl Engine {
                 .await?;
             let container_id = info.id.unwrap_or_default();
             let container_pid = info.state.and_then(|s| s.pid).unwrap_or(0) as i32;
-            let exec_pid = docker
-                .inspect_exec(exec_id)
-                .await
-                .ok()
-                .and_then(|e| e.pid)
-                .map(|p| p as i32);
-            let marker_owned = marker.to_string();
+            let exec_pid = match exec_id {
+                Some(exec_id) => docker
+                    .inspect_exec(exec_id)
+                    .await
+                    .ok()
+                    .and_then(|e| e.pid)
+                    .map(|p| p as i32),
+                None => None,
+            };
+            let marker_owned = marker.map(str::to_string);
             let killed = tokio::task::spawn_blocking(move || {
                 exec_kill::kill_from_host(&exec_kill::ExecProcesses {
                     container_id: &container_id,
                     container_pid,
                     exec_pid,
-                    marker: &marker_owned,
+                    marker: marker_owned.as_deref(),
                 })
             })
             .await

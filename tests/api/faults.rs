@@ -262,6 +262,15 @@ async fn berth_killed_with_sigkill_finds_everything_again() {
                    "cmd": ["sh", "-c", "echo kept > /workspace/kept.txt"]}))
         .await;
     assert_eq!(ws.collect(1).await.code, Some(0));
+    // A shell the crash cuts off, which the crashed berth cannot kill.
+    ws.exec(
+        2,
+        &container,
+        &["sh", "-c", "echo ready; sleep 5151"],
+        false,
+    )
+    .await;
+    ws.read_until(2, "ready").await;
     let before = (
         server.get("/containers", &student).await,
         server.get("/workspaces", &student).await,
@@ -269,6 +278,12 @@ async fn berth_killed_with_sigkill_finds_everything_again() {
     );
 
     server.crash_and_restart(&[]).await;
+    // What the crashed berth's sessions started is killed once it is back.
+    let swept = eventually(Duration::from_secs(10), || {
+        processes_matching(&container, "sleep 5151").is_empty()
+    })
+    .await;
+    assert!(swept.is_some(), "the cut-off exec outlived the crash");
 
     // The same token works; everything recorded is there, the same.
     let after = (
