@@ -35,7 +35,7 @@ impl PartialEq for ImageRef {
 impl Eq for ImageRef {}
 
 /// Docker Hub's names for itself: credentials and egress rules for one hold for all.
-const DOCKER_HUB: &str = "docker.io";
+pub const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 
 /// A registry host as the engine treats it, so that two spellings of one host compare equal:

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::db::{self, Db};
-use crate::docker::images::{self, canonical_host, ImageRef};
+use crate::docker::images::{self, canonical_host, ImageRef, DOCKER_HUB};
 use crate::docker::Engine;
 use crate::error::ApiError;
 use crate::secrets::SecretBox;
@@ -209,7 +209,7 @@ impl Registries {
         let Some(host) = image.registry_host() else {
             return Ok(());
         };
-        if user.is_admin() || host == "docker.io" || self.allowed_hosts.contains(&host) {
+        if user.is_admin() || host == DOCKER_HUB || self.allowed_hosts.contains(&host) {
             return Ok(());
         }
         let vouched = db::registries::all(&self.db)
@@ -272,6 +272,9 @@ impl Registries {
     /// Remembers that `image` was pulled with the login of `host`, so that it stays that
     /// registry's under any other name and in images built on it.
     pub async fn record_pull(&self, engine: &Engine, image: &ImageRef, host: &str) {
+        if canonical_host(host) == DOCKER_HUB {
+            return;
+        }
         let recorded = async {
             let Some(found) = engine.find_image(image).await? else {
                 return Ok(());
@@ -312,6 +315,9 @@ impl Registries {
             .into_iter()
             .map(Registry::from)
             .collect();
+        // Docker Hub is public: a stored Hub login (against its rate limits) makes no image
+        // private, so private images belong on a private registry.
+        hosts.remove(DOCKER_HUB);
         for host in hosts {
             let logins: Vec<&Registry> = stored
                 .iter()
