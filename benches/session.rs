@@ -983,6 +983,13 @@ fn write_report(sections: &[String], defaults: bool) {
         text.push('\n');
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
+    // The soak's section is scripts/soak.sh's to write: it is kept as it is.
+    if let Some(soak) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|old| old.find("\n## Soak").map(|at| old[at..].to_string()))
+    {
+        text.push_str(&soak);
+    }
     std::fs::write(path, &text).unwrap();
     println!("{text}");
 }
