@@ -274,3 +274,41 @@ async fn an_admin_pulls_with_a_bar_per_layer_builds_and_adds_a_registry_in_chrom
         "the image removed in the page is still there"
     );
 }
+
+#[tokio::test]
+async fn the_page_comes_back_after_berth_is_killed_and_restarted() {
+    use tokio::io::AsyncBufReadExt;
+    let mut server = ServerProcess::start(&[]).await;
+    let token = server.account("crashview").await;
+    let id = server.container(&token, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let name = container_name(&server, &token, &id).await;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut node = tokio::process::Command::new("node")
+        .arg("tests/crash.mjs")
+        .current_dir(format!("{root}/static"))
+        .env("BERTH_USER", "crashview")
+        .env("BERTH_CONTAINER", &name)
+        .env("BERTH_URL", format!("http://{}/", server.address))
+        .env("BERTH_PASSWORD", PASSWORD)
+        .env("SHOTS", format!("{root}/target/browser/crash"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut said = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("browser: crash now") {
+            server.crash_and_restart(&[]).await;
+        }
+    }
+    let out = node.wait_with_output().await.unwrap();
+    said.push_str(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    println!("{said}");
+    assert!(said.contains("browser: back"), "{said}");
+}
