@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh --test-images
 export BERTH_CYCLES=${BERTH_CYCLES:-10000}
-out=$(cargo test --locked --release --test api -- --nocapture --test-threads 1 \
+mkdir -p target
+cargo test --locked --release --test api -- --nocapture --test-threads 1 \
   faults::connect_exec_disconnect_cycles_leave_nothing_behind \
-  faults::a_hundred_thousand_hostile_frames_break_nothing 2>&1)
-echo "$out" | grep -E '^(cycles|fuzz):|test result|panicked'
-echo "$out" | grep -q 'test result: ok. 2 passed' || { echo "soak: the runs failed" >&2; exit 1; }
+  faults::a_hundred_thousand_hostile_frames_break_nothing >target/soak.log 2>&1 || true
+out=$(cat target/soak.log)
+# A test's own lines follow its name on the same line.
+echo "$out" | grep -oE '(cycles|fuzz): .*|test result.*|panicked.*' || true
+echo "$out" | grep -q 'test result: ok. 2 passed' || { echo "soak: the runs failed (target/soak.log)" >&2; exit 1; }
 
 # Docker directly: the same exec, started and waited for with the CLI.
 direct=300
@@ -22,8 +25,8 @@ start=$(date +%s%N)
 for _ in $(seq "$direct"); do docker exec "$container" sh -c 'echo ready' >/dev/null; done
 per_direct=$(( ($(date +%s%N) - start) / direct / 1000000 ))
 
-cycles=$(echo "$out" | grep '^cycles:')
-fuzz=$(echo "$out" | grep '^fuzz:')
+cycles=$(echo "$out" | grep -oE 'cycles: .*')
+fuzz=$(echo "$out" | grep -oE 'fuzz: .*')
 {
   echo
   echo "## Soak"
