@@ -202,6 +202,22 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(|e| ApiError::internal(&e))
 }
 
+/// Saves a template under `id` (its creator is kept when it exists); a taken name is a
+/// `conflict`.
+async fn store(
+    db: &Db,
+    id: &str,
+    spec: &TemplateSpec,
+    created_by: Option<String>,
+) -> Result<(), ApiError> {
+    db::templates::upsert(db, &to_row(id, spec, created_by)?, crate::clock::now_s())
+        .await
+        .map_err(db::conflict_on_unique(format!(
+            "a template named {} exists",
+            spec.name
+        )))
+}
+
 pub async fn list(db: &Db) -> Result<Vec<Template>, ApiError> {
     db::templates::all(db)
         .await?
@@ -228,16 +244,7 @@ pub async fn create(
     user.require_staff("manage templates")?;
     spec.check(limits)?;
     let id = uuid::Uuid::new_v4().to_string();
-    db::templates::upsert(
-        db,
-        &to_row(&id, &spec, Some(user.id.clone()))?,
-        crate::clock::now_s(),
-    )
-    .await
-    .map_err(db::conflict_on_unique(format!(
-        "a template named {} exists",
-        spec.name
-    )))?;
+    store(db, &id, &spec, Some(user.id.clone())).await?;
     tracing::info!(template = %id, name = %spec.name, "template created");
     Ok(Template {
         id,
@@ -269,16 +276,7 @@ pub async fn update(
     let spec: TemplateSpec =
         serde_json::from_value(merged).map_err(|e| ApiError::bad_request(e.to_string()))?;
     spec.check(limits)?;
-    db::templates::upsert(
-        db,
-        &to_row(&current.id, &spec, current.created_by.clone())?,
-        crate::clock::now_s(),
-    )
-    .await
-    .map_err(db::conflict_on_unique(format!(
-        "a template named {} exists",
-        spec.name
-    )))?;
+    store(db, &current.id, &spec, current.created_by.clone()).await?;
     Ok(Template {
         id: current.id,
         spec,
