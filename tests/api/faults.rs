@@ -135,26 +135,10 @@ async fn streams_end_unavailable_when_the_engine_dies_and_work_resumes_when_it_i
     let url = engine.url();
     let app = spawn_app_with(|s| s.docker_host = Some(url)).await;
     let student = app.new_user().await;
-    let created = app
-        .post(
-            "/api/v1/containers",
-            Some(&student.token),
-            json!({"image": IMAGE, "cmd": ["sh", "-c", "while true; do echo tick; sleep 1; done"]}),
-        )
-        .await;
-    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-    let container = created.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let started = app
-        .post(
-            &format!("/api/v1/containers/{container}/start"),
-            Some(&student.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(started.status(), 200);
+    // Made and started through berth, on the scratch engine (which removes it when it goes).
+    let ticking =
+        json!({"image": IMAGE, "cmd": ["sh", "-c", "while true; do echo tick; sleep 1; done"]});
+    let container = app.running_container_with(&student, ticking).await;
     let mut ws = app.ws(&student.token).await;
     ws.exec(1, &container, &["sh", "-c", "echo ready; sleep 600"], false)
         .await;
@@ -208,25 +192,8 @@ async fn streams_end_unavailable_when_the_engine_dies_and_work_resumes_when_it_i
     }
     assert!(ready, "/readyz never recovered");
     let again = app
-        .post(
-            "/api/v1/containers",
-            Some(&student.token),
-            json!({"image": IMAGE, "cmd": ["sleep", "600"]}),
-        )
+        .running_container_with(&student, json!({"image": IMAGE, "cmd": ["sleep", "600"]}))
         .await;
-    assert_eq!(again.status(), 201, "{}", again.text().await.unwrap());
-    let again = again.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let started = app
-        .post(
-            &format!("/api/v1/containers/{again}/start"),
-            Some(&student.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(started.status(), 200);
     ws.exec(3, &again, &["echo", "after the restart"], false)
         .await;
     let out = ws.collect(3).await;

@@ -304,14 +304,15 @@ async fn an_image_of_a_private_registry_is_used_only_by_those_who_may_use_its_lo
     assert_eq!(create(&app, &student, &private).await.status(), 403);
     assert_eq!(create(&app, &teacher, &private).await.status(), 403);
     // A teacher cannot launder it under another name, nor take it away as a tar.
-    let tag = app
-        .post(
-            &format!("/api/v1/images/{private}/tag"),
-            Some(&teacher.token),
+    let rename = |token: String| {
+        let (path, body) = (
+            format!("/api/v1/images/{private}/tag"),
             json!({"repo": format!("{repo}-renamed"), "tag": "1"}),
-        )
-        .await;
-    assert_eq!(tag.status(), 403);
+        );
+        let app = &app;
+        async move { app.post(&path, Some(&token), body).await.status() }
+    };
+    assert_eq!(rename(teacher.token.clone()).await, 403);
     let export = app
         .get(
             &format!("/api/v1/images/{private}/export"),
@@ -320,14 +321,7 @@ async fn an_image_of_a_private_registry_is_used_only_by_those_who_may_use_its_lo
         .await;
     assert_eq!(export.status(), 403);
     // Renamed by the admin and its registry name removed, it is still the registry's.
-    let tag = app
-        .post(
-            &format!("/api/v1/images/{private}/tag"),
-            Some(&admin.token),
-            json!({"repo": format!("{repo}-renamed"), "tag": "1"}),
-        )
-        .await;
-    assert_eq!(tag.status(), 200);
+    assert_eq!(rename(admin.token.clone()).await, 200);
     docker_rmi(&private);
     let refused = create(&app, &student, &renamed).await;
     assert_eq!(refused.status(), 403);
