@@ -38,13 +38,14 @@ pub struct Settings {
     pub builds: BuildLimits,
 }
 
-/// What the containers running a build's steps may use. (The engine's build API takes no
-/// process limit.)
+/// What the containers running a build's steps may use.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BuildLimits {
-    /// At most 2047: the engine takes it in bytes as a 32-bit number.
+    /// Each step's container. At most 2047: the engine takes it in bytes as a 32-bit number.
     pub memory_mb: u64,
     pub cpus: f64,
+    /// Processes (and threads) of all of a build's steps together; 0 for no limit.
+    pub pids: u64,
 }
 
 impl Default for BuildLimits {
@@ -52,6 +53,7 @@ impl Default for BuildLimits {
         BuildLimits {
             memory_mb: 1536,
             cpus: 2.0,
+            pids: 1024,
         }
     }
 }

@@ -9,8 +9,9 @@ use dashmap::DashMap;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use crate::docker::cgroup::BuildCgroup;
 use crate::docker::Engine;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::registries::Registries;
 use crate::upload;
 use crate::users::User;
@@ -149,6 +150,40 @@ pub async fn vet_dockerfile(
         registries.check_url(url).await?;
     }
     Ok(())
+}
+
+/// How a build's processes are held to `builds.pids`.
+pub enum ProcessLimit {
+    /// Its step containers run beneath this cgroup.
+    Held(BuildCgroup),
+    /// `builds.pids` is 0: no limit asked for.
+    Off,
+    /// An admin's build where berth cannot hold one, and why (shown in the build's log).
+    NotHeld(String),
+}
+
+/// The cgroup that holds a build on `engine` to `pids` processes. Where berth cannot make one
+/// (a remote engine, the systemd cgroup driver), a non-admin's build is refused and an admin's
+/// runs without.
+pub async fn process_limit(
+    user: &User,
+    engine: &Engine,
+    pids: u64,
+) -> Result<ProcessLimit, ApiError> {
+    if pids == 0 {
+        return Ok(ProcessLimit::Off);
+    }
+    match engine.build_cgroup(pids).await {
+        Ok(cgroup) => Ok(ProcessLimit::Held(cgroup)),
+        Err(reason) if user.is_admin() => Ok(ProcessLimit::NotHeld(reason)),
+        Err(reason) => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "builds on this host cannot be held to builds.pids processes ({reason}); \
+                 an admin can build here, or set builds.pids to 0"
+            ),
+        )),
+    }
 }
 
 /// A tar holding just `Dockerfile`.

@@ -169,43 +169,6 @@ pub fn push(
     docker.push_image(repo, Some(options), Some(credentials))
 }
 
-/// What a build is asked for besides its context.
-pub struct BuildSpec {
-    pub dockerfile: String,
-    pub build_args: std::collections::BTreeMap<String, String>,
-    /// The user the image is labelled as built by.
-    pub built_by: String,
-    /// Limits of the containers that run its steps.
-    pub memory_mb: u64,
-    pub cpus: f64,
-}
-
-/// The engine takes a build's memory limit in bytes as a 32-bit number.
-const MAX_BUILD_MEMORY_MB: u64 = (i32::MAX as u64) >> 20;
-
-/// Starts building `context` (a tar, as it arrives). Intermediate containers are removed even
-/// when a step fails; dropping the stream stops the build on the engine.
-pub fn build<'a>(
-    docker: &'a bollard::Docker,
-    spec: BuildSpec,
-    context: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
-) -> impl Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>> + 'a {
-    let options = bollard::query_parameters::BuildImageOptions {
-        dockerfile: spec.dockerfile,
-        rm: true,
-        forcerm: true,
-        buildargs: Some(spec.build_args.into_iter().collect()),
-        labels: Some([("berth.built_by".to_string(), spec.built_by)].into()),
-        memory: Some((spec.memory_mb.min(MAX_BUILD_MEMORY_MB) << 20) as i32),
-        // No swap beyond the memory limit.
-        memswap: Some((spec.memory_mb.min(MAX_BUILD_MEMORY_MB) << 20) as i32),
-        cpuperiod: Some(100_000),
-        cpuquota: Some((spec.cpus * 100_000.0) as i32),
-        ..Default::default()
-    };
-    docker.build_image(options, None, Some(bollard::body_try_stream(context)))
-}
-
 /// A digest of each leading run of an image's layers, shortest first: an image built on
 /// another (or the same image under another name) has the other's chain among its own.
 pub fn layer_chains(image: &ImageInspect) -> Vec<String> {

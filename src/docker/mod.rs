@@ -15,7 +15,8 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
-mod cgroup;
+pub mod build;
+pub mod cgroup;
 pub mod endpoint;
 pub mod exec;
 mod exec_kill;

@@ -91,9 +91,9 @@ pub(super) fn unavailable(e: &dyn std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::Unavailable, "the Docker engine is unavailable")
 }
 
-pub(super) async fn send_to_engine(
+pub(super) async fn send_to_engine<B: RequestBody>(
     endpoint: &Endpoint,
-    request: Request<Full<Bytes>>,
+    request: Request<B>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, ApiError> {
     let connection = endpoint.connect().await.map_err(|e| unavailable(&e))?;
     send(connection, request).await.map_err(|e| unavailable(&e))
@@ -116,9 +116,24 @@ pub(super) async fn engine_error(response: hyper::Response<hyper::body::Incoming
     ApiError::new(code, message)
 }
 
-async fn send<S>(
+/// A request body berth can send on a connection of its own: whole, or a stream (a build's
+/// context).
+pub(super) trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+impl<B> RequestBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
+async fn send<S, B: RequestBody>(
     stream: S,
-    request: Request<Full<Bytes>>,
+    request: Request<B>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, hyper::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,

@@ -831,8 +831,21 @@ async fn parallel_creations_cannot_pass_a_quota_together() {
 
 /// The messages of a build until it ends (`end`) or fails (`error`), and which it was.
 async fn build(ws: &mut Ws, stream: u8, context: &str, tag: &str) -> (Vec<String>, Value) {
-    ws.send(json!({"type": "build", "stream": stream, "context": context, "tag": tag}))
-        .await;
+    build_on(ws, None, stream, context, tag).await
+}
+
+async fn build_on(
+    ws: &mut Ws,
+    host: Option<&str>,
+    stream: u8,
+    context: &str,
+    tag: &str,
+) -> (Vec<String>, Value) {
+    ws.send(
+        json!({"type": "build", "stream": stream, "context": context, "tag": tag,
+                   "host": host}),
+    )
+    .await;
     let mut log = Vec::new();
     loop {
         let message = ws.next_json().await;
@@ -913,6 +926,87 @@ async fn a_teachers_build_fetches_nothing_internal_and_runs_under_limits() {
         .unwrap_or_else(|| panic!("{log:?}"));
     assert!(line.contains(&(256u64 << 20).to_string()), "{line}");
     assert!(line.contains("50000"), "{line}");
+}
+
+/// A Dockerfile whose one step starts `n` processes at once and says whether all started, and
+/// under which pids cgroup.
+fn forking(n: u32) -> String {
+    format!(
+        "FROM {IMAGE}\nRUN grep pids /proc/self/cgroup; for i in $(seq {n}); do sleep 2 & done; \
+         wait && echo forked {n} {}\n",
+        uuid::Uuid::new_v4()
+    )
+}
+
+#[tokio::test]
+async fn a_build_is_held_to_its_process_limit_or_refused_where_it_cannot_be() {
+    let app = spawn_app_with(|s| s.builds.pids = 48).await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let mut ws = app.ws(&teacher.token).await;
+
+    // Real: a step may start processes, up to the limit.
+    let context = crate::builds::context(&app, &teacher, &forking(20)).await;
+    let tag = crate::builds::unique_tag();
+    app.track_image(&tag);
+    let (log, ended) = build(&mut ws, 1, &context, &tag).await;
+    assert_eq!(ended["type"], "end", "{ended} {log:?}");
+    assert!(log.iter().any(|l| l.starts_with("forked 20")), "{log:?}");
+    // The step ran beneath a cgroup of the build's own, which is gone afterwards.
+    let cgroup = log
+        .iter()
+        .find_map(|l| l.split_once(":pids:/berth-builds/"))
+        .map(|(_, rest)| rest.split('/').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no berth-builds cgroup in {log:?}"));
+    let dir = format!("/sys/fs/cgroup/pids/berth-builds/{cgroup}");
+    let removed = crate::helpers::eventually(std::time::Duration::from_secs(10), || {
+        !std::path::Path::new(&dir).exists()
+    })
+    .await;
+    assert!(removed.is_some(), "{dir} is still there");
+
+    // A hundred at once is past the limit of the whole build: the step cannot fork.
+    let context = crate::builds::context(&app, &teacher, &forking(100)).await;
+    let (log, ended) = build(&mut ws, 2, &context, &crate::builds::unique_tag()).await;
+    assert_eq!(ended["type"], "error", "{ended}");
+    assert!(!log.iter().any(|l| l.starts_with("forked")), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("can't fork")), "{log:?}");
+
+    // On an engine reached over the network berth cannot make the cgroup: a teacher's build is
+    // refused, saying why; an admin's runs, its log saying it has no process limit.
+    let pem = |file: &str| {
+        std::fs::read_to_string(format!("{}/{file}", crate::helpers::ENGINE2_TLS_DIR)).unwrap()
+    };
+    let tls = json!({"ca": pem("ca.pem"), "cert": pem("cert.pem"), "key": pem("key.pem")});
+    let host = json!({"name": "remote", "url": crate::helpers::ENGINE2_TLS, "tls": tls});
+    let added = app.post("/api/v1/hosts", Some(&admin.token), host).await;
+    assert_eq!(added.status(), 201);
+    let labelled = format!("FROM scratch\nLABEL berth.test={}\n", uuid::Uuid::new_v4());
+    let tag = crate::builds::unique_tag();
+    for (user, stream) in [(&teacher, 3), (&admin, 4)] {
+        let context = crate::builds::context(&app, user, &labelled).await;
+        let mut ws = app.ws(&user.token).await;
+        let (log, ended) = build_on(&mut ws, Some("remote"), stream, &context, &tag).await;
+        if user.token == teacher.token {
+            assert_eq!(ended["code"], "unavailable", "{ended}");
+            let message = ended["message"].as_str().unwrap();
+            assert!(message.contains("builds.pids"), "{message}");
+        } else {
+            assert_eq!(ended["type"], "end", "{ended}");
+            assert!(
+                log.iter().any(|l| l.contains("no process limit")),
+                "{log:?}"
+            );
+        }
+    }
+    let removed = std::process::Command::new("docker")
+        .args(["-H", crate::helpers::ENGINE2_SOCKET, "rmi", &tag])
+        .output()
+        .unwrap();
+    assert!(
+        removed.status.success(),
+        "the admin's image was not on the remote engine"
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::{host_lost, next_item, Ending, Interrupted, Outcome};
 use crate::builds;
+use crate::docker::build::{BuildContext, BuildSpec};
 use crate::docker::images::{self, tag_safely, ImageRef};
 use crate::docker::Engine;
 use crate::error::ApiError;
@@ -121,24 +122,33 @@ async fn build_and_tag(
     ctx: &SessionCtx,
     stream: StreamId,
     engine: &Engine,
-    context: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<bytes::Bytes>> + Send>>,
+    context: BuildContext,
     build: Build,
     parts: &StreamParts,
 ) -> Result<Option<String>, ApiError> {
     let docker = engine.client().await?;
     let limits = &ctx.state.settings.builds;
-    let spec = images::BuildSpec {
+    let spec = BuildSpec {
         dockerfile: build.dockerfile.clone(),
         build_args: build.build_args.clone(),
         built_by: ctx.user.id.clone(),
         memory_mb: limits.memory_mb,
         cpus: limits.cpus,
     };
+    let processes = builds::process_limit(&ctx.user, engine, limits.pids).await?;
+    let cgroup = match &processes {
+        builds::ProcessLimit::Held(cgroup) => Some(cgroup),
+        _ => None,
+    };
     // What was there before, so that the cleanup of a refused build can tell what it made.
     let before = images::image_ids(&docker).await?;
-    let mut progress = images::build(&docker, spec, context);
+    let mut progress = Box::pin(engine.build(spec, context, cgroup).await?);
     tracing::info!(tag = %build.tag, "build started");
     ctx.send_text(protocol::started(stream)).await;
+    if let builds::ProcessLimit::NotHeld(reason) = &processes {
+        let note = format!("note: this build has no process limit: {reason}");
+        ctx.send_text(protocol::progress_log(stream, &note)).await;
+    }
 
     let mut image_id = None;
     let mut failure = None;
@@ -163,10 +173,7 @@ async fn build_and_tag(
                     }
                 }
             }
-            Ok(Some(Err(bollard::errors::Error::DockerStreamError { error }))) => {
-                failure = Some(ApiError::bad_request(error));
-            }
-            Ok(Some(Err(e))) => failure = Some(e.into()),
+            Ok(Some(Err(e))) => failure = Some(e),
         }
     }
     // Dropping the request is what stops an unfinished build on the engine.
