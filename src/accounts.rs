@@ -1,109 +1,95 @@
-//! `/auth/*` and `/me`: registering, logging in and out, the caller's account, WebSocket tickets.
+//! Accounts: registering, signing in (throttled per account and client address), signing out,
+//! and deleting an account with everything it owns.
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
-use crate::auth::extract::{client_address, AuthUser};
-use crate::db;
+use serde::Serialize;
+
+use crate::auth::{AuthState, Claims};
+use crate::containers::Containers;
+use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
-use crate::users::{self, password, Role};
+use crate::live_sessions::Sessions;
+use crate::users::{self, password, Role, User};
+use crate::workspaces::Workspaces;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Credentials {
-    username: String,
-    password: String,
-}
-
+/// A signed-in caller's bearer token.
 #[derive(Serialize)]
-struct LoggedIn {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
+pub struct LoggedIn {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
 }
 
-#[derive(Serialize)]
-struct Ticket {
-    ticket: String,
-    expires_in: u64,
-}
-
-async fn register(
-    state: web::Data<AppState>,
-    body: web::Json<Credentials>,
-) -> Result<HttpResponse, ApiError> {
-    let user = users::create(&state.db, &body.username, &body.password, Role::Student).await?;
+/// A new student account (open registration).
+pub async fn register(db: &Db, username: &str, password: &str) -> Result<User, ApiError> {
+    let user = users::create(db, username, password, Role::Student).await?;
     tracing::info!(user = %user.id, username = %user.username, "account registered");
-    Ok(HttpResponse::Created().json(user))
+    Ok(user)
 }
 
-async fn login(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<Credentials>,
-) -> Result<HttpResponse, ApiError> {
-    let auth = &state.auth;
-    let client =
-        client_address(&req, &auth.trusted_proxies).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    auth.logins.check(&body.username, client)?;
-    let (id, hash) = match db::users::credentials(&state.db, &body.username).await? {
+/// A token for `username` if `password` is theirs and neither the account nor `client` is
+/// throttled. A wrong password and an unknown name take as long and answer alike.
+pub async fn login(
+    db: &Db,
+    auth: &AuthState,
+    username: &str,
+    password: &str,
+    client: IpAddr,
+) -> Result<LoggedIn, ApiError> {
+    auth.logins.check(username, client)?;
+    let (id, hash) = match db::users::credentials(db, username).await? {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
     // Verified (slowly) even when there is no such account, so timing tells nothing.
-    let valid = password::verify(body.password.clone(), hash).await;
+    let valid = password::verify(password.to_string(), hash).await;
     let Some(id) = id.filter(|_| valid) else {
-        auth.logins.failed(&body.username, client);
-        tracing::info!(username = %body.username, %client, "login refused");
+        auth.logins.failed(username, client);
+        tracing::info!(username, %client, "login refused");
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "wrong username or password",
         ));
     };
-    auth.logins.succeeded(&body.username, client);
+    auth.logins.succeeded(username, client);
     let (access_token, _) = auth.keys.issue(&id).map_err(|e| ApiError::internal(&e))?;
-    Ok(HttpResponse::Ok().json(LoggedIn {
+    Ok(LoggedIn {
         access_token,
         token_type: "Bearer",
         expires_in: auth.keys.ttl_s,
-    }))
+    })
 }
 
-async fn logout(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.auth.revoke(&state.db, &user.claims).await?;
-    state.sessions.close_token(&user.claims.jti);
-    Ok(HttpResponse::NoContent().finish())
+/// Revokes the caller's token and closes the sessions opened with it.
+pub async fn logout(
+    db: &Db,
+    auth: &AuthState,
+    sessions: &Sessions,
+    claims: &Claims,
+) -> Result<(), ApiError> {
+    auth.revoke(db, claims).await?;
+    sessions.close_token(&claims.jti);
+    Ok(())
 }
 
-async fn me(user: AuthUser) -> HttpResponse {
-    HttpResponse::Ok().json(user.user)
+/// What deleting an account has to reach.
+pub struct Owned<'a> {
+    pub db: &'a Db,
+    pub auth: &'a AuthState,
+    pub sessions: &'a Sessions,
+    pub workspaces: &'a Workspaces,
+    pub containers: &'a Containers,
 }
 
-/// Deletes the caller's account: its sessions close, its workspaces (files included) and its
-/// containers are removed.
-async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.sessions.close_user(&user.user.id);
-    state.workspaces.remove_all_of(&user.user.id).await?;
-    state.containers.remove_all_of(&user.user.id).await?;
-    db::users::delete(&state.db, &user.user.id).await?;
-    state.auth.revoke(&state.db, &user.claims).await?;
-    tracing::info!(user = %user.user.id, "account deleted");
-    Ok(HttpResponse::NoContent().finish())
-}
-
-async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(Ticket {
-        ticket: state.auth.issue_ticket(&user.user.id, &user.claims)?,
-        expires_in: state.auth.ticket_ttl.as_secs(),
-    }))
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/register", web::post().to(register))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/me", web::get().to(me))
-        .route("/me", web::delete().to(delete_me))
-        .route("/ws/ticket", web::post().to(ws_ticket));
+/// Deletes `user`'s account: its sessions close, its workspaces (files included) and its
+/// containers are removed, then the account and the token it used.
+pub async fn delete(owned: Owned<'_>, user: &User, claims: &Claims) -> Result<(), ApiError> {
+    owned.sessions.close_user(&user.id);
+    owned.workspaces.remove_all_of(&user.id).await?;
+    owned.containers.remove_all_of(&user.id).await?;
+    db::users::delete(owned.db, &user.id).await?;
+    owned.auth.revoke(owned.db, claims).await?;
+    tracing::info!(user = %user.id, "account deleted");
+    Ok(())
 }

@@ -1,12 +1,14 @@
 //! berth: live, safe browser sessions on Docker containers.
 //!
-//! Layers, top to bottom (a module only uses the ones below it):
-//! - routes: `accounts`, each area's `routes`, `ui` (the embedded browser UI) and `session` (the WebSocket: upgrade, dispatch,
-//!   streams), wired in `startup` around one `state::AppState`;
-//! - services: `users`, `auth`, `hosts`, `containers`, `images`, `registries`, `builds`,
-//!   `courses`, `attendance`, `templates`, `workspaces`;
+//! Layers, top to bottom (a module only uses the ones below it; `tests/layers.rs` checks it):
+//! - `startup` wires everything around one `state::AppState`;
+//! - the routes layer: `routes` (every REST handler, the health checks and the embedded UI) and
+//!   `session` (the WebSocket: upgrade, dispatch, streams);
+//! - `state`, the bundle of services the routes layer shares;
+//! - services: `accounts`, `users`, `auth`, `live_sessions`, `hosts`, `containers`,
+//!   `registries`, `builds`, `courses`, `attendance`, `templates`, `workspaces`, `secrets`;
 //! - `db` (all SQL) and `docker` (all engine calls, with no notion of users or roles);
-//! - leaves: `config`, `error`, `clock`, `secrets`, `upload`, `telemetry`.
+//! - leaves: `config`, `error`, `clock`, `upload`, `fuzzy`, `workspace_path`, `telemetry`.
 
 pub mod accounts;
 pub mod attendance;
@@ -19,16 +21,18 @@ pub mod courses;
 pub mod db;
 pub mod docker;
 pub mod error;
+pub mod fuzzy;
 pub mod hosts;
-pub mod images;
+pub mod live_sessions;
 pub mod registries;
+pub mod routes;
 pub mod secrets;
 pub mod session;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod templates;
-pub mod ui;
 pub mod upload;
 pub mod users;
+pub mod workspace_path;
 pub mod workspaces;

@@ -28,7 +28,7 @@ impl SecretBox {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         let key = XChaCha20Poly1305::generate_key(&mut OsRng);
                         let encoded = STANDARD.encode(key);
-                        crate::auth::token::write_private(&path, encoded.as_bytes())?;
+                        write_private(&path, encoded.as_bytes())?;
                         encoded
                     }
                     Err(e) => return Err(e.into()),
@@ -69,6 +69,19 @@ impl SecretBox {
             .map_err(|_| Undecryptable)?;
         String::from_utf8(plain).map_err(|_| Undecryptable)
     }
+}
+
+/// Writes a new file that only berth's user can read (a key, a secret); never overwrites one.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
 }
 
 #[cfg(test)]

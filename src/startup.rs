@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use serde_json::json;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::attendance::Attendance;
@@ -17,11 +16,11 @@ use crate::config::Settings;
 use crate::containers::Containers;
 use crate::db;
 use crate::docker::Engine;
-use crate::error::{self, ApiError};
+use crate::error;
 use crate::hosts::Hosts;
+use crate::live_sessions::Sessions;
 use crate::registries::{Egress, Registries};
 use crate::secrets::SecretBox;
-use crate::session::{self, Sessions};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 use crate::workspaces::Workspaces;
@@ -108,36 +107,6 @@ impl AppState {
     }
 }
 
-/// Every route: the REST API and the WebSocket under `/api/v1`, health checks beside it.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .service(
-            web::scope("/api")
-                .service(
-                    web::scope("/v1")
-                        .configure(crate::accounts::configure)
-                        .configure(crate::containers::routes::configure)
-                        .configure(crate::courses::routes::configure)
-                        .configure(crate::attendance::routes::configure)
-                        .configure(crate::images::routes::configure)
-                        .configure(crate::builds::routes::configure)
-                        .configure(crate::registries::routes::configure)
-                        .configure(crate::hosts::routes::configure)
-                        .configure(crate::templates::routes::configure)
-                        .configure(crate::workspaces::routes::configure)
-                        .route("/ws", web::get().to(session::upgrade::ws_handler))
-                        .default_service(web::to(api_not_found)),
-                )
-                .default_service(web::to(api_not_found)),
-        );
-}
-
-/// Unknown `/api/*` paths answer in the API's error shape.
-async fn api_not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("no such endpoint"))
-}
-
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(settings.listen)
@@ -157,11 +126,12 @@ impl Application {
                 .app_data(error::path_config())
                 .app_data(error::query_config())
                 .app_data(state.clone())
-                .configure(routes)
+                .configure(crate::routes::configure)
                 // The UI's files go compressed when the browser accepts it (the bundle shrinks
                 // to about a quarter); the API's streams and downloads are left as they are.
                 .default_service(
-                    web::to(crate::ui::serve).wrap(actix_web::middleware::Compress::default()),
+                    web::to(crate::routes::ui::serve)
+                        .wrap(actix_web::middleware::Compress::default()),
                 )
         })
         .disable_signals()
@@ -220,28 +190,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
-
-/// Ready when the database answers and the Docker engine does.
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = db::ping(&state.db).await;
-    let docker = state.hosts.local().engine.api_version().await;
-    let ready = database && docker.is_ok();
-    let body = json!({
-        "status": if ready { "ready" } else { "unready" },
-        "database": if database { "ok" } else { "unreachable" },
-        "docker": match &docker {
-            Ok(version) => json!({"status": "ok", "api_version": version}),
-            Err(e) => json!({"status": "unreachable", "message": e.message}),
-        },
-    });
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
 }

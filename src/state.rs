@@ -9,9 +9,9 @@ use crate::config::Settings;
 use crate::containers::Containers;
 use crate::db::Db;
 use crate::hosts::Hosts;
+use crate::live_sessions::Sessions;
 use crate::registries::Registries;
 use crate::secrets::SecretBox;
-use crate::session::live::Sessions;
 use crate::workspaces::Workspaces;
 
 pub struct AppState {

@@ -1,6 +1,7 @@
-//! The layout rules, checked on the source itself: the files of src/ refer to each other
-//! without a circle, all SQL is in `db/`, and the bottom layers (`db/`, `docker/`) refer to no
-//! module above them. A reference is a `use` line or an inline `crate::`, `super::` or
+//! The layout rules, checked on the source itself: the files of src/, and its top-level
+//! modules, refer to each other without a circle; services never name the routes layer or the
+//! state; all SQL is in `db/`; and the bottom layers (`db/`, `docker/`) refer to no module above
+//! them. A reference is a `use` line or an inline `crate::`, `super::` or
 //! child-module path; a module's `mod` declarations are not references.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -160,10 +161,9 @@ fn references(files: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<Str
     graph
 }
 
-#[test]
-fn the_files_of_src_refer_to_each_other_without_a_circle() {
-    let graph = references(&sources());
-    // Depth-first search; a grey node met again closes a circle.
+/// A circle in `graph`, if it has one (a depth-first search: a node met again while it is still
+/// on the trail closes a circle).
+fn find_circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit<'a>(
         node: &'a str,
         graph: &'a BTreeMap<String, BTreeSet<String>>,
@@ -180,7 +180,7 @@ fn the_files_of_src_refer_to_each_other_without_a_circle() {
         }
         state.insert(node, false);
         trail.push(node);
-        for next in &graph[node] {
+        for next in graph.get(node).into_iter().flatten() {
             if let Some(circle) = visit(next, graph, state, trail) {
                 return Some(circle);
             }
@@ -190,13 +190,72 @@ fn the_files_of_src_refer_to_each_other_without_a_circle() {
         None
     }
     let mut state = BTreeMap::new();
-    for node in graph.keys() {
-        let circle = visit(node, &graph, &mut state, &mut Vec::new());
-        assert!(circle.is_none(), "a circle of references: {circle:?}");
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut state, &mut Vec::new()))
+}
+
+/// The top-level module a file belongs to (`session` for `session::streams::exec`).
+fn top(module: &str) -> &str {
+    module.split("::").next().unwrap()
+}
+
+/// Which top-level modules each top-level module refers to.
+fn module_references() -> BTreeMap<String, BTreeSet<String>> {
+    let mut modules: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, refs) in references(&sources()) {
+        let entry = modules.entry(top(&from).to_string()).or_default();
+        entry.extend(
+            refs.iter()
+                .map(|to| top(to).to_string())
+                .filter(|to| to != top(&from)),
+        );
     }
+    modules
+}
+
+#[test]
+fn the_files_of_src_refer_to_each_other_without_a_circle() {
+    let graph = references(&sources());
+    let circle = find_circle(&graph);
+    assert!(circle.is_none(), "a circle of references: {circle:?}");
     assert!(
         graph["session::upgrade"].contains("state"),
         "the check sees references"
+    );
+}
+
+#[test]
+fn the_top_level_modules_refer_to_each_other_without_a_circle() {
+    let modules = module_references();
+    let circle = find_circle(&modules);
+    assert!(circle.is_none(), "a circle of modules: {circle:?}");
+    assert!(
+        modules["routes"].contains("workspaces") && modules["workspaces"].contains("templates"),
+        "the check sees references between modules"
+    );
+}
+
+/// The routes layer (HTTP handlers and the WebSocket session) and what wires it together.
+const ABOVE_SERVICES: [&str; 4] = ["routes", "session", "state", "startup"];
+
+#[test]
+fn services_never_name_a_route_the_session_or_the_state() {
+    for (from, refs) in module_references() {
+        if ABOVE_SERVICES.contains(&from.as_str()) || from.is_empty() {
+            continue;
+        }
+        for to in refs {
+            assert!(
+                !ABOVE_SERVICES.contains(&to.as_str()),
+                "{from} refers to {to}, which is above the services"
+            );
+        }
+    }
+    let state = &module_references()["state"];
+    assert!(
+        !state.contains("routes") && !state.contains("session"),
+        "state refers to the routes layer: {state:?}"
     );
 }
 
@@ -215,10 +274,8 @@ fn sql_lives_only_in_db() {
 #[test]
 fn the_bottom_layers_refer_to_nothing_above_them() {
     let graph = references(&sources());
-    let allowed = |from: &str, to: &str| {
-        let top = |m: &str| m.split("::").next().unwrap().to_string();
-        top(from) == top(to) || ["error", "config", "clock"].contains(&to)
-    };
+    let allowed =
+        |from: &str, to: &str| top(from) == top(to) || ["error", "config", "clock"].contains(&to);
     for (from, refs) in &graph {
         if from == "db"
             || from.starts_with("db::")

@@ -1,10 +1,9 @@
 //! Live attendance: attendance sessions of a course with rotating check-in codes ([`code`]),
 //! check-ins, rosters. The teacher's screen watches on its WebSocket session (see
 //! `session::streams::attendance`); this module owns the rules, and [`Attendance`] the live
-//! state REST and the sessions share. Handlers are in [`routes`].
+//! state REST and the sessions share. Handlers are in `routes::attendance`.
 
 pub mod code;
-pub mod routes;
 
 use std::time::{Duration, Instant};
 

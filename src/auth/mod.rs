@@ -1,7 +1,6 @@
-//! Who is calling: tokens, revocation, WebSocket tickets, login throttling, and the extractors
-//! protected handlers take ([`extract`]).
+//! Who is calling: tokens, revocation, WebSocket tickets and login throttling. The extractors
+//! protected handlers take are in `routes::extract`.
 
-pub mod extract;
 pub mod throttle;
 pub mod token;
 

@@ -17,7 +17,6 @@ use crate::upload;
 use crate::users::User;
 
 pub mod dockerfile;
-pub mod routes;
 
 /// How long an uploaded context is kept.
 pub const CONTEXT_TTL: Duration = Duration::from_secs(3600);

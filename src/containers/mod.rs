@@ -1,9 +1,7 @@
 //! Users' containers on every host: creating them under the safety policy (placed on a host,
 //! their image pulled first when missing, recorded with their host), finding one a user may use,
-//! listing, starting, stopping and removing. The REST routes ([`routes`]) and the session's
+//! listing, starting, stopping and removing. The REST handlers (`routes::containers`) and the session's
 //! streams both go through [`Containers`]; it alone decides whose container is whose.
-
-pub mod routes;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,8 +1,6 @@
 //! Courses: a teacher's course, its join code, and its students. Attendance is taken per course
 //! (see `attendance`).
 
-pub mod routes;
-
 use rand::Rng;
 use serde::Serialize;
 

@@ -4,8 +4,6 @@
 //! once (`unavailable`) instead of waiting on it. [`Hosts`] keeps the `hosts` table and its map
 //! of live clients in step; nothing else writes either.
 
-pub mod routes;
-
 use std::sync::Arc;
 use std::time::Duration;
 

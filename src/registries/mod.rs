@@ -1,10 +1,9 @@
 //! Private registries: stored credentials (checked by a login when added, encrypted at rest,
 //! never returned or logged), finding the credentials an image's pull or push needs, and search.
 //! A registry that is not an admin's reaches only what [`Egress`] allows. Handlers are in
-//! [`routes`].
+//! `routes::registries`.
 
 pub mod egress;
-pub mod routes;
 mod v2;
 
 use std::collections::HashSet;
@@ -431,8 +430,7 @@ impl Registries {
             .flatten()
             .filter_map(|r| r.as_str())
             .filter_map(|repo| {
-                crate::images::match_score(q, &[repo.to_string()], "")
-                    .map(|s| (s, repo.to_string()))
+                crate::fuzzy::match_score(q, &[repo.to_string()], "").map(|s| (s, repo.to_string()))
             })
             .collect();
         matches.sort_by_key(|m| std::cmp::Reverse(m.0));

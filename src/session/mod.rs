@@ -14,14 +14,11 @@
 //! [`streams`] holds one module per kind of stream.
 
 mod dispatch;
-pub mod live;
 pub mod protocol;
 mod socket;
 mod stdin;
 mod streams;
 pub mod upgrade;
-
-pub use live::Sessions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

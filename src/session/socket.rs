@@ -3,7 +3,7 @@
 //! session and waits (bounded) for its streams to clean up.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{CloseCode, CloseReason};
@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::{dispatch, protocol, Control, Outgoing, SessionCtx};
 use crate::config::SessionSettings;
+use crate::live_sessions::{Closing, ClosingReason};
 
 /// How long a closing session waits for its streams to clean up.
 const CLEANUP_GRACE: Duration = Duration::from_secs(10);
@@ -22,7 +23,7 @@ pub(super) async fn run(
     ws: actix_ws::Session,
     messages: actix_ws::AggregatedMessageStream,
     out_rx: mpsc::Receiver<Outgoing>,
-    reason: Arc<OnceLock<CloseReason>>,
+    reason: ClosingReason,
 ) {
     let started = Instant::now();
     let last_seen = Arc::new(AtomicU64::new(0));
@@ -71,7 +72,7 @@ async fn write_loop(
     mut out: mpsc::Receiver<Outgoing>,
     mut control: mpsc::Receiver<Control>,
     cancel: CancellationToken,
-    reason: Arc<OnceLock<CloseReason>>,
+    reason: ClosingReason,
 ) {
     loop {
         // Keepalive goes first; stream output keeps its order.
@@ -98,11 +99,28 @@ async fn write_loop(
         }
     }
     cancel.cancel();
-    let reason = reason.get().cloned().or(Some(CloseReason {
-        code: CloseCode::Normal,
-        description: None,
-    }));
-    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(reason)).await;
+    let frame = reason.get().map_or(
+        CloseReason {
+            code: CloseCode::Normal,
+            description: None,
+        },
+        |why| close_frame(*why),
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
+}
+
+/// The close frame that tells the client why its session was closed.
+fn close_frame(why: Closing) -> CloseReason {
+    let (code, description) = match why {
+        Closing::TokenRevoked => (CloseCode::Policy, "token revoked"),
+        Closing::AccountDeleted => (CloseCode::Policy, "account deleted"),
+        Closing::ServerShutdown => (CloseCode::Restart, "server shutting down"),
+        Closing::Silent => (CloseCode::Away, "heartbeat timeout"),
+    };
+    CloseReason {
+        code,
+        description: Some(description.into()),
+    }
 }
 
 /// The heartbeat task: pings on schedule, and ends the session when the client has sent
@@ -113,7 +131,7 @@ async fn heartbeat_loop(
     last_seen: Arc<AtomicU64>,
     control: mpsc::Sender<Control>,
     cancel: CancellationToken,
-    reason: Arc<OnceLock<CloseReason>>,
+    reason: ClosingReason,
 ) {
     // Silence is checked more often than pings are sent, so a dead client is dropped close to
     // the timeout rather than up to one ping interval late.
@@ -133,10 +151,7 @@ async fn heartbeat_loop(
             .saturating_sub(last_seen.load(Ordering::Relaxed));
         if silent_ms > settings.heartbeat_timeout_ms {
             tracing::info!(silent_ms, "client silent; closing session");
-            let _ = reason.set(CloseReason {
-                code: CloseCode::Away,
-                description: Some("heartbeat timeout".into()),
-            });
+            let _ = reason.set(Closing::Silent);
             cancel.cancel();
             return;
         }

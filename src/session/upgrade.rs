@@ -3,17 +3,17 @@
 //! logout, account deletion and shutdown can close it, and starts its tasks.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::live::LiveSession;
 use super::{socket, SessionCtx};
 use crate::auth;
 use crate::error::{ApiError, ErrorCode};
+use crate::live_sessions::Opened;
 use crate::state::AppState;
 use crate::users;
 
@@ -74,18 +74,7 @@ pub async fn ws_handler(
         .aggregate_continuations()
         .max_continuation_size(hard_limit);
 
-    let id = uuid::Uuid::new_v4().to_string();
-    let cancel = sessions.shutdown.child_token();
-    let reason = Arc::new(OnceLock::new());
-    sessions.live.insert(
-        id.clone(),
-        LiveSession {
-            user_id: user.id.clone(),
-            jti: claims.jti.clone(),
-            cancel: cancel.clone(),
-            reason: reason.clone(),
-        },
-    );
+    let Opened { id, cancel, reason } = sessions.open(&user.id, &claims.jti);
     // The token may have been revoked between the check and the registration above.
     if auth_state.is_revoked(&claims.jti) {
         sessions.close_token(&claims.jti);
@@ -102,16 +91,15 @@ pub async fn ws_handler(
         out: out_tx,
         streams: Mutex::new(HashMap::new()),
         tracker: TaskTracker::new(),
-        live_streams: sessions.live_streams.clone(),
+        live_streams: sessions.stream_counter(),
         state: state.clone(),
     });
-    let tracker = sessions.tracker.clone();
+    let tracker = sessions.tracker();
     tracker.spawn_local(
         async move {
             tracing::info!("session opened");
             socket::run(ctx, ws, messages, out_rx, reason).await;
-            sessions.live.remove(&id);
-            sessions.left(&user_id);
+            sessions.closed(&id, &user_id);
             tracing::info!("session closed");
         }
         .instrument(span),

@@ -1,8 +1,6 @@
 //! Workspace templates: what a workspace is made from (an image, limits, a network, the command
 //! that runs each kind of file, starter files). Teachers and admins manage them; everyone lists
-//! them. Handlers are in [`routes`].
-
-pub mod routes;
+//! them. Handlers are in `routes::templates`.
 
 use std::collections::BTreeMap;
 
@@ -146,7 +144,7 @@ impl TemplateSpec {
             }
         }
         for path in self.files.keys() {
-            crate::workspaces::files::WorkspacePath::parse(path)?;
+            crate::workspace_path::WorkspacePath::parse(path)?;
         }
         Ok(())
     }

@@ -16,68 +16,10 @@ use serde::Serialize;
 use crate::docker::files::PathStat;
 use crate::docker::Engine;
 use crate::error::{ApiError, ErrorCode};
+use crate::workspace_path::{WorkspacePath, ROOT};
 
-/// Where the files live in every workspace container.
-pub const ROOT: &str = "/workspace";
 /// The user (and group) that owns the files and runs the user's programs.
 pub const UID: u64 = 1000;
-
-/// A path inside /workspace as a user gives it, checked once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkspacePath(Vec<String>);
-
-impl WorkspacePath {
-    /// `""` or `"."` is /workspace itself.
-    pub fn parse(text: &str) -> Result<WorkspacePath, ApiError> {
-        let refuse = |why: &str| ApiError::bad_request(format!("path {text:?}: {why}"));
-        if text.len() > 4096 {
-            return Err(refuse("too long"));
-        }
-        if text.contains('\0') {
-            return Err(refuse("contains a NUL byte"));
-        }
-        if text.starts_with('/') {
-            return Err(refuse("must be relative to /workspace"));
-        }
-        let mut parts = Vec::new();
-        for part in text.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => return Err(refuse("may not contain '..'")),
-                part => parts.push(part.to_string()),
-            }
-        }
-        Ok(WorkspacePath(parts))
-    }
-
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The path in the container.
-    pub fn absolute(&self) -> String {
-        let mut path = ROOT.to_string();
-        for part in &self.0 {
-            path.push('/');
-            path.push_str(part);
-        }
-        path
-    }
-
-    /// The path relative to /workspace, as tar entries name it.
-    pub fn relative(&self) -> String {
-        self.0.join("/")
-    }
-
-    pub fn name(&self) -> &str {
-        self.0.last().map_or(".", String::as_str)
-    }
-
-    /// Each ancestor below /workspace, outermost first (not the path itself).
-    fn ancestors(&self) -> impl Iterator<Item = WorkspacePath> + '_ {
-        (1..self.0.len()).map(|n| WorkspacePath(self.0[..n].to_vec()))
-    }
-}
 
 /// One entry of a directory listing.
 #[derive(Debug, Serialize)]
@@ -283,7 +225,7 @@ pub async fn write(
     }
     let cmd = script(
         r#"set -e; mkdir -p -- "$1"; cat > "$2.berth-part"; mv -f -- "$2.berth-part" "$2""#,
-        &[parent_of(path).absolute(), path.absolute()],
+        &[path.parent().absolute(), path.absolute()],
     );
     run_as_user(engine, container, cmd, one_chunk(contents)).await
 }
@@ -310,11 +252,6 @@ pub async fn make_dir(
     }
     let cmd = vec!["mkdir".into(), "-p".into(), "--".into(), path.absolute()];
     run_as_user(engine, container, cmd, futures_util::stream::empty()).await
-}
-
-/// The directory `path` is in (/workspace for a top-level name).
-fn parent_of(path: &WorkspacePath) -> WorkspacePath {
-    WorkspacePath(path.0[..path.0.len().saturating_sub(1)].to_vec())
 }
 
 /// Makes /workspace the user's, with the template's starter files in it (not overwriting files
@@ -381,7 +318,7 @@ pub async fn rename(
 ) -> Result<(), ApiError> {
     existing(engine, container, from).await?;
     free(engine, container, to).await?;
-    make_dir(engine, container, &parent_of(to)).await?;
+    make_dir(engine, container, &to.parent()).await?;
     let cmd = vec!["mv".into(), "--".into(), from.absolute(), to.absolute()];
     run_as_user(engine, container, cmd, futures_util::stream::empty()).await
 }
@@ -498,7 +435,7 @@ fn rewrite_upload(
                 e.message
             ))
         })?;
-        if let Some(link) = relative.ancestors().find(|a| links.contains(&a.0)) {
+        if let Some(link) = relative.ancestors().find(|a| links.contains(a.parts())) {
             return Err(bad(format!(
                 "holds {name}, beneath its own symlink {}",
                 link.relative()
@@ -531,7 +468,7 @@ fn rewrite_upload(
                          directory"
                     )));
                 }
-                links.insert(relative.0.clone());
+                links.insert(relative.parts().to_vec());
                 let mut h = header(kind, 0, 0o777);
                 out.append_link(&mut h, relative.relative(), &target)
             }
@@ -561,7 +498,7 @@ fn link_stays_inside(link: &WorkspacePath, target: &str) -> bool {
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
     let climbs = parts.iter().take_while(|p| **p == "..").count();
-    let depth = link.0.len() - 1;
+    let depth = link.parts().len() - 1;
     climbs <= depth && !parts[climbs..].contains(&"..")
 }
 
@@ -595,31 +532,4 @@ async fn check_no_symlinks_below(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_stay_inside_the_workspace() {
-        assert_eq!(
-            WorkspacePath::parse("a/./b/").unwrap().absolute(),
-            "/workspace/a/b"
-        );
-        assert!(WorkspacePath::parse("").unwrap().is_root());
-        for bad in [
-            "../etc/passwd",
-            "a/../../b",
-            "/etc/passwd",
-            "a\0b",
-            "a/..",
-            "..",
-        ] {
-            assert!(WorkspacePath::parse(bad).is_err(), "{bad:?}");
-        }
-        let nested = WorkspacePath::parse("a/b/c.py").unwrap();
-        let ancestors: Vec<String> = nested.ancestors().map(|p| p.relative()).collect();
-        assert_eq!(ancestors, ["a", "a/b"]);
-    }
 }

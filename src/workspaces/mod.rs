@@ -5,7 +5,6 @@
 //! workspace back when it is used, and stops the idle ones. [`files`] is the files API.
 
 pub mod files;
-pub mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use berth::config::Settings;
-use berth::session::Sessions;
+use berth::live_sessions::Sessions;
 use berth::startup::Application;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};

@@ -18,7 +18,8 @@ use crate::docker::{Engine, EXEC_MARKER};
 use crate::error::ApiError;
 use crate::session::protocol::{self, ExecRequest, RunRequest, StreamId};
 use crate::session::{SessionCtx, StreamParts};
-use crate::workspaces::files::{WorkspacePath, ROOT, UID};
+use crate::workspace_path::{WorkspacePath, ROOT};
+use crate::workspaces::files::UID;
 
 /// How long the cleanup of a cancelled exec may take before it is given up (and logged).
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);

@@ -3,9 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::{Host, NewHost};
-use crate::auth::extract::{Admin, Staff};
 use crate::error::ApiError;
+use crate::hosts::{Host, NewHost};
+use crate::routes::extract::{Admin, Staff};
 use crate::state::AppState;
 
 #[derive(Serialize)]

@@ -3,9 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{Found, NewRegistry, RegistryView};
-use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
+use crate::registries::{Found, NewRegistry, RegistryView};
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 async fn add(

@@ -5,10 +5,10 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::match_score;
-use crate::auth::extract::{AuthUser, Staff};
 use crate::docker::images::{tag_safely, ImageRef};
 use crate::error::ApiError;
+use crate::fuzzy::match_score;
+use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
 use crate::upload;
 

@@ -3,10 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::{Action, ContainerView};
-use crate::auth::extract::AuthUser;
+use crate::containers::{Action, ContainerView};
 use crate::docker::policy::ContainerSpec;
 use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[derive(Serialize)]

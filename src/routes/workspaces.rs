@@ -5,12 +5,13 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::files::{self, WorkspacePath};
-use super::Access;
-use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 use crate::upload;
+use crate::workspace_path::WorkspacePath;
+use crate::workspaces::files;
+use crate::workspaces::Access;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

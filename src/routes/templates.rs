@@ -3,13 +3,13 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::TemplateSpec;
-use crate::auth::extract::{AuthUser, Staff};
 use crate::error::ApiError;
+use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
+use crate::templates::TemplateSpec;
 
 async fn list(_: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(super::list(&state.db).await?))
+    Ok(HttpResponse::Ok().json(crate::templates::list(&state.db).await?))
 }
 
 async fn get(
@@ -17,7 +17,7 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(super::find(&state.db, &id).await?))
+    Ok(HttpResponse::Ok().json(crate::templates::find(&state.db, &id).await?))
 }
 
 async fn create(
@@ -25,7 +25,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<TemplateSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let template = super::create(
+    let template = crate::templates::create(
         &state.db,
         &caller.user,
         body.into_inner(),
@@ -41,7 +41,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let template = super::update(
+    let template = crate::templates::update(
         &state.db,
         &caller.user,
         &id,
@@ -64,7 +64,7 @@ async fn delete(
     id: web::Path<String>,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    super::delete(&state.db, &caller.user, &id, query.force).await?;
+    crate::templates::delete(&state.db, &caller.user, &id, query.force).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

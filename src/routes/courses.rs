@@ -3,8 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -24,12 +24,12 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<NewCourse>,
 ) -> Result<HttpResponse, ApiError> {
-    let course = super::create(&state.db, &user.user, &body.name).await?;
+    let course = crate::courses::create(&state.db, &user.user, &body.name).await?;
     Ok(HttpResponse::Created().json(course))
 }
 
 async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(super::list(&state.db, &user.user).await?))
+    Ok(HttpResponse::Ok().json(crate::courses::list(&state.db, &user.user).await?))
 }
 
 async fn join(
@@ -37,7 +37,10 @@ async fn join(
     state: web::Data<AppState>,
     body: web::Json<Join>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(super::join(&state.db, &user.user, &body.join_code).await?))
+    Ok(
+        HttpResponse::Ok()
+            .json(crate::courses::join(&state.db, &user.user, &body.join_code).await?),
+    )
 }
 
 async fn students(
@@ -45,7 +48,7 @@ async fn students(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(super::students(&state.db, &user.user, &id).await?))
+    Ok(HttpResponse::Ok().json(crate::courses::students(&state.db, &user.user, &id).await?))
 }
 
 async fn remove_student(
@@ -54,7 +57,7 @@ async fn remove_student(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (course_id, student_id) = path.into_inner();
-    super::remove_student(&state.db, &user.user, &course_id, &student_id).await?;
+    crate::courses::remove_student(&state.db, &user.user, &course_id, &student_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use actix_web::{web, FromRequest, HttpRequest};
 
-use super::{bearer, Claims};
+use crate::auth::{bearer, Claims};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::users::{self, User};

@@ -1,7 +1,5 @@
-//! Images: fuzzy search over what a host holds, and the `/images` endpoints ([`routes`]). The
-//! engine-side helpers (pull, tag safely, clean up) are in `docker::images`.
-
-pub mod routes;
+//! Fuzzy matching for searches: how well what a user typed matches an image's names, so the
+//! local image search and the federated registry search rank alike.
 
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;

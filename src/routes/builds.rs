@@ -3,9 +3,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::CONTEXT_TTL;
-use crate::auth::extract::Staff;
+use crate::builds::CONTEXT_TTL;
 use crate::error::ApiError;
+use crate::routes::extract::Staff;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -35,7 +35,7 @@ async fn upload(
     }
     // A pasted Dockerfile is read whole before a build; a context may be large.
     let limit = if is_dockerfile {
-        super::dockerfile::MAX_DOCKERFILE_BYTES as u64
+        crate::builds::dockerfile::MAX_DOCKERFILE_BYTES as u64
     } else {
         state.settings.limits.max_upload_mb << 20
     };

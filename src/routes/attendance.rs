@@ -3,9 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{AttendanceView, RosterEntry};
-use crate::auth::extract::AuthUser;
+use crate::attendance::{AttendanceView, RosterEntry};
 use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
@@ -27,8 +27,9 @@ async fn open(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?
     };
-    let session = super::open(&state.db, &user.user, &id, body.duration_s, body.period_s).await?;
-    Ok(HttpResponse::Created().json(super::view(&session)))
+    let session =
+        crate::attendance::open(&state.db, &user.user, &id, body.duration_s, body.period_s).await?;
+    Ok(HttpResponse::Created().json(crate::attendance::view(&session)))
 }
 
 /// `GET /courses/{id}/attendance`: the course's open attendance session.
@@ -37,8 +38,8 @@ async fn open_now(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = super::open_in_course(&state.db, &user.user, &id).await?;
-    Ok(HttpResponse::Ok().json(super::view(&session)))
+    let session = crate::attendance::open_in_course(&state.db, &user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(crate::attendance::view(&session)))
 }
 
 async fn get(
@@ -46,8 +47,8 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = super::visible(&state.db, &user.user, &id).await?;
-    Ok(HttpResponse::Ok().json(super::view(&session)))
+    let session = crate::attendance::visible(&state.db, &user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(crate::attendance::view(&session)))
 }
 
 async fn close(
@@ -55,8 +56,8 @@ async fn close(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = super::close(&state.db, &state.attendance, &user.user, &id).await?;
-    Ok(HttpResponse::Ok().json(super::view(&session)))
+    let session = crate::attendance::close(&state.db, &state.attendance, &user.user, &id).await?;
+    Ok(HttpResponse::Ok().json(crate::attendance::view(&session)))
 }
 
 #[derive(Deserialize)]
@@ -72,7 +73,8 @@ async fn check_in(
     body: web::Json<CheckInBody>,
 ) -> Result<HttpResponse, ApiError> {
     let checked =
-        super::check_in(&state.db, &state.attendance, &user.user, &id, &body.code).await?;
+        crate::attendance::check_in(&state.db, &state.attendance, &user.user, &id, &body.code)
+            .await?;
     Ok(HttpResponse::Ok().json(checked))
 }
 
@@ -95,10 +97,10 @@ async fn roster(
     id: web::Path<String>,
     query: web::Query<RosterQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (session, students) = super::roster(&state.db, &user.user, &id).await?;
+    let (session, students) = crate::attendance::roster(&state.db, &user.user, &id).await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(HttpResponse::Ok().json(Roster {
-            attendance: super::view(&session),
+            attendance: crate::attendance::view(&session),
             present: students.iter().filter(|s| s.present).count(),
             enrolled: students.len(),
             students,

@@ -1,0 +1,161 @@
+//! Every live WebSocket session of this server, so that logout, account deletion and shutdown
+//! can close them, with a count per user and of their streams.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Why a session was closed from outside it (or by its heartbeat); the session turns it into
+/// its close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closing {
+    TokenRevoked,
+    AccountDeleted,
+    ServerShutdown,
+    /// The client sent nothing for the heartbeat timeout.
+    Silent,
+}
+
+/// Set once, by whoever closes the session first.
+pub type ClosingReason = Arc<OnceLock<Closing>>;
+
+/// All live sessions of this server.
+pub struct Sessions {
+    live: DashMap<String, LiveSession>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    live_streams: Arc<AtomicUsize>,
+    /// Open sessions per user, so one user cannot hold the server's sockets and tasks.
+    per_user: DashMap<String, usize>,
+}
+
+struct LiveSession {
+    user_id: String,
+    jti: String,
+    cancel: CancellationToken,
+    reason: ClosingReason,
+}
+
+/// A session just registered: its id, the token that ends it and where its closing reason
+/// goes.
+pub struct Opened {
+    pub id: String,
+    pub cancel: CancellationToken,
+    pub reason: ClosingReason,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            live: DashMap::new(),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            live_streams: Arc::new(AtomicUsize::new(0)),
+            per_user: DashMap::new(),
+        }
+    }
+}
+
+impl Sessions {
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Counts a new session of `user_id`, unless they have `max` open already.
+    pub fn admit(&self, user_id: &str, max: usize) -> bool {
+        let mut open = self.per_user.entry(user_id.to_string()).or_insert(0);
+        if *open >= max {
+            return false;
+        }
+        *open += 1;
+        true
+    }
+
+    /// Counts a session of `user_id` as closed.
+    pub fn left(&self, user_id: &str) {
+        self.per_user.remove_if_mut(user_id, |_, open| {
+            *open = open.saturating_sub(1);
+            *open == 0
+        });
+    }
+
+    /// Registers an admitted session opened with token `jti`; it ends with the server.
+    pub fn open(&self, user_id: &str, jti: &str) -> Opened {
+        let opened = Opened {
+            id: uuid::Uuid::new_v4().to_string(),
+            cancel: self.shutdown.child_token(),
+            reason: Arc::new(OnceLock::new()),
+        };
+        self.live.insert(
+            opened.id.clone(),
+            LiveSession {
+                user_id: user_id.to_string(),
+                jti: jti.to_string(),
+                cancel: opened.cancel.clone(),
+                reason: opened.reason.clone(),
+            },
+        );
+        opened
+    }
+
+    /// Forgets a session that has ended, and counts it as closed for `user_id`.
+    pub fn closed(&self, id: &str, user_id: &str) {
+        self.live.remove(id);
+        self.left(user_id);
+    }
+
+    /// The tasks of every session, which shutdown waits for.
+    pub fn tracker(&self) -> TaskTracker {
+        self.tracker.clone()
+    }
+
+    /// The counter the streams of every session add themselves to.
+    pub fn stream_counter(&self) -> Arc<AtomicUsize> {
+        self.live_streams.clone()
+    }
+
+    /// Streams (exec, logs, stats) running now, over all sessions.
+    pub fn live_streams(&self) -> usize {
+        self.live_streams.load(Ordering::Relaxed)
+    }
+
+    fn close_where(&self, why: Closing, pred: impl Fn(&LiveSession) -> bool) {
+        for entry in self.live.iter().filter(|e| pred(e.value())) {
+            let _ = entry.reason.set(why);
+            entry.cancel.cancel();
+        }
+    }
+
+    /// Closes every session opened with this token (it was revoked).
+    pub fn close_token(&self, jti: &str) {
+        self.close_where(Closing::TokenRevoked, |s| s.jti == jti);
+    }
+
+    /// Closes every session of this user (the account is going away).
+    pub fn close_user(&self, user_id: &str) {
+        self.close_where(Closing::AccountDeleted, |s| s.user_id == user_id);
+    }
+
+    /// Closes every session and waits (bounded) until their streams have cleaned up.
+    pub async fn shutdown(&self, within: Duration) {
+        for entry in self.live.iter() {
+            let _ = entry.reason.set(Closing::ServerShutdown);
+        }
+        self.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(within, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions still cleaning up at shutdown");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `/auth/*` and `/me`: registering, logging in and out, the caller's account, WebSocket tickets.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts;
+use crate::error::ApiError;
+use crate::routes::extract::{client_address, AuthUser};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct Ticket {
+    ticket: String,
+    expires_in: u64,
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let user = accounts::register(&state.db, &body.username, &body.password).await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_address(&req, &state.auth.trusted_proxies)
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let token = accounts::login(
+        &state.db,
+        &state.auth,
+        &body.username,
+        &body.password,
+        client,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(token))
+}
+
+async fn logout(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    accounts::logout(&state.db, &state.auth, &state.sessions, &user.claims).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn me(user: AuthUser) -> HttpResponse {
+    HttpResponse::Ok().json(user.user)
+}
+
+async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let owned = accounts::Owned {
+        db: &state.db,
+        auth: &state.auth,
+        sessions: &state.sessions,
+        workspaces: &state.workspaces,
+        containers: &state.containers,
+    };
+    accounts::delete(owned, &user.user, &user.claims).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(Ticket {
+        ticket: state.auth.issue_ticket(&user.user.id, &user.claims)?,
+        expires_in: state.auth.ticket_ttl.as_secs(),
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/register", web::post().to(register))
+        .route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/me", web::get().to(me))
+        .route("/me", web::delete().to(delete_me))
+        .route("/ws/ticket", web::post().to(ws_ticket));
+}

@@ -1,0 +1,51 @@
+//! The HTTP layer: every REST handler, the embedded UI and the health checks, one file per
+//! area. A handler finds its caller and target, calls one service function and answers; the
+//! WebSocket session (`crate::session`) is the other half of this layer.
+
+pub mod accounts;
+pub mod attendance;
+pub mod builds;
+pub mod containers;
+pub mod courses;
+pub mod extract;
+mod health;
+pub mod hosts;
+pub mod images;
+pub mod registries;
+pub mod templates;
+pub mod ui;
+pub mod workspaces;
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::ApiError;
+
+/// Every route: the REST API and the WebSocket under `/api/v1`, health checks beside it.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            web::scope("/api")
+                .service(
+                    web::scope("/v1")
+                        .configure(accounts::configure)
+                        .configure(containers::configure)
+                        .configure(courses::configure)
+                        .configure(attendance::configure)
+                        .configure(images::configure)
+                        .configure(builds::configure)
+                        .configure(registries::configure)
+                        .configure(hosts::configure)
+                        .configure(templates::configure)
+                        .configure(workspaces::configure)
+                        .route("/ws", web::get().to(crate::session::upgrade::ws_handler))
+                        .default_service(web::to(api_not_found)),
+                )
+                .default_service(web::to(api_not_found)),
+        );
+}
+
+/// Unknown `/api/*` paths answer in the API's error shape.
+async fn api_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such endpoint"))
+}
