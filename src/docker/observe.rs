@@ -72,3 +72,78 @@ impl Engine {
             .take_until(stopped))
     }
 }
+
+/// A container's resource use at one moment.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+pub struct Usage {
+    /// Of one CPU: 200 is two CPUs busy.
+    pub cpu_percent: f64,
+    /// Without the page cache.
+    pub memory_bytes: u64,
+    pub memory_limit: u64,
+    pub pids: u64,
+    pub net_rx_bytes: u64,
+    pub net_tx_bytes: u64,
+}
+
+/// A sample of a container's resource use, computed as `docker stats` does.
+pub fn usage(s: &ContainerStatsResponse) -> Usage {
+    let usage = |c: &Option<bollard::models::ContainerCpuStats>| {
+        let c = c.as_ref();
+        (
+            c.and_then(|c| c.cpu_usage.as_ref())
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0),
+            c.and_then(|c| c.system_cpu_usage).unwrap_or(0),
+        )
+    };
+    let (cpu, system) = usage(&s.cpu_stats);
+    let (pre_cpu, pre_system) = usage(&s.precpu_stats);
+    let online = s
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| {
+            c.online_cpus.map(u64::from).or_else(|| {
+                c.cpu_usage
+                    .as_ref()
+                    .and_then(|u| u.percpu_usage.as_ref())
+                    .map(|p| p.len() as u64)
+            })
+        })
+        .unwrap_or(1);
+    let cpu_delta = cpu.saturating_sub(pre_cpu) as f64;
+    let system_delta = system.saturating_sub(pre_system) as f64;
+    let cpu_percent = if system_delta > 0.0 {
+        cpu_delta / system_delta * online as f64 * 100.0
+    } else {
+        0.0
+    };
+    let memory = s.memory_stats.as_ref();
+    let cache = memory
+        .and_then(|m| m.stats.as_ref())
+        .and_then(|st| {
+            st.get("inactive_file")
+                .or_else(|| st.get("total_inactive_file"))
+        })
+        .copied()
+        .unwrap_or(0);
+    let memory_bytes = memory
+        .and_then(|m| m.usage)
+        .unwrap_or(0)
+        .saturating_sub(cache);
+    let (rx, tx) = s
+        .networks
+        .iter()
+        .flatten()
+        .fold((0, 0), |(rx, tx), (_, n)| {
+            (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
+        });
+    Usage {
+        cpu_percent: (cpu_percent * 100.0).round() / 100.0,
+        memory_bytes,
+        memory_limit: memory.and_then(|m| m.limit).unwrap_or(0),
+        pids: s.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0),
+        net_rx_bytes: rx,
+        net_tx_bytes: tx,
+    }
+}

@@ -15,6 +15,7 @@ use super::protocol::{self, ClientMessage, StreamId};
 use super::{streams, Control, Flow, SessionCtx, StreamHandle, StreamParts};
 use crate::attendance;
 use crate::error::{ApiError, ErrorCode};
+use crate::session::protocol::ServerMessage;
 
 /// The command task: every frame from the client lands here.
 pub(super) async fn read_loop(
@@ -108,7 +109,7 @@ async fn handle_input(ctx: &Arc<SessionCtx>, frame: Bytes) {
 async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
     match command {
         ClientMessage::Ping { t } => {
-            ctx.send_text(protocol::pong(t)).await;
+            ctx.send(ServerMessage::Pong { t }).await;
         }
         ClientMessage::Exec(request) => {
             if let Err(err) = request.validate() {
@@ -184,7 +185,12 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                     .await;
             match checked {
                 Ok(checked) => {
-                    ctx.send_text(protocol::checked_in(&checked)).await;
+                    ctx.send(ServerMessage::AttendanceCheckedIn {
+                        attendance: checked.attendance,
+                        at: checked.at,
+                        first: checked.first,
+                    })
+                    .await;
                 }
                 Err(err) => ctx.send_error(None, &err).await,
             }
@@ -355,7 +361,7 @@ fn spawn_stream(
             ctx.finish_stream(stream);
             match outcome {
                 Ok(ending) if !ctx.cancel.is_cancelled() => {
-                    ctx.send_text(ending.message(stream)).await;
+                    ctx.send(ending.message(stream)).await;
                 }
                 Ok(_) => {}
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,

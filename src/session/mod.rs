@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::SessionSettings;
 use crate::error::ApiError;
+use crate::session::protocol::ServerMessage;
 use crate::state::AppState;
 use crate::users::User;
 use protocol::StreamId;
@@ -102,10 +103,10 @@ pub(crate) enum Outgoing {
 
 impl SessionCtx {
     /// Queues a text frame; waits while the client is slow. False once the session is over.
-    pub async fn send_text(&self, text: String) -> bool {
+    pub async fn send(&self, message: ServerMessage) -> bool {
         tokio::select! {
             _ = self.cancel.cancelled() => false,
-            sent = self.out.send(Outgoing::Text(text)) => sent.is_ok(),
+            sent = self.out.send(Outgoing::Text(message.to_text())) => sent.is_ok(),
         }
     }
 
@@ -119,8 +120,7 @@ impl SessionCtx {
     }
 
     pub async fn send_error(&self, stream: Option<u8>, err: &ApiError) {
-        self.send_text(protocol::error(stream, err.code, &err.message))
-            .await;
+        self.send(ServerMessage::error(stream, err)).await;
     }
 
     /// Forgets a finished stream so its id can be used again. Called before its last message is

@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU8;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
 
+use crate::docker::observe::Usage;
 use crate::error::{ApiError, ErrorCode};
+use crate::workspaces::run::Killed;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -19,8 +22,9 @@ pub const CHANNEL_STDIN: u8 = 0;
 pub const CHANNEL_STDOUT: u8 = 1;
 pub const CHANNEL_STDERR: u8 = 2;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[ts(optional_fields)]
 pub enum ClientMessage {
     Exec(ExecRequest),
     Resize {
@@ -71,7 +75,8 @@ pub enum ClientMessage {
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct ExecRequest {
     pub stream: StreamId,
     /// The container, or (`workspace`) the workspace, to run in: exactly one of them.
@@ -79,6 +84,7 @@ pub struct ExecRequest {
     pub workspace: Option<String>,
     pub cmd: Vec<String>,
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub tty: bool,
     pub cols: Option<u16>,
     pub rows: Option<u16>,
@@ -91,7 +97,8 @@ pub struct ExecRequest {
 /// The smallest window an exec may ask for.
 pub const MIN_WINDOW: u64 = 4096;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct TransferRequest {
     pub stream: StreamId,
     pub image: String,
@@ -101,7 +108,8 @@ pub struct TransferRequest {
     pub host: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct BuildRequest {
     pub stream: StreamId,
     /// An id from `POST /api/v1/builds/contexts`.
@@ -111,12 +119,14 @@ pub struct BuildRequest {
     pub dockerfile: Option<String>,
     pub build_args: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub force: bool,
     /// The host to build on; `local` when none.
     pub host: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct DeriveRequest {
     pub stream: StreamId,
     /// The template to start from (id or name).
@@ -129,34 +139,40 @@ pub struct DeriveRequest {
     pub host: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct LogsRequest {
     pub stream: StreamId,
     pub container: Option<String>,
     pub workspace: Option<String>,
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub follow: bool,
     pub tail: Option<u64>,
     /// Unix seconds.
     pub since: Option<i64>,
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub timestamps: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct StatsRequest {
     pub stream: StreamId,
     pub container: Option<String>,
     pub workspace: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct RunRequest {
     pub stream: StreamId,
     pub workspace: String,
     /// The file to run, relative to /workspace.
     pub path: String,
     #[serde(default)]
+    #[ts(as = "Option<Vec<String>>", optional)]
     pub args: Vec<String>,
     pub time_limit_s: Option<u64>,
     pub output_limit_kb: Option<u64>,
@@ -245,94 +261,150 @@ pub fn binary_frame(stream: StreamId, channel: u8, payload: &[u8]) -> Bytes {
     frame.freeze()
 }
 
-pub fn hello(session: &str, heartbeat_ms: u64) -> String {
-    json!({"type": "hello", "protocol": PROTOCOL_VERSION, "session": session, "heartbeat_ms": heartbeat_ms})
-        .to_string()
+/// Every message the server sends in a text frame, tagged with its `type` as docs/protocol.md
+/// lists them. Some types come in more than one shape (`exit` of an exec and of a `run`, `end`
+/// of a stream, a build and a derive, `progress` of a transfer and of a build): each shape is a
+/// variant of its own.
+#[derive(Debug, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Hello {
+        protocol: u32,
+        session: String,
+        heartbeat_ms: u64,
+    },
+    /// The exec is running (input and resize now apply), or logs/stats have begun.
+    Started {
+        stream: StreamId,
+    },
+    /// An exec's process ended; `code` is its exit status, null if unknown.
+    Exit {
+        stream: StreamId,
+        code: Option<i64>,
+    },
+    /// A `run` ended; `killed` is null when it ended by itself.
+    #[serde(rename = "exit")]
+    Ran {
+        stream: StreamId,
+        code: Option<i64>,
+        duration_ms: u64,
+        killed: Option<Killed>,
+    },
+    /// Logs, stats, a transfer or a watch are over.
+    End {
+        stream: StreamId,
+    },
+    /// A build is done and tagged; `image_id` is null when it was cancelled.
+    #[serde(rename = "end")]
+    Built {
+        stream: StreamId,
+        image_id: Option<String>,
+    },
+    /// A derive is done: the image built and the template made with it.
+    #[serde(rename = "end")]
+    Derived {
+        stream: StreamId,
+        image_id: String,
+        template: String,
+    },
+    Stats {
+        stream: StreamId,
+        #[serde(flatten)]
+        usage: Usage,
+    },
+    Pong {
+        t: Value,
+    },
+    /// A pull's or push's progress, layer by layer, as the engine reports it.
+    Progress {
+        stream: StreamId,
+        status: Option<String>,
+        /// The layer.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        id: Option<String>,
+        /// Bytes, while the layer moves.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        current: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        total: Option<i64>,
+    },
+    /// One line of a build's log.
+    #[serde(rename = "progress")]
+    Log {
+        stream: StreamId,
+        log: String,
+    },
+    /// At every step of a watched attendance session: the code, and when it turns (RFC 3339).
+    #[serde(rename = "attendance.code")]
+    AttendanceCode {
+        stream: StreamId,
+        code: String,
+        expires_at: String,
+    },
+    /// A student checked in (the first time only); `count` are present so far.
+    #[serde(rename = "attendance.checkin")]
+    AttendanceCheckin {
+        stream: StreamId,
+        user_id: String,
+        username: String,
+        at: String,
+        count: i64,
+    },
+    /// The answer to a student's `attendance.checkin`.
+    #[serde(rename = "attendance.checked_in")]
+    AttendanceCheckedIn {
+        attendance: String,
+        at: String,
+        /// False when they had already checked in (the first time is kept).
+        first: bool,
+    },
+    /// Something the client asked failed; with `stream`, that stream is over (or never
+    /// started) unless the error is about a single input.
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        stream: Option<u8>,
+        code: ErrorCode,
+        message: String,
+    },
 }
 
-pub fn started(stream: StreamId) -> String {
-    json!({"type": "started", "stream": stream}).to_string()
-}
-
-pub fn exit(stream: StreamId, code: Option<i64>) -> String {
-    json!({"type": "exit", "stream": stream, "code": code}).to_string()
-}
-
-/// The end of a `run`: its exit code, how long it took, and why berth killed it, if it did.
-pub fn ran(stream: StreamId, code: Option<i64>, duration_ms: u64, killed: Option<&str>) -> String {
-    json!({"type": "exit", "stream": stream, "code": code, "duration_ms": duration_ms, "killed": killed})
-        .to_string()
-}
-
-pub fn end(stream: StreamId) -> String {
-    json!({"type": "end", "stream": stream}).to_string()
-}
-
-pub fn checked_in(checked: &crate::attendance::CheckedIn) -> String {
-    json!({"type": "attendance.checked_in", "attendance": checked.attendance, "at": checked.at, "first": checked.first})
-        .to_string()
-}
-
-pub fn attendance_code(stream: StreamId, code: &str, expires_at: &str) -> String {
-    json!({"type": "attendance.code", "stream": stream, "code": code, "expires_at": expires_at})
-        .to_string()
-}
-
-pub fn attendance_checkin(
-    stream: StreamId,
-    user_id: &str,
-    username: &str,
-    at: &str,
-    count: i64,
-) -> String {
-    json!({"type": "attendance.checkin", "stream": stream, "user_id": user_id, "username": username, "at": at, "count": count})
-        .to_string()
-}
-
-pub fn progress_log(stream: StreamId, line: &str) -> String {
-    json!({"type": "progress", "stream": stream, "log": line}).to_string()
-}
-
-pub fn transfer_progress(
-    stream: StreamId,
-    id: Option<&str>,
-    status: Option<&str>,
-    current: Option<i64>,
-    total: Option<i64>,
-) -> String {
-    let mut value = json!({"type": "progress", "stream": stream, "status": status});
-    if let Some(id) = id {
-        value["id"] = json!(id);
+impl ServerMessage {
+    pub fn hello(session: &str, heartbeat_ms: u64) -> ServerMessage {
+        ServerMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            session: session.to_string(),
+            heartbeat_ms,
+        }
     }
-    if let Some(current) = current {
-        value["current"] = json!(current);
+
+    pub fn log(stream: StreamId, line: &str) -> ServerMessage {
+        ServerMessage::Log {
+            stream,
+            log: line.to_string(),
+        }
     }
-    if let Some(total) = total {
-        value["total"] = json!(total);
+
+    pub fn error(stream: Option<u8>, err: &ApiError) -> ServerMessage {
+        ServerMessage::Error {
+            stream,
+            code: err.code,
+            message: err.message.clone(),
+        }
     }
-    value.to_string()
-}
 
-/// The end of a `derive`: the image built and the template made with it.
-pub fn derived(stream: StreamId, image_id: &str, template_id: &str) -> String {
-    json!({"type": "end", "stream": stream, "image_id": image_id, "template": template_id})
-        .to_string()
-}
-
-pub fn built(stream: StreamId, image_id: Option<&str>) -> String {
-    json!({"type": "end", "stream": stream, "image_id": image_id}).to_string()
-}
-
-pub fn pong(t: Value) -> String {
-    json!({"type": "pong", "t": t}).to_string()
-}
-
-pub fn error(stream: Option<u8>, code: ErrorCode, message: &str) -> String {
-    let mut value = json!({"type": "error", "code": code, "message": message});
-    if let Some(stream) = stream {
-        value["stream"] = json!(stream);
+    /// The text frame.
+    pub fn to_text(&self) -> String {
+        // Nothing in these types can fail to serialize (maps have string keys; a NaN becomes
+        // null), so this fallback is never sent in practice.
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a server message did not serialize");
+            r#"{"type":"error","code":"internal","message":"internal error"}"#.to_string()
+        })
     }
-    value.to_string()
 }
 
 #[cfg(test)]

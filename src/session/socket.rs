@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{dispatch, protocol, Control, Outgoing, SessionCtx};
+use super::{dispatch, Control, Outgoing, SessionCtx};
 use crate::config::SessionSettings;
 use crate::live_sessions::{Closing, ClosingReason};
+use crate::session::protocol::ServerMessage;
 
 /// How long a closing session waits for its streams to clean up.
 const CLEANUP_GRACE: Duration = Duration::from_secs(10);
@@ -44,8 +45,11 @@ pub(super) async fn run(
         .in_current_span(),
     );
 
-    ctx.send_text(protocol::hello(&ctx.id, ctx.settings.heartbeat_interval_ms))
-        .await;
+    ctx.send(ServerMessage::hello(
+        &ctx.id,
+        ctx.settings.heartbeat_interval_ms,
+    ))
+    .await;
     dispatch::read_loop(&ctx, messages, started, &last_seen, &control_tx).await;
 
     // Whatever ended the reader ends the session: stop every stream, let them clean up.

@@ -1,6 +1,7 @@
 // What every page shares: the REST client, the tab's one WebSocket session, and small DOM
 // helpers.
 
+import type { ClientMessage, ServerMessage } from "./generated/api";
 import { errorText, t } from "./i18n";
 
 // ---- REST ----
@@ -61,9 +62,13 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 // ---- the session's WebSocket ----
 
+/** What a stream's handler is given: the server's messages about it, and `lost` when the
+ * connection dropped under it. */
+export type StreamMessage = ServerMessage | { type: "lost" };
+
 type Handler = {
   onBytes?: (channel: number, bytes: Uint8Array) => void;
-  onMessage?: (message: any) => void;
+  onMessage?: (message: StreamMessage) => void;
 };
 
 /** One WebSocket for the tab; reconnects by itself (with a fresh ticket) after a drop. */
@@ -101,13 +106,12 @@ export class Session {
 
   private receive(event: MessageEvent) {
     if (typeof event.data === "string") {
-      const message = JSON.parse(event.data);
-      const handler = message.stream ? this.handlers.get(message.stream) : undefined;
-      handler?.onMessage?.(message);
+      const message = JSON.parse(event.data) as ServerMessage;
+      const stream = "stream" in message ? message.stream : undefined;
+      if (stream === undefined) return;
+      this.handlers.get(stream)?.onMessage?.(message);
       // An error may be about one input of a live stream, so only exit and end free the id.
-      if (message.stream && (message.type === "exit" || message.type === "end")) {
-        this.handlers.delete(message.stream);
-      }
+      if (message.type === "exit" || message.type === "end") this.handlers.delete(stream);
       return;
     }
     const frame = new Uint8Array(event.data);
@@ -154,7 +158,7 @@ export class Session {
     throw new Error("no free stream");
   }
 
-  send(message: object) {
+  send(message: ClientMessage) {
     this.ws?.send(JSON.stringify(message));
   }
 

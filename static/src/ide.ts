@@ -309,7 +309,7 @@ export async function idePage(
         output.textContent += decoder.decode(bytes, { stream: true });
       },
       onMessage: (message) => {
-        if (message.type === "exit") {
+        if (message.type === "exit" && "duration_ms" in message) {
           output.textContent += `\n${t("ranWith", { code: message.code ?? "?", ms: message.duration_ms })}`;
           if (message.killed) output.textContent += `\n${t("killedBecause", { why: message.killed })}`;
           finished();

@@ -151,27 +151,31 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
         const stream = session.stream({
           onMessage: (message) => {
             // Layers are named by a short digest; other ids (the tag being pulled) are status.
-            if (message.type === "progress" && /^[0-9a-f]{12}$/.test(message.id ?? "")) {
-              let layer = bars.get(message.id);
+            if (message.type === "progress" && "status" in message) {
+              const { id, current, total } = message;
+              const status = message.status ?? "";
+              if (id === undefined || !/^[0-9a-f]{12}$/.test(id)) {
+                pullStatus.textContent = id ? `${id}: ${status}` : status;
+                return;
+              }
+              let layer = bars.get(id);
               if (!layer) {
-                const label = t("layer", { id: message.id });
+                const label = t("layer", { id });
                 layer = {
                   bar: el("progress", { max: 1, value: 0, "aria-label": label }),
                   status: el("span", {}),
                 };
-                bars.set(message.id, layer);
-                layers.append(el("div", { className: "layer" }, el("code", {}, message.id), layer.bar, layer.status));
+                bars.set(id, layer);
+                layers.append(el("div", { className: "layer" }, el("code", {}, id), layer.bar, layer.status));
               }
-              if (message.total) {
-                layer.bar.max = message.total;
-                layer.bar.value = message.current ?? 0;
-              } else if (/complete|already exists/i.test(message.status)) {
+              if (total) {
+                layer.bar.max = total;
+                layer.bar.value = current ?? 0;
+              } else if (/complete|already exists/i.test(status)) {
                 layer.bar.max = 1;
                 layer.bar.value = 1;
               }
-              layer.status.textContent = message.status;
-            } else if (message.type === "progress") {
-              pullStatus.textContent = message.id ? `${message.id}: ${message.status}` : message.status;
+              layer.status.textContent = status;
             } else if (message.type === "end") {
               streams.delete(stream);
               pullStatus.textContent = t("pulled", { image: pullImage.value.trim() });
@@ -241,7 +245,7 @@ export async function imagesPage(app: HTMLElement, setLeave: (cleanup: () => voi
             await session.open();
             const stream = session.stream({
               onMessage: (message) => {
-                if (message.type === "progress" && message.log) log.textContent += message.log.endsWith("\n") ? message.log : `${message.log}\n`;
+                if (message.type === "progress" && "log" in message) log.textContent += message.log.endsWith("\n") ? message.log : `${message.log}\n`;
                 if (["end", "error", "lost"].includes(message.type)) streams.delete(stream);
                 if (message.type === "lost") log.textContent += `\n${t("stoppedByDrop")}\n`;
                 if (message.type === "end") {

@@ -41,7 +41,7 @@ export async function openTerminal(holder: HTMLElement, target: Target): Promise
     },
     onMessage: (message) => {
       if (["exit", "error", "lost"].includes(message.type)) ended = true;
-      if (message.type === "exit") term.write(`\r\n${t("exited", { code: message.code })}\r\n`);
+      if (message.type === "exit") term.write(`\r\n${t("exited", { code: message.code ?? "?" })}\r\n`);
       if (message.type === "error") term.write(`\r\n${errorText(message.code, message.message)}\r\n`);
     },
   });

@@ -8,7 +8,8 @@ use tokio::sync::broadcast;
 use super::{Ending, Outcome};
 use crate::attendance::{self, code};
 use crate::clock::{now_ms, rfc3339};
-use crate::session::protocol::{self, StreamId};
+use crate::session::protocol::ServerMessage;
+use crate::session::protocol::StreamId;
 use crate::session::{SessionCtx, StreamParts};
 
 /// A teacher's screen: the code of every step as it starts, and each check-in as it happens,
@@ -23,7 +24,7 @@ pub(in crate::session) async fn watch(
     let state = &ctx.state;
     let session = attendance::watchable(&state.db, &ctx.user, &attendance_id).await?;
     let mut events = state.attendance.subscribe(&session.id);
-    ctx.send_text(protocol::started(stream)).await;
+    ctx.send(ServerMessage::Started { stream }).await;
     let cancel = parts.cancel.clone();
     let secret = session.secret.as_bytes();
     'steps: loop {
@@ -34,8 +35,12 @@ pub(in crate::session) async fn watch(
         let step = code::step(now, session.opens_at, attendance::period_ms(&session));
         let step_end = code::step_end(step, session.opens_at, attendance::period_ms(&session));
         let expires_at = rfc3339(step_end.min(session.closes_at));
-        let message = protocol::attendance_code(stream, &code::code(secret, step), &expires_at);
-        if !ctx.send_text(message).await {
+        let message = ServerMessage::AttendanceCode {
+            stream,
+            code: code::code(secret, step),
+            expires_at,
+        };
+        if !ctx.send(message).await {
             break;
         }
         let wait = (step_end.min(session.closes_at) - now_ms()).max(0) as u64;
@@ -48,8 +53,8 @@ pub(in crate::session) async fn watch(
                 event = events.recv() => match event {
                     Ok(attendance::Event::CheckIn { user_id, username, at_ms, count }) => {
                         let at = rfc3339(at_ms);
-                        let message = protocol::attendance_checkin(stream, &user_id, &username, &at, count);
-                        if !ctx.send_text(message).await {
+                        let message = ServerMessage::AttendanceCheckin { stream, user_id, username, at, count };
+                        if !ctx.send(message).await {
                             break 'steps;
                         }
                     }

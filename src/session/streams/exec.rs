@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::session::protocol::ServerMessage;
 use crate::session::stdin::StdinReceiver;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
@@ -20,14 +21,13 @@ use crate::session::protocol::{self, ExecRequest, RunRequest, StreamId};
 use crate::session::{SessionCtx, StreamParts};
 use crate::workspace_path::{WorkspacePath, ROOT};
 use crate::workspaces::files::UID;
+use crate::workspaces::run;
 
 /// How long the cleanup of a cancelled exec may take before it is given up (and logged).
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long berth waits for a host that stopped answering mid-exec to come back, so that it can
 /// kill what the exec started.
 const KILL_WHEN_BACK_WITHIN: Duration = Duration::from_secs(3600);
-/// The exit status of a process killed by SIGKILL.
-const SIGKILLED: i64 = 137;
 
 /// What to start, and how.
 struct Process {
@@ -93,25 +93,6 @@ pub(in crate::session) async fn run(
     parts: StreamParts,
 ) -> Outcome {
     let path = WorkspacePath::parse(&request.path)?;
-    let settings = ctx.state.workspaces.settings().clone();
-    let time_limit_s = request
-        .time_limit_s
-        .unwrap_or(settings.default_time_limit_s);
-    if !(1..=settings.max_time_limit_s).contains(&time_limit_s) {
-        return Err(ApiError::bad_request(format!(
-            "time_limit_s must be between 1 and {}",
-            settings.max_time_limit_s
-        )));
-    }
-    let output_limit_kb = request
-        .output_limit_kb
-        .unwrap_or(settings.default_output_limit_kb);
-    if !(1..=settings.max_output_limit_kb).contains(&output_limit_kb) {
-        return Err(ApiError::bad_request(format!(
-            "output_limit_kb must be between 1 and {}",
-            settings.max_output_limit_kb
-        )));
-    }
     let found = find(
         &ctx,
         &protocol::Target::Workspace(request.workspace.clone()),
@@ -123,42 +104,43 @@ pub(in crate::session) async fn run(
         .as_ref()
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("run without a workspace")))?;
     let template = ctx.state.workspaces.template(&workspace.opened).await?;
-    let mut cmd = template.command_for(&path.relative())?;
-    cmd.extend(request.args);
+    let plan = run::plan(
+        &template,
+        &path,
+        request.args,
+        request.time_limit_s,
+        request.output_limit_kb,
+        ctx.state.workspaces.settings(),
+    )?;
     let process = Process {
-        cmd,
-        env: vec![("HOME".into(), ROOT.into())],
-        workdir: Some(ROOT.to_string()),
-        user: Some(format!("{UID}:{UID}")),
+        cmd: plan.cmd,
+        env: plan.env,
+        workdir: Some(plan.workdir),
+        user: Some(plan.user),
         tty: false,
         size: None,
     };
     let limits = Limits {
-        deadline: Some(tokio::time::Instant::now() + Duration::from_secs(time_limit_s)),
-        output_bytes: Some(output_limit_kb * 1024),
+        deadline: Some(tokio::time::Instant::now() + plan.time_limit),
+        output_bytes: Some(plan.output_limit_bytes),
     };
     let ooms_before = found.engine.oom_kills(&found.info);
     let began = std::time::Instant::now();
     let ended = start(&ctx, request.stream, &found, process, limits, parts).await?;
-    // A SIGKILL berth did not send is the OOM killer's when the container's cgroup counted one;
-    // where the cgroup cannot be read, it is taken for one (the sandbox has a memory limit).
     let oom_killed = match (ooms_before, found.engine.oom_kills(&found.info)) {
         (Some(before), Some(after)) => after > before,
         _ => true,
     };
-    let killed = match ended.interrupted {
-        Some(Interrupted::TimeLimit) => Some("timeout"),
-        Some(Interrupted::OutputLimit) => Some("output"),
-        Some(Interrupted::Cancelled) => Some("cancelled"),
-        Some(Interrupted::HostLost) | None if ended.code == Some(SIGKILLED) && oom_killed => {
-            Some("memory")
-        }
-        Some(Interrupted::HostLost) | None => None,
-    };
+    let stopped = ended.interrupted.map(|why| match why {
+        Interrupted::TimeLimit => run::Stopped::TimeLimit,
+        Interrupted::OutputLimit => run::Stopped::OutputLimit,
+        Interrupted::Cancelled => run::Stopped::Cancelled,
+        Interrupted::HostLost => run::Stopped::HostLost,
+    });
     Ok(Ending::Ran {
         code: ended.code,
         duration_ms: began.elapsed().as_millis() as u64,
-        killed,
+        killed: run::why_killed(stopped, ended.code, oom_killed),
     })
 }
 
@@ -211,7 +193,7 @@ async fn start(
         .await;
     let (mut output, input) = started?;
     tracing::info!(container = %container, exec = %exec_id, tty = process.tty, "exec started");
-    ctx.send_text(protocol::started(stream)).await;
+    ctx.send(ServerMessage::Started { stream }).await;
 
     // A TTY exec starts at 0x0; it can only be resized once started.
     let resize = |cols: u16, rows: u16| {

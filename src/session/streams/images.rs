@@ -11,7 +11,8 @@ use crate::docker::build::{BuildContext, BuildSpec};
 use crate::docker::images::{self, tag_safely, ImageRef};
 use crate::docker::Engine;
 use crate::error::ApiError;
-use crate::session::protocol::{self, StreamId};
+use crate::session::protocol::ServerMessage;
+use crate::session::protocol::StreamId;
 use crate::session::protocol::{BuildRequest, DeriveRequest, TransferRequest};
 use crate::session::{SessionCtx, StreamParts};
 use crate::templates;
@@ -144,10 +145,10 @@ async fn build_and_tag(
     let before = images::image_ids(&docker).await?;
     let mut progress = Box::pin(engine.build(spec, context, cgroup).await?);
     tracing::info!(tag = %build.tag, "build started");
-    ctx.send_text(protocol::started(stream)).await;
+    ctx.send(ServerMessage::Started { stream }).await;
     if let builds::ProcessLimit::NotHeld(reason) = &processes {
         let note = format!("note: this build has no process limit: {reason}");
-        ctx.send_text(protocol::progress_log(stream, &note)).await;
+        ctx.send(ServerMessage::log(stream, &note)).await;
     }
 
     let mut image_id = None;
@@ -168,7 +169,7 @@ async fn build_and_tag(
                 }
                 let text = info.stream.or(info.status).unwrap_or_default();
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    if !ctx.send_text(protocol::progress_log(stream, line)).await {
+                    if !ctx.send(ServerMessage::log(stream, line)).await {
                         break;
                     }
                 }
@@ -212,7 +213,10 @@ pub(in crate::session) async fn pull(
     let source = credentials.as_ref().and_then(|c| c.serveraddress.clone());
     let docker = host.engine.client().await?;
     let progress = images::pull(&docker, &image, credentials)?;
-    ctx.send_text(protocol::started(request.stream)).await;
+    ctx.send(ServerMessage::Started {
+        stream: request.stream,
+    })
+    .await;
     tracing::info!(image = %request.image, "pull started");
     let progress = progress.map(|i| i.map(Transfer::from));
     let ending = transfer(&ctx, request.stream, &host.engine, progress, &parts).await?;
@@ -265,7 +269,10 @@ pub(in crate::session) async fn push(
         tag_safely(&host.engine, &id, &target, false).await?;
     }
     let progress = images::push(&docker, &target, credentials);
-    ctx.send_text(protocol::started(request.stream)).await;
+    ctx.send(ServerMessage::Started {
+        stream: request.stream,
+    })
+    .await;
     tracing::info!(image = %target, "push started");
     let progress = progress.map(|i| i.map(Transfer::from));
     transfer(&ctx, request.stream, &host.engine, progress, &parts).await
@@ -332,14 +339,14 @@ where
                     failure = Some(ApiError::bad_request(error));
                     continue;
                 }
-                let message = protocol::transfer_progress(
+                let message = ServerMessage::Progress {
                     stream,
-                    t.id.as_deref(),
-                    t.status.as_deref(),
-                    t.current,
-                    t.total,
-                );
-                if !ctx.send_text(message).await {
+                    status: t.status,
+                    id: t.id,
+                    current: t.current,
+                    total: t.total,
+                };
+                if !ctx.send(message).await {
                     break;
                 }
             }

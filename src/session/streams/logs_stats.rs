@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::{
     engine_went_away, find, host_lost, next_item, pump_output, wait_unpaused, Ending, Interrupted,
     Limits, Outcome, Use,
 };
 use crate::docker::observe::LogsSpec;
 use crate::error::ApiError;
-use crate::session::protocol::{self, StreamId};
+use crate::session::protocol;
+use crate::session::protocol::ServerMessage;
 use crate::session::protocol::{LogsRequest, StatsRequest};
 use crate::session::{SessionCtx, StreamParts};
 
@@ -39,7 +38,7 @@ pub(in crate::session) async fn logs(
     let id = info.id.clone().unwrap_or_default();
     let no_resize = |_, _| tokio::spawn(async {});
     let mut output = engine.logs(&id, spec).await?;
-    ctx.send_text(protocol::started(stream)).await;
+    ctx.send(ServerMessage::Started { stream }).await;
     let interrupted = pump_output(
         &ctx,
         stream,
@@ -71,7 +70,7 @@ pub(in crate::session) async fn stats(
     let (info, engine) = (&found.info, &found.engine);
     let id = info.id.clone().unwrap_or_default();
     let mut samples = Box::pin(engine.stats_until_stopped(&id).await?);
-    ctx.send_text(protocol::started(stream)).await;
+    ctx.send(ServerMessage::Started { stream }).await;
     let cancel = parts.cancel.clone();
     loop {
         let next = match wait_unpaused(&mut parts.flow, 0, &cancel, engine).await {
@@ -83,76 +82,12 @@ pub(in crate::session) async fn stats(
             Ok(None | Some(Err(_))) if engine_went_away(engine).await => return Err(host_lost()),
             Err(_) | Ok(None | Some(Err(_))) => break,
             Ok(Some(Ok(sample))) => {
-                if !ctx.send_text(stats_message(stream, &sample)).await {
+                let usage = crate::docker::observe::usage(&sample);
+                if !ctx.send(ServerMessage::Stats { stream, usage }).await {
                     break;
                 }
             }
         }
     }
     Ok(Ending::End)
-}
-
-/// The `stats` message, computed as `docker stats` does.
-fn stats_message(stream: StreamId, s: &bollard::models::ContainerStatsResponse) -> String {
-    let usage = |c: &Option<bollard::models::ContainerCpuStats>| {
-        let c = c.as_ref();
-        (
-            c.and_then(|c| c.cpu_usage.as_ref())
-                .and_then(|u| u.total_usage)
-                .unwrap_or(0),
-            c.and_then(|c| c.system_cpu_usage).unwrap_or(0),
-        )
-    };
-    let (cpu, system) = usage(&s.cpu_stats);
-    let (pre_cpu, pre_system) = usage(&s.precpu_stats);
-    let online = s
-        .cpu_stats
-        .as_ref()
-        .and_then(|c| {
-            c.online_cpus.map(u64::from).or_else(|| {
-                c.cpu_usage
-                    .as_ref()
-                    .and_then(|u| u.percpu_usage.as_ref())
-                    .map(|p| p.len() as u64)
-            })
-        })
-        .unwrap_or(1);
-    let cpu_delta = cpu.saturating_sub(pre_cpu) as f64;
-    let system_delta = system.saturating_sub(pre_system) as f64;
-    let cpu_percent = if system_delta > 0.0 {
-        cpu_delta / system_delta * online as f64 * 100.0
-    } else {
-        0.0
-    };
-    let memory = s.memory_stats.as_ref();
-    let cache = memory
-        .and_then(|m| m.stats.as_ref())
-        .and_then(|st| {
-            st.get("inactive_file")
-                .or_else(|| st.get("total_inactive_file"))
-        })
-        .copied()
-        .unwrap_or(0);
-    let memory_bytes = memory
-        .and_then(|m| m.usage)
-        .unwrap_or(0)
-        .saturating_sub(cache);
-    let (rx, tx) = s
-        .networks
-        .iter()
-        .flatten()
-        .fold((0, 0), |(rx, tx), (_, n)| {
-            (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
-        });
-    json!({
-        "type": "stats",
-        "stream": stream,
-        "cpu_percent": (cpu_percent * 100.0).round() / 100.0,
-        "memory_bytes": memory_bytes,
-        "memory_limit": memory.and_then(|m| m.limit).unwrap_or(0),
-        "pids": s.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0),
-        "net_rx_bytes": rx,
-        "net_tx_bytes": tx,
-    })
-    .to_string()
 }

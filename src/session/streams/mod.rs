@@ -22,6 +22,8 @@ use super::protocol::{self, StreamId, Target, CHANNEL_STDERR, CHANNEL_STDOUT};
 use super::{Flow, SessionCtx, StreamParts};
 use crate::docker::Engine;
 use crate::error::ApiError;
+use crate::session::protocol::ServerMessage;
+use crate::workspaces::run::Killed;
 use crate::workspaces::{Access, Opened, StreamHold};
 
 /// Largest chunk read from Docker at once; bigger output arrives as several frames.
@@ -77,22 +79,31 @@ pub(super) enum Ending {
     Ran {
         code: Option<i64>,
         duration_ms: u64,
-        killed: Option<&'static str>,
+        killed: Option<Killed>,
     },
 }
 
 impl Ending {
-    pub(super) fn message(&self, stream: StreamId) -> String {
+    pub(super) fn message(self, stream: StreamId) -> ServerMessage {
         match self {
-            Ending::Exit(code) => protocol::exit(stream, *code),
-            Ending::End => protocol::end(stream),
-            Ending::Built(image) => protocol::built(stream, image.as_deref()),
-            Ending::Derived { image, template } => protocol::derived(stream, image, template),
+            Ending::Exit(code) => ServerMessage::Exit { stream, code },
+            Ending::End => ServerMessage::End { stream },
+            Ending::Built(image_id) => ServerMessage::Built { stream, image_id },
+            Ending::Derived { image, template } => ServerMessage::Derived {
+                stream,
+                image_id: image,
+                template,
+            },
             Ending::Ran {
                 code,
                 duration_ms,
                 killed,
-            } => protocol::ran(stream, *code, *duration_ms, *killed),
+            } => ServerMessage::Ran {
+                stream,
+                code,
+                duration_ms,
+                killed,
+            },
         }
     }
 }

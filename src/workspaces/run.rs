@@ -1,0 +1,152 @@
+//! A `run` of a workspace's file: the command its template gives that kind of file, as the
+//! workspace's user, within time and output limits; and, once it ended, why berth killed it.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::files::UID;
+use crate::config::WorkspaceSettings;
+use crate::error::ApiError;
+use crate::templates::Template;
+use crate::workspace_path::{WorkspacePath, ROOT};
+
+/// The exit status of a process killed by SIGKILL.
+pub const SIGKILLED: i64 = 137;
+
+/// What to start, and what it may use.
+pub struct RunPlan {
+    pub cmd: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: String,
+    /// `uid:gid`.
+    pub user: String,
+    pub time_limit: Duration,
+    pub output_limit_bytes: u64,
+}
+
+/// Plans a run of `path` with `args`: the template's command for its kind of file, and the
+/// limits asked for (the settings' defaults when not, refused beyond their maxima).
+pub fn plan(
+    template: &Template,
+    path: &WorkspacePath,
+    args: Vec<String>,
+    time_limit_s: Option<u64>,
+    output_limit_kb: Option<u64>,
+    settings: &WorkspaceSettings,
+) -> Result<RunPlan, ApiError> {
+    let time_limit_s = within(
+        "time_limit_s",
+        time_limit_s.unwrap_or(settings.default_time_limit_s),
+        settings.max_time_limit_s,
+    )?;
+    let output_limit_kb = within(
+        "output_limit_kb",
+        output_limit_kb.unwrap_or(settings.default_output_limit_kb),
+        settings.max_output_limit_kb,
+    )?;
+    let mut cmd = template.command_for(&path.relative())?;
+    cmd.extend(args);
+    Ok(RunPlan {
+        cmd,
+        env: vec![("HOME".into(), ROOT.into())],
+        workdir: ROOT.to_string(),
+        user: format!("{UID}:{UID}"),
+        time_limit: Duration::from_secs(time_limit_s),
+        output_limit_bytes: output_limit_kb * 1024,
+    })
+}
+
+fn within(name: &str, value: u64, max: u64) -> Result<u64, ApiError> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{name} must be between 1 and {max}"
+        )))
+    }
+}
+
+/// Why berth killed a run (the `killed` of its `exit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Killed {
+    Timeout,
+    Output,
+    Cancelled,
+    /// The kernel's OOM killer, at the workspace's memory limit.
+    Memory,
+}
+
+/// What stopped a run's stream before the process ended by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    TimeLimit,
+    OutputLimit,
+    Cancelled,
+    HostLost,
+}
+
+/// Why berth killed a run that ended with `code` after `stopped`. A SIGKILL berth did not send
+/// is the OOM killer's when the container's memory cgroup counted one (`oom_killed`); where
+/// the cgroup cannot be read, the caller passes true (the sandbox has a memory limit).
+pub fn why_killed(stopped: Option<Stopped>, code: Option<i64>, oom_killed: bool) -> Option<Killed> {
+    match stopped {
+        Some(Stopped::TimeLimit) => Some(Killed::Timeout),
+        Some(Stopped::OutputLimit) => Some(Killed::Output),
+        Some(Stopped::Cancelled) => Some(Killed::Cancelled),
+        Some(Stopped::HostLost) | None if code == Some(SIGKILLED) && oom_killed => {
+            Some(Killed::Memory)
+        }
+        Some(Stopped::HostLost) | None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_killed_for_what_stopped_it_or_for_memory() {
+        assert_eq!(
+            why_killed(Some(Stopped::TimeLimit), Some(SIGKILLED), true),
+            Some(Killed::Timeout)
+        );
+        assert_eq!(
+            why_killed(Some(Stopped::OutputLimit), None, false),
+            Some(Killed::Output)
+        );
+        assert_eq!(
+            why_killed(Some(Stopped::Cancelled), Some(0), false),
+            Some(Killed::Cancelled)
+        );
+        assert_eq!(
+            why_killed(None, Some(SIGKILLED), true),
+            Some(Killed::Memory)
+        );
+        // A SIGKILL the cgroup did not count as an OOM kill is someone else's.
+        assert_eq!(why_killed(None, Some(SIGKILLED), false), None);
+        assert_eq!(why_killed(None, Some(1), true), None);
+        assert_eq!(
+            why_killed(Some(Stopped::HostLost), Some(SIGKILLED), true),
+            Some(Killed::Memory)
+        );
+    }
+
+    #[test]
+    fn limits_default_and_stop_at_their_maxima() {
+        let settings = WorkspaceSettings::default();
+        assert_eq!(
+            within(
+                "t",
+                settings.default_time_limit_s,
+                settings.max_time_limit_s
+            )
+            .unwrap(),
+            10
+        );
+        let err = within("time_limit_s", 0, 300).unwrap_err();
+        assert!(err.message.contains("between 1 and 300"), "{}", err.message);
+        assert!(within("output_limit_kb", 64 * 1024 + 1, 64 * 1024).is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! The UI's TypeScript types are generated from the Rust types the server sends and reads
+//! (with ts-rs), so that a renamed field fails `tsc` instead of a browser. This test writes
+//! static/src/generated/api.ts and fails when what was there was not current: commit the
+//! rewritten file, and `npm run check` shows the UI code that must follow.
+
+use berth::docker::observe::Usage;
+use berth::error::ErrorCode;
+use berth::session::protocol::{
+    BuildRequest, ClientMessage, DeriveRequest, ExecRequest, LogsRequest, RunRequest,
+    ServerMessage, StatsRequest, TransferRequest,
+};
+use berth::workspaces::run::Killed;
+use ts_rs::TS;
+
+const PATH: &str = "static/src/generated/api.ts";
+
+fn generated() -> String {
+    let declarations = [
+        ServerMessage::decl(),
+        ClientMessage::decl(),
+        ExecRequest::decl(),
+        TransferRequest::decl(),
+        BuildRequest::decl(),
+        DeriveRequest::decl(),
+        LogsRequest::decl(),
+        StatsRequest::decl(),
+        RunRequest::decl(),
+        ErrorCode::decl(),
+        Killed::decl(),
+        Usage::decl(),
+        serde_json::Value::decl(),
+    ];
+    let mut text = String::from(
+        "// Generated from berth's Rust types by tests/ui_types.rs (ts-rs). Do not edit.\n\n",
+    );
+    for declaration in declarations {
+        // Every number berth sends fits a JavaScript number (below 2^53), which is what
+        // JSON.parse gives; ts-rs would call 64-bit integers bigint.
+        let declaration = declaration
+            .replace(": bigint", ": number")
+            .replace("bigint |", "number |");
+        text.push_str(&format!("export {declaration}\n\n"));
+    }
+    text
+}
+
+#[test]
+fn the_uis_types_are_the_rust_types() {
+    let fresh = generated();
+    let current = std::fs::read_to_string(PATH).unwrap_or_default();
+    if current != fresh {
+        std::fs::create_dir_all("static/src/generated").unwrap();
+        std::fs::write(PATH, &fresh).unwrap();
+        panic!("{PATH} was not current and has been rewritten: check the UI (npm run check) and commit it");
+    }
+    assert!(fresh.contains("\"type\": \"hello\""), "{fresh}");
+}
