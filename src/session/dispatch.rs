@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use actix_ws::AggregatedMessage;
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
@@ -111,144 +112,205 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
         ClientMessage::Ping { t } => {
             ctx.send(ServerMessage::Pong { t }).await;
         }
+        ClientMessage::AttendanceCheckin { attendance, code } => {
+            check_in(ctx, &attendance, &code).await;
+        }
+        ClientMessage::Resize { .. }
+        | ClientMessage::Eof { .. }
+        | ClientMessage::Cancel { .. }
+        | ClientMessage::Pause { .. }
+        | ClientMessage::Resume { .. }
+        | ClientMessage::Ack { .. } => steer(ctx, command).await,
+        starting => start(ctx, starting).await,
+    }
+}
+
+/// A student's check-in, answered on the session (no stream).
+async fn check_in(ctx: &SessionCtx, attendance: &str, code: &str) {
+    let state = &ctx.state;
+    match attendance::check_in(&state.db, &state.attendance, &ctx.user, attendance, code).await {
+        Ok(checked) => {
+            ctx.send(ServerMessage::AttendanceCheckedIn {
+                attendance: checked.attendance,
+                at: checked.at,
+                first: checked.first,
+            })
+            .await;
+        }
+        Err(err) => ctx.send_error(None, &err).await,
+    }
+}
+
+/// A message that steers a live stream: applied at once, or refused with an `error` about
+/// that stream (which goes on).
+async fn steer(ctx: &SessionCtx, command: ClientMessage) {
+    let (stream, result) = match command {
+        ClientMessage::Resize { stream, cols, rows } => (stream, resize(ctx, stream, cols, rows)),
+        ClientMessage::Eof { stream } => (
+            stream,
+            with_stream(ctx, stream, |s| {
+                s.stdin
+                    .take()
+                    .map(drop)
+                    .ok_or_else(|| ApiError::bad_request("stream has no open stdin"))
+            }),
+        ),
+        ClientMessage::Cancel { stream } => (
+            stream,
+            with_stream(ctx, stream, |s| {
+                s.cancel.cancel();
+                Ok(())
+            }),
+        ),
+        ClientMessage::Pause { stream } => (stream, set_paused(ctx, stream, true)),
+        ClientMessage::Resume { stream } => (stream, set_paused(ctx, stream, false)),
+        ClientMessage::Ack { stream, bytes } => (stream, acknowledge(ctx, stream, bytes)),
+        // Only steering messages are passed here.
+        _ => return,
+    };
+    if let Err(err) = result {
+        ctx.send_error(Some(stream.get()), &err).await;
+    }
+}
+
+fn resize(ctx: &SessionCtx, stream: StreamId, cols: u16, rows: u16) -> Result<(), ApiError> {
+    protocol::check_size(cols)?;
+    protocol::check_size(rows)?;
+    with_stream(ctx, stream, |s| match &s.resize {
+        Some(tx) => tx
+            .try_send((cols, rows))
+            .map_err(|_| ApiError::new(ErrorCode::TooMany, "resizing too fast")),
+        None => Err(ApiError::bad_request("stream has no TTY")),
+    })
+}
+
+fn set_paused(ctx: &SessionCtx, stream: StreamId, paused: bool) -> Result<(), ApiError> {
+    with_stream(ctx, stream, |s| {
+        s.flow.send_modify(|flow| flow.paused = paused);
+        Ok(())
+    })
+}
+
+/// The client has taken `bytes` more of a windowed stream's output.
+fn acknowledge(ctx: &SessionCtx, stream: StreamId, bytes: u64) -> Result<(), ApiError> {
+    with_stream(ctx, stream, |s| {
+        if s.flow.borrow().allowed.is_none() {
+            return Err(ApiError::bad_request("stream has no window to acknowledge"));
+        }
+        s.flow.send_modify(|flow| {
+            flow.allowed = flow.allowed.map(|allowed| allowed.saturating_add(bytes));
+        });
+        Ok(())
+    })
+}
+
+/// What a stream runs, once its id is reserved.
+type Task = Box<dyn FnOnce(StreamParts) -> BoxFuture<'static, streams::Outcome> + Send>;
+
+/// Starts the stream a message asks for: reserves its id and runs its task, or says why it
+/// cannot start.
+async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
+    let c = ctx.clone();
+    let (stream, kind, io, task): (StreamId, StreamKind, Io, Task) = match command {
         ClientMessage::Exec(request) => {
             if let Err(err) = request.validate() {
                 return ctx.send_error(Some(request.stream.get()), &err).await;
             }
-            let stream = request.stream;
             let io = Io {
                 stdin: true,
                 tty: request.tty,
                 window: request.window,
             };
-            start_stream(ctx, stream, "exec", io, |parts| {
-                streams::exec::exec(ctx.clone(), request, parts)
-            })
-            .await
-        }
-        ClientMessage::Logs(request) => {
-            start_stream(ctx, request.stream, "logs", NO_IO, |parts| {
-                streams::logs_stats::logs(ctx.clone(), request, parts)
-            })
-            .await
-        }
-        ClientMessage::Stats(request) => {
-            start_stream(ctx, request.stream, "stats", NO_IO, |parts| {
-                streams::logs_stats::stats(ctx.clone(), request, parts)
-            })
-            .await
+            let stream = request.stream;
+            let task: Task = Box::new(|p| streams::exec::exec(c, request, p).boxed());
+            (stream, StreamKind::Exec, io, task)
         }
         ClientMessage::Run(request) => {
             let io = Io {
                 stdin: true,
                 ..NO_IO
             };
-            start_stream(ctx, request.stream, "run", io, |parts| {
-                streams::exec::run(ctx.clone(), request, parts)
-            })
-            .await
+            let stream = request.stream;
+            let task: Task = Box::new(|p| streams::exec::run(c, request, p).boxed());
+            (stream, StreamKind::Run, io, task)
         }
-        ClientMessage::Pull(request) => {
-            start_stream(ctx, request.stream, "pull", NO_IO, |parts| {
-                streams::images::pull(ctx.clone(), request, parts)
-            })
-            .await
-        }
-        ClientMessage::Push(request) => {
-            start_stream(ctx, request.stream, "push", NO_IO, |parts| {
-                streams::images::push(ctx.clone(), request, parts)
-            })
-            .await
-        }
-        ClientMessage::Build(request) => {
-            start_stream(ctx, request.stream, "build", NO_IO, |parts| {
-                streams::images::build(ctx.clone(), request, parts)
-            })
-            .await
-        }
-        ClientMessage::Derive(request) => {
-            start_stream(ctx, request.stream, "derive", NO_IO, |parts| {
-                streams::images::derive(ctx.clone(), request, parts)
-            })
-            .await
-        }
-        ClientMessage::AttendanceWatch { stream, attendance } => {
-            start_stream(ctx, stream, "attendance.watch", NO_IO, |parts| {
-                streams::attendance::watch(ctx.clone(), stream, attendance, parts)
-            })
-            .await
-        }
-        ClientMessage::AttendanceCheckin { attendance, code } => {
-            let state = &ctx.state;
-            let checked =
-                attendance::check_in(&state.db, &state.attendance, &ctx.user, &attendance, &code)
-                    .await;
-            match checked {
-                Ok(checked) => {
-                    ctx.send(ServerMessage::AttendanceCheckedIn {
-                        attendance: checked.attendance,
-                        at: checked.at,
-                        first: checked.first,
-                    })
-                    .await;
-                }
-                Err(err) => ctx.send_error(None, &err).await,
-            }
-        }
-        ClientMessage::Resize { stream, cols, rows } => {
-            let result = protocol::check_size(cols)
-                .and_then(|_| protocol::check_size(rows))
-                .and_then(|_| {
-                    with_stream(ctx, stream, |s| match &s.resize {
-                        Some(tx) => tx
-                            .try_send((cols, rows))
-                            .map_err(|_| ApiError::new(ErrorCode::TooMany, "resizing too fast")),
-                        None => Err(ApiError::bad_request("stream has no TTY")),
-                    })
-                });
-            if let Err(err) = result {
-                ctx.send_error(Some(stream.get()), &err).await;
-            }
-        }
-        ClientMessage::Eof { stream } => {
-            if let Err(err) = with_stream(ctx, stream, |s| {
-                s.stdin
-                    .take()
-                    .map(drop)
-                    .ok_or_else(|| ApiError::bad_request("stream has no open stdin"))
-            }) {
-                ctx.send_error(Some(stream.get()), &err).await;
-            }
-        }
-        ClientMessage::Cancel { stream } => {
-            if let Err(err) = with_stream(ctx, stream, |s| {
-                s.cancel.cancel();
-                Ok(())
-            }) {
-                ctx.send_error(Some(stream.get()), &err).await;
-            }
-        }
-        ClientMessage::Pause { stream } | ClientMessage::Resume { stream } => {
-            let pause = matches!(command, ClientMessage::Pause { .. });
-            if let Err(err) = with_stream(ctx, stream, |s| {
-                s.flow.send_modify(|flow| flow.paused = pause);
-                Ok(())
-            }) {
-                ctx.send_error(Some(stream.get()), &err).await;
-            }
-        }
-        ClientMessage::Ack { stream, bytes } => {
-            if let Err(err) = with_stream(ctx, stream, |s| {
-                if s.flow.borrow().allowed.is_none() {
-                    return Err(ApiError::bad_request("stream has no window to acknowledge"));
-                }
-                s.flow.send_modify(|flow| {
-                    flow.allowed = flow.allowed.map(|allowed| allowed.saturating_add(bytes));
-                });
-                Ok(())
-            }) {
-                ctx.send_error(Some(stream.get()), &err).await;
-            }
+        ClientMessage::Logs(r) => (
+            r.stream,
+            StreamKind::Logs,
+            NO_IO,
+            Box::new(|p| streams::logs_stats::logs(c, r, p).boxed()),
+        ),
+        ClientMessage::Stats(r) => (
+            r.stream,
+            StreamKind::Stats,
+            NO_IO,
+            Box::new(|p| streams::logs_stats::stats(c, r, p).boxed()),
+        ),
+        ClientMessage::Pull(r) => (
+            r.stream,
+            StreamKind::Pull,
+            NO_IO,
+            Box::new(|p| streams::images::pull(c, r, p).boxed()),
+        ),
+        ClientMessage::Push(r) => (
+            r.stream,
+            StreamKind::Push,
+            NO_IO,
+            Box::new(|p| streams::images::push(c, r, p).boxed()),
+        ),
+        ClientMessage::Build(r) => (
+            r.stream,
+            StreamKind::Build,
+            NO_IO,
+            Box::new(|p| streams::images::build(c, r, p).boxed()),
+        ),
+        ClientMessage::Derive(r) => (
+            r.stream,
+            StreamKind::Derive,
+            NO_IO,
+            Box::new(|p| streams::images::derive(c, r, p).boxed()),
+        ),
+        ClientMessage::AttendanceWatch { stream, attendance } => (
+            stream,
+            StreamKind::AttendanceWatch,
+            NO_IO,
+            Box::new(move |p| streams::attendance::watch(c, stream, attendance, p).boxed()),
+        ),
+        // The other messages start no stream (see `handle_command`).
+        _ => return,
+    };
+    match open_stream(ctx, stream, io) {
+        Ok(parts) => spawn_stream(ctx, stream, kind, task(parts)),
+        Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+    }
+}
+
+/// The kinds of stream a session runs, as its logs name them.
+#[derive(Debug, Clone, Copy)]
+enum StreamKind {
+    Exec,
+    Run,
+    Logs,
+    Stats,
+    Pull,
+    Push,
+    Build,
+    Derive,
+    AttendanceWatch,
+}
+
+impl StreamKind {
+    fn name(self) -> &'static str {
+        match self {
+            StreamKind::Exec => "exec",
+            StreamKind::Run => "run",
+            StreamKind::Logs => "logs",
+            StreamKind::Stats => "stats",
+            StreamKind::Pull => "pull",
+            StreamKind::Push => "push",
+            StreamKind::Build => "build",
+            StreamKind::Derive => "derive",
+            StreamKind::AttendanceWatch => "attendance.watch",
         }
     }
 }
@@ -327,32 +389,16 @@ const NO_IO: Io = Io {
     window: None,
 };
 
-/// Reserves the stream id and runs `task` as that stream, or says why it cannot start.
-async fn start_stream<Task>(
-    ctx: &Arc<SessionCtx>,
-    stream: StreamId,
-    kind: &'static str,
-    io: Io,
-    task: impl FnOnce(StreamParts) -> Task,
-) where
-    Task: std::future::Future<Output = streams::Outcome> + Send + 'static,
-{
-    match open_stream(ctx, stream, io) {
-        Ok(parts) => spawn_stream(ctx, stream, kind, task(parts)),
-        Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-    }
-}
-
 /// Runs a stream; when it returns, releases its id (first, so that a client reusing the id
 /// right after the last message is never refused) and sends its last message: `exit`/`end`
 /// (unless the whole session is closing), or `error`.
 fn spawn_stream(
     ctx: &Arc<SessionCtx>,
     stream: StreamId,
-    kind: &'static str,
-    task: impl std::future::Future<Output = streams::Outcome> + Send + 'static,
+    kind: StreamKind,
+    task: BoxFuture<'static, streams::Outcome>,
 ) {
-    let span = tracing::info_span!("stream", stream = stream.get(), kind);
+    let span = tracing::info_span!("stream", stream = stream.get(), kind = kind.name());
     let ctx = ctx.clone();
     let tracker = ctx.tracker.clone();
     tracker.spawn(

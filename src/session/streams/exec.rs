@@ -156,49 +156,34 @@ async fn start(
 ) -> Result<Ended, ApiError> {
     let engine = found.engine.clone();
     let container = found.info.id.clone().unwrap_or_default();
-    if !found
-        .info
-        .state
-        .as_ref()
-        .and_then(|s| s.running)
-        .unwrap_or(false)
-    {
+    let running = found.info.state.as_ref().and_then(|s| s.running);
+    if running != Some(true) {
         return Err(ApiError::conflict(format!(
             "container {} is not running",
             found.name
         )));
     }
-
     let marker = format!("{}-{}", ctx.id, stream);
-    let mut env: Vec<String> = process
-        .env
-        .iter()
-        .filter(|(k, _)| k.as_str() != EXEC_MARKER)
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    env.push(format!("{EXEC_MARKER}={marker}"));
-    if process.tty {
-        env.push("TERM=xterm-256color".to_string());
-    }
-    let spec = ExecSpec {
-        cmd: process.cmd.clone(),
-        env,
-        workdir: process.workdir.clone(),
-        user: process.user.clone(),
-        tty: process.tty,
+    let exec_id = engine
+        .create_exec(&container, exec_spec(&process, &marker))
+        .await?;
+    let started = Started {
+        engine,
+        container,
+        exec_id,
+        marker,
     };
-    let exec_id = engine.create_exec(&container, spec).await?;
-    let started = engine
-        .start_exec(&exec_id, process.tty, READ_CAPACITY)
-        .await;
-    let (mut output, input) = started?;
-    tracing::info!(container = %container, exec = %exec_id, tty = process.tty, "exec started");
+    let (mut output, input) = started
+        .engine
+        .start_exec(&started.exec_id, process.tty, READ_CAPACITY)
+        .await?;
+    tracing::info!(container = %started.container, exec = %started.exec_id, tty = process.tty, "exec started");
     ctx.send(ServerMessage::Started { stream }).await;
 
     // A TTY exec starts at 0x0; it can only be resized once started.
     let resize = |cols: u16, rows: u16| {
-        let engine = engine.clone();
-        let exec_id = exec_id.clone();
+        let engine = started.engine.clone();
+        let exec_id = started.exec_id.clone();
         tokio::spawn(async move {
             if let Err(e) = engine.resize_exec(&exec_id, cols, rows).await {
                 tracing::debug!(error = %e.message, "resize failed");
@@ -216,7 +201,7 @@ async fn start(
     let interrupted = pump_output(
         ctx,
         stream,
-        &engine,
+        &started.engine,
         &mut output,
         &mut parts,
         limits,
@@ -228,40 +213,87 @@ async fn start(
     if let Some(stdin) = stdin {
         let _ = stdin.await;
     }
-    let mut code = match interrupted {
-        None => engine.exec_exit_code(&exec_id).await,
-        Some(_) => None,
-    };
-    // Output that ended with no exit status to show for it: the engine may have gone away.
-    let went_away = interrupted.is_none() && code.is_none() && engine_went_away(&engine).await;
-    if interrupted == Some(Interrupted::HostLost) || went_away {
-        tracing::warn!(container = %container, "the exec's host stopped answering");
-        // What it started is killed once the host answers again: nothing outlives the stream.
-        tokio::spawn(async move {
-            if tokio::time::timeout(KILL_WHEN_BACK_WITHIN, engine.answering())
-                .await
-                .is_ok()
-            {
-                kill_leftovers(&engine, &container, &exec_id, &marker).await;
-            }
-        });
-        return Err(host_lost());
+    started.finish(ctx, interrupted).await
+}
+
+/// The engine's exec for `process`, carrying `marker` so that what it starts can be found.
+fn exec_spec(process: &Process, marker: &str) -> ExecSpec {
+    let mut env: Vec<String> = process
+        .env
+        .iter()
+        .filter(|(k, _)| k.as_str() != EXEC_MARKER)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    env.push(format!("{EXEC_MARKER}={marker}"));
+    if process.tty {
+        env.push("TERM=xterm-256color".to_string());
     }
-    let stopped = interrupted.is_some();
-    if stopped {
-        kill_leftovers(&engine, &container, &exec_id, &marker).await;
-        code = engine.exec_exit_code(&exec_id).await;
+    ExecSpec {
+        cmd: process.cmd.clone(),
+        env,
+        workdir: process.workdir.clone(),
+        user: process.user.clone(),
+        tty: process.tty,
     }
-    tracing::info!(?code, ?interrupted, "exec ended");
-    if !stopped {
-        // What the process left running in the background goes with it, as when a terminal
-        // closes; the exit is reported without waiting for that, but the session's close does.
-        ctx.tracker.spawn(
-            async move { kill_leftovers(&engine, &container, &exec_id, &marker).await }
-                .in_current_span(),
-        );
+}
+
+/// An exec the engine has started, and how to find what it started.
+struct Started {
+    engine: Arc<Engine>,
+    container: String,
+    exec_id: String,
+    marker: String,
+}
+
+impl Started {
+    /// Once the output ended (or was `interrupted`): the exit status, and nothing the exec
+    /// started left running.
+    async fn finish(
+        self,
+        ctx: &SessionCtx,
+        interrupted: Option<Interrupted>,
+    ) -> Result<Ended, ApiError> {
+        let Started {
+            engine,
+            container,
+            exec_id,
+            marker,
+        } = self;
+        let mut code = match interrupted {
+            None => engine.exec_exit_code(&exec_id).await,
+            Some(_) => None,
+        };
+        // Output that ended with no exit status to show for it: the engine may have gone away.
+        let went_away = interrupted.is_none() && code.is_none() && engine_went_away(&engine).await;
+        if interrupted == Some(Interrupted::HostLost) || went_away {
+            tracing::warn!(container = %container, "the exec's host stopped answering");
+            // What it started is killed once the host answers again: nothing outlives the stream.
+            tokio::spawn(async move {
+                if tokio::time::timeout(KILL_WHEN_BACK_WITHIN, engine.answering())
+                    .await
+                    .is_ok()
+                {
+                    kill_leftovers(&engine, &container, &exec_id, &marker).await;
+                }
+            });
+            return Err(host_lost());
+        }
+        let stopped = interrupted.is_some();
+        if stopped {
+            kill_leftovers(&engine, &container, &exec_id, &marker).await;
+            code = engine.exec_exit_code(&exec_id).await;
+        }
+        tracing::info!(?code, ?interrupted, "exec ended");
+        if !stopped {
+            // What the process left running in the background goes with it, as when a terminal
+            // closes; the exit is reported without waiting for that, but the session's close does.
+            ctx.tracker.spawn(
+                async move { kill_leftovers(&engine, &container, &exec_id, &marker).await }
+                    .in_current_span(),
+            );
+        }
+        Ok(Ended { code, interrupted })
     }
-    Ok(Ended { code, interrupted })
 }
 
 async fn kill_leftovers(engine: &Engine, container: &str, exec_id: &str, marker: &str) {

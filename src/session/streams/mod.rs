@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bollard::container::LogOutput;
 use futures_util::{FutureExt, Stream, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, StreamId, Target, CHANNEL_STDERR, CHANNEL_STDOUT};
@@ -249,7 +249,7 @@ async fn pump_output<S>(
     mut on_resize: impl FnMut(u16, u16) -> tokio::task::JoinHandle<()>,
 ) -> Option<Interrupted>
 where
-    S: Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+    S: Stream<Item = OutputItem> + Unpin,
 {
     let cancel = parts.cancel.clone();
     let deadline = async {
@@ -263,7 +263,7 @@ where
     // Output bytes sent so far, which a window bounds.
     let mut sent: u64 = 0;
     // An item read ahead while filling a frame that belongs in the next one.
-    let mut read_ahead: Option<Option<Result<LogOutput, bollard::errors::Error>>> = None;
+    let mut read_ahead: Option<Option<OutputItem>> = None;
     loop {
         let unpaused = tokio::select! {
             interrupted = wait_unpaused(&mut parts.flow, sent, &cancel, engine) => interrupted,
@@ -272,12 +272,6 @@ where
         if let Some(interrupted) = unpaused {
             return Some(interrupted);
         }
-        let resize = async {
-            match parts.resize.as_mut() {
-                Some(rx) => rx.recv().await,
-                None => std::future::pending().await,
-            }
-        };
         let item = match read_ahead.take() {
             Some(item) => item,
             None => tokio::select! {
@@ -285,7 +279,7 @@ where
                 _ = cancel.cancelled() => return Some(Interrupted::Cancelled),
                 _ = engine.stopped_answering() => return Some(Interrupted::HostLost),
                 _ = &mut deadline => return Some(Interrupted::TimeLimit),
-                Some((cols, rows)) = resize => {
+                Some((cols, rows)) = next_resize(&mut parts.resize) => {
                     on_resize(cols, rows);
                     continue;
                 }
@@ -303,46 +297,11 @@ where
             }
             None => return None,
         };
-        // What the engine already sent on the same channel goes out in the same frame: logs
-        // arrive a line at a time, and a frame per line makes a long log crawl.
-        // The engine's connection hands its data over in another task: a yield lets it.
-        let mut message = bytes::BytesMut::from(first);
-        let mut idle = 0;
         // Within the window: the first chunk goes whole, more only while there is room.
         let room = parts.flow.borrow().room(sent).min(READ_CAPACITY as u64) as usize;
-        while message.len() < room && idle < 2 {
-            match output.next().now_or_never() {
-                None => {
-                    idle += 1;
-                    tokio::task::yield_now().await;
-                }
-                Some(Some(Ok(more))) => {
-                    idle = 0;
-                    match bytes_of(more) {
-                        Some((same, bytes)) if same == channel => message.extend_from_slice(&bytes),
-                        Some((other, bytes)) => {
-                            read_ahead = Some(Some(Ok(output_on(other, bytes))));
-                            break;
-                        }
-                        None => {}
-                    }
-                }
-                Some(end_or_error) => {
-                    read_ahead = Some(end_or_error);
-                    break;
-                }
-            }
-        }
-        let message = message.freeze();
-        // Output past the limit is cut at the limit, and ends the stream.
-        let (message, over) = match output_left.as_mut() {
-            Some(left) if message.len() as u64 > *left => (message.slice(..*left as usize), true),
-            Some(left) => {
-                *left -= message.len() as u64;
-                (message, false)
-            }
-            None => (message, false),
-        };
+        let (message, next) = coalesce(output, channel, first, room).await;
+        read_ahead = next;
+        let (message, over) = cut_at_limit(message, &mut output_left);
         if !message.is_empty() {
             let frame = protocol::binary_frame(stream, channel, &message);
             if !ctx.send_binary(frame, &cancel).await {
@@ -353,5 +312,129 @@ where
         if over {
             return Some(Interrupted::OutputLimit);
         }
+    }
+}
+
+/// One item of an exec's or a container's output, as the engine gives it.
+type OutputItem = Result<LogOutput, bollard::errors::Error>;
+
+/// The next size a TTY stream's client asked for; never, for a stream without a TTY.
+async fn next_resize(resize: &mut Option<mpsc::Receiver<(u16, u16)>>) -> Option<(u16, u16)> {
+    match resize.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `first` and whatever the engine has already sent after it on the same `channel`, up to
+/// `room` bytes, as one frame: logs arrive a line at a time, and a frame per line makes a long
+/// log crawl. Returns the frame, and the item read that belongs in the next one (another
+/// channel, the end, or an error). The engine's connection hands its data over in another
+/// task, so an empty poll yields to it once before the frame is closed.
+async fn coalesce<S>(
+    output: &mut S,
+    channel: u8,
+    first: bytes::Bytes,
+    room: usize,
+) -> (bytes::Bytes, Option<Option<OutputItem>>)
+where
+    S: Stream<Item = OutputItem> + Unpin,
+{
+    let mut message = bytes::BytesMut::from(first);
+    let mut idle = 0;
+    while message.len() < room && idle < 2 {
+        match output.next().now_or_never() {
+            None => {
+                idle += 1;
+                tokio::task::yield_now().await;
+            }
+            Some(Some(Ok(more))) => {
+                idle = 0;
+                match bytes_of(more) {
+                    Some((same, bytes)) if same == channel => message.extend_from_slice(&bytes),
+                    Some((other, bytes)) => {
+                        return (message.freeze(), Some(Some(Ok(output_on(other, bytes)))));
+                    }
+                    None => {}
+                }
+            }
+            Some(end_or_error) => return (message.freeze(), Some(end_or_error)),
+        }
+    }
+    (message.freeze(), None)
+}
+
+/// Output past the limit (`left` bytes, None for no limit) is cut at the limit; true when
+/// the limit was reached, which ends the stream.
+fn cut_at_limit(message: bytes::Bytes, left: &mut Option<u64>) -> (bytes::Bytes, bool) {
+    match left.as_mut() {
+        Some(left) if message.len() as u64 > *left => (message.slice(..*left as usize), true),
+        Some(left) => {
+            *left -= message.len() as u64;
+            (message, false)
+        }
+        None => (message, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn out(channel: u8, text: &str) -> OutputItem {
+        Ok(output_on(channel, Bytes::from(text.to_string())))
+    }
+
+    #[tokio::test]
+    async fn waiting_output_of_one_channel_goes_in_one_frame() {
+        let mut output = futures_util::stream::iter(vec![
+            out(CHANNEL_STDOUT, "b\n"),
+            out(CHANNEL_STDOUT, "c\n"),
+            out(CHANNEL_STDERR, "oops\n"),
+            out(CHANNEL_STDOUT, "d\n"),
+        ]);
+        let (frame, next) = coalesce(&mut output, CHANNEL_STDOUT, Bytes::from("a\n"), 1024).await;
+        assert_eq!(&frame[..], b"a\nb\nc\n");
+        // The stderr chunk is kept for the next frame, and nothing after it was read.
+        let Some(Some(Ok(next))) = next else {
+            panic!("the other channel's chunk was lost")
+        };
+        assert_eq!(
+            bytes_of(next),
+            Some((CHANNEL_STDERR, Bytes::from("oops\n")))
+        );
+        assert!(matches!(output.next().await, Some(Ok(_))));
+    }
+
+    #[tokio::test]
+    async fn a_frame_stops_at_its_room_and_before_the_end() {
+        let mut output = futures_util::stream::iter(vec![out(1, "bb"), out(1, "cc"), out(1, "dd")]);
+        let (frame, next) = coalesce(&mut output, 1, Bytes::from("aa"), 4).await;
+        assert_eq!(&frame[..], b"aabb");
+        assert!(next.is_none());
+        let mut ending = futures_util::stream::iter(vec![out(1, "b")]);
+        let (frame, next) = coalesce(&mut ending, 1, Bytes::from("a"), 1024).await;
+        assert_eq!(&frame[..], b"ab");
+        assert!(matches!(next, Some(None)), "the end is passed on");
+    }
+
+    #[test]
+    fn output_is_cut_at_the_limit() {
+        let mut left = Some(5);
+        assert_eq!(
+            cut_at_limit(Bytes::from("abc"), &mut left),
+            (Bytes::from("abc"), false)
+        );
+        assert_eq!(left, Some(2));
+        assert_eq!(
+            cut_at_limit(Bytes::from("defg"), &mut left),
+            (Bytes::from("de"), true)
+        );
+        let mut none = None;
+        assert_eq!(
+            cut_at_limit(Bytes::from("xyz"), &mut none),
+            (Bytes::from("xyz"), false)
+        );
     }
 }
