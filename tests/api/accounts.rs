@@ -156,6 +156,7 @@ async fn ticket_opens_one_session_only_and_expires() {
     assert!(reused.unwrap_err().contains("401"), "a ticket works once");
 
     let second = ticket(&app, &user.token).await;
+    // A fixed pause: the ticket's one-second lifetime has to pass.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let expired = open_with_ticket(&app, &second).await;
     assert!(

@@ -19,8 +19,12 @@ async fn tty_exec_echoes_resizes_and_interrupts() {
     ws.read_until(1, "24 80").await;
     ws.send(json!({"type": "resize", "stream": 1, "cols": 100, "rows": 30}))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    ws.stdin(1, b"stty size\r").await;
+    // The resize reaches the engine a moment later; the shell waits for it.
+    ws.stdin(
+        1,
+        b"while [ \"$(stty size)\" = '24 80' ]; do sleep 0.05; done; stty size\r",
+    )
+    .await;
     ws.read_until(1, "30 100").await;
 
     // Ctrl-C stops the foreground command, not the shell.
@@ -159,6 +163,11 @@ async fn closing_the_client_kills_the_exec_process() {
 
     let mut ws = app.ws(&user.token).await;
     ws.exec(1, &container, &["sleep", "4244"], true).await;
+    let running = eventually(Duration::from_secs(3), || {
+        !processes_matching(&container, "sleep 4244").is_empty()
+    })
+    .await;
+    assert!(running.is_some(), "the sleep never ran");
     ws.close().await; // a polite close works the same
     let gone = eventually(Duration::from_secs(2), || {
         processes_matching(&container, "sleep 4244").is_empty()
@@ -233,6 +242,11 @@ async fn a_silent_client_is_dropped_and_its_processes_killed() {
     let mut ws = app.ws(&user.token).await;
     assert_eq!(ws.hello["heartbeat_ms"], 200);
     ws.exec(1, &container, &["sleep", "4343"], false).await;
+    let running = eventually(Duration::from_secs(3), || {
+        !processes_matching(&container, "sleep 4343").is_empty()
+    })
+    .await;
+    assert!(running.is_some(), "the sleep never ran");
     let _silent = ws.into_silent(); // open, but never reads (so never answers a ping)
     let gone = eventually(Duration::from_secs(4), || {
         processes_matching(&container, "sleep 4343").is_empty()
@@ -253,6 +267,7 @@ async fn a_silent_client_is_dropped_and_its_processes_killed() {
     for _ in 0..15 {
         ws.send(json!({"type": "ping", "t": "x"})).await;
         assert_eq!(ws.next_json().await["type"], "pong");
+        // A fixed pause: what is tested is that time passes (15 × 150 ms, past the timeout).
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     assert_eq!(app.sessions.len(), 1);

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{
-    eventually, processes_matching, spawn_app_with, Frame, RemoveOnDrop, ServerProcess, IMAGE,
+    close_kib, eventually, processes_matching, settled, spawn_app_with, Frame, RemoveOnDrop,
+    ServerProcess, IMAGE,
 };
 
 /// A `dockerd` of the test's own: its own socket, data and state, in a network namespace of
@@ -238,6 +239,11 @@ async fn berth_killed_with_sigkill_finds_everything_again() {
     )
     .await;
     ws.read_until(2, "ready").await;
+    let running = eventually(Duration::from_secs(3), || {
+        !processes_matching(&container, "sleep 5151").is_empty()
+    })
+    .await;
+    assert!(running.is_some(), "the sleep never ran");
     let before = (
         server.get("/containers", &student).await,
         server.get("/workspaces", &student).await,
@@ -392,8 +398,7 @@ async fn a_hundred_thousand_hostile_frames_break_nothing() {
         let mut socket = connect().await;
         let _ = socket.close(None).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = server.rss_kib();
+    let before = settled(Duration::from_secs(5), || server.rss_kib(), close_kib).await;
 
     let mut sessions = Vec::new();
     for n in 0..SESSIONS {
@@ -494,6 +499,13 @@ async fn connect_exec_disconnect_cycles_leave_nothing_behind() {
             let cmd = format!("echo ready; sleep 7{n:06}");
             ws.exec(1, container, &["sh", "-c", &cmd], false).await;
             ws.read_until(1, "ready").await;
+            if n == 0 {
+                let running = eventually(Duration::from_secs(3), || {
+                    !processes_matching(container, "sleep 7000000").is_empty()
+                })
+                .await;
+                assert!(running.is_some(), "the first cycle's sleep never ran");
+            }
             // Every other client leaves without a word, as a closed tab does.
             if n.is_multiple_of(2) {
                 ws.close_and_wait().await;
@@ -505,15 +517,16 @@ async fn connect_exec_disconnect_cycles_leave_nothing_behind() {
     for n in 0..20 {
         cycle(n).await;
     }
-    let settle = || tokio::time::sleep(Duration::from_secs(2));
-    settle().await;
-    let (fds, tasks, memory) = (open_fds(pid), threads(pid), server.rss_kib());
+    let measure = || (open_fds(pid), threads(pid), server.rss_kib());
+    let steady = |a: &(usize, usize, u64), b: &(usize, usize, u64)| {
+        a.0 == b.0 && a.1 == b.1 && close_kib(&a.2, &b.2)
+    };
+    let (fds, tasks, memory) = settled(Duration::from_secs(5), measure, steady).await;
     let start = Instant::now();
     for n in 20..cycles + 20 {
         cycle(n).await;
     }
     let took = start.elapsed();
-    settle().await;
     let left = eventually(Duration::from_secs(10), || {
         processes_matching(&container, "sleep 7").is_empty()
     })
@@ -523,7 +536,8 @@ async fn connect_exec_disconnect_cycles_leave_nothing_behind() {
         "left running: {:?}",
         processes_matching(&container, "sleep 7")
     );
-    let (fds_after, tasks_after, memory_after) = (open_fds(pid), threads(pid), server.rss_kib());
+    let (fds_after, tasks_after, memory_after) =
+        settled(Duration::from_secs(5), measure, steady).await;
     eprintln!(
         "cycles: {cycles} in {took:?} ({:?} each); fds {fds} -> {fds_after}, threads {tasks} -> \
          {tasks_after}, memory {memory} -> {memory_after} KiB",

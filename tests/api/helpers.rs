@@ -259,6 +259,13 @@ pub fn processes_matching(container: &str, needle: &str) -> Vec<String> {
         .args(["top", container, "-o", "pid,stat,args"])
         .output()
         .expect("docker top runs");
+    // A container that is gone has no processes, but says nothing about whether any were
+    // killed: a test must not pass on that.
+    assert!(
+        out.status.success(),
+        "docker top {container}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .skip(1)
@@ -279,6 +286,30 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> Op
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     None
+}
+
+/// Samples every 250 ms until two samples in a row `agree`, or `within` passes; the last
+/// sample. For what settles rather than turns true: memory, descriptors, bytes passed.
+pub async fn settled<T>(
+    within: Duration,
+    mut sample: impl FnMut() -> T,
+    agree: impl Fn(&T, &T) -> bool,
+) -> T {
+    let start = Instant::now();
+    let mut last = sample();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = sample();
+        if agree(&last, &now) || start.elapsed() >= within {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Two memory samples (KiB) within half a MiB of each other.
+pub fn close_kib(a: &u64, b: &u64) -> bool {
+    a.abs_diff(*b) < 512
 }
 
 type Socket =

@@ -216,13 +216,29 @@ async fn work_for_a_host_that_hangs_is_refused_at_once_until_it_answers_again() 
     ws.exec(
         8,
         &id,
-        &["sh", "-c", "while true; do echo tock; sleep 0.2; done"],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do echo tock; i=$((i+1)); echo $i > /tmp/tocks; sleep 0.2; done",
+        ],
         false,
     )
     .await;
     ws.send(json!({"type": "pause", "stream": 8})).await;
-    // Long enough for its next output to arrive, after which it waits to be resumed.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Its output goes on while it is paused (so the stream waits to be resumed).
+    let tocks = |at_least: u32| {
+        let out = std::process::Command::new("docker")
+            .args(["exec", &id, "cat", "/tmp/tocks"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|n| n >= at_least)
+    };
+    assert!(eventually(Duration::from_secs(5), || tocks(4))
+        .await
+        .is_some());
 
     // The host accepts connections but answers nothing. Without anyone asking, the health
     // pings notice: the streams on it end with `unavailable`, and from then on its work is

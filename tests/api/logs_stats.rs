@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Frame};
+use crate::helpers::{eventually, spawn_app, Frame};
 
 const COUNTER: &[&str] = &[
     "sh",
@@ -15,7 +15,11 @@ async fn logs_tail_returns_the_last_lines_and_ends() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let container = app.running_container(&user, COUNTER).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let logged = eventually(Duration::from_secs(5), || {
+        docker_logs(&container).lines().count() >= 6
+    })
+    .await;
+    assert!(logged.is_some(), "the counter printed nothing");
     let mut ws = app.ws(&user.token).await;
 
     ws.send(
@@ -114,7 +118,11 @@ async fn a_tty_containers_logs_arrive_byte_exact() {
     let spec = json!({"image": crate::helpers::IMAGE, "tty": true,
         "cmd": ["sh", "-c", "printf '\\001\\002prompt>\\n'; sleep 3600"]});
     let container = app.running_container_with(&user, spec).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let printed = eventually(Duration::from_secs(5), || {
+        docker_logs(&container).contains("prompt>")
+    })
+    .await;
+    assert!(printed.is_some(), "the prompt was never printed");
     let mut ws = app.ws(&user.token).await;
 
     ws.send(json!({"type": "logs", "stream": 2, "container": container, "follow": true}))
@@ -131,4 +139,13 @@ async fn a_tty_containers_logs_arrive_byte_exact() {
     assert_eq!(seen, b"\x01\x02prompt>\r\n");
     ws.send(json!({"type": "cancel", "stream": 2})).await;
     ws.expect("end", 2).await;
+}
+
+/// What the engine has logged for a container so far, as `docker logs` shows it.
+fn docker_logs(container: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["logs", container])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -308,8 +308,9 @@ async fn progress_with(ws: &mut crate::helpers::Ws, stream: u8, status: &str) ->
 
 /// Cancelling a transfer mid-way ends it on the engine: no more bytes reach the registry.
 async fn assert_transfer_stops(proxy: &SlowProxy, layer_bytes: u64) {
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let settled = proxy.passed();
+    let settled =
+        crate::helpers::settled(Duration::from_secs(10), || proxy.passed(), |a, b| a == b).await;
+    // A fixed pause: nothing may pass for two more seconds.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(proxy.passed(), settled, "bytes still flowing after cancel");
     assert!(

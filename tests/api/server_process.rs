@@ -6,7 +6,9 @@ use serde_json::json;
 
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{eventually, processes_matching, Frame, RemoveOnDrop, ServerProcess, Ws};
+use crate::helpers::{
+    close_kib, eventually, processes_matching, settled, Frame, RemoveOnDrop, ServerProcess, Ws,
+};
 
 #[tokio::test]
 async fn a_slow_reader_with_yes_running_keeps_server_memory_flat() {
@@ -24,11 +26,12 @@ async fn a_slow_reader_with_yes_running_keeps_server_memory_flat() {
     .await;
     ws.read_until(1, "forever\n").await;
 
-    // Now read nothing: the server must stop reading from Docker rather than buffer.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let settled = server.rss_kib();
+    // Now read nothing: the server must stop reading from Docker rather than buffer. Once its
+    // queues are full its memory settles; then it must stay there.
+    let settled = settled(Duration::from_secs(10), || server.rss_kib(), close_kib).await;
     let mut peak = settled;
     for _ in 0..8 {
+        // A fixed pause: memory is watched over eight seconds of the client not reading.
         tokio::time::sleep(Duration::from_secs(1)).await;
         peak = peak.max(server.rss_kib());
     }

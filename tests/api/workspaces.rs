@@ -576,7 +576,7 @@ async fn an_idle_workspace_is_stopped_keeps_its_files_and_runs_again() {
     let out = run(&mut ws, 1, &id, "note.sh", json!({})).await;
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kept\n");
 
-    let state = |app: &TestApp| {
+    let state = |id: &str| {
         let out = std::process::Command::new("docker")
             .args([
                 "inspect",
@@ -586,11 +586,10 @@ async fn an_idle_workspace_is_stopped_keeps_its_files_and_runs_again() {
             ])
             .output()
             .unwrap();
-        let _ = app;
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    assert_eq!(state(&app), "true");
-    let culled = eventually(Duration::from_secs(10), || state(&app) == "false").await;
+    assert_eq!(state(&id), "true");
+    let culled = eventually(Duration::from_secs(10), || state(&id) == "false").await;
     assert!(culled.is_some(), "the idle workspace was not stopped");
     let listed: Value = app
         .get(&format!("/api/v1/workspaces/{id}"), Some(&student.token))
@@ -606,14 +605,22 @@ async fn an_idle_workspace_is_stopped_keeps_its_files_and_runs_again() {
     );
     let out = run(&mut ws, 2, &id, "note.sh", json!({})).await;
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kept\n");
-    assert_eq!(state(&app), "true");
+    assert_eq!(state(&id), "true");
 
     // A terminal open on it keeps it from being culled.
     ws.send(json!({"type": "exec", "stream": 3, "workspace": id, "cmd": ["sleep", "30"]}))
         .await;
     ws.expect("started", 3).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(state(&app), "true", "culled while a stream was open on it");
+    // Another workspace of the same template, idle, is culled meanwhile: culling ran.
+    let classmate = app.new_user().await;
+    let idle = workspace(&app, &classmate, &made).await;
+    assert_eq!(state(&idle), "true", "a new workspace runs");
+    let culled = eventually(Duration::from_secs(10), || state(&idle) == "false").await;
+    assert!(
+        culled.is_some(),
+        "the other, idle workspace was not stopped"
+    );
+    assert_eq!(state(&id), "true", "culled while a stream was open on it");
     // The stream itself is still alive: cancelling it ends it.
     ws.send(json!({"type": "cancel", "stream": 3})).await;
     assert_eq!(ws.collect(3).await.code, Some(137));

@@ -5,8 +5,8 @@
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
-import { session } from "./core";
-import { errorText, t } from "./i18n";
+import { errorText, t } from "../i18n";
+import { session } from "../session";
 
 /** Output bytes the server may send ahead of what xterm has drawn. What is queued between the
  * shell and the screen is what a keystroke's echo waits behind, so it is kept small: at the ~1

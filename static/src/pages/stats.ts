@@ -2,8 +2,11 @@
 // minutes, with the latest figures in words beside the charts for people who cannot see them.
 
 import uPlot from "uplot";
-import { api, el, session } from "./core";
-import { errorText, t } from "./i18n";
+import { api } from "../api";
+import { startStream } from "../components/stream";
+import { el } from "../dom";
+import { errorText, t } from "../i18n";
+import type { PageContext } from "../page";
 
 type Container = { id: string; name: string };
 
@@ -11,7 +14,7 @@ type Container = { id: string; name: string };
 const WINDOW_S = 120;
 const MIB = 1024 * 1024;
 
-export async function statsPage(app: HTMLElement, id: string, setLeave: (cleanup: () => void) => void) {
+export async function statsPage(app: HTMLElement, { arg: id, onLeave }: PageContext) {
   const container = await api<Container>("GET", `/containers/${id}`);
   const times: number[] = [];
   const cpu: number[] = [];
@@ -84,43 +87,43 @@ export async function statsPage(app: HTMLElement, id: string, setLeave: (cleanup
   const observer = new ResizeObserver(() => charts.forEach((c) => c.setSize({ width: width(), height: 160 })));
   observer.observe(panels);
 
-  await session.open();
-  const stream = session.stream({
-    onMessage: (message) => {
-      if (message.type === "stats") {
-        const now = Date.now() / 1000;
-        // Network counters only grow: the rate is the change since the last sample.
-        const span = previous ? now - previous.at : 0;
-        const rx = previous && span > 0 ? (message.net_rx_bytes - previous.rx) / 1024 / span : 0;
-        const tx = previous && span > 0 ? (message.net_tx_bytes - previous.tx) / 1024 / span : 0;
-        previous = { at: now, rx: message.net_rx_bytes, tx: message.net_tx_bytes };
-        times.push(now);
-        cpu.push(message.cpu_percent);
-        memory.push(message.memory_bytes / MIB);
-        received.push(Math.max(0, rx));
-        sent.push(Math.max(0, tx));
-        while (times.length && times[0] < now - WINDOW_S) {
-          for (const series of [times, cpu, memory, received, sent]) series.shift();
+  const stream = await startStream(
+    {
+      onMessage: (message) => {
+        if (message.type === "stats") {
+          const now = Date.now() / 1000;
+          // Network counters only grow: the rate is the change since the last sample.
+          const span = previous ? now - previous.at : 0;
+          const rx = previous && span > 0 ? (message.net_rx_bytes - previous.rx) / 1024 / span : 0;
+          const tx = previous && span > 0 ? (message.net_tx_bytes - previous.tx) / 1024 / span : 0;
+          previous = { at: now, rx: message.net_rx_bytes, tx: message.net_tx_bytes };
+          times.push(now);
+          cpu.push(message.cpu_percent);
+          memory.push(message.memory_bytes / MIB);
+          received.push(Math.max(0, rx));
+          sent.push(Math.max(0, tx));
+          while (times.length && times[0] < now - WINDOW_S) {
+            for (const series of [times, cpu, memory, received, sent]) series.shift();
+          }
+          const sets = data();
+          charts.forEach((c, i) => c.setData(sets[i]));
+          cpuNow.value.textContent = `${message.cpu_percent.toFixed(1)} %`;
+          memoryNow.value.textContent = message.memory_limit
+            ? t("ofLimit", { used: (message.memory_bytes / MIB).toFixed(1), limit: (message.memory_limit / MIB).toFixed(0) })
+            : `${(message.memory_bytes / MIB).toFixed(1)} MiB`;
+          pidsNow.value.textContent = String(message.pids);
+          netNow.value.textContent = `↓ ${rx.toFixed(1)} KiB/s · ↑ ${tx.toFixed(1)} KiB/s`;
         }
-        const sets = data();
-        charts.forEach((c, i) => c.setData(sets[i]));
-        cpuNow.value.textContent = `${message.cpu_percent.toFixed(1)} %`;
-        memoryNow.value.textContent = message.memory_limit
-          ? t("ofLimit", { used: (message.memory_bytes / MIB).toFixed(1), limit: (message.memory_limit / MIB).toFixed(0) })
-          : `${(message.memory_bytes / MIB).toFixed(1)} MiB`;
-        pidsNow.value.textContent = String(message.pids);
-        netNow.value.textContent = `↓ ${rx.toFixed(1)} KiB/s · ↑ ${tx.toFixed(1)} KiB/s`;
-      } else if (message.type === "end") {
-        problem.replaceChildren(el("p", { role: "status" }, t("notRunning")));
-      } else if (message.type === "error") {
-        problem.replaceChildren(el("p", { className: "error", role: "alert" }, errorText(message.code, message.message)));
-      }
+      },
+      onEnd: () => problem.replaceChildren(el("p", { role: "status" }, t("notRunning"))),
+      onError: (code, message) =>
+        problem.replaceChildren(el("p", { className: "error", role: "alert" }, errorText(code, message))),
     },
-  });
-  session.send({ type: "stats", stream, container: container.id });
-  setLeave(() => {
+    (stream) => ({ type: "stats", stream, container: container.id }),
+  );
+  onLeave(() => {
     observer.disconnect();
-    session.send({ type: "cancel", stream });
+    stream.cancel();
     charts.forEach((c) => c.destroy());
   });
 }
