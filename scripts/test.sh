@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh --test-images
 cargo fmt --all -- --check
-(cd static && npm run --silent check) # the UI's TypeScript, which esbuild bundles unchecked
+(cd static && npm run --silent check && npm run --silent test) # the UI's types (esbuild bundles unchecked) and unit tests
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked

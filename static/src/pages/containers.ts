@@ -1,7 +1,9 @@
 // The caller's containers: a list with their limits and actions, and a form to make one.
 
 import { api } from "../api";
-import { alertBox } from "../components/problem";
+import { actionButton, confirmButton } from "../components/buttons";
+import { Problem } from "../components/problem";
+import { actionsCell, table } from "../components/table";
 import { el } from "../dom";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
@@ -19,14 +21,14 @@ function limitsText(limits: Limits): string {
 }
 
 export async function containersPage(app: HTMLElement, { onLeave }: PageContext) {
-  const problem = el("div");
+  const problem = new Problem();
   const list = el("div");
   const refresh = async () => {
     try {
       const containers = await api<Container[]>("GET", "/containers");
       list.replaceChildren(containerTable(containers, refresh, problem));
     } catch (error) {
-      problem.replaceChildren(alertBox(error));
+      problem.show(error);
     }
   };
   const image = el("input", { id: "image", required: true, value: "" });
@@ -41,7 +43,7 @@ export async function containersPage(app: HTMLElement, { onLeave }: PageContext)
       "aria-label": t("newContainer"),
       onsubmit: async (event: Event) => {
         event.preventDefault();
-        problem.replaceChildren();
+        problem.clear();
         const cmd = command.value.trim() ? command.value.trim().split(/\s+/) : undefined;
         // An empty limit field leaves the server's default.
         const number = (input: HTMLInputElement) => (input.value ? Number(input.value) : undefined);
@@ -55,10 +57,10 @@ export async function containersPage(app: HTMLElement, { onLeave }: PageContext)
         try {
           const made = await api<Container>("POST", "/containers", spec);
           await api("POST", `/containers/${made.id}/start`, {});
-          problem.replaceChildren(el("p", { role: "status" }, t("created")));
+          problem.note(t("created"));
           await refresh();
         } catch (error) {
-          problem.replaceChildren(alertBox(error));
+          problem.show(error);
         }
       },
     },
@@ -75,64 +77,42 @@ export async function containersPage(app: HTMLElement, { onLeave }: PageContext)
     pids,
     el("button", { type: "submit" }, t("create")),
   );
-  app.replaceChildren(el("h1", {}, t("containers")), problem, list, create);
+  app.replaceChildren(el("h1", {}, t("containers")), problem.node, list, create);
   await refresh();
   const timer = setInterval(refresh, 5000);
   onLeave(() => clearInterval(timer));
 }
 
-function containerTable(containers: Container[], refresh: () => Promise<void>, problem: HTMLElement) {
+function containerTable(containers: Container[], refresh: () => Promise<void>, problem: Problem) {
   if (containers.length === 0) return el("p", {}, t("noContainers"));
-  const act = (label: string, run: () => Promise<unknown>) =>
-    el(
-      "button",
-      {
-        type: "button",
-        "aria-label": label,
-        onclick: async () => {
-          try {
-            await run();
-            await refresh();
-          } catch (error) {
-            problem.replaceChildren(alertBox(error));
-          }
-        },
-      },
-      label.split(" ")[0],
-    );
-  const rows = containers.map((c) =>
-    el(
-      "tr",
-      {},
-      el("td", {}, c.name),
-      el("td", {}, c.image),
-      el("td", {}, c.state),
-      el("td", {}, c.host),
-      el("td", {}, limitsText(c.limits)),
-      el(
-        "td",
-        { className: "actions" },
-        el("a", { href: `#/terminal/${encodeURIComponent(c.id)}`, "aria-label": `${t("terminal")} ${c.name}` }, t("terminal")),
-        el("a", { href: `#/logs/${encodeURIComponent(c.id)}`, "aria-label": `${t("logs")} ${c.name}` }, t("logs")),
-        el("a", { href: `#/stats/${encodeURIComponent(c.id)}`, "aria-label": `${t("stats")} ${c.name}` }, t("stats")),
-        act(`${t("start")} ${c.name}`, () => api("POST", `/containers/${c.id}/start`, {})),
-        act(`${t("stop")} ${c.name}`, () => api("POST", `/containers/${c.id}/stop`, {})),
-        act(`${t("remove")} ${c.name}`, async () => {
-          if (confirm(t("confirmRemove", { name: c.name }))) {
-            await api("DELETE", `/containers/${c.id}`);
-          }
+  // Each button says its verb; its accessible name also says which container.
+  const act = (verb: string, name: string, run: () => Promise<unknown>) =>
+    actionButton(`${verb} ${name}`, verb, () => problem.guard(async () => {
+      await run();
+      await refresh();
+    }));
+  const link = (page: string, label: string, c: Container) =>
+    el("a", { href: `#/${page}/${encodeURIComponent(c.id)}`, "aria-label": `${label} ${c.name}` }, label);
+  const rows = containers.map((c) => [
+    c.name,
+    c.image,
+    c.state,
+    c.host,
+    limitsText(c.limits),
+    actionsCell(
+      link("terminal", t("terminal"), c),
+      link("logs", t("logs"), c),
+      link("stats", t("stats"), c),
+      act(t("start"), c.name, () => api("POST", `/containers/${c.id}/start`, {})),
+      act(t("stop"), c.name, () => api("POST", `/containers/${c.id}/stop`, {})),
+      confirmButton(`${t("remove")} ${c.name}`, t("remove"), t("confirmRemove", { name: c.name }), () =>
+        problem.guard(async () => {
+          await api("DELETE", `/containers/${c.id}`);
+          await refresh();
         }),
       ),
     ),
-  );
-  return el(
-    "table",
-    {},
-    el(
-      "thead",
-      {},
-      el("tr", {}, ...[t("name"), t("image"), t("state"), t("host"), t("limits"), t("actions")].map((h) => el("th", {}, h))),
-    ),
-    el("tbody", {}, ...rows),
-  );
+  ]);
+  const headers = [t("name"), t("image"), t("state"), t("host"), t("limits"), t("actions")];
+  return table(null, headers, rows);
 }

@@ -3,12 +3,14 @@
 // import tars with upload progress, export, tag and remove.
 
 import { api, download, myRole, upload } from "../api";
+import { actionButton, confirmButton } from "../components/buttons";
 import { alertBox } from "../components/problem";
+import { startStream, type StreamHandle } from "../components/stream";
+import { actionsCell, table } from "../components/table";
 import { el } from "../dom";
 import { errorText, t } from "../i18n";
 import { splitRef } from "../lib/refs";
 import type { PageContext } from "../page";
-import { session } from "../session";
 
 type Image = { id: string; tags: string[]; size: number; created: number; containers: number };
 type Host = { id: string; name: string; healthy: boolean };
@@ -25,7 +27,7 @@ export async function imagesPage(app: HTMLElement, { onLeave }: PageContext) {
   const registries = await api<Registry[]>("GET", "/registries").catch(() => [] as Registry[]);
   const problem = el("div");
   const list = el("div");
-  const streams = new Set<number>(); // live pulls and builds, cancelled when the page is left
+  const streams = new Set<StreamHandle>(); // live pulls and builds, cancelled when the page is left
 
   const hostPicker = el(
     "select",
@@ -81,7 +83,7 @@ export async function imagesPage(app: HTMLElement, { onLeave }: PageContext) {
     ...sections,
   );
   await refresh();
-  onLeave(() => streams.forEach((stream) => session.send({ type: "cancel", stream })));
+  onLeave(() => streams.forEach((stream) => stream.cancel()));
 }
 
 
@@ -99,164 +101,139 @@ type ImagesPage = {
   /** Runs `work`, shows its failure in words, and lists the images again. */
   acting: (work: () => Promise<unknown>) => Promise<void>;
   /** Live pulls and builds, cancelled when the page is left. */
-  streams: Set<number>;
+  streams: Set<StreamHandle>;
 };
 
 function imageTable(images: Image[], page: ImagesPage) {
   const { staff, onHost, acting } = page;
   if (images.length === 0) return el("p", {}, t("noImages"));
+  const actions = (image: Image, name: string) => [
+    actionButton(t("tagImage", { name }), t("tag"), () => {
+      const answer = prompt(t("newTag", { name }), splitRef(name)[0]);
+      if (!answer?.trim()) return;
+      const [repo, tag] = splitRef(answer.trim());
+      acting(() => api("POST", `/images/${encodeURIComponent(image.id)}/tag?${onHost()}`, { repo, tag }));
+    }),
+    actionButton(t("exportImage", { name }), t("export"), () =>
+      acting(() => download(`/images/${encodeURIComponent(name)}/export?${onHost()}`, `${name.replace(/[/:]/g, "_")}.tar`)),
+    ),
+    confirmButton(`${t("remove")} ${name}`, t("remove"), t("confirmRemoveImage", { name }), () =>
+      acting(() => api("DELETE", `/images/${encodeURIComponent(name)}?${onHost()}`)),
+    ),
+  ];
   const rows = images.map((image) => {
     const name = image.tags[0] ?? shortId(image.id);
-    const actions = staff
-      ? [
-          el(
-            "button",
-            {
-              type: "button",
-              "aria-label": t("tagImage", { name }),
-              onclick: () => {
-                const answer = prompt(t("newTag", { name }), splitRef(name)[0]);
-                if (!answer?.trim()) return;
-                const [repo, tag] = splitRef(answer.trim());
-                acting(() => api("POST", `/images/${encodeURIComponent(image.id)}/tag?${onHost()}`, { repo, tag }));
-              },
-            },
-            t("tag"),
-          ),
-          el(
-            "button",
-            {
-              type: "button",
-              "aria-label": t("exportImage", { name }),
-              onclick: () =>
-                acting(() =>
-                  download(`/images/${encodeURIComponent(name)}/export?${onHost()}`, `${name.replace(/[/:]/g, "_")}.tar`),
-                ),
-            },
-            t("export"),
-          ),
-          el(
-            "button",
-            {
-              type: "button",
-              "aria-label": `${t("remove")} ${name}`,
-              onclick: () => {
-                if (!confirm(t("confirmRemoveImage", { name }))) return;
-                acting(() => api("DELETE", `/images/${encodeURIComponent(name)}?${onHost()}`));
-              },
-            },
-            t("remove"),
-          ),
-        ]
-      : [];
-    return el(
-      "tr",
-      {},
-      el("td", {}, image.tags.length ? image.tags.join(", ") : `<${t("untagged")}>`),
-      el("td", {}, shortId(image.id)),
-      el("td", {}, `${(image.size / MIB).toFixed(1)} MiB`),
-      el("td", {}, new Date(image.created * 1000).toLocaleDateString()),
+    return [
+      image.tags.length ? image.tags.join(", ") : `<${t("untagged")}>`,
+      shortId(image.id),
+      `${(image.size / MIB).toFixed(1)} MiB`,
+      new Date(image.created * 1000).toLocaleDateString(),
       // The engine says -1 when it did not count.
-      el("td", {}, image.containers >= 0 ? String(image.containers) : "–"),
-      el("td", { className: "actions" }, ...actions),
-    );
+      image.containers >= 0 ? String(image.containers) : "–",
+      actionsCell(...(staff ? actions(image, name) : [])),
+    ];
   });
-  return el(
-    "table",
-    { "aria-label": t("images") },
-    el(
-      "thead",
-      {},
-      el("tr", {}, ...[t("tags"), "ID", t("size"), t("createdOn"), t("containers"), t("actions")].map((h) => el("th", {}, h))),
-    ),
-    el("tbody", {}, ...rows),
-  );
+  const headers = [t("tags"), "ID", t("size"), t("createdOn"), t("containers"), t("actions")];
+  return table(t("images"), headers, rows);
+}
+
+/** A pull's progress: a bar per layer, and the other statuses in words. */
+class PullProgress {
+  readonly status = el("p", { role: "status", "aria-label": t("pullStatus") });
+  readonly layers = el("div", { className: "layers" });
+  private bars = new Map<string, { bar: HTMLProgressElement; status: HTMLElement }>();
+
+  reset() {
+    this.layers.replaceChildren();
+    this.bars.clear();
+    this.status.textContent = t("pulling");
+  }
+
+  show(id: string | undefined, status: string, current?: number, total?: number) {
+    // Layers are named by a short digest; other ids (the tag being pulled) are status.
+    if (id === undefined || !/^[0-9a-f]{12}$/.test(id)) {
+      this.status.textContent = id ? `${id}: ${status}` : status;
+      return;
+    }
+    let layer = this.bars.get(id);
+    if (!layer) {
+      layer = { bar: el("progress", { max: 1, value: 0, "aria-label": t("layer", { id }) }), status: el("span", {}) };
+      this.bars.set(id, layer);
+      this.layers.append(el("div", { className: "layer" }, el("code", {}, id), layer.bar, layer.status));
+    }
+    if (total) {
+      layer.bar.max = total;
+      layer.bar.value = current ?? 0;
+    } else if (/complete|already exists/i.test(status)) {
+      layer.bar.max = 1;
+      layer.bar.value = 1;
+    }
+    layer.status.textContent = status;
+  }
 }
 
 /** Pull, with a progress bar per layer. */
 function pullForm(page: ImagesPage, registries: Registry[]) {
   const { hostPicker, problem, refresh, streams } = page;
-  const pullImage = el("input", { id: "pull-image", required: true, placeholder: "python:3.12-slim" });
-  const pullRegistry = el(
+  const image = el("input", { id: "pull-image", required: true, placeholder: "python:3.12-slim" });
+  const registry = el(
     "select",
     { id: "pull-registry" },
     el("option", { value: "" }, t("byImageName")),
     ...registries.map((r) => el("option", { value: r.id }, `${r.name} (${r.server})`)),
   );
-  const pullStatus = el("p", { role: "status", "aria-label": t("pullStatus") });
-  const layers = el("div", { className: "layers" });
-  const pullForm = el(
+  const progress = new PullProgress();
+  const pull = async () => {
+    progress.reset();
+    const failed = (text: string) => {
+      streams.delete(handle);
+      progress.status.textContent = "";
+      problem.replaceChildren(el("p", { className: "error", role: "alert" }, text));
+    };
+    const handle: StreamHandle = await startStream(
+      {
+        onMessage: (message) => {
+          if (message.type === "progress" && "status" in message) {
+            progress.show(message.id, message.status ?? "", message.current, message.total);
+          }
+        },
+        onEnd: () => {
+          streams.delete(handle);
+          progress.status.textContent = t("pulled", { image: image.value.trim() });
+          refresh();
+        },
+        onError: (code, message) => failed(pullFailure({ code, message })),
+        onLost: () => failed(t("stoppedByDrop")),
+      },
+      (stream) => ({
+        type: "pull",
+        stream,
+        image: image.value.trim(),
+        host: hostPicker.value,
+        ...(registry.value ? { registry: registry.value } : {}),
+      }),
+    );
+    streams.add(handle);
+  };
+  return el(
     "form",
     {
       className: "card inline",
       "aria-label": t("pull"),
-      onsubmit: async (event: Event) => {
+      onsubmit: (event: Event) => {
         event.preventDefault();
-        layers.replaceChildren();
-        pullStatus.textContent = t("pulling");
-        const bars = new Map<string, { bar: HTMLProgressElement; status: HTMLElement }>();
-        await session.open();
-        const stream = session.stream({
-          onMessage: (message) => {
-            // Layers are named by a short digest; other ids (the tag being pulled) are status.
-            if (message.type === "progress" && "status" in message) {
-              const { id, current, total } = message;
-              const status = message.status ?? "";
-              if (id === undefined || !/^[0-9a-f]{12}$/.test(id)) {
-                pullStatus.textContent = id ? `${id}: ${status}` : status;
-                return;
-              }
-              let layer = bars.get(id);
-              if (!layer) {
-                const label = t("layer", { id });
-                layer = {
-                  bar: el("progress", { max: 1, value: 0, "aria-label": label }),
-                  status: el("span", {}),
-                };
-                bars.set(id, layer);
-                layers.append(el("div", { className: "layer" }, el("code", {}, id), layer.bar, layer.status));
-              }
-              if (total) {
-                layer.bar.max = total;
-                layer.bar.value = current ?? 0;
-              } else if (/complete|already exists/i.test(status)) {
-                layer.bar.max = 1;
-                layer.bar.value = 1;
-              }
-              layer.status.textContent = status;
-            } else if (message.type === "end") {
-              streams.delete(stream);
-              pullStatus.textContent = t("pulled", { image: pullImage.value.trim() });
-              refresh();
-            } else if (message.type === "error" || message.type === "lost") {
-              streams.delete(stream);
-              pullStatus.textContent = "";
-              problem.replaceChildren(
-                el("p", { className: "error", role: "alert" }, message.type === "lost" ? t("stoppedByDrop") : pullFailure(message)),
-              );
-            }
-          },
-        });
-        streams.add(stream);
-        session.send({
-          type: "pull",
-          stream,
-          image: pullImage.value.trim(),
-          host: hostPicker.value,
-          ...(pullRegistry.value ? { registry: pullRegistry.value } : {}),
-        });
+        pull();
       },
     },
     el("h2", {}, t("pull")),
     el("label", { htmlFor: "pull-image" }, t("image")),
-    pullImage,
+    image,
     el("label", { htmlFor: "pull-registry" }, t("registry")),
-    pullRegistry,
+    registry,
     el("button", { type: "submit" }, t("pull")),
-    pullStatus,
-    layers,
+    progress.status,
+    progress.layers,
   );
-  return pullForm;
 }
 
 /** Build from a pasted Dockerfile or an uploaded context, the log live. */
@@ -290,21 +267,29 @@ function buildForm(page: ImagesPage) {
             progress.max = total;
             progress.value = sent;
           });
-          await session.open();
-          const stream = session.stream({
-            onMessage: (message) => {
-              if (message.type === "progress" && "log" in message) log.textContent += message.log.endsWith("\n") ? message.log : `${message.log}\n`;
-              if (["end", "error", "lost"].includes(message.type)) streams.delete(stream);
-              if (message.type === "lost") log.textContent += `\n${t("stoppedByDrop")}\n`;
-              if (message.type === "end") {
-                log.textContent += `\n${t("built", { tag: tag.value.trim() })}\n`;
+          const line = (text: string) => (log.textContent += text.endsWith("\n") ? text : `${text}\n`);
+          const handle: StreamHandle = await startStream(
+            {
+              onMessage: (message) => {
+                if (message.type === "progress" && "log" in message) line(message.log);
+              },
+              onEnd: () => {
+                streams.delete(handle);
+                line(`\n${t("built", { tag: tag.value.trim() })}`);
                 refresh();
-              }
-              if (message.type === "error") log.textContent += `\n${errorText(message.code, message.message)}\n`;
+              },
+              onError: (code, message) => {
+                streams.delete(handle);
+                line(`\n${errorText(code, message)}`);
+              },
+              onLost: () => {
+                streams.delete(handle);
+                line(`\n${t("stoppedByDrop")}`);
+              },
             },
-          });
-          streams.add(stream);
-          session.send({ type: "build", stream, context: made.context, tag: tag.value.trim(), host: hostPicker.value });
+            (stream) => ({ type: "build", stream, context: made.context, tag: tag.value.trim(), host: hostPicker.value }),
+          );
+          streams.add(handle);
         } catch (error) {
           problem.replaceChildren(alertBox(error));
         }
