@@ -1,18 +1,7 @@
-//! The one error shape every REST answer and WebSocket `error` frame uses.
-//!
-//! | code           | HTTP |
-//! |----------------|------|
-//! | bad_request    | 400  |
-//! | unauthorized   | 401  |
-//! | forbidden      | 403  |
-//! | not_found      | 404  |
-//! | conflict       | 409  |
-//! | quota_exceeded | 409  |
-//! | image_in_use   | 409  |
-//! | too_large      | 413  |
-//! | too_many       | 429  |
-//! | internal       | 500  |
-//! | unavailable    | 503  |
+//! The one error shape every REST answer and WebSocket `error` frame uses. The codes, their
+//! HTTP statuses and what each means are written once, on [`ErrorCode`]; docs/protocol.md's
+//! table and the UI's words for them are checked against it (tests/error_table.rs, and `tsc`
+//! against the generated `ErrorCode` type).
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -37,6 +26,78 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::ImageInUse,
+        ErrorCode::TooLarge,
+        ErrorCode::TooMany,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as clients read it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::ImageInUse => "image_in_use",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::TooMany => "too_many",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// What the code means, as docs/protocol.md gives it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => {
+                "unparseable JSON, unknown `type`, missing or mistyped field, invalid value, frame \
+                 too large, binary frame without header or on a channel other than 0"
+            }
+            ErrorCode::Unauthorized => "missing, expired or revoked credentials",
+            ErrorCode::Forbidden => "not allowed for this account",
+            ErrorCode::NotFound => {
+                "no such container (or one that is not yours: others' containers are never \
+                 revealed), no such stream"
+            }
+            ErrorCode::Conflict => "stream id in use, container not running, a name taken",
+            ErrorCode::QuotaExceeded => {
+                "a user's quota (workspaces, or memory reserved by their containers and \
+                 workspaces) would be passed; the message says which"
+            }
+            ErrorCode::ImageInUse => {
+                "an image cannot be removed while a container uses it; the message names the \
+                 container"
+            }
+            ErrorCode::TooLarge => {
+                "a request body (an upload, a file, a Dockerfile) over its limit"
+            }
+            ErrorCode::TooMany => {
+                "too many streams in this session, resizing too fast, stdin refused because the \
+                 process has not read the `session.max_stdin_bytes` (1 MiB) queued for it, too \
+                 many sign-in attempts; at the upgrade, more than \
+                 `session.max_sessions_per_user` sessions open"
+            }
+            ErrorCode::Unavailable => {
+                "the Docker engine does not answer (the message names the host when one of \
+                 several stopped answering), or cannot do what was asked there"
+            }
+            ErrorCode::Internal => {
+                "a server fault (details are in the server's log, never in the message)"
+            }
+        }
+    }
+
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::BadRequest => StatusCode::BAD_REQUEST,

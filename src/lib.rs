@@ -6,7 +6,7 @@
 //!   `session` (the WebSocket: upgrade, dispatch, streams);
 //! - `state`, the bundle of services the routes layer shares;
 //! - services: `accounts`, `users`, `auth`, `live_sessions`, `hosts`, `containers`,
-//!   `registries`, `builds`, `courses`, `attendance`, `templates`, `workspaces`, `secrets`;
+//!   `images`, `registries`, `builds`, `courses`, `attendance`, `templates`, `workspaces`, `secrets`;
 //! - `db` (all SQL) and `docker` (all engine calls, with no notion of users or roles);
 //! - leaves: `config`, `error`, `clock`, `upload`, `fuzzy`, `workspace_path`, `telemetry`.
 
@@ -23,6 +23,7 @@ pub mod docker;
 pub mod error;
 pub mod fuzzy;
 pub mod hosts;
+pub mod images;
 pub mod live_sessions;
 pub mod registries;
 pub mod routes;

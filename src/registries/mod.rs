@@ -4,6 +4,7 @@
 //! `routes::registries`.
 
 pub mod egress;
+pub mod search;
 mod v2;
 
 use std::collections::HashSet;

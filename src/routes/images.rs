@@ -5,9 +5,9 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::docker::images::{tag_safely, ImageRef};
+use crate::docker::images::ImageRef;
 use crate::error::ApiError;
-use crate::fuzzy::match_score;
+use crate::images::{self, Tagged};
 use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
 use crate::upload;
@@ -16,17 +16,6 @@ use crate::upload;
 #[derive(Deserialize)]
 pub struct OnHost {
     pub host: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ImageView {
-    id: String,
-    tags: Vec<String>,
-    /// Bytes.
-    size: i64,
-    /// Unix seconds.
-    created: i64,
-    containers: i64,
 }
 
 #[derive(Deserialize)]
@@ -41,34 +30,7 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    let images = engine.list_images().await?;
-    let mut scored: Vec<(i64, ImageView)> = images
-        .into_iter()
-        .filter_map(|image| {
-            let tags: Vec<String> = image
-                .repo_tags
-                .into_iter()
-                .filter(|t| t != "<none>:<none>")
-                .collect();
-            let score = match query.q.as_deref().filter(|q| !q.trim().is_empty()) {
-                Some(q) => match_score(q, &tags, &image.id)?,
-                None => 0,
-            };
-            Some((
-                score,
-                ImageView {
-                    id: image.id,
-                    tags,
-                    size: image.size,
-                    created: image.created,
-                    containers: image.containers,
-                },
-            ))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.created.cmp(&a.1.created)));
-    let images: Vec<ImageView> = scored.into_iter().map(|(_, image)| image).collect();
-    Ok(HttpResponse::Ok().json(images))
+    Ok(HttpResponse::Ok().json(images::list(&engine, query.q.as_deref()).await?))
 }
 
 async fn inspect(
@@ -78,54 +40,7 @@ async fn inspect(
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    let reference = ImageRef::parse(&reference)?;
-    let image = engine.inspect_image(&reference).await?;
-    Ok(HttpResponse::Ok().json(ImageDetails {
-        id: image.id,
-        tags: image.repo_tags,
-        size: image.size,
-        created: image.created,
-        architecture: image.architecture,
-        os: image.os,
-        config: image.config.map(|c| ImageConfigView {
-            cmd: c.cmd,
-            entrypoint: c.entrypoint,
-            // An image's environment can hold what its maker put there for themselves.
-            env: c.env.filter(|_| user.user.is_staff()),
-            working_dir: c.working_dir,
-            exposed_ports: c.exposed_ports.map(|p| p.into_keys().collect()),
-        }),
-    }))
-}
-
-/// `GET /images/{ref}`.
-#[derive(Serialize)]
-struct ImageDetails {
-    id: Option<String>,
-    tags: Option<Vec<String>>,
-    /// Bytes.
-    size: Option<i64>,
-    created: Option<String>,
-    architecture: Option<String>,
-    os: Option<String>,
-    config: Option<ImageConfigView>,
-}
-
-/// What a container of the image runs by default.
-#[derive(Serialize)]
-struct ImageConfigView {
-    cmd: Option<Vec<String>>,
-    entrypoint: Option<Vec<String>>,
-    env: Option<Vec<String>>,
-    working_dir: Option<String>,
-    exposed_ports: Option<Vec<String>>,
-}
-
-/// An image and the tag that now names it (`tag`, `import`).
-#[derive(Serialize)]
-struct Tagged {
-    id: Option<String>,
-    tag: String,
+    Ok(HttpResponse::Ok().json(images::details(&engine, &user.user, &reference).await?))
 }
 
 #[derive(Deserialize)]
@@ -145,39 +60,9 @@ async fn tag(
     body: web::Json<TagBody>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    let reference = ImageRef::parse(&reference)?;
-    state
-        .registries
-        .check_may_use(&user.user, &engine, &reference)
-        .await?;
-    let image = engine.inspect_image(&reference).await?;
-    let id = image.id.unwrap_or_default();
-    let tag = body.tag.as_deref().unwrap_or("latest");
-    tag_safely(
-        &engine,
-        &id,
-        &ImageRef::tagged(&body.repo, tag)?,
-        body.force,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(Tagged {
-        id: Some(id),
-        tag: format!("{}:{tag}", body.repo),
-    }))
-}
-
-/// What a remove did: tags taken off, and images deleted.
-#[derive(Serialize)]
-struct Removed {
-    untagged: Vec<String>,
-    deleted: Vec<String>,
-}
-
-/// What a prune deleted, and the bytes it freed.
-#[derive(Serialize)]
-struct Pruned {
-    deleted: Vec<String>,
-    space_reclaimed: i64,
+    let to = (body.repo.as_str(), body.tag.as_deref(), body.force);
+    let tagged = images::tag(&state.registries, &user.user, &engine, &reference, to).await?;
+    Ok(HttpResponse::Ok().json(tagged))
 }
 
 /// The images a `docker save` tar held.
@@ -200,11 +85,7 @@ async fn remove(
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    let reference = ImageRef::parse(&reference)?;
-    let removed = engine.remove_image(&reference, query.force).await?;
-    let untagged: Vec<_> = removed.iter().filter_map(|r| r.untagged.clone()).collect();
-    let deleted: Vec<_> = removed.iter().filter_map(|r| r.deleted.clone()).collect();
-    Ok(HttpResponse::Ok().json(Removed { untagged, deleted }))
+    Ok(HttpResponse::Ok().json(images::remove(&engine, &reference, query.force).await?))
 }
 
 async fn prune(
@@ -213,17 +94,7 @@ async fn prune(
     on: web::Query<OnHost>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    let pruned = engine.prune_dangling_images().await?;
-    let deleted: Vec<_> = pruned
-        .images_deleted
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|d| d.deleted)
-        .collect();
-    Ok(HttpResponse::Ok().json(Pruned {
-        deleted,
-        space_reclaimed: pruned.space_reclaimed.unwrap_or(0),
-    }))
+    Ok(HttpResponse::Ok().json(images::prune(&engine).await?))
 }
 
 /// `POST /images/load`: a `docker save` tar, streamed to the engine.

@@ -224,6 +224,41 @@ pub async fn list(db: &Db) -> Result<Vec<Template>, ApiError> {
         .collect()
 }
 
+/// A template derived from `base`: its image with more Dockerfile `lines` (one line each),
+/// named `name`, with the rest of its settings. Returns the new template's spec, whose image
+/// (`berth-templates/<name>:<time>`) is still to be built, and the Dockerfile that builds it.
+pub fn derived(
+    base: &Template,
+    name: &str,
+    lines: &[String],
+    limits: &ContainerLimits,
+) -> Result<(TemplateSpec, String), ApiError> {
+    if lines.iter().any(|line| line.contains('\n')) {
+        return Err(ApiError::bad_request(
+            "each of lines is one Dockerfile line",
+        ));
+    }
+    let mut spec = base.spec.clone();
+    spec.name = name.to_string();
+    spec.description = Some(format!("{} with: {}", base.spec.name, lines.join("; ")));
+    // An image name may hold only these; the template's name may hold anything.
+    let repo: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    spec.image = format!("berth-templates/{repo}:{}", crate::clock::now_s());
+    spec.check(limits)?;
+    let dockerfile = format!("FROM {}\n{}\n", base.spec.image, lines.join("\n"));
+    Ok((spec, dockerfile))
+}
+
 /// The template with this id or name.
 pub async fn find(db: &Db, id_or_name: &str) -> Result<Template, ApiError> {
     let row = db::templates::find(db, id_or_name)

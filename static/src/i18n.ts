@@ -1,6 +1,8 @@
 // Every word the UI shows, in English and Simplified Chinese. The browser's language picks one;
 // the switch in the header changes it (kept in localStorage).
 
+import type { ErrorCode } from "./generated/api";
+
 const en = {
   appName: "berth",
   signIn: "Sign in",
@@ -372,8 +374,9 @@ export function t(key: Key, vars: Record<string, string | number> = {}): string 
   return text;
 }
 
-/** Error codes from the API, in words a user understands. */
-const errorWords: Record<string, Record<string, string>> = {
+/** Error codes from the API, in words a user understands: every code but `bad_request`, whose
+ * message from the server already says what to change. */
+const errorWords: Record<string, Record<Exclude<ErrorCode, "bad_request">, string>> = {
   en: {
     unauthorized: "Wrong username or password, or you were signed out.",
     forbidden: "You are not allowed to do that.",
@@ -381,6 +384,7 @@ const errorWords: Record<string, Record<string, string>> = {
     conflict: "That clashes with something that exists.",
     quota_exceeded: "That would go beyond your quota.",
     image_in_use: "A container uses this image; remove the container first.",
+    too_large: "That is larger than the server accepts.",
     too_many: "Too many attempts; wait a moment.",
     unavailable: "The Docker host is not answering; try again shortly.",
     internal: "Something went wrong on the server.",
@@ -392,6 +396,7 @@ const errorWords: Record<string, Record<string, string>> = {
     conflict: "与已有的内容冲突。",
     quota_exceeded: "超出了你的配额。",
     image_in_use: "有容器正在使用此镜像，请先删除该容器。",
+    too_large: "超出了服务器接受的大小。",
     too_many: "尝试次数过多，请稍候。",
     unavailable: "Docker 主机没有响应，请稍后再试。",
     internal: "服务器出错了。",
@@ -399,7 +404,7 @@ const errorWords: Record<string, Record<string, string>> = {
 };
 
 export function errorText(code: string, message: string): string {
-  const words = (errorWords[lang] ?? errorWords.en)[code];
+  const words = (errorWords[lang] ?? errorWords.en)[code as Exclude<ErrorCode, "bad_request">];
   // The server's message says what exactly; the words say what it means.
   return words && code !== "bad_request" ? `${words} (${message})` : message;
 }

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    engine_went_away, find, host_lost, pump_output, Ending, Found, Interrupted, Limits, Outcome,
-    Use, READ_CAPACITY,
+    engine_went_away, find, host_lost, output_failed, pump_output, Ending, Found, Interrupted,
+    Limits, Outcome, Use, READ_CAPACITY,
 };
 use crate::docker::exec::ExecSpec;
 use crate::docker::{Engine, EXEC_MARKER};
@@ -135,7 +135,8 @@ pub(in crate::session) async fn run(
         Interrupted::TimeLimit => run::Stopped::TimeLimit,
         Interrupted::OutputLimit => run::Stopped::OutputLimit,
         Interrupted::Cancelled => run::Stopped::Cancelled,
-        Interrupted::HostLost => run::Stopped::HostLost,
+        // (An exec whose output broke off ends in an error before this.)
+        Interrupted::HostLost | Interrupted::OutputFailed => run::Stopped::HostLost,
     });
     Ok(Ending::Ran {
         code: ended.code,
@@ -263,8 +264,10 @@ impl Started {
             None => engine.exec_exit_code(&exec_id).await,
             Some(_) => None,
         };
-        // Output that ended with no exit status to show for it: the engine may have gone away.
-        let went_away = interrupted.is_none() && code.is_none() && engine_went_away(&engine).await;
+        // Output that ended (or broke off) with no exit status to show for it: the engine may
+        // have gone away.
+        let suspect = matches!(interrupted, None | Some(Interrupted::OutputFailed));
+        let went_away = suspect && code.is_none() && engine_went_away(&engine).await;
         if interrupted == Some(Interrupted::HostLost) || went_away {
             tracing::warn!(container = %container, "the exec's host stopped answering");
             // What it started is killed once the host answers again: nothing outlives the stream.
@@ -282,6 +285,9 @@ impl Started {
         if stopped {
             kill_leftovers(&engine, &container, &exec_id, &marker).await;
             code = engine.exec_exit_code(&exec_id).await;
+        }
+        if interrupted == Some(Interrupted::OutputFailed) {
+            return Err(output_failed());
         }
         tracing::info!(?code, ?interrupted, "exec ended");
         if !stopped {

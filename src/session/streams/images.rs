@@ -57,33 +57,12 @@ pub(in crate::session) async fn derive(
 ) -> Outcome {
     ctx.user.require_staff("derive templates")?;
     let base = templates::find(&ctx.state.db, &request.template).await?;
-    if request.lines.iter().any(|line| line.contains('\n')) {
-        return Err(ApiError::bad_request(
-            "each of lines is one Dockerfile line",
-        ));
-    }
-    let mut spec = base.spec.clone();
-    spec.name = request.name.clone();
-    spec.description = Some(format!(
-        "{} with: {}",
-        base.spec.name,
-        request.lines.join("; ")
-    ));
-    let repo: String = request
-        .name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    spec.image = format!("berth-templates/{repo}:{}", crate::clock::now_s());
-    spec.check(&ctx.state.settings.limits)?;
-    let dockerfile = format!("FROM {}\n{}\n", base.spec.image, request.lines.join("\n"));
+    let (spec, dockerfile) = templates::derived(
+        &base,
+        &request.name,
+        &request.lines,
+        &ctx.state.settings.limits,
+    )?;
     let engine = ctx.state.hosts.get(request.host.as_deref())?.engine;
     builds::vet_dockerfile(&ctx.user, &dockerfile, &ctx.state.registries, &engine).await?;
     let context =

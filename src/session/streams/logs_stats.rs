@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{
-    engine_went_away, find, host_lost, next_item, pump_output, wait_unpaused, Ending, Interrupted,
-    Limits, Outcome, Use,
+    engine_went_away, find, host_lost, next_item, output_failed, pump_output, wait_unpaused,
+    Ending, Interrupted, Limits, Outcome, Use,
 };
 use crate::docker::observe::LogsSpec;
 use crate::error::ApiError;
@@ -49,13 +49,16 @@ pub(in crate::session) async fn logs(
         no_resize,
     )
     .await;
-    // A follow ends when the container stops; an engine that went away is not that.
-    if interrupted == Some(Interrupted::HostLost)
-        || (interrupted.is_none() && engine_went_away(engine).await)
-    {
-        return Err(host_lost());
+    // A follow ends when the container stops; an engine that went away, or output that broke
+    // off, is not that.
+    match interrupted {
+        Some(Interrupted::HostLost) => Err(host_lost()),
+        None | Some(Interrupted::OutputFailed) if engine_went_away(engine).await => {
+            Err(host_lost())
+        }
+        Some(Interrupted::OutputFailed) => Err(output_failed()),
+        _ => Ok(Ending::End),
     }
-    Ok(Ending::End)
 }
 
 /// Sends a container's resource use about once a second until it stops or the stream ends.
@@ -80,7 +83,8 @@ pub(in crate::session) async fn stats(
         match next {
             Err(Interrupted::HostLost) => return Err(host_lost()),
             Ok(None | Some(Err(_))) if engine_went_away(engine).await => return Err(host_lost()),
-            Err(_) | Ok(None | Some(Err(_))) => break,
+            Ok(Some(Err(e))) => return Err(e.into()),
+            Err(_) | Ok(None) => break,
             Ok(Some(Ok(sample))) => {
                 let usage = crate::docker::observe::usage(&sample);
                 if !ctx.send(ServerMessage::Stats { stream, usage }).await {

@@ -40,6 +40,8 @@ enum Interrupted {
     TimeLimit,
     /// A `run` printed as much as it may.
     OutputLimit,
+    /// The engine's output stream broke while the engine still answers.
+    OutputFailed,
 }
 
 /// What a `run` may use before berth stops it; nothing is limited for other streams.
@@ -54,6 +56,14 @@ fn host_lost() -> ApiError {
     ApiError::new(
         crate::error::ErrorCode::Unavailable,
         "the Docker host stopped answering",
+    )
+}
+
+/// The error a stream ends with when the engine's output broke off (the engine still answers).
+fn output_failed() -> ApiError {
+    ApiError::new(
+        crate::error::ErrorCode::Unavailable,
+        "the Docker engine's output stream broke off",
     )
 }
 
@@ -293,7 +303,7 @@ where
             },
             Some(Err(e)) => {
                 tracing::info!(error = %crate::error::chain(&e), "output stream failed");
-                return None;
+                return Some(Interrupted::OutputFailed);
             }
             None => return None,
         };
