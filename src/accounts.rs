@@ -14,7 +14,7 @@ use crate::users::{self, password, Role, User};
 use crate::workspaces::Workspaces;
 
 /// A signed-in caller's bearer token.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct LoggedIn {
     pub access_token: String,
     pub token_type: &'static str,

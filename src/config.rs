@@ -109,16 +109,27 @@ impl Default for Quotas {
     }
 }
 
+/// What one user may hold at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub workspaces: u32,
+    /// Memory reserved by their containers and workspaces together.
+    pub memory_mb: u64,
+}
+
 impl Quotas {
-    /// (workspaces, memory in MiB) for a user.
-    pub fn for_user(&self, staff: bool) -> (u32, u64) {
+    /// A user's quota: staff (teachers and admins) have their own.
+    pub fn for_user(&self, staff: bool) -> Quota {
         if staff {
-            (
-                self.staff_workspaces_per_user,
-                self.staff_memory_mb_per_user,
-            )
+            Quota {
+                workspaces: self.staff_workspaces_per_user,
+                memory_mb: self.staff_memory_mb_per_user,
+            }
         } else {
-            (self.workspaces_per_user, self.memory_mb_per_user)
+            Quota {
+                workspaces: self.workspaces_per_user,
+                memory_mb: self.memory_mb_per_user,
+            }
         }
     }
 }

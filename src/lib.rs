@@ -8,7 +8,7 @@
 //! - services: `accounts`, `users`, `auth`, `live_sessions`, `hosts`, `containers`,
 //!   `images`, `registries`, `builds`, `courses`, `attendance`, `templates`, `workspaces`, `secrets`;
 //! - `db` (all SQL) and `docker` (all engine calls, with no notion of users or roles);
-//! - leaves: `config`, `error`, `clock`, `upload`, `fuzzy`, `workspace_path`, `telemetry`.
+//! - leaves: `config`, `error`, `clock`, `upload`, `fuzzy`, `names`, `workspace_path`, `telemetry`.
 
 pub mod accounts;
 pub mod attendance;
@@ -25,6 +25,7 @@ pub mod fuzzy;
 pub mod hosts;
 pub mod images;
 pub mod live_sessions;
+pub mod names;
 pub mod registries;
 pub mod routes;
 pub mod secrets;

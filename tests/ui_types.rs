@@ -1,5 +1,5 @@
-//! The UI's TypeScript types are generated from the Rust types the server sends and reads
-//! (with ts-rs), so that a renamed field fails `tsc` instead of a browser. This test writes
+//! The UI's TypeScript types are generated from the Rust types the server sends and reads,
+//! over the WebSocket and over REST (with ts-rs), so that a renamed field fails `tsc` instead of a browser. This test writes
 //! static/src/generated/api.ts and fails when what was there was not current: commit the
 //! rewritten file, and `npm run check` shows the UI code that must follow.
 
@@ -10,6 +10,8 @@ use berth::session::protocol::{
     ServerMessage, StatsRequest, TransferRequest,
 };
 use berth::workspaces::run::Killed;
+use berth::{accounts, attendance, containers, courses, images, registries, routes, templates};
+use berth::{users, workspaces};
 use ts_rs::TS;
 
 const PATH: &str = "static/src/generated/api.ts";
@@ -29,6 +31,38 @@ fn generated() -> String {
         Killed::decl(),
         Usage::decl(),
         serde_json::Value::decl(),
+        // REST
+        users::User::decl(),
+        users::Role::decl(),
+        accounts::LoggedIn::decl(),
+        routes::accounts::Ticket::decl(),
+        containers::ContainerView::decl(),
+        containers::LimitsView::decl(),
+        routes::containers::Created::decl(),
+        images::ImageView::decl(),
+        images::ImageDetails::decl(),
+        images::ImageConfigView::decl(),
+        images::Tagged::decl(),
+        images::Removed::decl(),
+        images::Pruned::decl(),
+        routes::images::Loaded::decl(),
+        routes::builds::Uploaded::decl(),
+        registries::RegistryView::decl(),
+        registries::Found::decl(),
+        registries::search::Source::decl(),
+        registries::search::SearchResults::decl(),
+        routes::hosts::HostStatus::decl(),
+        courses::CourseView::decl(),
+        courses::Student::decl(),
+        attendance::AttendanceView::decl(),
+        attendance::CheckedIn::decl(),
+        attendance::RosterEntry::decl(),
+        routes::attendance::Roster::decl(),
+        templates::Template::decl(),
+        templates::TemplateSpec::decl(),
+        templates::Network::decl(),
+        workspaces::WorkspaceView::decl(),
+        workspaces::files::Entry::decl(),
     ];
     let mut text = String::from(
         "// Generated from berth's Rust types by tests/ui_types.rs (ts-rs). Do not edit.\n\n",

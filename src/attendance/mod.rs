@@ -94,7 +94,7 @@ impl Attendance {
 pub type AttendanceSession = db::attendance::AttendanceRow;
 
 /// An attendance session as the API shows it (never its secret).
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct AttendanceView {
     id: String,
     course_id: String,
@@ -219,7 +219,7 @@ pub async fn close(
 }
 
 /// The result of a check-in: when the student was first marked present.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct CheckedIn {
     pub attendance: String,
     pub at: String,
@@ -277,7 +277,7 @@ pub async fn check_in(
 }
 
 /// One enrolled student in a roster.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct RosterEntry {
     pub user_id: String,
     pub username: String,

@@ -12,6 +12,7 @@ use dashmap::DashMap;
 use crate::config::LoginLimits;
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
+use crate::users::{self, User};
 pub use token::{Claims, TokenKeys};
 
 /// Live tickets one user may hold (each opens one session, within seconds).
@@ -109,6 +110,27 @@ impl AuthState {
         let (_, entry) = self.tickets.remove(ticket)?;
         (entry.expires > Instant::now() && !self.is_revoked(&entry.claims.jti)).then_some(entry)
     }
+}
+
+/// Who is calling: the user of the bearer `token`, or (for the WebSocket upgrade, where a
+/// browser cannot set a header) of a single-use `ticket`. The account must still exist: it may
+/// have been deleted since the token was issued.
+pub async fn caller(
+    auth: &AuthState,
+    db: &Db,
+    token: Option<&str>,
+    ticket: Option<&str>,
+) -> Result<(User, Claims), ApiError> {
+    let claims = match (token, ticket) {
+        (Some(token), _) => auth.check_token(token),
+        (None, Some(ticket)) => auth.redeem_ticket(ticket).map(|t| t.claims),
+        (None, None) => None,
+    }
+    .ok_or_else(ApiError::unauthorized)?;
+    let user = users::find_by_id(db, &claims.sub)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok((user, claims))
 }
 
 /// Reads `Authorization: Bearer <token>`.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::config::{ContainerLimits, Quotas};
 use crate::db::{self, Db};
 use crate::docker::images::ImageRef;
-use crate::docker::policy::{self, ContainerSpec};
+use crate::docker::policy::{self, ContainerSpec, Resources};
 use crate::docker::{self, LABEL_OWNER};
 use crate::error::{ApiError, ErrorCode};
 use crate::hosts::{Host, Hosts, ASK_TIMEOUT};
@@ -21,7 +21,7 @@ use crate::registries::Registries;
 use crate::users::User;
 
 /// A container as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct ContainerView {
     pub id: String,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct ContainerView {
 }
 
 /// The limits a container was made with (absent for containers made before berth recorded them).
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, ts_rs::TS)]
 pub struct LimitsView {
     pub memory_mb: Option<u64>,
     pub cpus: Option<f64>,
@@ -103,22 +103,15 @@ pub enum Action {
     Restart,
 }
 
-fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
-        ))
-    }
+/// What a user's containers on the hosts hold, as `reserve` counts it.
+struct HeldOnHosts {
+    /// The reservations their containers carry.
+    live: HashSet<String>,
+    /// Memory of containers that carry no reservation.
+    untracked_mb: u64,
+    /// False when a host did not answer: then none is given back as stale (its container
+    /// may be on that host).
+    every_host_answered: bool,
 }
 
 /// What a reservation is for: a workspace also counts against the number of workspaces.
@@ -167,42 +160,10 @@ impl Containers {
         kind: Reserving,
         memory_mb: u64,
     ) -> Result<(), ApiError> {
-        let (max_workspaces, max_mb) = self.quotas.for_user(user.is_staff());
-        let mut live = HashSet::new();
-        let mut untracked = 0u64;
-        let mut every_host_answered = true;
-        for host in self.hosts.all() {
-            if !host.engine.is_healthy() {
-                every_host_answered = false;
-                continue;
-            }
-            for container in host.engine.list_managed(Some(&user.id)).await? {
-                let labels = container.labels.unwrap_or_default();
-                let held = labels
-                    .get(docker::LABEL_RESERVATION)
-                    .or_else(|| labels.get(docker::policy::LABEL_WORKSPACE));
-                match held {
-                    Some(held) => {
-                        live.insert(held.clone());
-                    }
-                    None => {
-                        untracked += labels
-                            .get(docker::LABEL_MEMORY_MB)
-                            .and_then(|m| m.parse::<u64>().ok())
-                            .unwrap_or(0)
-                    }
-                }
-            }
-        }
-        if every_host_answered {
-            // Older than any creation still under way: gone, unless its container is there.
-            let settled = crate::clock::now_s() - 600;
-            for stale in db::reservations::older_than(&self.db, &user.id, settled).await? {
-                let workspace = db::workspaces::find(&self.db, &stale).await?.is_some();
-                if !live.contains(&stale) && !workspace {
-                    db::reservations::release(&self.db, &stale).await?;
-                }
-            }
+        let quota = self.quotas.for_user(user.is_staff());
+        let held = self.held_on_hosts(user).await?;
+        if held.every_host_answered {
+            self.release_stale(user, &held.live).await?;
         }
         let reservation = db::reservations::Reservation {
             id,
@@ -213,9 +174,9 @@ impl Containers {
         let taken = db::reservations::take(
             &self.db,
             &reservation,
-            untracked as i64,
-            max_mb as i64,
-            i64::from(max_workspaces),
+            held.untracked_mb as i64,
+            quota.memory_mb as i64,
+            i64::from(quota.workspaces),
             crate::clock::now_s(),
         )
         .await?;
@@ -223,17 +184,65 @@ impl Containers {
             return Ok(());
         }
         let (workspaces, reserved) = db::reservations::held_by(&self.db, &user.id).await?;
-        let reserved = reserved as u64 + untracked;
+        let reserved = reserved as u64 + held.untracked_mb;
         let message =
-            if matches!(kind, Reserving::Workspace) && workspaces >= i64::from(max_workspaces) {
+            if matches!(kind, Reserving::Workspace) && workspaces >= i64::from(quota.workspaces) {
                 format!("you have {workspaces} workspaces, the most you may have")
             } else {
                 format!(
                     "your containers and workspaces reserve {reserved} MiB of memory; \
-                 {memory_mb} MiB more would pass your quota of {max_mb} MiB"
+                     {memory_mb} MiB more would pass your quota of {} MiB",
+                    quota.memory_mb
                 )
             };
         Err(ApiError::new(ErrorCode::QuotaExceeded, message))
+    }
+
+    /// What `user`'s containers on the hosts hold: the reservations they carry, and the memory
+    /// of those that carry none (made before reservations were).
+    async fn held_on_hosts(&self, user: &User) -> Result<HeldOnHosts, ApiError> {
+        let mut held = HeldOnHosts {
+            live: HashSet::new(),
+            untracked_mb: 0,
+            every_host_answered: true,
+        };
+        for host in self.hosts.all() {
+            if !host.engine.is_healthy() {
+                held.every_host_answered = false;
+                continue;
+            }
+            for container in host.engine.list_managed(Some(&user.id)).await? {
+                let labels = container.labels.unwrap_or_default();
+                let reservation = labels
+                    .get(docker::LABEL_RESERVATION)
+                    .or_else(|| labels.get(docker::policy::LABEL_WORKSPACE));
+                match reservation {
+                    Some(id) => {
+                        held.live.insert(id.clone());
+                    }
+                    None => {
+                        held.untracked_mb += labels
+                            .get(docker::LABEL_MEMORY_MB)
+                            .and_then(|m| m.parse::<u64>().ok())
+                            .unwrap_or(0)
+                    }
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    /// Gives back `user`'s reservations older than any creation still under way whose
+    /// container is gone (removed behind berth's back) and that no workspace holds.
+    async fn release_stale(&self, user: &User, live: &HashSet<String>) -> Result<(), ApiError> {
+        let settled = crate::clock::now_s() - 600;
+        for stale in db::reservations::older_than(&self.db, &user.id, settled).await? {
+            let workspace = db::workspaces::find(&self.db, &stale).await?.is_some();
+            if !live.contains(&stale) && !workspace {
+                db::reservations::release(&self.db, &stale).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Kills what the sessions of an earlier run of berth left running in its containers and
@@ -284,7 +293,7 @@ impl Containers {
     ) -> Result<(ContainerView, bool), ApiError> {
         let image = ImageRef::parse(&spec.image)?;
         if let Some(name) = &spec.name {
-            check_name(name)?;
+            crate::names::check_container_name(name)?;
             if self.name_taken(name).await? {
                 return Err(ApiError::conflict(format!(
                     "a container named {name} exists"
@@ -294,12 +303,23 @@ impl Containers {
         let host = self.hosts.choose(spec.host.as_deref()).await?;
         let engine = &host.engine;
         // Limits and quota are checked before anything is pulled.
-        let body = policy::container_body(&user.id, spec, &self.limits, &host.name)?;
+        let resources = Resources::parse(
+            spec.memory_mb,
+            spec.cpus,
+            spec.pids_limit,
+            "pids_limit",
+            &self.limits,
+        )?;
+        let body = policy::container_body(&user.id, spec, &resources, &host.name);
         registries.check_may_use(user, engine, &image).await?;
-        let memory_mb = spec.memory_mb.unwrap_or(self.limits.default_memory_mb);
         let reservation = uuid::Uuid::new_v4().to_string();
-        self.reserve(user, &reservation, Reserving::Container, memory_mb)
-            .await?;
+        self.reserve(
+            user,
+            &reservation,
+            Reserving::Container,
+            resources.memory_mb,
+        )
+        .await?;
         let made = async {
             let pulled = pull_if_missing(user, &host, registries, &image).await?;
             let mut body = body;

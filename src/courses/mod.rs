@@ -9,19 +9,21 @@ use crate::error::ApiError;
 use crate::users::User;
 
 /// A course as the API shows it: with its join code to its teacher, without to its students.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct CourseView {
     pub id: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub join_code: Option<String>,
     /// `teacher` or `student`: the caller's part in it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(type = "\"teacher\" | \"student\"", optional)]
     pub role: Option<&'static str>,
 }
 
 /// A student of a course.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Student {
     pub id: String,
     pub username: String,

@@ -40,36 +40,72 @@ pub struct ContainerSpec {
     pub host: Option<String>,
 }
 
-/// The engine request for `spec`: owner labels, resource limits within `limits`, all
-/// capabilities dropped but [`KEPT_CAPABILITIES`], no new privileges, an init process, and no
-/// host mounts, host network or privileged mode (a user cannot ask for them).
+/// Below these a shell does not start: the floor of every memory (MiB) and process limit.
+pub const MIN_MEMORY_MB: u64 = 16;
+pub const MIN_PIDS: i64 = 16;
+
+/// The memory, CPUs and processes a container gets, checked once against the limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resources {
+    pub memory_mb: u64,
+    pub cpus: f64,
+    pub pids: i64,
+}
+
+impl Resources {
+    /// What was asked for (the settings' defaults for what was not), each within the limits;
+    /// the reason otherwise. `pids_field` is the name the request gives the process limit
+    /// (`pids_limit` for a container, `pids` for a template).
+    pub fn parse(
+        memory_mb: Option<u64>,
+        cpus: Option<f64>,
+        pids: Option<i64>,
+        pids_field: &str,
+        limits: &ContainerLimits,
+    ) -> Result<Resources, ApiError> {
+        let memory_mb = memory_mb.unwrap_or(limits.default_memory_mb);
+        let cpus = cpus.unwrap_or(limits.default_cpus);
+        let pids = pids.unwrap_or(limits.default_pids);
+        if !(MIN_MEMORY_MB..=limits.max_memory_mb).contains(&memory_mb) {
+            return Err(ApiError::bad_request(format!(
+                "memory_mb must be between {MIN_MEMORY_MB} and {}",
+                limits.max_memory_mb
+            )));
+        }
+        if !(cpus > 0.0 && cpus <= limits.max_cpus) {
+            return Err(ApiError::bad_request(format!(
+                "cpus must be above 0 and at most {}",
+                limits.max_cpus
+            )));
+        }
+        if !(MIN_PIDS..=limits.max_pids).contains(&pids) {
+            return Err(ApiError::bad_request(format!(
+                "{pids_field} must be between {MIN_PIDS} and {}",
+                limits.max_pids
+            )));
+        }
+        Ok(Resources {
+            memory_mb,
+            cpus,
+            pids,
+        })
+    }
+}
+
+/// The engine request for `spec`: owner labels, `resources`, all capabilities dropped but
+/// [`KEPT_CAPABILITIES`], no new privileges, an init process, and no host mounts, host network
+/// or privileged mode (a user cannot ask for them).
 pub fn container_body(
     owner_id: &str,
     spec: &ContainerSpec,
-    limits: &ContainerLimits,
+    resources: &Resources,
     host_name: &str,
-) -> Result<ContainerCreateBody, ApiError> {
-    let memory_mb = spec.memory_mb.unwrap_or(limits.default_memory_mb);
-    let cpus = spec.cpus.unwrap_or(limits.default_cpus);
-    let pids = spec.pids_limit.unwrap_or(limits.default_pids);
-    if memory_mb < 16 || memory_mb > limits.max_memory_mb {
-        return Err(ApiError::bad_request(format!(
-            "memory_mb must be between 16 and {}",
-            limits.max_memory_mb
-        )));
-    }
-    if !(cpus > 0.0 && cpus <= limits.max_cpus) {
-        return Err(ApiError::bad_request(format!(
-            "cpus must be above 0 and at most {}",
-            limits.max_cpus
-        )));
-    }
-    if pids < 16 || pids > limits.max_pids {
-        return Err(ApiError::bad_request(format!(
-            "pids_limit must be between 16 and {}",
-            limits.max_pids
-        )));
-    }
+) -> ContainerCreateBody {
+    let Resources {
+        memory_mb,
+        cpus,
+        pids,
+    } = *resources;
     let labels = HashMap::from([
         (LABEL_MANAGED.to_string(), "1".to_string()),
         (LABEL_OWNER.to_string(), owner_id.to_string()),
@@ -95,7 +131,7 @@ pub fn container_body(
         init: Some(true),
         ..Default::default()
     };
-    Ok(ContainerCreateBody {
+    ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: spec.cmd.clone(),
         env,
@@ -104,7 +140,7 @@ pub fn container_body(
         labels: Some(labels),
         host_config: Some(host_config),
         ..Default::default()
-    })
+    }
 }
 
 /// Marks a container as a workspace's (its value is the workspace's id): such containers are
@@ -115,9 +151,7 @@ pub const LABEL_WORKSPACE: &str = "berth.workspace";
 pub struct WorkspaceSpec<'a> {
     pub workspace_id: &'a str,
     pub image: &'a str,
-    pub memory_mb: Option<u64>,
-    pub cpus: Option<f64>,
-    pub pids: Option<i64>,
+    pub resources: Resources,
     pub gpus: Option<u32>,
     /// No network interface but loopback.
     pub network_none: bool,
@@ -131,9 +165,8 @@ pub struct WorkspaceSpec<'a> {
 pub fn workspace_body(
     owner_id: &str,
     spec: &WorkspaceSpec,
-    limits: &ContainerLimits,
     host_name: &str,
-) -> Result<ContainerCreateBody, ApiError> {
+) -> ContainerCreateBody {
     let container = ContainerSpec {
         image: spec.image.to_string(),
         cmd: Some(vec![
@@ -144,12 +177,12 @@ pub fn workspace_body(
         env: None,
         tty: None,
         name: None,
-        memory_mb: spec.memory_mb,
-        cpus: spec.cpus,
-        pids_limit: spec.pids,
+        memory_mb: None,
+        cpus: None,
+        pids_limit: None,
         host: None,
     };
-    let mut body = container_body(owner_id, &container, limits, host_name)?;
+    let mut body = container_body(owner_id, &container, &spec.resources, host_name);
     if let Some(labels) = body.labels.as_mut() {
         labels.insert(LABEL_WORKSPACE.to_string(), spec.workspace_id.to_string());
     }
@@ -172,7 +205,7 @@ pub fn workspace_body(
             ..Default::default()
         }]);
     }
-    Ok(body)
+    body
 }
 
 #[cfg(test)]
@@ -187,15 +220,22 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
+    /// The engine request for a container spec, as the containers service makes it.
+    fn body_of(json: serde_json::Value) -> Result<ContainerCreateBody, ApiError> {
+        let spec = spec(json);
+        let resources = Resources::parse(
+            spec.memory_mb,
+            spec.cpus,
+            spec.pids_limit,
+            "pids_limit",
+            &limits(),
+        )?;
+        Ok(container_body("u1", &spec, &resources, "local"))
+    }
+
     #[test]
     fn a_container_gets_the_safety_policy_and_its_owner() {
-        let body = container_body(
-            "u1",
-            &spec(serde_json::json!({"image": "x"})),
-            &limits(),
-            "local",
-        )
-        .unwrap();
+        let body = body_of(serde_json::json!({"image": "x"})).unwrap();
         let host = body.host_config.unwrap();
         assert_eq!(host.privileged, Some(false));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
@@ -229,10 +269,7 @@ mod tests {
             serde_json::json!({"image": "x", "cpus": 64.0}),
             serde_json::json!({"image": "x", "pids_limit": 1 << 20}),
         ] {
-            assert!(
-                container_body("u", &spec(over.clone()), &limits(), "local").is_err(),
-                "{over}"
-            );
+            assert!(body_of(over.clone()).is_err(), "{over}");
         }
         let raw = serde_json::json!({"image": "x", "privileged": true});
         assert!(serde_json::from_value::<ContainerSpec>(raw).is_err());
@@ -245,14 +282,12 @@ mod tests {
         let spec = WorkspaceSpec {
             workspace_id: "w1",
             image: "x",
-            memory_mb: Some(256),
-            cpus: None,
-            pids: Some(64),
+            resources: Resources::parse(Some(256), None, Some(64), "pids", &limits()).unwrap(),
             gpus: None,
             network_none: true,
             volume: "berth-ws-w1",
         };
-        let body = workspace_body("u1", &spec, &limits(), "local").unwrap();
+        let body = workspace_body("u1", &spec, "local");
         let host = body.host_config.unwrap();
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         let mount = &host.mounts.unwrap()[0];

@@ -37,7 +37,7 @@ pub struct Registry {
 }
 
 /// A registry as the API shows it: never with its password.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct RegistryView {
     id: String,
     name: String,
@@ -110,17 +110,21 @@ pub struct NewRegistry {
 }
 
 /// One repository a search found.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Found {
     pub source: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub tags: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub stars: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub official: Option<bool>,
 }
 

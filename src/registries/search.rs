@@ -9,18 +9,20 @@ use crate::error::ApiError;
 use crate::users::User;
 
 /// How one source of a search answered: how many it found, or why it could not.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Source {
     pub source: String,
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub count: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub error: Option<String>,
 }
 
 /// What every source found, and how each answered.
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct SearchResults {
     pub results: Vec<Found>,
     pub sources: Vec<Source>,

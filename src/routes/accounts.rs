@@ -15,8 +15,8 @@ pub struct Credentials {
     password: String,
 }
 
-#[derive(Serialize)]
-struct Ticket {
+#[derive(Serialize, ts_rs::TS)]
+pub struct Ticket {
     ticket: String,
     expires_in: u64,
 }

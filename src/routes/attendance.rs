@@ -83,8 +83,8 @@ struct RosterQuery {
     format: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Roster {
+#[derive(Serialize, ts_rs::TS)]
+pub struct Roster {
     attendance: AttendanceView,
     present: usize,
     enrolled: usize,

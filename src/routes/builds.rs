@@ -8,8 +8,8 @@ use crate::error::ApiError;
 use crate::routes::extract::Staff;
 use crate::state::AppState;
 
-#[derive(Serialize)]
-struct Uploaded {
+#[derive(Serialize, ts_rs::TS)]
+pub struct Uploaded {
     context: String,
     size: u64,
     expires_in: u64,

@@ -9,8 +9,8 @@ use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
-#[derive(Serialize)]
-struct Created {
+#[derive(Serialize, ts_rs::TS)]
+pub struct Created {
     #[serde(flatten)]
     container: ContainerView,
     /// Whether its image was pulled first.

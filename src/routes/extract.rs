@@ -8,10 +8,10 @@ use std::pin::Pin;
 
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::auth::{bearer, Claims};
+use crate::auth::{self, bearer, Claims};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::users::{self, User};
+use crate::users::User;
 
 /// The authenticated caller of a request.
 #[derive(Clone)]
@@ -34,20 +34,28 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let claims = state
-            .as_ref()
-            .and_then(|state| bearer(req).and_then(|t| state.auth.check_token(t)));
+        let req = req.clone();
         Box::pin(async move {
-            let (Some(claims), Some(state)) = (claims, state) else {
-                return Err(ApiError::unauthorized());
-            };
-            // The account may have been deleted since the token was issued.
-            let user = users::find_by_id(&state.db, &claims.sub)
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
+            let state = state.ok_or_else(ApiError::unauthorized)?;
+            let (user, claims) = auth::caller(&state.auth, &state.db, bearer(&req), None).await?;
             Ok(AuthUser { user, claims })
         })
     }
+}
+
+/// A caller whose role `allowed` accepts, else `forbidden` (before the handler runs).
+fn with_role<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    allowed: fn(&User) -> Result<(), ApiError>,
+    wrap: fn(AuthUser) -> T,
+) -> Extracting<T> {
+    let caller = AuthUser::from_request(req, payload);
+    Box::pin(async move {
+        let caller = caller.await?;
+        allowed(&caller.user)?;
+        Ok(wrap(caller))
+    })
 }
 
 impl FromRequest for Staff {
@@ -55,12 +63,12 @@ impl FromRequest for Staff {
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let caller = AuthUser::from_request(req, payload);
-        Box::pin(async move {
-            let caller = caller.await?;
-            caller.user.require_staff("may do this")?;
-            Ok(Staff(caller))
-        })
+        with_role(
+            req,
+            payload,
+            |user| user.require_staff("may do this"),
+            Staff,
+        )
     }
 }
 
@@ -69,19 +77,15 @@ impl FromRequest for Admin {
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let caller = AuthUser::from_request(req, payload);
-        Box::pin(async move {
-            let caller = caller.await?;
-            caller.user.require_admin("may do this")?;
-            Ok(Admin(caller))
-        })
+        with_role(
+            req,
+            payload,
+            |user| user.require_admin("may do this"),
+            Admin,
+        )
     }
 }
 
-/// The address a request came from: the peer's, or, when the peer is one of the
-/// `trusted_proxies`, the nearest address the proxies forwarded (`Forwarded: for=`, else
-/// `X-Forwarded-For`) that is not itself a trusted proxy. Headers from anyone else are ignored,
-/// so a client cannot pick the address it is throttled by.
 pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));

@@ -8,16 +8,18 @@ use crate::hosts::{Host, NewHost};
 use crate::routes::extract::{Admin, Staff};
 use crate::state::AppState;
 
-#[derive(Serialize)]
-struct HostStatus {
+#[derive(Serialize, ts_rs::TS)]
+pub struct HostStatus {
     id: String,
     name: String,
     url: Option<String>,
     tls: bool,
     healthy: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     api_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     error: Option<String>,
 }
 

@@ -66,8 +66,8 @@ async fn tag(
 }
 
 /// The images a `docker save` tar held.
-#[derive(Serialize)]
-struct Loaded {
+#[derive(Serialize, ts_rs::TS)]
+pub struct Loaded {
     loaded: Vec<String>,
 }
 

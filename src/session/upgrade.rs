@@ -15,7 +15,6 @@ use crate::auth;
 use crate::error::{ApiError, ErrorCode};
 use crate::live_sessions::Opened;
 use crate::state::AppState;
-use crate::users;
 
 /// Frames (and messages assembled from continuation frames) larger than this end the
 /// connection (close code 1009); those between the configured `max_frame_bytes` and this get
@@ -39,15 +38,9 @@ pub async fn ws_handler(
     let settings = &state.settings;
     let auth_state = &state.auth;
     check_origin(&req, &settings.allowed_origins)?;
-    let claims = match (auth::bearer(&req), &query.ticket) {
-        (Some(token), _) => auth_state.check_token(token),
-        (None, Some(ticket)) => auth_state.redeem_ticket(ticket).map(|t| t.claims),
-        (None, None) => None,
-    }
-    .ok_or_else(ApiError::unauthorized)?;
-    let user = users::find_by_id(&state.db, &claims.sub)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let token = auth::bearer(&req);
+    let (user, claims) =
+        auth::caller(auth_state, &state.db, token, query.ticket.as_deref()).await?;
 
     let sessions = state.sessions.clone();
     let max_sessions = settings.session.max_sessions_per_user;

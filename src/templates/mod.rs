@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::config::ContainerLimits;
 use crate::db::{self, Db};
 use crate::docker::images::ImageRef;
+use crate::docker::policy::Resources;
 use crate::error::ApiError;
+use crate::names::DisplayName;
 use crate::users::User;
 
 /// A template as given and as shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSpec {
     pub name: String,
@@ -24,9 +26,8 @@ pub struct TemplateSpec {
     pub pids: Option<i64>,
     /// NVIDIA GPUs to give each workspace.
     pub gpus: Option<u32>,
-    /// `none` (the default) or `bridge`.
-    #[serde(default = "no_network")]
-    pub network: String,
+    #[serde(default)]
+    pub network: Network,
     pub idle_timeout_s: Option<u64>,
     /// How a file is run, by extension: `{".py": ["python3", "{file}"]}`.
     #[serde(default)]
@@ -36,12 +37,36 @@ pub struct TemplateSpec {
     pub files: BTreeMap<String, String>,
 }
 
-fn no_network() -> String {
-    "none".into()
+/// A workspace's network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// Loopback only (the default).
+    #[default]
+    None,
+    /// The engine's bridge: out to the internet as the host allows.
+    Bridge,
+}
+
+impl Network {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::None => "none",
+            Network::Bridge => "bridge",
+        }
+    }
+
+    /// As the database keeps it; anything else is read as no network.
+    fn from_stored(text: &str) -> Network {
+        match text {
+            "bridge" => Network::Bridge,
+            _ => Network::None,
+        }
+    }
 }
 
 /// A stored template.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Template {
     pub id: String,
     #[serde(flatten)]
@@ -93,46 +118,16 @@ impl Template {
 }
 
 impl TemplateSpec {
+    /// The resources its workspaces get, within the container limits.
+    pub fn resources(&self, limits: &ContainerLimits) -> Result<Resources, ApiError> {
+        Resources::parse(self.memory_mb, self.cpus, self.pids, "pids", limits)
+    }
+
     /// Checks the spec against the container limits; the reason when it does not fit.
     pub fn check(&self, limits: &ContainerLimits) -> Result<(), ApiError> {
-        let name_ok = (1..=64).contains(&self.name.len())
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !name_ok {
-            return Err(ApiError::bad_request(
-                "name must be 1-64 letters, digits, '-', '_' or '.'",
-            ));
-        }
+        DisplayName::parse(&self.name)?;
         ImageRef::parse(&self.image)?;
-        if !matches!(self.network.as_str(), "none" | "bridge") {
-            return Err(ApiError::bad_request("network must be none or bridge"));
-        }
-        if self
-            .memory_mb
-            .is_some_and(|m| m < 16 || m > limits.max_memory_mb)
-        {
-            return Err(ApiError::bad_request(format!(
-                "memory_mb must be between 16 and {}",
-                limits.max_memory_mb
-            )));
-        }
-        if self
-            .cpus
-            .is_some_and(|c| !(c > 0.0 && c <= limits.max_cpus))
-        {
-            return Err(ApiError::bad_request(format!(
-                "cpus must be above 0 and at most {}",
-                limits.max_cpus
-            )));
-        }
-        if self.pids.is_some_and(|p| p < 16 || p > limits.max_pids) {
-            return Err(ApiError::bad_request(format!(
-                "pids must be between 16 and {}",
-                limits.max_pids
-            )));
-        }
+        self.resources(limits)?;
         if self.gpus.is_some_and(|g| g > 16) {
             return Err(ApiError::bad_request("gpus must be at most 16"));
         }
@@ -165,7 +160,7 @@ fn from_row(row: db::templates::TemplateRow) -> Result<Template, ApiError> {
             cpus: row.cpus,
             pids: row.pids,
             gpus: row.gpus.map(|g| g as u32),
-            network: row.network,
+            network: Network::from_stored(&row.network),
             idle_timeout_s: row.idle_timeout_s.map(|s| s as u64),
             run: from_json(&row.run)?,
             files: from_json(&row.files)?,
@@ -188,7 +183,7 @@ fn to_row(
         cpus: spec.cpus,
         pids: spec.pids,
         gpus: spec.gpus.map(i64::from),
-        network: spec.network.clone(),
+        network: spec.network.as_str().to_string(),
         idle_timeout_s: spec.idle_timeout_s.map(|s| s as i64),
         run: to_json(&spec.run)?,
         files: to_json(&spec.files)?,

@@ -22,10 +22,11 @@ use crate::workspace_path::{WorkspacePath, ROOT};
 pub const UID: u64 = 1000;
 
 /// One entry of a directory listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Entry {
     pub name: String,
     /// `file`, `dir` or `symlink`.
+    #[ts(type = "\"file\" | \"dir\" | \"symlink\"")]
     pub kind: &'static str,
     pub size: u64,
     /// RFC 3339.

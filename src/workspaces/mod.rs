@@ -22,12 +22,13 @@ use crate::docker::images::ImageRef;
 use crate::docker::policy::{self, WorkspaceSpec};
 use crate::error::{ApiError, ErrorCode};
 use crate::hosts::{Host, Hosts};
+use crate::names::DisplayName;
 use crate::registries::Registries;
 use crate::templates::{self, Template};
 use crate::users::User;
 
 /// A workspace as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct WorkspaceView {
     pub id: String,
     pub name: String,
@@ -125,22 +126,11 @@ impl Workspaces {
     ) -> Result<WorkspaceView, ApiError> {
         let template = templates::find(&self.db, template).await?;
         let name = name.unwrap_or_else(|| template.spec.name.clone());
-        let name_ok = (1..=64).contains(&name.len())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '));
-        if !name_ok {
-            return Err(ApiError::bad_request(
-                "name must be 1-64 letters, digits, spaces, '-', '_' or '.'",
-            ));
-        }
-        let memory_mb = template
-            .spec
-            .memory_mb
-            .unwrap_or(self.limits.default_memory_mb);
+        DisplayName::parse(&name)?;
+        let resources = template.spec.resources(&self.limits)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         containers
-            .reserve(user, &id, Reserving::Workspace, memory_mb)
+            .reserve(user, &id, Reserving::Workspace, resources.memory_mb)
             .await?;
         let made = self
             .make(user, &id, name, &template, host, registries)
@@ -168,14 +158,12 @@ impl Workspaces {
         let spec = WorkspaceSpec {
             workspace_id: &id,
             image: &template.spec.image,
-            memory_mb: template.spec.memory_mb,
-            cpus: template.spec.cpus,
-            pids: template.spec.pids,
+            resources: template.spec.resources(&self.limits)?,
             gpus: template.spec.gpus,
-            network_none: template.spec.network == "none",
+            network_none: template.spec.network == templates::Network::None,
             volume: &volume,
         };
-        let body = policy::workspace_body(&user.id, &spec, &self.limits, &host.name)?;
+        let body = policy::workspace_body(&user.id, &spec, &host.name);
         let image = ImageRef::parse(&template.spec.image)?;
         // The image is the template's: it is pulled and judged as its creator's (a teacher may
         // offer an image of their private registry this way), as the user's once they are gone.

@@ -2,6 +2,10 @@
 // and one way to read the server's error shape, which uploads (XHR, for their progress) share.
 // The bearer token travels in a header, never in a URL.
 
+import type { Role } from "./generated/api";
+
+export type { Role };
+
 /** What a 401 does to the tab (main.ts signs it out); set once at start. */
 let unauthorized: () => void = () => {};
 export function onUnauthorized(handler: () => void) {
@@ -25,8 +29,6 @@ export const token = {
     sessionStorage.removeItem("berth.role");
   },
 };
-
-export type Role = "student" | "teacher" | "admin";
 
 /** The signed-in user's role, asked once per sign-in: it decides which pages the menu offers
  * (the server checks every action whatever the menu shows). */

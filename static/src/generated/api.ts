@@ -106,3 +106,143 @@ memory_bytes: number, memory_limit: number, pids: number, net_rx_bytes: number, 
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
+export type User = { id: string, username: string, role: Role, };
+
+export type Role = "admin" | "teacher" | "student";
+
+export type LoggedIn = { access_token: string, token_type: string, expires_in: number, };
+
+export type Ticket = { ticket: string, expires_in: number, };
+
+export type ContainerView = { id: string, name: string, image: string, state: string, owner: string | null, 
+/**
+ * The Docker host it lives on.
+ */
+host: string, limits: LimitsView, };
+
+export type LimitsView = { memory_mb: number | null, cpus: number | null, pids_limit: number | null, };
+
+export type Created = { 
+/**
+ * Whether its image was pulled first.
+ */
+pulled: boolean, id: string, name: string, image: string, state: string, owner: string | null, 
+/**
+ * The Docker host it lives on.
+ */
+host: string, limits: LimitsView, };
+
+export type ImageView = { id: string, tags: Array<string>, 
+/**
+ * Bytes.
+ */
+size: number, 
+/**
+ * Unix seconds.
+ */
+created: number, containers: number, };
+
+export type ImageDetails = { id: string | null, tags: Array<string> | null, 
+/**
+ * Bytes.
+ */
+size: number | null, created: string | null, architecture: string | null, os: string | null, config: ImageConfigView | null, };
+
+export type ImageConfigView = { cmd: Array<string> | null, entrypoint: Array<string> | null, env: Array<string> | null, working_dir: string | null, exposed_ports: Array<string> | null, };
+
+export type Tagged = { id: string | null, tag: string, };
+
+export type Removed = { untagged: Array<string>, deleted: Array<string>, };
+
+export type Pruned = { deleted: Array<string>, space_reclaimed: number, };
+
+export type Loaded = { loaded: Array<string>, };
+
+export type Uploaded = { context: string, size: number, expires_in: number, };
+
+export type RegistryView = { id: string, name: string, server: string, username: string, shared: boolean, };
+
+export type Found = { source: string, name: string, tags?: JsonValue, description?: string, stars?: number, official?: boolean, };
+
+export type Source = { source: string, ok: boolean, count?: number, error?: string, };
+
+export type SearchResults = { results: Array<Found>, sources: Array<Source>, };
+
+export type HostStatus = { id: string, name: string, url: string | null, tls: boolean, healthy: boolean, api_version?: string, error?: string, };
+
+export type CourseView = { id: string, name: string, join_code?: string, 
+/**
+ * `teacher` or `student`: the caller's part in it.
+ */
+role?: "teacher" | "student", };
+
+export type Student = { id: string, username: string, joined_at: string, };
+
+export type AttendanceView = { id: string, course_id: string, opens_at: string, closes_at: string, period_s: number, open: boolean, };
+
+export type CheckedIn = { attendance: string, at: string, 
+/**
+ * False when the student had already checked in (the first time is kept).
+ */
+first: boolean, };
+
+export type RosterEntry = { user_id: string, username: string, present: boolean, checked_in_at: string | null, };
+
+export type Roster = { attendance: AttendanceView, present: number, enrolled: number, students: Array<RosterEntry>, };
+
+export type Template = { id: string, 
+/**
+ * The account that made it; only it and admins may change or delete it, since a template's
+ * commands run in every workspace made from it.
+ */
+created_by: string | null, name: string, image: string, description: string | null, memory_mb: number | null, cpus: number | null, pids: number | null, 
+/**
+ * NVIDIA GPUs to give each workspace.
+ */
+gpus: number | null, network: Network, idle_timeout_s: number | null, 
+/**
+ * How a file is run, by extension: `{".py": ["python3", "{file}"]}`.
+ */
+run: { [key in string]?: Array<string> }, 
+/**
+ * Starter files copied into a new workspace: path (relative to /workspace) to text.
+ */
+files: { [key in string]?: string }, };
+
+export type TemplateSpec = { name: string, image: string, description: string | null, memory_mb: number | null, cpus: number | null, pids: number | null, 
+/**
+ * NVIDIA GPUs to give each workspace.
+ */
+gpus: number | null, network: Network, idle_timeout_s: number | null, 
+/**
+ * How a file is run, by extension: `{".py": ["python3", "{file}"]}`.
+ */
+run: { [key in string]?: Array<string> }, 
+/**
+ * Starter files copied into a new workspace: path (relative to /workspace) to text.
+ */
+files: { [key in string]?: string }, };
+
+export type Network = "none" | "bridge";
+
+export type WorkspaceView = { id: string, name: string, owner: string, 
+/**
+ * The template's id.
+ */
+template: string, 
+/**
+ * The container's state (`running`, `exited`, ...), or `unavailable` when its host does not
+ * answer.
+ */
+state: string, host: string, created_at: string, last_active_at: string, };
+
+export type Entry = { name: string, 
+/**
+ * `file`, `dir` or `symlink`.
+ */
+kind: "file" | "dir" | "symlink", size: number, 
+/**
+ * RFC 3339.
+ */
+modified: string, };
+

@@ -4,9 +4,7 @@ import { api } from "../api";
 import { alertBox } from "../components/problem";
 import { el } from "../dom";
 import { t } from "../i18n";
-
-type Course = { id: string; name: string; join_code?: string; role: "teacher" | "student" };
-type Attendance = { id: string; course_id: string; closes_at: string; open: boolean };
+import type { AttendanceView as Attendance, CourseView as Course } from "../generated/api";
 
 /** A student's check-in: pick the course, type the code on the teacher's screen. */
 export async function checkInPage(app: HTMLElement) {

@@ -7,9 +7,7 @@ import { actionsCell, table } from "../components/table";
 import { el } from "../dom";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
-
-type Limits = { memory_mb?: number; cpus?: number; pids_limit?: number };
-type Container = { id: string; name: string; image: string; state: string; host: string; limits: Limits };
+import type { ContainerView as Container, LimitsView as Limits } from "../generated/api";
 
 /** A container's limits in a few words: "512 MiB · 1 CPU · 256 processes". */
 function limitsText(limits: Limits): string {

@@ -7,8 +7,7 @@ import { alertBox } from "../components/problem";
 import { el } from "../dom";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
-
-type Host = { id: string; name: string; url?: string; tls: boolean; healthy: boolean; api_version?: string; error?: string };
+import type { HostStatus as Host } from "../generated/api";
 
 export async function hostsPage(app: HTMLElement, { onLeave }: PageContext) {
   const role = await myRole();

@@ -13,16 +13,7 @@ import { el } from "../dom";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
 import { session } from "../session";
-
-type Template = {
-  id: string;
-  name: string;
-  memory_mb?: number;
-  cpus?: number;
-  network?: string;
-  idle_timeout_s?: number;
-};
-type Workspace = { id: string; name: string; template: string };
+import type { Template, WorkspaceView as Workspace } from "../generated/api";
 
 /** A template's limits in a few words, as the IDE shows them. */
 function limitsOf(template: Template | undefined): string {

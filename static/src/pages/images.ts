@@ -11,10 +11,7 @@ import { el } from "../dom";
 import { errorText, t } from "../i18n";
 import { splitRef } from "../lib/refs";
 import type { PageContext } from "../page";
-
-type Image = { id: string; tags: string[]; size: number; created: number; containers: number };
-type Host = { id: string; name: string; healthy: boolean };
-type Registry = { id: string; name: string; server: string };
+import type { HostStatus as Host, ImageView as Image, RegistryView as Registry } from "../generated/api";
 
 const MIB = 1024 * 1024;
 const shortId = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
@@ -85,7 +82,6 @@ export async function imagesPage(app: HTMLElement, { onLeave }: PageContext) {
   await refresh();
   onLeave(() => streams.forEach((stream) => stream.cancel()));
 }
-
 
 /** What loading (`loaded`) or importing (`tag`) a tar answers. */
 type TarAnswer = { loaded?: string[]; tag?: string };
@@ -308,7 +304,6 @@ function buildForm(page: ImagesPage) {
   );
 }
 
-
 /** Load a `docker save` tar, or import a root filesystem, with upload progress. */
 function tarForms(page: ImagesPage) {
   const { onHost, problem, acting } = page;
@@ -365,7 +360,6 @@ function tarForms(page: ImagesPage) {
     status,
   );
 }
-
 
 /** Why a pull failed; the engine's words for a missing login ("no basic auth credentials",
  * "unauthorized", "denied") get a hint of what to do. */

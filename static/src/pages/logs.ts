@@ -10,8 +10,7 @@ import { el } from "../dom";
 import { t } from "../i18n";
 import { LineSplitter, olderThan, type Line } from "../lib/lines";
 import type { PageContext } from "../page";
-
-type Container = { id: string; name: string };
+import type { ContainerView as Container } from "../generated/api";
 
 /** How many lines from the end the view starts with; 0 is the whole log. */
 const TAILS = [1000, 10_000, 100_000, 0];

@@ -6,8 +6,7 @@ import { startStream } from "../components/stream";
 import { el } from "../dom";
 import { errorText, t } from "../i18n";
 import type { PageContext } from "../page";
-
-type Roster = { present: number; enrolled: number; students: { username: string; present: boolean }[] };
+import type { Roster } from "../generated/api";
 
 /** The teacher's projector: one code at a time, very large, with its countdown and the roster. */
 export async function projectorPage(app: HTMLElement, { arg: id, onLeave }: PageContext) {

@@ -6,8 +6,7 @@ import { field, removeButton } from "../components/form";
 import { alertBox } from "../components/problem";
 import { el } from "../dom";
 import { t } from "../i18n";
-
-type Registry = { id: string; name: string; server: string; username: string; shared: boolean };
+import type { RegistryView as Registry } from "../generated/api";
 
 export async function registriesPage(app: HTMLElement) {
   const role = await myRole();

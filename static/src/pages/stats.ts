@@ -7,8 +7,7 @@ import { startStream } from "../components/stream";
 import { el } from "../dom";
 import { errorText, t } from "../i18n";
 import type { PageContext } from "../page";
-
-type Container = { id: string; name: string };
+import type { ContainerView as Container } from "../generated/api";
 
 /** Seconds of history the charts keep. */
 const WINDOW_S = 120;

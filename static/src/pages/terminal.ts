@@ -4,8 +4,7 @@ import { api } from "../api";
 import { el } from "../dom";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
-
-type Container = { id: string; name: string };
+import type { ContainerView as Container } from "../generated/api";
 
 export async function terminalPage(app: HTMLElement, { arg: id, onLeave }: PageContext) {
   const container = await api<Container>("GET", `/containers/${id}`);

@@ -4,9 +4,7 @@ import { api } from "../api";
 import { alertBox } from "../components/problem";
 import { el, go } from "../dom";
 import { t } from "../i18n";
-
-type Template = { id: string; name: string };
-type Workspace = { id: string; name: string; state: string };
+import type { Template, WorkspaceView as Workspace } from "../generated/api";
 
 export async function workspacesPage(app: HTMLElement) {
   const [templates, workspaces] = await Promise.all([

@@ -1,8 +1,7 @@
 // A workspace's files through the files API, as the IDE uses them.
 
 import { api, request } from "../../api";
-
-export type Entry = { name: string; kind: "file" | "dir" | "symlink"; size: number };
+import type { Entry } from "../../generated/api";
 
 export class WorkspaceFiles {
   constructor(private readonly workspace: string) {}
