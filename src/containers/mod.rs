@@ -337,36 +337,48 @@ impl Containers {
                 return Err(err);
             }
         };
-        let info = engine
-            .inspect_container(&id)
+        match self.record(user, &host, &id, &spec.image).await {
+            Ok(view) => {
+                tracing::info!(container = %id, image = %spec.image, host = %host.name, pulled, "container created");
+                Ok((view, pulled))
+            }
+            Err(err) => {
+                // Unrecorded, it could not be found again: take back the container just made.
+                let _ = engine.remove_container(&id).await;
+                self.release(&reservation).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Records container `id`, just made on `host` for `user`, as the API shows it.
+    async fn record(
+        &self,
+        user: &User,
+        host: &Host,
+        id: &str,
+        image: &str,
+    ) -> Result<ContainerView, ApiError> {
+        let info = host
+            .engine
+            .inspect_container(id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("container {id} vanished")))?;
+        let name = info.name.as_deref().unwrap_or_default();
         let row = db::containers::ContainerRow {
-            id: id.clone(),
-            name: info
-                .name
-                .as_deref()
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
+            id: id.to_string(),
+            name: name.trim_start_matches('/').to_string(),
             host: host.name.clone(),
-            image: spec.image.clone(),
+            image: image.to_string(),
             owner_id: user.id.clone(),
         };
-        let recorded = db::containers::insert(&self.db, &row, crate::clock::now_s())
+        db::containers::insert(&self.db, &row, crate::clock::now_s())
             .await
             .map_err(db::conflict_on_unique(format!(
                 "a container named {} exists",
                 row.name
-            )));
-        if let Err(err) = recorded {
-            // Unrecorded, it could not be found again: take back the container just made.
-            let _ = engine.remove_container(&id).await;
-            self.release(&reservation).await;
-            return Err(err);
-        }
-        tracing::info!(container = %id, image = %spec.image, host = %host.name, pulled, "container created");
-        Ok((ContainerView::inspected(info, &host), pulled))
+            )))?;
+        Ok(ContainerView::inspected(info, host))
     }
 
     /// Whether a container name is taken on any host (names are unique across hosts). The
