@@ -1,6 +1,8 @@
 //! berth: live, safe browser sessions on Docker containers.
 //!
-//! Layers, top to bottom (a module only uses the ones below it; `tests/layers.rs` checks it):
+//! Layers, top to bottom (arrows point down; `tests/layers.rs` checks that no files or
+//! top-level modules form a circle, that services never name the routes layer or the state, and
+//! that `db` and `docker` use nothing above them):
 //! - `startup` wires everything around one `state::AppState`;
 //! - the routes layer: `routes` (every REST handler, the health checks and the embedded UI) and
 //!   `session` (the WebSocket: upgrade, dispatch, streams);

@@ -1,5 +1,7 @@
-//! Build contexts: uploaded once over REST (a tar, or a Dockerfile alone), then built on a
-//! WebSocket session with the log streamed live (`session::streams::build`).
+//! Builds: contexts uploaded once over REST (a tar, or a Dockerfile alone) and built on a
+//! WebSocket session with the log streamed live (`session::streams::images::build`); what a
+//! non-admin's Dockerfile may make the engine fetch ([`dockerfile`]); and the cgroup that holds
+//! a build to `builds.pids` processes.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! The Docker engine as berth uses it: one negotiated client per host, ownership labels, the
-//! safety policy for containers users create ([`policy`]), images ([`images`]), processes
-//! ([`exec`]), logs and stats ([`observe`]), files ([`files`]) and killing what an exec started.
+//! safety policy for containers users create ([`policy`]), images ([`images`]), builds
+//! ([`build`], held to a process limit by a cgroup of [`cgroup`]), processes ([`exec`]), logs and
+//! stats ([`observe`]), files ([`files`]) and killing what an exec started.
 //! Every call to an engine lives under this module; above it, services and streams use these
 //! functions (some take the client [`Engine::client`] hands out). It takes owner ids and decides
 //! nothing about who may do what: the services above it do.

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::{Found, Registries};
-use crate::docker::Engine;
 use crate::error::ApiError;
+use crate::hosts::Hosts;
 use crate::users::User;
 
 /// How one source of a search answered: how many it found, or why it could not.
@@ -29,12 +29,12 @@ pub struct SearchResults {
 }
 
 impl Registries {
-    /// Searches for `q` (1–100 characters) on Docker Hub through `hub` and on the registries
-    /// `user` may use.
+    /// Searches for `q` (1–100 characters) on Docker Hub through the local engine of `hosts`
+    /// and on the registries `user` may use.
     pub async fn search_everywhere(
         &self,
         user: &User,
-        hub: &Engine,
+        hosts: &Hosts,
         q: &str,
     ) -> Result<SearchResults, ApiError> {
         let q = q.trim();
@@ -43,7 +43,7 @@ impl Registries {
         }
         let registries = self.visible(user).await?;
         let hub = async {
-            let found = hub.search_hub(q).await?;
+            let found = hosts.get(None)?.engine.search_hub(q).await?;
             Ok::<_, ApiError>(
                 found
                     .into_iter()

@@ -86,6 +86,9 @@ impl FromRequest for Admin {
     }
 }
 
+/// The address a request comes from: the peer's, or, when the peer is one of the `trusted`
+/// proxies, the nearest hop of `Forwarded`/`X-Forwarded-For` that is not (so a client cannot
+/// pick the address it is throttled by).
 pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));

@@ -1,6 +1,7 @@
 //! The HTTP layer: every REST handler, the embedded UI and the health checks, one file per
-//! area. A handler finds its caller and target, calls one service function and answers; the
-//! WebSocket session (`crate::session`) is the other half of this layer.
+//! area. A handler finds its caller and target, calls a service and answers (the upload and
+//! download handlers also pump the body between the request and the engine); the WebSocket
+//! session (`crate::session`) is the other half of this layer.
 
 pub mod accounts;
 pub mod attendance;

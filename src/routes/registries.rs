@@ -49,10 +49,9 @@ async fn search(
     state: web::Data<AppState>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let hub = state.hosts.get(None)?.engine;
     let found = state
         .registries
-        .search_everywhere(&user.user, &hub, &query.q)
+        .search_everywhere(&user.user, &state.hosts, &query.q)
         .await?;
     Ok(HttpResponse::Ok().json(found))
 }

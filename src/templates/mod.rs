@@ -236,7 +236,7 @@ pub fn derived(
     let mut spec = base.spec.clone();
     spec.name = name.to_string();
     spec.description = Some(format!("{} with: {}", base.spec.name, lines.join("; ")));
-    // An image name may hold only these; the template's name may hold anything.
+    // An image name may hold only these; a template's name may also hold spaces and capitals.
     let repo: String = name
         .to_ascii_lowercase()
         .chars()

@@ -14,27 +14,20 @@ use crate::workspace_path::{WorkspacePath, ROOT};
 /// The exit status of a process killed by SIGKILL.
 pub const SIGKILLED: i64 = 137;
 
-/// What to start, and what it may use.
-pub struct RunPlan {
-    pub cmd: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub workdir: String,
-    /// `uid:gid`.
-    pub user: String,
-    pub time_limit: Duration,
-    pub output_limit_bytes: u64,
+/// What a run may use before berth stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    pub time: Duration,
+    pub output_bytes: u64,
 }
 
-/// Plans a run of `path` with `args`: the template's command for its kind of file, and the
-/// limits asked for (the settings' defaults when not, refused beyond their maxima).
-pub fn plan(
-    template: &Template,
-    path: &WorkspacePath,
-    args: Vec<String>,
+/// The limits asked for (the settings' defaults when not), refused beyond their maxima.
+/// Checked before anything else, so a refused run starts nothing.
+pub fn limits(
     time_limit_s: Option<u64>,
     output_limit_kb: Option<u64>,
     settings: &WorkspaceSettings,
-) -> Result<RunPlan, ApiError> {
+) -> Result<RunLimits, ApiError> {
     let time_limit_s = within(
         "time_limit_s",
         time_limit_s.unwrap_or(settings.default_time_limit_s),
@@ -45,6 +38,28 @@ pub fn plan(
         output_limit_kb.unwrap_or(settings.default_output_limit_kb),
         settings.max_output_limit_kb,
     )?;
+    Ok(RunLimits {
+        time: Duration::from_secs(time_limit_s),
+        output_bytes: output_limit_kb * 1024,
+    })
+}
+
+/// What to start.
+pub struct RunPlan {
+    pub cmd: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: String,
+    /// `uid:gid`.
+    pub user: String,
+}
+
+/// Plans a run of `path` with `args`: the template's command for its kind of file, as the
+/// workspace's user in /workspace.
+pub fn plan(
+    template: &Template,
+    path: &WorkspacePath,
+    args: Vec<String>,
+) -> Result<RunPlan, ApiError> {
     let mut cmd = template.command_for(&path.relative())?;
     cmd.extend(args);
     Ok(RunPlan {
@@ -52,8 +67,6 @@ pub fn plan(
         env: vec![("HOME".into(), ROOT.into())],
         workdir: ROOT.to_string(),
         user: format!("{UID}:{UID}"),
-        time_limit: Duration::from_secs(time_limit_s),
-        output_limit_bytes: output_limit_kb * 1024,
     })
 }
 
@@ -84,7 +97,6 @@ pub enum Stopped {
     TimeLimit,
     OutputLimit,
     Cancelled,
-    HostLost,
 }
 
 /// Why berth killed a run that ended with `code` after `stopped`. A SIGKILL berth did not send
@@ -95,10 +107,8 @@ pub fn why_killed(stopped: Option<Stopped>, code: Option<i64>, oom_killed: bool)
         Some(Stopped::TimeLimit) => Some(Killed::Timeout),
         Some(Stopped::OutputLimit) => Some(Killed::Output),
         Some(Stopped::Cancelled) => Some(Killed::Cancelled),
-        Some(Stopped::HostLost) | None if code == Some(SIGKILLED) && oom_killed => {
-            Some(Killed::Memory)
-        }
-        Some(Stopped::HostLost) | None => None,
+        None if code == Some(SIGKILLED) && oom_killed => Some(Killed::Memory),
+        None => None,
     }
 }
 
@@ -127,26 +137,21 @@ mod tests {
         // A SIGKILL the cgroup did not count as an OOM kill is someone else's.
         assert_eq!(why_killed(None, Some(SIGKILLED), false), None);
         assert_eq!(why_killed(None, Some(1), true), None);
-        assert_eq!(
-            why_killed(Some(Stopped::HostLost), Some(SIGKILLED), true),
-            Some(Killed::Memory)
-        );
     }
 
     #[test]
     fn limits_default_and_stop_at_their_maxima() {
         let settings = WorkspaceSettings::default();
-        assert_eq!(
-            within(
-                "t",
-                settings.default_time_limit_s,
-                settings.max_time_limit_s
-            )
-            .unwrap(),
-            10
+        let default = limits(None, None, &settings).unwrap();
+        assert_eq!(default.time, Duration::from_secs(10));
+        assert_eq!(default.output_bytes, 1024 * 1024);
+        let err = limits(Some(0), None, &settings).unwrap_err();
+        assert!(
+            err.message
+                .contains("time_limit_s must be between 1 and 300"),
+            "{}",
+            err.message
         );
-        let err = within("time_limit_s", 0, 300).unwrap_err();
-        assert!(err.message.contains("between 1 and 300"), "{}", err.message);
-        assert!(within("output_limit_kb", 64 * 1024 + 1, 64 * 1024).is_err());
+        assert!(limits(None, Some(64 * 1024 + 1), &settings).is_err());
     }
 }

@@ -109,7 +109,7 @@ const en = {
   openTerminal: "Open terminal",
   closeTerminal: "Close terminal",
   stoppedByDrop: "The connection dropped, which stopped this; start it again.",
-  // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
+  // logs, stats, the IDE's terminal (pages/logs.ts, pages/stats.ts, components/ide/)
   images: "Images",
   noImages: "No images match.",
   filter: "Filter",
@@ -174,7 +174,7 @@ const en = {
   needAllTls: "For TLS, choose all three files: CA, certificate and key.",
   confirmRemoveHost: "Remove host {name}? berth stops using it.",
   pullNeedsLogin: "The registry refused without a login: add it on the Registries page, then pick it under Registry.",
-  // images, registries, hosts (images.ts, admin.ts)
+  // images, registries, hosts (pages/images.ts, pages/registries.ts, pages/hosts.ts)
 };
 
 export type Key = keyof typeof en;
@@ -285,7 +285,7 @@ const zh: Record<Key, string> = {
   openTerminal: "打开终端",
   closeTerminal: "关闭终端",
   stoppedByDrop: "连接中断，此操作已停止；请重新开始。",
-  // logs, stats, the IDE's terminal (logs.ts, stats.ts, ide.ts)
+  // logs, stats, the IDE's terminal (pages/logs.ts, pages/stats.ts, components/ide/)
   images: "镜像",
   noImages: "没有匹配的镜像。",
   filter: "筛选",
@@ -350,7 +350,7 @@ const zh: Record<Key, string> = {
   needAllTls: "使用 TLS 时，请选择全部三个文件：CA、证书和私钥。",
   confirmRemoveHost: "删除主机 {name}？berth 将不再使用它。",
   pullNeedsLogin: "镜像仓库要求登录：请先在“镜像仓库”页面添加它，再在“镜像仓库”一栏中选择。",
-  // images, registries, hosts (images.ts, admin.ts)
+  // images, registries, hosts (pages/images.ts, pages/registries.ts, pages/hosts.ts)
 };
 
 const tables: Record<string, Record<Key, string>> = { en, zh };

@@ -932,7 +932,7 @@ async fn a_teachers_build_fetches_nothing_internal_and_runs_under_limits() {
 /// under which pids cgroup.
 fn forking(n: u32) -> String {
     format!(
-        "FROM {IMAGE}\nRUN grep pids /proc/self/cgroup; for i in $(seq {n}); do sleep 2 & done; \
+        "FROM {IMAGE}\nRUN cat /proc/self/cgroup; for i in $(seq {n}); do sleep 2 & done; \
          wait && echo forked {n} {}\n",
         uuid::Uuid::new_v4()
     )
@@ -953,12 +953,19 @@ async fn a_build_is_held_to_its_process_limit_or_refused_where_it_cannot_be() {
     assert_eq!(ended["type"], "end", "{ended} {log:?}");
     assert!(log.iter().any(|l| l.starts_with("forked 20")), "{log:?}");
     // The step ran beneath a cgroup of the build's own, which is gone afterwards.
-    let cgroup = log
+    // Under cgroup v1 the pids hierarchy names it; under v2 the one unified hierarchy does.
+    let in_cgroup = |line: &str| -> Option<(&'static str, String)> {
+        let (hierarchy, rest) = match line.split_once(":pids:/berth-builds/") {
+            Some((_, rest)) => ("pids/", rest),
+            None => ("", line.split_once("0::/berth-builds/")?.1),
+        };
+        Some((hierarchy, rest.split('/').next()?.to_string()))
+    };
+    let (hierarchy, cgroup) = log
         .iter()
-        .find_map(|l| l.split_once(":pids:/berth-builds/"))
-        .map(|(_, rest)| rest.split('/').next().unwrap().to_string())
+        .find_map(|line| in_cgroup(line))
         .unwrap_or_else(|| panic!("no berth-builds cgroup in {log:?}"));
-    let dir = format!("/sys/fs/cgroup/pids/berth-builds/{cgroup}");
+    let dir = format!("/sys/fs/cgroup/{hierarchy}berth-builds/{cgroup}");
     let removed = crate::helpers::eventually(std::time::Duration::from_secs(10), || {
         !std::path::Path::new(&dir).exists()
     })

@@ -93,6 +93,11 @@ pub(in crate::session) async fn run(
     parts: StreamParts,
 ) -> Outcome {
     let path = WorkspacePath::parse(&request.path)?;
+    let run_limits = run::limits(
+        request.time_limit_s,
+        request.output_limit_kb,
+        ctx.state.workspaces.settings(),
+    )?;
     let found = find(
         &ctx,
         &protocol::Target::Workspace(request.workspace.clone()),
@@ -104,14 +109,7 @@ pub(in crate::session) async fn run(
         .as_ref()
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("run without a workspace")))?;
     let template = ctx.state.workspaces.template(&workspace.opened).await?;
-    let plan = run::plan(
-        &template,
-        &path,
-        request.args,
-        request.time_limit_s,
-        request.output_limit_kb,
-        ctx.state.workspaces.settings(),
-    )?;
+    let plan = run::plan(&template, &path, request.args)?;
     let process = Process {
         cmd: plan.cmd,
         env: plan.env,
@@ -121,8 +119,8 @@ pub(in crate::session) async fn run(
         size: None,
     };
     let limits = Limits {
-        deadline: Some(tokio::time::Instant::now() + plan.time_limit),
-        output_bytes: Some(plan.output_limit_bytes),
+        deadline: Some(tokio::time::Instant::now() + run_limits.time),
+        output_bytes: Some(run_limits.output_bytes),
     };
     let ooms_before = found.engine.oom_kills(&found.info);
     let began = std::time::Instant::now();
@@ -131,12 +129,12 @@ pub(in crate::session) async fn run(
         (Some(before), Some(after)) => after > before,
         _ => true,
     };
-    let stopped = ended.interrupted.map(|why| match why {
-        Interrupted::TimeLimit => run::Stopped::TimeLimit,
-        Interrupted::OutputLimit => run::Stopped::OutputLimit,
-        Interrupted::Cancelled => run::Stopped::Cancelled,
-        // (An exec whose output broke off ends in an error before this.)
-        Interrupted::HostLost | Interrupted::OutputFailed => run::Stopped::HostLost,
+    // (An exec whose host was lost, or whose output broke off, ended in an error already.)
+    let stopped = ended.interrupted.and_then(|why| match why {
+        Interrupted::TimeLimit => Some(run::Stopped::TimeLimit),
+        Interrupted::OutputLimit => Some(run::Stopped::OutputLimit),
+        Interrupted::Cancelled => Some(run::Stopped::Cancelled),
+        Interrupted::HostLost | Interrupted::OutputFailed => None,
     });
     Ok(Ending::Ran {
         code: ended.code,

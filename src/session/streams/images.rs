@@ -122,13 +122,24 @@ async fn build_and_tag(
     };
     // What was there before, so that the cleanup of a refused build can tell what it made.
     let before = images::image_ids(&docker).await?;
-    let mut progress = Box::pin(engine.build(spec, context, cgroup).await?);
     tracing::info!(tag = %build.tag, "build started");
     ctx.send(ServerMessage::Started { stream }).await;
     if let builds::ProcessLimit::NotHeld(reason) = &processes {
         let note = format!("note: this build has no process limit: {reason}");
         ctx.send(ServerMessage::log(stream, &note)).await;
     }
+    // The request goes out with its context and is answered: a cancel, or a host that stops
+    // answering, ends it meanwhile too.
+    let answered = tokio::select! {
+        _ = parts.cancel.cancelled() => None,
+        _ = engine.stopped_answering() => return Err(host_lost()),
+        answered = engine.build(spec, context, cgroup) => Some(answered?),
+    };
+    let Some(progress) = answered else {
+        tracing::info!("build cancelled");
+        return Ok(None);
+    };
+    let mut progress = Box::pin(progress);
 
     let mut image_id = None;
     let mut failure = None;

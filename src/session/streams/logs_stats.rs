@@ -83,7 +83,7 @@ pub(in crate::session) async fn stats(
         match next {
             Err(Interrupted::HostLost) => return Err(host_lost()),
             Ok(None | Some(Err(_))) if engine_went_away(engine).await => return Err(host_lost()),
-            Ok(Some(Err(e))) => return Err(e.into()),
+            Ok(Some(Err(_))) => return Err(output_failed()),
             Err(_) | Ok(None) => break,
             Ok(Some(Ok(sample))) => {
                 let usage = crate::docker::observe::usage(&sample);

@@ -2,7 +2,8 @@
 // back); teachers see them and their health.
 
 import { api, myRole } from "../api";
-import { field, removeButton } from "../components/form";
+import { confirmButton } from "../components/buttons";
+import { field } from "../components/form";
 import { alertBox } from "../components/problem";
 import { el } from "../dom";
 import { t } from "../i18n";
@@ -45,7 +46,7 @@ export async function hostsPage(app: HTMLElement, { onLeave }: PageContext) {
               "td",
               { className: "actions" },
               role === "admin" && h.name !== "local"
-                ? removeButton(h.name, t("confirmRemoveHost", { name: h.name }), async () => {
+                ? confirmButton(`${t("remove")} ${h.name}`, t("remove"), t("confirmRemoveHost", { name: h.name }), async () => {
                     try {
                       await api("DELETE", `/hosts/${h.id}`);
                       await refresh();

@@ -2,7 +2,8 @@
 // server and never come back.
 
 import { api, myRole } from "../api";
-import { field, removeButton } from "../components/form";
+import { confirmButton } from "../components/buttons";
+import { field } from "../components/form";
 import { alertBox } from "../components/problem";
 import { el } from "../dom";
 import { t } from "../i18n";
@@ -36,7 +37,7 @@ export async function registriesPage(app: HTMLElement) {
                   el(
                     "td",
                     { className: "actions" },
-                    removeButton(r.name, t("confirmRemoveRegistry", { name: r.name }), async () => {
+                    confirmButton(`${t("remove")} ${r.name}`, t("remove"), t("confirmRemoveRegistry", { name: r.name }), async () => {
                       try {
                         await api("DELETE", `/registries/${r.id}`);
                         await refresh();

@@ -3,6 +3,7 @@
 
 import { el } from "../../dom";
 import { errorText, t } from "../../i18n";
+import { problemText } from "../problem";
 import { startStream, type StreamHandle } from "../stream";
 import type { FileEditor } from "./editor";
 
@@ -38,28 +39,34 @@ export class RunPanel {
     if (!path || this.running !== null || this.starting) return;
     this.starting = true;
     this.update();
-    await this.editor.save();
-    this.output.textContent = "";
-    this.stopButton.hidden = false;
-    const decoder = new TextDecoder();
-    this.running = await startStream(
-      {
-        onBytes: (_channel, bytes) => {
-          this.output.textContent += decoder.decode(bytes, { stream: true });
+    try {
+      await this.editor.save();
+      this.output.textContent = "";
+      this.stopButton.hidden = false;
+      const decoder = new TextDecoder();
+      this.running = await startStream(
+        {
+          onBytes: (_channel, bytes) => {
+            this.output.textContent += decoder.decode(bytes, { stream: true });
+          },
+          onEnd: (message) => {
+            if (message.type !== "exit" || !("duration_ms" in message)) return;
+            let text = t("ranWith", { code: message.code ?? "?", ms: message.duration_ms });
+            if (message.killed) text += `\n${t("killedBecause", { why: message.killed })}`;
+            this.finished(text);
+          },
+          onError: (code, message) => this.finished(errorText(code, message)),
+          onLost: () => this.finished(t("stoppedByDrop")),
         },
-        onEnd: (message) => {
-          if (message.type !== "exit" || !("duration_ms" in message)) return;
-          let text = t("ranWith", { code: message.code ?? "?", ms: message.duration_ms });
-          if (message.killed) text += `\n${t("killedBecause", { why: message.killed })}`;
-          this.finished(text);
-        },
-        onError: (code, message) => this.finished(errorText(code, message)),
-        onLost: () => this.finished(t("stoppedByDrop")),
-      },
-      (stream) => ({ type: "run", stream, workspace: this.workspace, path }),
-    );
-    this.starting = false;
-    this.update();
+        (stream) => ({ type: "run", stream, workspace: this.workspace, path }),
+      );
+    } catch (error) {
+      // The session could not be opened (the server is away): nothing runs.
+      this.finished(problemText(error));
+    } finally {
+      this.starting = false;
+      this.update();
+    }
   }
 
   stop() {
