@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use bollard::models::ImageId;
+use bollard::models::{BuildInfo, ImageId};
 use futures_util::{Stream, StreamExt};
 
 use super::{host_lost, next_item, Ending, Interrupted, Outcome};
@@ -139,8 +139,35 @@ async fn build_and_tag(
         tracing::info!("build cancelled");
         return Ok(None);
     };
-    let mut progress = Box::pin(progress);
+    let (image_id, failure) = relay_log(ctx, stream, engine, Box::pin(progress), parts).await;
+    if parts.cancel.is_cancelled() {
+        tracing::info!("build cancelled");
+        return Ok(None);
+    }
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    let image_id = image_id
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("build gave no image id")))?;
+    if let Err(err) = tag_safely(engine, &image_id, &build.tag, build.force).await {
+        // A new, untagged result is not left behind; a cached one that other tags name stays.
+        images::discard_if_unused(&docker, &image_id, &before).await;
+        return Err(err);
+    }
+    tracing::info!(image = %image_id, "build done");
+    Ok(Some(image_id))
+}
 
+/// Sends a build's log as `progress` messages, a line each, until it ends; the image id it
+/// gave, and what failed. Dropping `progress` on return is what stops an unfinished build on
+/// the engine.
+async fn relay_log(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    engine: &Engine,
+    mut progress: std::pin::Pin<Box<impl Stream<Item = Result<BuildInfo, ApiError>>>>,
+    parts: &StreamParts,
+) -> (Option<String>, Option<ApiError>) {
     let mut image_id = None;
     let mut failure = None;
     loop {
@@ -167,24 +194,7 @@ async fn build_and_tag(
             Ok(Some(Err(e))) => failure = Some(e),
         }
     }
-    // Dropping the request is what stops an unfinished build on the engine.
-    drop(progress);
-    if parts.cancel.is_cancelled() {
-        tracing::info!("build cancelled");
-        return Ok(None);
-    }
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    let image_id = image_id
-        .ok_or_else(|| ApiError::internal(&std::io::Error::other("build gave no image id")))?;
-    if let Err(err) = tag_safely(engine, &image_id, &build.tag, build.force).await {
-        // A new, untagged result is not left behind; a cached one that other tags name stays.
-        images::discard_if_unused(&docker, &image_id, &before).await;
-        return Err(err);
-    }
-    tracing::info!(image = %image_id, "build done");
-    Ok(Some(image_id))
+    (image_id, failure)
 }
 
 /// Pulls an image, with the stored credentials of its registry, reporting the engine's progress
