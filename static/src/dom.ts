@@ -8,7 +8,9 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key in node) (node as any)[key] = value;
+    // A property where there is one, else (or where the property is read-only, as an input's
+    // `list`) the attribute.
+    else if (key in node && key !== "list") (node as any)[key] = value;
     else node.setAttribute(key, value);
   }
   node.append(...children);

@@ -35,6 +35,7 @@ const routes: Record<string, Route> = {
   logs: { page: async () => logsPage, arg: true, streams: true },
   stats: { page: async () => (await import("./pages/stats")).statsPage, arg: true, streams: true },
   workspaces: { page: async () => workspacesPage },
+  templates: { page: async () => (await import("./pages/templates")).templatesPage },
   ide: { page: async () => (await import("./pages/ide")).idePage, arg: true },
   images: { page: async () => imagesPage },
   registries: { page: async () => registriesPage },
@@ -81,6 +82,7 @@ function header(role: Role | null) {
     ? [
         el("a", { href: "#/containers" }, t("containers")),
         el("a", { href: "#/workspaces" }, t("workspaces")),
+        ...(staff ? [el("a", { href: "#/templates" }, t("templates"))] : []),
         el("a", { href: "#/images" }, t("images")),
         el("a", { href: "#/registries" }, t("registries")),
         ...(staff ? [el("a", { href: "#/hosts" }, t("hosts"))] : []),

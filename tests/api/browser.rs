@@ -88,6 +88,44 @@ async fn a_student_writes_and_runs_a_file_in_the_ide() {
 }
 
 #[tokio::test]
+async fn a_teacher_makes_changes_and_deletes_a_template_in_chromium_and_a_student_uses_it() {
+    let server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("tpl-teacher", "teacher").await;
+    let student = server.account("tpl-student").await;
+    let said = browser_test(
+        "templates.mjs",
+        &server,
+        &[
+            ("TEACHER", "tpl-teacher"),
+            ("STUDENT", "tpl-student"),
+            ("IMAGE", IMAGE),
+        ],
+    )
+    .await;
+    assert!(
+        said.contains("browser: templates made, changed, used and deleted"),
+        "{said}"
+    );
+    // The template is gone from the list; the student's workspace (and its files) stayed.
+    let templates = server.get("/templates", &teacher).await;
+    assert!(!templates.to_string().contains("Shell lab"), "{templates}");
+    let workspaces = server.get("/workspaces", &student).await;
+    let workspaces = workspaces.as_array().unwrap();
+    assert_eq!(workspaces.len(), 1, "{workspaces:?}");
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", server.address);
+    for w in workspaces {
+        let deleted = http
+            .delete(format!("{base}/workspaces/{}", w["id"].as_str().unwrap()))
+            .bearer_auth(&student)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+    }
+}
+
+#[tokio::test]
 async fn a_teachers_projector_shows_a_students_check_in_within_a_second() {
     let server = ServerProcess::start(&[]).await;
     let teacher = server.account_with_role("att-teacher", "teacher").await;

@@ -4,18 +4,11 @@
 import { EditorView, basicSetup } from "codemirror";
 import { EditorState } from "@codemirror/state";
 import { keymap } from "@codemirror/view";
-import { python } from "@codemirror/lang-python";
-import { cpp } from "@codemirror/lang-cpp";
 import { el } from "../../dom";
 import { t } from "../../i18n";
 import type { Problem } from "../problem";
+import { languageOf } from "../text-editor";
 import type { WorkspaceFiles } from "./files";
-
-function language(path: string) {
-  if (path.endsWith(".py")) return [python()];
-  if (/\.(c|h|cc|cpp|hpp)$/.test(path)) return [cpp()];
-  return [];
-}
 
 export class FileEditor {
   /** The file open, relative to /workspace. */
@@ -42,7 +35,7 @@ export class FileEditor {
       keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (this.save(), true) }]),
       EditorView.updateListener.of((update) => update.docChanged && this.markDirty()),
       EditorView.contentAttributes.of({ "aria-label": t("editor") }),
-      ...language(path),
+      ...languageOf(path),
     ];
   }
 
