@@ -201,6 +201,19 @@ const en = {
   templateSaved: "Template {name} saved.",
   confirmRemoveTemplate: "Delete template {name}? Workspaces made from it keep their files.",
   templateInUse: "Workspaces use template {name}. Hide it anyway? Those workspaces and their files stay.",
+  // courses (pages/my-courses.ts, pages/course.ts)
+  courses: "Courses",
+  noCoursesTaught: "You teach no course yet: make one below.",
+  noCoursesJoined: "You have joined no course yet: ask your teacher for its code.",
+  youTeach: "you teach it",
+  joinCourse: "Join a course",
+  courseCode: "Course code",
+  join: "Join",
+  noSuchCourse: "There is no such course among yours.",
+  students: "Students",
+  joined: "Joined",
+  noStudentsYet: "No student has joined yet: give them the course code.",
+  confirmRemoveStudent: "Remove {name} from {course}?",
 };
 
 export type Key = keyof typeof en;
@@ -403,6 +416,19 @@ const zh: Record<Key, string> = {
   templateSaved: "模板 {name} 已保存。",
   confirmRemoveTemplate: "删除模板 {name}？用它创建的工作区会保留其文件。",
   templateInUse: "有工作区正在使用模板 {name}。仍要隐藏它吗？这些工作区及其文件会保留。",
+  // courses (pages/my-courses.ts, pages/course.ts)
+  courses: "课程",
+  noCoursesTaught: "你还没有教授任何课程：在下面新建一个。",
+  noCoursesJoined: "你还没有加入任何课程：向老师要课程码。",
+  youTeach: "由你教授",
+  joinCourse: "加入课程",
+  courseCode: "课程码",
+  join: "加入",
+  noSuchCourse: "你的课程中没有这门课。",
+  students: "学生",
+  joined: "加入时间",
+  noStudentsYet: "还没有学生加入：把课程码发给他们。",
+  confirmRemoveStudent: "把 {name} 从 {course} 中移除？",
 };
 
 const tables: Record<string, Record<Key, string>> = { en, zh };

@@ -13,10 +13,12 @@ import { lang, setLang, t } from "./i18n";
 import type { Page } from "./page";
 import { checkInPage } from "./pages/checkin";
 import { containersPage } from "./pages/containers";
+import { coursePage } from "./pages/course";
 import { coursesPage } from "./pages/courses";
 import { hostsPage } from "./pages/hosts";
 import { imagesPage } from "./pages/images";
 import { logsPage } from "./pages/logs";
+import { myCoursesPage } from "./pages/my-courses";
 import { projectorPage } from "./pages/projector";
 import { registriesPage } from "./pages/registries";
 import { signInPage } from "./pages/signin";
@@ -31,6 +33,8 @@ type Route = { page: () => Promise<Page>; arg?: true; streams?: true };
 
 const routes: Record<string, Route> = {
   containers: { page: async () => containersPage },
+  courses: { page: async () => myCoursesPage },
+  course: { page: async () => coursePage, arg: true },
   terminal: { page: async () => terminalPage, arg: true, streams: true },
   logs: { page: async () => logsPage, arg: true, streams: true },
   stats: { page: async () => (await import("./pages/stats")).statsPage, arg: true, streams: true },
@@ -80,6 +84,7 @@ function header(role: Role | null) {
   const staff = role === "teacher" || role === "admin";
   const nav = role
     ? [
+        el("a", { href: "#/courses" }, t("courses")),
         el("a", { href: "#/containers" }, t("containers")),
         el("a", { href: "#/workspaces" }, t("workspaces")),
         ...(staff ? [el("a", { href: "#/templates" }, t("templates"))] : []),

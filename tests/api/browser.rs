@@ -126,6 +126,42 @@ async fn a_teacher_makes_changes_and_deletes_a_template_in_chromium_and_a_studen
 }
 
 #[tokio::test]
+async fn a_teacher_makes_a_course_a_student_joins_it_and_is_removed_in_chromium() {
+    let server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("course-teacher", "teacher").await;
+    let student = server.account("course-student").await;
+    let said = browser_test(
+        "courses.mjs",
+        &server,
+        &[("TEACHER", "course-teacher"), ("STUDENT", "course-student")],
+    )
+    .await;
+    assert!(
+        said.contains("browser: a course made, joined, its student seen and removed"),
+        "{said}"
+    );
+    // What the pages said is what the server holds: the course, and no student in it.
+    let taught = server.get("/courses", &teacher).await;
+    let taught = taught.as_array().unwrap();
+    assert_eq!(taught.len(), 1, "{taught:?}");
+    assert_eq!(taught[0]["name"], "Biology");
+    let id = taught[0]["id"].as_str().unwrap();
+    let enrolled = server
+        .get(&format!("/courses/{id}/students"), &teacher)
+        .await;
+    assert_eq!(enrolled.as_array().unwrap().len(), 0, "{enrolled}");
+    assert_eq!(
+        server
+            .get("/courses", &student)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_teachers_projector_shows_a_students_check_in_within_a_second() {
     let server = ServerProcess::start(&[]).await;
     let teacher = server.account_with_role("att-teacher", "teacher").await;
