@@ -8,11 +8,13 @@
 //!   `session` (the WebSocket: upgrade, dispatch, streams);
 //! - `state`, the bundle of services the routes layer shares;
 //! - services: `accounts`, `users`, `auth`, `live_sessions`, `hosts`, `containers`,
-//!   `images`, `registries`, `builds`, `courses`, `attendance`, `templates`, `workspaces`, `secrets`;
+//!   `images`, `registries`, `builds`, `courses`, `assignments`, `attendance`, `templates`,
+//!   `workspaces`, `secrets`;
 //! - `db` (all SQL) and `docker` (all engine calls, with no notion of users or roles);
 //! - leaves: `config`, `error`, `clock`, `upload`, `fuzzy`, `names`, `workspace_path`, `telemetry`.
 
 pub mod accounts;
+pub mod assignments;
 pub mod attendance;
 pub mod auth;
 pub mod builds;

@@ -10,7 +10,8 @@ use berth::session::protocol::{
     ServerMessage, StatsRequest, TransferRequest,
 };
 use berth::workspaces::run::Killed;
-use berth::{accounts, attendance, containers, courses, images, registries, routes, templates};
+use berth::{accounts, assignments, attendance, containers, courses, images, registries};
+use berth::{routes, templates};
 use berth::{users, workspaces};
 use ts_rs::TS;
 
@@ -63,6 +64,11 @@ fn generated() -> String {
         templates::Network::decl(),
         workspaces::WorkspaceView::decl(),
         workspaces::files::Entry::decl(),
+        assignments::AssignmentView::decl(),
+        assignments::NewAssignment::decl(),
+        assignments::AssignmentPatch::decl(),
+        assignments::Check::decl(),
+        assignments::WorkspaceOfAssignment::decl(),
     ];
     let mut text = String::from(
         "// Generated from berth's Rust types by tests/ui_types.rs (ts-rs). Do not edit.\n\n",

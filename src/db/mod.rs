@@ -3,6 +3,7 @@
 //! runtime queries in portable SQL with `$1`-style placeholders, so that a Postgres pool can
 //! take them later.
 
+pub mod assignments;
 pub mod attendance;
 pub mod containers;
 pub mod courses;

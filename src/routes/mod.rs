@@ -4,6 +4,7 @@
 //! session (`crate::session`) is the other half of this layer.
 
 pub mod accounts;
+pub mod assignments;
 pub mod attendance;
 pub mod builds;
 pub mod containers;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .configure(accounts::configure)
                         .configure(containers::configure)
                         .configure(courses::configure)
+                        .configure(assignments::configure)
                         .configure(attendance::configure)
                         .configure(images::configure)
                         .configure(builds::configure)

@@ -338,6 +338,16 @@ async fn existing(engine: &Engine, container: &str, path: &WorkspacePath) -> Res
     }
 }
 
+/// Whether `path` is there (as anything, a symlink not followed); false when a folder above it
+/// is missing too.
+pub async fn exists(
+    engine: &Engine,
+    container: &str,
+    path: &WorkspacePath,
+) -> Result<bool, ApiError> {
+    Ok(resolve(engine, container, path, true).await?.is_some())
+}
+
 /// Checks where a `move` goes: nothing there yet, and its parent a real directory.
 async fn free(engine: &Engine, container: &str, path: &WorkspacePath) -> Result<(), ApiError> {
     if path.is_root() {

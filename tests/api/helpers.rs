@@ -125,6 +125,14 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
+        let mut req = self.http.patch(self.url(path)).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.http.delete(self.url(path));
         if let Some(token) = token {

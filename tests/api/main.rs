@@ -2,6 +2,7 @@
 //! They need the engine and the test image that `scripts/setup.sh --test-images` provides.
 
 mod accounts;
+mod assignments;
 mod attendance;
 mod browser;
 mod builds;

@@ -246,3 +246,57 @@ kind: "file" | "dir" | "symlink", size: number,
  */
 modified: string, };
 
+export type AssignmentView = { id: string, course_id: string, title: string, 
+/**
+ * The template's id.
+ */
+template: string, 
+/**
+ * Markdown.
+ */
+instructions: string, 
+/**
+ * RFC 3339, or null for no due time.
+ */
+due_at: string | null, accept_late: boolean, files: { [key in string]?: string }, check?: Check, 
+/**
+ * Where its files are in the workspace, relative to /workspace.
+ */
+folder: string, created_at: string, };
+
+export type NewAssignment = { title: string, 
+/**
+ * A template's id or name.
+ */
+template: string, instructions?: string, 
+/**
+ * RFC 3339.
+ */
+due_at?: string, 
+/**
+ * Whether a submission after `due_at` is taken (marked late); true by default.
+ */
+accept_late?: boolean, files?: { [key in string]?: string }, check?: Check, };
+
+export type AssignmentPatch = { title?: string, instructions?: string, 
+/**
+ * RFC 3339; null removes the due time.
+ */
+due_at?: string | null, accept_late?: boolean, files?: { [key in string]?: string }, 
+/**
+ * null removes the check.
+ */
+check?: Check | null, };
+
+export type Check = { command: Array<string>, files?: { [key in string]?: string }, 
+/**
+ * Whether students see the check's result (always its pass or fail to the teacher).
+ */
+show_students?: boolean, };
+
+export type WorkspaceOfAssignment = { workspace: string, 
+/**
+ * The assignment's folder, relative to /workspace.
+ */
+path: string, };
+

@@ -1,0 +1,122 @@
+//! `assignments` and `assignment_workspaces`.
+
+use super::Db;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AssignmentRow {
+    pub id: String,
+    pub course_id: String,
+    pub title: String,
+    pub template_id: String,
+    pub instructions: String,
+    pub due_at: Option<i64>,
+    pub accept_late: bool,
+    pub files: String,
+    pub checking: Option<String>,
+    pub folder: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, course_id, title, template_id, instructions, due_at, accept_late, \
+                       files, checking, folder, created_by, created_at";
+
+pub async fn insert(db: &Db, a: &AssignmentRow) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO assignments ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&a.id)
+    .bind(&a.course_id)
+    .bind(&a.title)
+    .bind(&a.template_id)
+    .bind(&a.instructions)
+    .bind(a.due_at)
+    .bind(a.accept_late)
+    .bind(&a.files)
+    .bind(&a.checking)
+    .bind(&a.folder)
+    .bind(&a.created_by)
+    .bind(a.created_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Replaces what may change of an assignment (not its course, template or folder).
+pub async fn update(db: &Db, a: &AssignmentRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE assignments SET title = $2, instructions = $3, due_at = $4, accept_late = $5, \
+         files = $6, checking = $7 WHERE id = $1",
+    )
+    .bind(&a.id)
+    .bind(&a.title)
+    .bind(&a.instructions)
+    .bind(a.due_at)
+    .bind(a.accept_late)
+    .bind(&a.files)
+    .bind(&a.checking)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(db: &Db, id: &str) -> Result<Option<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM assignments WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A course's assignments, oldest first.
+pub async fn of_course(db: &Db, course_id: &str) -> Result<Vec<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM assignments WHERE course_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(course_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM assignments WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The workspace a student does a template's assignments in, if one was made.
+pub async fn workspace_for(
+    db: &Db,
+    owner_id: &str,
+    template_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT workspace_id FROM assignment_workspaces WHERE owner_id = $1 AND template_id = $2",
+    )
+    .bind(owner_id)
+    .bind(template_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records (or replaces, when the old one is gone) a student's workspace for a template.
+pub async fn set_workspace(
+    db: &Db,
+    owner_id: &str,
+    template_id: &str,
+    workspace_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO assignment_workspaces (owner_id, template_id, workspace_id) \
+         VALUES ($1, $2, $3) \
+         ON CONFLICT (owner_id, template_id) DO UPDATE SET workspace_id = excluded.workspace_id",
+    )
+    .bind(owner_id)
+    .bind(template_id)
+    .bind(workspace_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
