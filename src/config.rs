@@ -139,6 +139,8 @@ impl Quotas {
 pub struct WorkspaceSettings {
     /// Largest file written through the files API.
     pub max_file_mb: u64,
+    /// Largest snapshot of an assignment's folder a submission keeps.
+    pub max_submission_mb: u64,
     /// A workspace with no activity for this long is stopped (its files stay).
     pub idle_timeout_s: u64,
     /// How often idle workspaces are looked for.
@@ -153,6 +155,7 @@ impl Default for WorkspaceSettings {
     fn default() -> Self {
         WorkspaceSettings {
             max_file_mb: 10,
+            max_submission_mb: 50,
             idle_timeout_s: 1800,
             cull_interval_s: 30,
             default_time_limit_s: 10,

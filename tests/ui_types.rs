@@ -69,6 +69,8 @@ fn generated() -> String {
         assignments::AssignmentPatch::decl(),
         assignments::Check::decl(),
         assignments::WorkspaceOfAssignment::decl(),
+        assignments::submissions::Submitted::decl(),
+        assignments::submissions::SubmissionState::decl(),
     ];
     let mut text = String::from(
         "// Generated from berth's Rust types by tests/ui_types.rs (ts-rs). Do not edit.\n\n",

@@ -8,6 +8,8 @@
 //! does not stop a student. The starter files are copied into the folder the first time the
 //! student opens the assignment; what they write there afterwards is theirs.
 
+pub mod submissions;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -336,9 +338,14 @@ pub async fn update(
     view(row, true)
 }
 
-/// Deletes an assignment of a course `user` teaches. Students' folders stay in their
-/// workspaces: they are their work.
-pub async fn delete(db: &Db, user: &User, id: &str) -> Result<(), ApiError> {
+/// Deletes an assignment of a course `user` teaches, with its submissions' snapshots. Students'
+/// folders stay in their workspaces: they are their work.
+pub async fn delete(
+    db: &Db,
+    snapshots: &submissions::Snapshots<'_>,
+    user: &User,
+    id: &str,
+) -> Result<(), ApiError> {
     let (_, teacher) = visible(db, user, id).await?;
     if !teacher {
         return Err(ApiError::forbidden(
@@ -346,6 +353,7 @@ pub async fn delete(db: &Db, user: &User, id: &str) -> Result<(), ApiError> {
         ));
     }
     db::assignments::delete(db, id).await?;
+    snapshots.remove_all(id).await;
     tracing::info!(assignment = %id, "assignment deleted");
     Ok(())
 }
@@ -392,6 +400,7 @@ pub async fn open_workspace(
             made.id
         }
     };
+    db::assignments::mark_started(db, &row.id, &user.id, crate::clock::now_s()).await?;
     let (opened, _) = reach
         .workspaces
         .running(user, &workspace, Access::Write)

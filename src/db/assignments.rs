@@ -120,3 +120,85 @@ pub async fn set_workspace(
     .await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SubmissionRow {
+    pub id: String,
+    pub assignment_id: String,
+    pub user_id: String,
+    pub submitted_at: i64,
+    pub late: bool,
+    pub files: i64,
+    pub bytes: i64,
+    pub archive: String,
+}
+
+pub async fn insert_submission(db: &Db, s: &SubmissionRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO submissions (id, assignment_id, user_id, submitted_at, late, files, bytes, \
+         archive) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&s.id)
+    .bind(&s.assignment_id)
+    .bind(&s.user_id)
+    .bind(s.submitted_at)
+    .bind(s.late)
+    .bind(s.files)
+    .bind(s.bytes)
+    .bind(&s.archive)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Each student's latest submission of an assignment.
+pub async fn latest_submissions(
+    db: &Db,
+    assignment_id: &str,
+) -> Result<Vec<SubmissionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, s.assignment_id, s.user_id, s.submitted_at, s.late, s.files, s.bytes, \
+         s.archive FROM submissions s WHERE s.assignment_id = $1 AND s.submitted_at = \
+         (SELECT MAX(t.submitted_at) FROM submissions t \
+          WHERE t.assignment_id = s.assignment_id AND t.user_id = s.user_id) \
+         ORDER BY s.user_id, s.id",
+    )
+    .bind(assignment_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Every snapshot of an assignment (to remove their files with it).
+pub async fn archives_of(db: &Db, assignment_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT archive FROM submissions WHERE assignment_id = $1")
+        .bind(assignment_id)
+        .fetch_all(db)
+        .await
+}
+
+/// Records that a student opened an assignment (the first time only).
+pub async fn mark_started(
+    db: &Db,
+    assignment_id: &str,
+    user_id: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO assignment_starts (assignment_id, user_id, started_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (assignment_id, user_id) DO NOTHING",
+    )
+    .bind(assignment_id)
+    .bind(user_id)
+    .bind(at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The students who opened an assignment.
+pub async fn started_by(db: &Db, assignment_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM assignment_starts WHERE assignment_id = $1")
+        .bind(assignment_id)
+        .fetch_all(db)
+        .await
+}

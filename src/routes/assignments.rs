@@ -3,6 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::assignments::submissions::{self, Snapshots};
 use crate::assignments::{self, AssignmentPatch, NewAssignment, Reach};
 use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
@@ -49,8 +50,23 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    assignments::delete(&state.db, &user.user, &id).await?;
+    assignments::delete(&state.db, &snapshots(&state), &user.user, &id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+fn reach(state: &AppState) -> Reach<'_> {
+    Reach {
+        workspaces: &state.workspaces,
+        registries: &state.registries,
+        containers: &state.containers,
+    }
+}
+
+fn snapshots(state: &AppState) -> Snapshots<'_> {
+    Snapshots {
+        data_dir: &state.settings.data_dir,
+        max_bytes: state.settings.workspaces.max_submission_mb << 20,
+    }
 }
 
 /// `POST /assignments/{id}/workspace`: where the caller, a student of the course, does it.
@@ -59,13 +75,63 @@ async fn workspace(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let reach = Reach {
-        workspaces: &state.workspaces,
-        registries: &state.registries,
-        containers: &state.containers,
-    };
-    let found = assignments::open_workspace(&state.db, reach, &user.user, &id).await?;
+    let found = assignments::open_workspace(&state.db, reach(&state), &user.user, &id).await?;
     Ok(HttpResponse::Ok().json(found))
+}
+
+/// `POST /assignments/{id}/submit`: a snapshot of the caller's folder of it, now.
+async fn submit(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshots = snapshots(&state);
+    let done = submissions::submit(&state.db, reach(&state), &snapshots, &user.user, &id).await?;
+    Ok(HttpResponse::Created().json(done))
+}
+
+async fn states(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(submissions::states(&state.db, &user.user, &id).await?))
+}
+
+fn tar_download(name: &str, file: tokio::fs::File) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/x-tar")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}.tar\""),
+        ))
+        .streaming(tokio_util::io::ReaderStream::new(file))
+}
+
+/// `GET /assignments/{id}/submissions/{user_id}/archive`: a student's latest snapshot.
+async fn archive_of(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, student) = path.into_inner();
+    let snapshots = snapshots(&state);
+    let file = submissions::archive_of(&state.db, &snapshots, &user.user, &id, &student).await?;
+    let file = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(tar_download(&format!("{id}-{student}"), file))
+}
+
+/// `GET /assignments/{id}/submissions/archive`: every student's, a folder each.
+async fn archive_all(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshots = snapshots(&state);
+    let file = submissions::archive_all(&state.db, &snapshots, &user.user, &id).await?;
+    Ok(tar_download(&id, tokio::fs::File::from_std(file)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -74,5 +140,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/assignments/{id}", web::get().to(get))
         .route("/assignments/{id}", web::patch().to(update))
         .route("/assignments/{id}", web::delete().to(delete))
-        .route("/assignments/{id}/workspace", web::post().to(workspace));
+        .route("/assignments/{id}/workspace", web::post().to(workspace))
+        .route("/assignments/{id}/submit", web::post().to(submit))
+        .route("/assignments/{id}/submissions", web::get().to(states))
+        .route(
+            "/assignments/{id}/submissions/archive",
+            web::get().to(archive_all),
+        )
+        .route(
+            "/assignments/{id}/submissions/{user_id}/archive",
+            web::get().to(archive_of),
+        );
 }

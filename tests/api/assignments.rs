@@ -275,3 +275,211 @@ async fn a_student_does_a_templates_assignments_in_one_workspace_a_folder_each()
         (200, b"echo starter\n".to_vec())
     );
 }
+
+/// The regular files of a tar, by path, with their text.
+fn tar_files(bytes: &[u8]) -> Vec<(String, String)> {
+    let mut archive = tar::Archive::new(bytes);
+    let mut files = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.header().entry_type().is_file() {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            let path = entry.path().unwrap().display().to_string();
+            files.push((path.trim_start_matches("./").to_string(), text));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn handed_in_work_is_a_snapshot_its_teacher_reads_and_downloads() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let (ada, bob, cyd) = (
+        app.new_user().await,
+        app.new_user().await,
+        app.new_user().await,
+    );
+    let shell = template(&app, &teacher, json!({})).await;
+    let id = course(&app, &teacher, &[&ada, &bob, &cyd]).await;
+    let path = format!("/api/v1/courses/{id}/assignments");
+    let made: Value = app
+        .post(&path, Some(&teacher.token), assignment(&shell, "Hello"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let one = format!("/api/v1/assignments/{}", made["id"].as_str().unwrap());
+    let folder = made["folder"].as_str().unwrap();
+
+    // Bob hands in before opening it: refused. Ada and Cyd open it.
+    let submit = format!("{one}/submit");
+    assert_eq!(
+        app.post(&submit, Some(&bob.token), json!({}))
+            .await
+            .status(),
+        409
+    );
+    let mut workspace = String::new();
+    for student in [&ada, &cyd] {
+        let (status, found) = status_and_body(
+            app.post(&format!("{one}/workspace"), Some(&student.token), json!({}))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{found}");
+        let id = found["workspace"].as_str().unwrap().to_string();
+        app.track(&format!("berth-ws-{id}"));
+        app.track_volume(&format!("berth-ws-{id}"));
+        if student.token == ada.token {
+            workspace = id;
+        }
+    }
+    let main = format!("{folder}/main.sh");
+    assert_eq!(
+        put_file(&app, &ada, &workspace, &main, b"echo hello\n".to_vec()).await,
+        204
+    );
+    let (status, handed) =
+        status_and_body(app.post(&submit, Some(&ada.token), json!({})).await).await;
+    assert_eq!(status, 201, "{handed}");
+    assert_eq!(handed["late"], false);
+    assert_eq!(handed["files"], 2);
+    assert_eq!(
+        handed["bytes"],
+        ("echo hello\n".len() + "# helpers\n".len()) as u64
+    );
+    // Editing afterwards does not change what was handed in.
+    assert_eq!(
+        put_file(&app, &ada, &workspace, &main, b"echo changed\n".to_vec()).await,
+        204
+    );
+
+    // The teacher sees every student's state; a student sees none.
+    assert_eq!(
+        app.get(&format!("{one}/submissions"), Some(&ada.token))
+            .await
+            .status(),
+        403
+    );
+    let states: Value = app
+        .get(&format!("{one}/submissions"), Some(&teacher.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let state_of = |who: &TestUser| {
+        let found = states
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["username"] == who.username.as_str());
+        found.unwrap_or_else(|| panic!("{states}"))["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state_of(&ada), "submitted");
+    assert_eq!(state_of(&bob), "missing");
+    assert_eq!(state_of(&cyd), "started");
+
+    // Ada's snapshot, byte for byte as it was; all of them in one tar, a folder each.
+    let ada_id = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == ada.username.as_str())
+        .unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let archive = app
+        .get(
+            &format!("{one}/submissions/{ada_id}/archive"),
+            Some(&teacher.token),
+        )
+        .await;
+    assert_eq!(archive.status(), 200);
+    let files = tar_files(&archive.bytes().await.unwrap());
+    assert_eq!(
+        files,
+        [
+            ("lib/util.sh".to_string(), "# helpers\n".to_string()),
+            ("main.sh".to_string(), "echo hello\n".to_string())
+        ]
+    );
+    assert_eq!(
+        app.get(
+            &format!("{one}/submissions/{ada_id}/archive"),
+            Some(&cyd.token)
+        )
+        .await
+        .status(),
+        403
+    );
+    let all = app
+        .get(&format!("{one}/submissions/archive"), Some(&teacher.token))
+        .await;
+    assert_eq!(all.status(), 200);
+    let files = tar_files(&all.bytes().await.unwrap());
+    assert!(
+        files.contains(&(
+            format!("{}/main.sh", ada.username),
+            "echo hello\n".to_string()
+        )),
+        "{files:?}"
+    );
+    assert_eq!(files.len(), 2, "only Ada handed in: {files:?}");
+
+    // Past its due time: late, or refused when the assignment takes no late work.
+    for (accept_late, expected) in [(false, 409), (true, 201)] {
+        let mut overdue = assignment(&shell, "Overdue");
+        overdue["due_at"] = json!("2020-01-01T00:00:00Z");
+        overdue["accept_late"] = json!(accept_late);
+        let late: Value = app
+            .post(&path, Some(&teacher.token), overdue)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let late_one = format!("/api/v1/assignments/{}", late["id"].as_str().unwrap());
+        assert_eq!(
+            app.post(
+                &format!("{late_one}/workspace"),
+                Some(&ada.token),
+                json!({})
+            )
+            .await
+            .status(),
+            200
+        );
+        let (status, handed) = status_and_body(
+            app.post(&format!("{late_one}/submit"), Some(&ada.token), json!({}))
+                .await,
+        )
+        .await;
+        assert_eq!(status, expected, "{handed}");
+        if expected == 201 {
+            assert_eq!(handed["late"], true);
+        }
+    }
+
+    // Deleted with its assignment: the snapshots go too.
+    let snapshots = app
+        .data_dir
+        .path()
+        .join("submissions")
+        .join(made["id"].as_str().unwrap());
+    assert!(
+        snapshots.exists(),
+        "no snapshot was kept at {}",
+        snapshots.display()
+    );
+    assert_eq!(app.delete(&one, Some(&teacher.token)).await.status(), 204);
+    assert!(
+        !snapshots.exists(),
+        "the snapshots outlived their assignment"
+    );
+}

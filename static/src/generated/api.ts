@@ -300,3 +300,19 @@ export type WorkspaceOfAssignment = { workspace: string,
  */
 path: string, };
 
+export type Submitted = { submitted_at: string, late: boolean, 
+/**
+ * Regular files in it.
+ */
+files: number, 
+/**
+ * Their bytes.
+ */
+bytes: number, };
+
+export type SubmissionState = { user_id: string, username: string, 
+/**
+ * `missing` (never opened), `started` (opened, nothing handed in) or `submitted`.
+ */
+state: "missing" | "started" | "submitted", submitted_at?: string, late?: boolean, files?: number, bytes?: number, };
+

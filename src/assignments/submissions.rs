@@ -1,0 +1,349 @@
+//! Submissions: a student hands in an assignment's folder as it is at that moment, kept as an
+//! immutable snapshot (a tar under the data directory, byte for byte what the workspace's `tar`
+//! wrote) that editing afterwards does not change. Its teacher sees every student's state and
+//! downloads one snapshot, or all of them in one tar with a folder per student.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::{visible, Reach};
+use crate::db::{self, Db};
+use crate::error::{ApiError, ErrorCode};
+use crate::users::User;
+use crate::workspace_path::WorkspacePath;
+use crate::workspaces::{files, Access};
+
+/// Where a snapshot went, and what it holds.
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub struct Submitted {
+    pub submitted_at: String,
+    pub late: bool,
+    /// Regular files in it.
+    pub files: i64,
+    /// Their bytes.
+    pub bytes: i64,
+}
+
+/// One enrolled student's part in an assignment.
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub struct SubmissionState {
+    pub user_id: String,
+    pub username: String,
+    /// `missing` (never opened), `started` (opened, nothing handed in) or `submitted`.
+    #[ts(type = "\"missing\" | \"started\" | \"submitted\"")]
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub submitted_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub late: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub files: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub bytes: Option<i64>,
+}
+
+/// Where snapshots are kept.
+pub struct Snapshots<'a> {
+    pub data_dir: &'a Path,
+    pub max_bytes: u64,
+}
+
+impl Snapshots<'_> {
+    fn dir_of(&self, assignment_id: &str) -> PathBuf {
+        self.data_dir.join("submissions").join(assignment_id)
+    }
+
+    /// Removes every snapshot of an assignment (it was deleted).
+    pub async fn remove_all(&self, assignment_id: &str) {
+        let dir = self.dir_of(assignment_id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(error = %e, dir = %dir.display(), "could not remove snapshots");
+            }
+        }
+    }
+}
+
+/// Hands in `user`'s folder of an assignment: a snapshot of it now. After the due time it is
+/// marked late, or refused (`conflict`) when the assignment takes no late work.
+pub async fn submit(
+    db: &Db,
+    reach: Reach<'_>,
+    snapshots: &Snapshots<'_>,
+    user: &User,
+    id: &str,
+) -> Result<Submitted, ApiError> {
+    let (row, _) = visible(db, user, id).await?;
+    if !crate::courses::is_enrolled(db, &row.course_id, &user.id).await? {
+        return Err(ApiError::forbidden(
+            "assignments are handed in by the course's students",
+        ));
+    }
+    let now = crate::clock::now_s();
+    let late = row.due_at.is_some_and(|due| now > due);
+    if late && !row.accept_late {
+        return Err(ApiError::conflict(
+            "this assignment was due and takes no late submissions",
+        ));
+    }
+    let workspace = db::assignments::workspace_for(db, &user.id, &row.template_id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("open the assignment before handing it in"))?;
+    let (opened, _) = reach
+        .workspaces
+        .running(user, &workspace, Access::Write)
+        .await?;
+    let folder = WorkspacePath::parse(&row.folder)?;
+    let tar = files::archive(&opened.host.engine, opened.container(), &folder).await?;
+
+    let dir = snapshots.dir_of(&row.id);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let submission_id = uuid::Uuid::new_v4().simple().to_string();
+    let file = dir.join(format!("{}-{submission_id}.tar", user.id));
+    let (files, bytes) = match keep(tar, &file, snapshots.max_bytes).await {
+        Ok(counted) => counted,
+        Err(err) => {
+            let _ = tokio::fs::remove_file(&file).await;
+            return Err(err);
+        }
+    };
+    let archive = file
+        .strip_prefix(snapshots.data_dir)
+        .unwrap_or(&file)
+        .to_string_lossy()
+        .into_owned();
+    let record = db::assignments::SubmissionRow {
+        id: submission_id,
+        assignment_id: row.id.clone(),
+        user_id: user.id.clone(),
+        submitted_at: now,
+        late,
+        files,
+        bytes,
+        archive,
+    };
+    if let Err(e) = db::assignments::insert_submission(db, &record).await {
+        let _ = tokio::fs::remove_file(&file).await;
+        return Err(e.into());
+    }
+    tracing::info!(assignment = %row.id, user = %user.id, late, bytes, "submitted");
+    Ok(Submitted {
+        submitted_at: crate::clock::rfc3339(now * 1000),
+        late,
+        files,
+        bytes,
+    })
+}
+
+/// Writes the tar to `file` (at most `max` bytes) and counts its regular files and their bytes.
+async fn keep(
+    tar: impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>>,
+    file: &Path,
+    max: u64,
+) -> Result<(i64, i64), ApiError> {
+    let mut tar = std::pin::pin!(tar);
+    let mut out = tokio::fs::File::create(file)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let mut written = 0u64;
+    while let Some(chunk) = tar.next().await {
+        let chunk = chunk.map_err(|e| ApiError::internal(&e))?;
+        written += chunk.len() as u64;
+        if written > max {
+            return Err(ApiError::new(
+                ErrorCode::TooLarge,
+                format!("the folder is larger than a submission keeps ({max} bytes)"),
+            ));
+        }
+        tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+    }
+    tokio::io::AsyncWriteExt::flush(&mut out)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let path = file.to_path_buf();
+    tokio::task::spawn_blocking(move || count(&path))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+fn count(path: &Path) -> std::io::Result<(i64, i64)> {
+    let mut archive = tar::Archive::new(std::fs::File::open(path)?);
+    let (mut files, mut bytes) = (0, 0);
+    for entry in archive.entries()? {
+        let entry = entry?;
+        if entry.header().entry_type().is_file() {
+            files += 1;
+            bytes += entry.header().size()? as i64;
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// Every enrolled student's state in an assignment, for its teacher.
+pub async fn states(db: &Db, user: &User, id: &str) -> Result<Vec<SubmissionState>, ApiError> {
+    let (row, teacher) = visible(db, user, id).await?;
+    if !teacher {
+        return Err(ApiError::forbidden(
+            "only the course's teacher sees the submissions",
+        ));
+    }
+    let latest = db::assignments::latest_submissions(db, &row.id).await?;
+    let started = db::assignments::started_by(db, &row.id).await?;
+    let students = db::courses::students(db, &row.course_id).await?;
+    Ok(students
+        .into_iter()
+        .map(|(user_id, username, _)| {
+            let submitted = latest.iter().find(|s| s.user_id == user_id);
+            let state = match submitted {
+                Some(_) => "submitted",
+                None if started.contains(&user_id) => "started",
+                None => "missing",
+            };
+            SubmissionState {
+                state,
+                submitted_at: submitted.map(|s| crate::clock::rfc3339(s.submitted_at * 1000)),
+                late: submitted.map(|s| s.late),
+                files: submitted.map(|s| s.files),
+                bytes: submitted.map(|s| s.bytes),
+                user_id,
+                username,
+            }
+        })
+        .collect())
+}
+
+/// The file of a student's latest snapshot, for the course's teacher.
+pub async fn archive_of(
+    db: &Db,
+    snapshots: &Snapshots<'_>,
+    user: &User,
+    id: &str,
+    student_id: &str,
+) -> Result<PathBuf, ApiError> {
+    let (row, teacher) = visible(db, user, id).await?;
+    if !teacher {
+        return Err(ApiError::forbidden(
+            "only the course's teacher downloads submissions",
+        ));
+    }
+    let latest = db::assignments::latest_submissions(db, &row.id).await?;
+    let found = latest
+        .into_iter()
+        .find(|s| s.user_id == student_id)
+        .ok_or_else(|| ApiError::not_found("that student has handed nothing in"))?;
+    Ok(snapshots.data_dir.join(found.archive))
+}
+
+/// One tar with every student's latest snapshot in a folder named after them, for the
+/// course's teacher; an unnamed temporary file (gone when closed).
+pub async fn archive_all(
+    db: &Db,
+    snapshots: &Snapshots<'_>,
+    user: &User,
+    id: &str,
+) -> Result<std::fs::File, ApiError> {
+    let (row, teacher) = visible(db, user, id).await?;
+    if !teacher {
+        return Err(ApiError::forbidden(
+            "only the course's teacher downloads submissions",
+        ));
+    }
+    let latest = db::assignments::latest_submissions(db, &row.id).await?;
+    let students = db::courses::students(db, &row.course_id).await?;
+    let mut parts = Vec::new();
+    for submission in latest {
+        // A student who left the course since keeps their id as the folder's name.
+        let name = students
+            .iter()
+            .find(|(id, _, _)| *id == submission.user_id)
+            .map_or(submission.user_id.clone(), |(_, name, _)| name.clone());
+        parts.push((name, snapshots.data_dir.join(submission.archive)));
+    }
+    tokio::task::spawn_blocking(move || join(&parts))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// The snapshots' entries, each under `<name>/`, in one tar.
+fn join(parts: &[(String, PathBuf)]) -> std::io::Result<std::fs::File> {
+    let mut builder = tar::Builder::new(tempfile::tempfile()?);
+    for (name, path) in parts {
+        let mut archive = tar::Archive::new(std::fs::File::open(path)?);
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            let inner = entry
+                .path()?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_string();
+            let mut header = entry.header().clone();
+            let path = if inner.is_empty() {
+                format!("{name}/")
+            } else {
+                format!("{name}/{inner}")
+            };
+            let link = entry.link_name()?.map(|l| l.into_owned());
+            match link {
+                Some(target) => builder.append_link(&mut header, &path, target)?,
+                None => builder.append_data(&mut header, &path, &mut entry)?,
+            }
+        }
+    }
+    let mut file = builder.into_inner()?;
+    file.flush()?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_join_under_a_folder_each_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut parts = Vec::new();
+        for (name, text) in [("ada", "print(1)\n"), ("bob", "print(2)\n")] {
+            let path = dir.path().join(format!("{name}.tar"));
+            let mut builder = tar::Builder::new(std::fs::File::create(&path).unwrap());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, "./main.py", text.as_bytes())
+                .unwrap();
+            builder.finish().unwrap();
+            parts.push((name.to_string(), path));
+        }
+        let joined = join(&parts).unwrap();
+        let mut archive = tar::Archive::new(joined);
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            seen.push((entry.path().unwrap().display().to_string(), text));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("ada/main.py".to_string(), "print(1)\n".to_string()),
+                ("bob/main.py".to_string(), "print(2)\n".to_string())
+            ]
+        );
+    }
+}
