@@ -8,21 +8,23 @@
 //! does not stop a student. The starter files are copied into the folder the first time the
 //! student opens the assignment; what they write there afterwards is theirs.
 
+mod access;
 pub mod submissions;
+
+use access::visible;
+pub use access::Reach;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::containers::Containers;
 use crate::courses::{self, Course};
 use crate::db::{self, Db};
 use crate::error::ApiError;
-use crate::registries::Registries;
 use crate::templates;
 use crate::users::User;
 use crate::workspace_path::WorkspacePath;
-use crate::workspaces::{files, Access, Workspaces};
+use crate::workspaces::{files, Access};
 
 /// The longest title, and the most starter text an assignment holds in all.
 const MAX_TITLE: usize = 200;
@@ -88,13 +90,6 @@ pub struct WorkspaceOfAssignment {
     pub workspace: String,
     /// The assignment's folder, relative to /workspace.
     pub path: String,
-}
-
-/// What an assignment's work reaches: the workspaces and what makes them.
-pub struct Reach<'a> {
-    pub workspaces: &'a Workspaces,
-    pub registries: &'a Registries,
-    pub containers: &'a Containers,
 }
 
 fn view(row: db::assignments::AssignmentRow, teacher: bool) -> Result<AssignmentView, ApiError> {
@@ -225,39 +220,13 @@ pub async fn create(
     view(row, true)
 }
 
-/// An assignment, and whether `user` teaches its course; refused to anyone neither teaching
-/// nor enrolled in it.
-async fn visible(
-    db: &Db,
-    user: &User,
-    id: &str,
-) -> Result<(db::assignments::AssignmentRow, bool), ApiError> {
-    let row = db::assignments::find(db, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such assignment"))?;
-    let course = courses::find(db, &row.course_id).await?;
-    let teacher = courses::teaches(user, &course);
-    if !teacher && !courses::is_enrolled(db, &course.id, &user.id).await? {
-        return Err(ApiError::forbidden(
-            "only the course's teacher and its students see its assignments",
-        ));
-    }
-    Ok((row, teacher))
-}
-
 /// A course's assignments, for its teacher and its students.
 pub async fn of_course(
     db: &Db,
     user: &User,
     course_id: &str,
 ) -> Result<Vec<AssignmentView>, ApiError> {
-    let course = courses::find(db, course_id).await?;
-    let teacher = courses::teaches(user, &course);
-    if !teacher && !courses::is_enrolled(db, &course.id, &user.id).await? {
-        return Err(ApiError::forbidden(
-            "only the course's teacher and its students see its assignments",
-        ));
-    }
+    let teacher = access::in_course(db, user, course_id).await?;
     db::assignments::of_course(db, course_id)
         .await?
         .into_iter()

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{visible, Reach};
+use super::access::{visible, Reach};
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
 use crate::users::User;
