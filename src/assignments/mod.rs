@@ -343,8 +343,13 @@ pub async fn open_workspace(
         ));
     }
     let recorded = db::assignments::workspace_for(db, &user.id, &row.template_id).await?;
+    // Only a workspace that is gone is made again; an engine that does not answer is an error.
     let existing = match recorded {
-        Some(id) => reach.workspaces.view(user, &id).await.ok().map(|w| w.id),
+        Some(id) => match reach.workspaces.view(user, &id).await {
+            Ok(workspace) => Some(workspace.id),
+            Err(err) if err.code == crate::error::ErrorCode::NotFound => None,
+            Err(err) => return Err(err),
+        },
         None => None,
     };
     let workspace = match existing {
