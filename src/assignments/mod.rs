@@ -1,6 +1,7 @@
 //! Assignments: work a course's teacher hands out (a title, Markdown instructions, a template,
-//! starter files, a due time, and a check that runs on each submission), and where each
-//! student does it.
+//! starter files, a due time, and a check for the submissions), and where each student does
+//! it. (The check is stored and kept from students; running it on submissions is still to be
+//! built.)
 //!
 //! A student does every assignment made from one template in one workspace, each in a folder
 //! of its own (`<course>/<title>-<id>`, fixed when the assignment is made): 30 assignments of
@@ -30,8 +31,8 @@ use crate::workspaces::{files, Access};
 const MAX_TITLE: usize = 200;
 const MAX_FILES_BYTES: usize = 4 << 20;
 
-/// What runs on each submission: `command` in a fresh sandbox holding the submission and the
-/// hidden `files`, which students never see.
+/// What is to run on each submission: `command`, beside the submission and the hidden `files`,
+/// which students never see. (Stored; not run yet.)
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Check {

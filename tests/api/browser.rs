@@ -31,6 +31,25 @@ async fn browser_test(script: &str, server: &ServerProcess, env: &[(&str, &str)]
     said
 }
 
+/// Checks that `token`'s user has exactly one workspace (the one the browser made), and
+/// deletes it with its container and volume.
+async fn remove_the_one_workspace_of(server: &ServerProcess, token: &str) {
+    let workspaces = server.get("/workspaces", token).await;
+    let workspaces = workspaces.as_array().unwrap();
+    assert_eq!(workspaces.len(), 1, "{workspaces:?}");
+    let base = format!("http://{}/api/v1", server.address);
+    let deleted = reqwest::Client::new()
+        .delete(format!(
+            "{base}/workspaces/{}",
+            workspaces[0]["id"].as_str().unwrap()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+}
+
 /// The name the UI shows for a container.
 async fn container_name(server: &ServerProcess, token: &str, id: &str) -> String {
     let container = server.get(&format!("/containers/{id}"), token).await;
@@ -72,19 +91,7 @@ async fn a_student_writes_and_runs_a_file_in_the_ide() {
     .await;
     assert!(said.contains("browser: ide ran"), "{said}");
     // What the browser made is removed with the test: the workspace, its container and volume.
-    let workspaces = server.get("/workspaces", &student).await;
-    let http = reqwest::Client::new();
-    let base = format!("http://{}/api/v1", server.address);
-    assert_eq!(workspaces.as_array().unwrap().len(), 1);
-    for w in workspaces.as_array().unwrap() {
-        let deleted = http
-            .delete(format!("{base}/workspaces/{}", w["id"].as_str().unwrap()))
-            .bearer_auth(&student)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(deleted.status(), 204);
-    }
+    remove_the_one_workspace_of(&server, &student).await;
 }
 
 #[tokio::test]
@@ -109,20 +116,7 @@ async fn a_teacher_makes_changes_and_deletes_a_template_in_chromium_and_a_studen
     // The template is gone from the list; the student's workspace (and its files) stayed.
     let templates = server.get("/templates", &teacher).await;
     assert!(!templates.to_string().contains("Shell lab"), "{templates}");
-    let workspaces = server.get("/workspaces", &student).await;
-    let workspaces = workspaces.as_array().unwrap();
-    assert_eq!(workspaces.len(), 1, "{workspaces:?}");
-    let http = reqwest::Client::new();
-    let base = format!("http://{}/api/v1", server.address);
-    for w in workspaces {
-        let deleted = http
-            .delete(format!("{base}/workspaces/{}", w["id"].as_str().unwrap()))
-            .bearer_auth(&student)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(deleted.status(), 204);
-    }
+    remove_the_one_workspace_of(&server, &student).await;
 }
 
 #[tokio::test]
