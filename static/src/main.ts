@@ -110,9 +110,9 @@ async function render() {
     if (name !== "signin") return go("#/signin");
     return signInPage(app);
   }
-  if (name === "signin") return go("#/containers");
+  if (name === "signin") return go("#/courses");
   const asked = routes[name];
-  const route = asked && (!asked.arg || arg) ? asked : routes.containers;
+  const route = asked && (!asked.arg || arg) ? asked : routes.courses;
   reconnected = route.streams ? () => render() : null;
   try {
     header(await myRole());

@@ -10,6 +10,8 @@ page.setDefaultTimeout(20_000);
 
 await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
+  // A signed-in person lands on their courses; containers are a click away.
+  await page.getByRole("link", { name: "Containers" }).click();
   const form = page.getByRole("form", { name: "New container" });
   await form.getByLabel("Image").fill(BERTH_IMAGE);
   // Busy on one CPU, with no output: its CPU use shows in the chart, capped by its limit.

@@ -12,6 +12,8 @@ page.setDefaultTimeout(30_000);
 
 await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
+  // A signed-in person lands on their courses; containers are a click away.
+  await page.getByRole("link", { name: "Containers" }).click();
   await page.getByRole("link", { name: `Terminal ${BERTH_CONTAINER}` }).click();
   await page.locator(".xterm-rows").waitFor();
   await page.keyboard.type("sleep 4343 & echo before-$((1+1))\n");

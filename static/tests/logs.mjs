@@ -19,6 +19,8 @@ const expectedMatches = (first, needle) => {
 
 await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
+  // A signed-in person lands on their courses; containers are a click away.
+  await page.getByRole("link", { name: "Containers" }).click();
   const link = page.getByRole("link", { name: `Logs ${BERTH_CONTAINER}` });
   await link.waitFor();
   const opened = Date.now();

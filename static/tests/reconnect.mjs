@@ -16,6 +16,8 @@ page.setDefaultTimeout(15_000);
 
 await run(browser, SHOTS, { page }, async () => {
   await signIn(page, url, BERTH_USER, BERTH_PASSWORD);
+  // A signed-in person lands on their courses; containers are a click away.
+  await page.getByRole("link", { name: "Containers" }).click();
   await page.getByRole("link", { name: `Terminal ${BERTH_CONTAINER}` }).click();
   await page.locator(".xterm-rows").waitFor();
   await page.keyboard.type("sleep 4242 & echo before-$((1+1))\n");

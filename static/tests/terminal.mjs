@@ -10,9 +10,11 @@ page.setDefaultTimeout(15_000);
 
 await run(browser, SHOTS, { page }, async () => {
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
+  // A signed-in person lands on their courses; containers are a click away.
+  await page.getByRole("link", { name: "Containers" }).click();
   await page.getByRole("heading", { name: "Containers", exact: true }).waitFor();
   // A student's menu offers no page that only teachers and admins may use.
-  for (const staffOnly of ["Hosts", "Attendance"]) {
+  for (const staffOnly of ["Hosts", "Attendance", "Templates"]) {
     if (await page.getByRole("link", { name: staffOnly, exact: true }).count()) {
       throw new Error(`a student's menu offers ${staffOnly}`);
     }

@@ -33,7 +33,7 @@ export function signInPage(app: HTMLElement) {
             const login = await api<{ access_token: string }>("POST", "/auth/login", credentials);
             token.set(login.access_token);
             await session.open();
-            go("#/containers");
+            go("#/courses");
           } catch (error) {
             problem.replaceChildren(alertBox(error));
           }
