@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use crate::assignments::submissions::{self, Snapshots};
 use crate::assignments::{self, AssignmentPatch, NewAssignment, Reach};
 use crate::error::ApiError;
+use crate::routes::download::tar_download;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
@@ -98,16 +99,6 @@ async fn states(
     Ok(HttpResponse::Ok().json(submissions::states(&state.db, &user.user, &id).await?))
 }
 
-fn tar_download(name: &str, file: tokio::fs::File) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/x-tar")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{name}.tar\""),
-        ))
-        .streaming(tokio_util::io::ReaderStream::new(file))
-}
-
 /// `GET /assignments/{id}/submissions/{user_id}/archive`: a student's latest snapshot.
 async fn archive_of(
     user: AuthUser,
@@ -120,7 +111,10 @@ async fn archive_of(
     let file = tokio::fs::File::open(file)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(tar_download(&format!("{id}-{student}"), file))
+    Ok(tar_download(
+        &format!("{id}-{student}"),
+        tokio_util::io::ReaderStream::new(file),
+    ))
 }
 
 /// `GET /assignments/{id}/submissions/archive`: every student's, a folder each.
@@ -131,7 +125,8 @@ async fn archive_all(
 ) -> Result<HttpResponse, ApiError> {
     let snapshots = snapshots(&state);
     let file = submissions::archive_all(&state.db, &snapshots, &user.user, &id).await?;
-    Ok(tar_download(&id, tokio::fs::File::from_std(file)))
+    let file = tokio::fs::File::from_std(file);
+    Ok(tar_download(&id, tokio_util::io::ReaderStream::new(file)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -134,13 +134,7 @@ async fn export(
         .await?;
     let tar = engine.export_image(&reference).await?;
     let file = reference.as_str().replace(['/', ':', '@'], "_");
-    Ok(HttpResponse::Ok()
-        .content_type("application/x-tar")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{file}.tar\""),
-        ))
-        .streaming(tar))
+    Ok(crate::routes::download::tar_download(&file, tar))
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ pub mod attendance;
 pub mod builds;
 pub mod containers;
 pub mod courses;
+pub mod download;
 pub mod extract;
 mod health;
 pub mod hosts;

@@ -236,13 +236,7 @@ async fn archive_out(
             }
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .content_type("application/x-tar")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{name}.tar\""),
-        ))
-        .streaming(tar))
+    Ok(crate::routes::download::tar_download(&name, tar))
 }
 
 /// `PUT /workspaces/{id}/files/archive?path=DIR`: unpacks a tar into the directory, capped
