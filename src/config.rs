@@ -36,6 +36,28 @@ pub struct Settings {
     pub workspaces: WorkspaceSettings,
     pub quotas: Quotas,
     pub builds: BuildLimits,
+    pub checks: CheckSettings,
+}
+
+/// Checks of submissions: each runs in a sandbox of its own, within these limits beside its
+/// template's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckSettings {
+    pub time_limit_s: u64,
+    /// Output kept (and the most it may write before it is killed).
+    pub output_kb: u64,
+    /// Checks running at once; the rest wait their turn.
+    pub concurrency: usize,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings {
+            time_limit_s: 60,
+            output_kb: 64,
+            concurrency: 4,
+        }
+    }
 }
 
 /// What the containers running a build's steps may use.
@@ -227,6 +249,7 @@ impl Default for Settings {
             workspaces: WorkspaceSettings::default(),
             quotas: Quotas::default(),
             builds: BuildLimits::default(),
+            checks: CheckSettings::default(),
         }
     }
 }
@@ -254,6 +277,7 @@ impl std::fmt::Debug for Settings {
             .field("workspaces", &self.workspaces)
             .field("quotas", &self.quotas)
             .field("builds", &self.builds)
+            .field("checks", &self.checks)
             .finish()
     }
 }

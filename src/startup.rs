@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::assignments::checks::Checks;
 use crate::attendance::Attendance;
 use crate::auth::{token, AuthState, TokenKeys};
 use crate::builds::BuildContexts;
@@ -33,7 +34,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     sessions: Arc<Sessions>,
-    /// Stops the hosts' health pings and the idle culling when the application goes.
+    /// Stops the background work ([`AppState::background`]) when the application goes.
     _health_watch: DropGuard,
 }
 
@@ -75,7 +76,16 @@ impl AppState {
                 .context("loading Docker hosts")?,
         );
         let egress = Egress::public_and(&settings.registries.allowed_networks)?;
+        let background = CancellationToken::new();
         Ok(AppState {
+            checks: Arc::new(Checks::new(
+                db.clone(),
+                hosts.clone(),
+                settings.limits.clone(),
+                settings.checks.clone(),
+                settings.data_dir.clone(),
+                background.clone(),
+            )),
             containers: Containers::new(
                 db.clone(),
                 hosts.clone(),
@@ -103,6 +113,7 @@ impl AppState {
             hosts,
             secrets,
             settings,
+            background,
         })
     }
 }
@@ -113,9 +124,21 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr()?;
         let state = web::Data::new(AppState::build(settings).await?);
-        let stop_health = CancellationToken::new();
+        let stop_health = state.background.clone();
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
         tokio::spawn(state.workspaces.clone().cull_idle(stop_health.clone()));
+        state.checks.resume_unfinished().await;
+        let collecting = state.clone();
+        tokio::spawn(async move {
+            let stop = collecting.background.clone();
+            crate::assignments::due::collect_when_due(
+                &collecting.db,
+                collecting.reach(),
+                collecting.snapshots(),
+                stop,
+            )
+            .await
+        });
         let swept = state.clone();
         tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
         let sessions = state.sessions.clone();

@@ -2,6 +2,11 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::assignments::checks::Checks;
+use crate::assignments::submissions::Snapshots;
+use crate::assignments::Reach;
 use crate::attendance::Attendance;
 use crate::auth::AuthState;
 use crate::builds::BuildContexts;
@@ -29,5 +34,30 @@ pub struct AppState {
     pub contexts: BuildContexts,
     /// Seals stored passwords and TLS keys.
     pub secrets: Arc<SecretBox>,
+    /// Runs the checks of submissions.
+    pub checks: Arc<Checks>,
     pub settings: Settings,
+    /// Stops the background work (health pings, culling, checks, collecting due work) when
+    /// the application goes.
+    pub background: CancellationToken,
+}
+
+impl AppState {
+    /// What an assignment's work reaches.
+    pub fn reach(&self) -> Reach<'_> {
+        Reach {
+            workspaces: &self.workspaces,
+            registries: &self.registries,
+            containers: &self.containers,
+            checks: &self.checks,
+        }
+    }
+
+    /// Where submissions' snapshots are kept.
+    pub fn snapshots(&self) -> Snapshots<'_> {
+        Snapshots {
+            data_dir: &self.settings.data_dir,
+            max_bytes: self.settings.workspaces.max_submission_mb << 20,
+        }
+    }
 }

@@ -69,6 +69,7 @@ fn generated() -> String {
         assignments::AssignmentPatch::decl(),
         assignments::Check::decl(),
         assignments::WorkspaceOfAssignment::decl(),
+        assignments::checks::CheckResult::decl(),
         assignments::submissions::Submitted::decl(),
         assignments::submissions::SubmissionState::decl(),
     ];

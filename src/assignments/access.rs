@@ -1,6 +1,9 @@
 //! Who reaches an assignment: its course's teacher and enrolled students, and what opening
 //! and handing in work reach.
 
+use std::sync::Arc;
+
+use super::checks::Checks;
 use crate::containers::Containers;
 use crate::courses;
 use crate::db::{self, Db};
@@ -9,11 +12,12 @@ use crate::registries::Registries;
 use crate::users::User;
 use crate::workspaces::Workspaces;
 
-/// What an assignment's work reaches: the workspaces and what makes them.
+/// What an assignment's work reaches: the workspaces and what makes them, and the checks.
 pub struct Reach<'a> {
     pub workspaces: &'a Workspaces,
     pub registries: &'a Registries,
     pub containers: &'a Containers,
+    pub checks: &'a Arc<Checks>,
 }
 
 /// An assignment, and whether `user` teaches its course; refused to anyone neither teaching

@@ -1,7 +1,7 @@
 //! Assignments: work a course's teacher hands out (a title, Markdown instructions, a template,
 //! starter files, a due time, and a check for the submissions), and where each student does
-//! it. (The check is stored and kept from students; running it on submissions is still to be
-//! built.)
+//! it. The check is kept from students and runs on every submission ([`checks`]); at the due
+//! time berth hands in the work of every student who started and did not ([`due`]).
 //!
 //! A student does every assignment made from one template in one workspace, each in a folder
 //! of its own (`<course>/<title>-<id>`, fixed when the assignment is made): 30 assignments of
@@ -10,6 +10,8 @@
 //! student opens the assignment; what they write there afterwards is theirs.
 
 mod access;
+pub mod checks;
+pub mod due;
 pub mod submissions;
 
 use access::visible;
@@ -32,7 +34,7 @@ const MAX_TITLE: usize = 200;
 const MAX_FILES_BYTES: usize = 4 << 20;
 
 /// What is to run on each submission: `command`, beside the submission and the hidden `files`,
-/// which students never see. (Stored; not run yet.)
+/// which students never see.
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
@@ -111,6 +113,11 @@ fn view(row: db::assignments::AssignmentRow, teacher: bool) -> Result<Assignment
         accept_late: row.accept_late,
         folder: row.folder,
     })
+}
+
+/// The assignment's check, if it has one.
+fn check_of(row: &db::assignments::AssignmentRow) -> Result<Option<Check>, ApiError> {
+    row.checking.as_deref().map(from_json).transpose()
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
@@ -287,6 +294,7 @@ pub async fn update(
     if let Some(instructions) = patch.instructions {
         row.instructions = instructions;
     }
+    let due_before = row.due_at;
     if let Some(due_at) = patch.due_at {
         row.due_at = due_at.as_deref().map(parse_due).transpose()?;
     }
@@ -299,12 +307,16 @@ pub async fn update(
     };
     let check: Option<Check> = match patch.check {
         Some(check) => check,
-        None => row.checking.as_deref().map(from_json).transpose()?,
+        None => check_of(&row)?,
     };
     check_contents(&row.title, &files, check.as_ref())?;
     row.files = to_json(&files)?;
     row.checking = check.as_ref().map(to_json).transpose()?;
     db::assignments::update(db, &row).await?;
+    if row.due_at != due_before {
+        // A new due time takes its own snapshots of who has not handed in by then.
+        db::assignments::reset_collected(db, &row.id).await?;
+    }
     view(row, true)
 }
 

@@ -1,7 +1,8 @@
 //! Submissions: a student hands in an assignment's folder as it is at that moment, kept as an
 //! immutable snapshot (a tar under the data directory, byte for byte what the workspace's `tar`
 //! wrote) that editing afterwards does not change. Its teacher sees every student's state and
-//! downloads one snapshot, or all of them in one tar with a folder per student.
+//! downloads one snapshot, or all of them in one tar with a folder per student. A check, when
+//! the assignment has one, is queued for every snapshot (see [`super::checks`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,21 +11,42 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::access::{visible, Reach};
+use super::checks::{self, CheckResult};
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
 use crate::users::User;
 use crate::workspace_path::WorkspacePath;
 use crate::workspaces::{files, Access};
 
-/// Where a snapshot went, and what it holds.
+/// A snapshot: when it was taken, and what it holds.
 #[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Submitted {
+    /// The submission's id (its sandbox, while its check runs, is `berth-check-<id>`).
+    pub id: String,
     pub submitted_at: String,
     pub late: bool,
+    /// Taken by berth at the due time (the student had started and not handed in).
+    pub collected: bool,
     /// Regular files in it.
     pub files: i64,
     /// Their bytes.
     pub bytes: i64,
+    /// Its check: always to the teacher, to the student when the check says `show_students`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub check: Option<CheckResult>,
+}
+
+fn submitted(row: &db::assignments::SubmissionRow, check: Option<CheckResult>) -> Submitted {
+    Submitted {
+        id: row.id.clone(),
+        submitted_at: crate::clock::rfc3339(row.submitted_at * 1000),
+        late: row.late,
+        collected: row.collected,
+        files: row.files,
+        bytes: row.bytes,
+        check,
+    }
 }
 
 /// One enrolled student's part in an assignment.
@@ -47,6 +69,13 @@ pub struct SubmissionState {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub collected: Option<bool>,
+    /// The latest submission's check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub check: Option<CheckResult>,
 }
 
 /// Where snapshots are kept.
@@ -71,8 +100,9 @@ impl Snapshots<'_> {
     }
 }
 
-/// Hands in `user`'s folder of an assignment: a snapshot of it now. After the due time it is
-/// marked late, or refused (`conflict`) when the assignment takes no late work.
+/// Hands in `user`'s folder of an assignment: a snapshot of it now, with its check queued.
+/// After the due time it is marked late, or refused (`conflict`) when the assignment takes no
+/// late work.
 pub async fn submit(
     db: &Db,
     reach: Reach<'_>,
@@ -93,6 +123,27 @@ pub async fn submit(
             "this assignment was due and takes no late submissions",
         ));
     }
+    let record = take(db, &reach, snapshots, user, &row, late, false).await?;
+    let check = super::check_of(&row)?;
+    let queued = match &check {
+        Some(_) => Some(reach.checks.queue(&record.id).await?),
+        None => None,
+    };
+    let shown = queued.filter(|_| check.is_some_and(|c| c.show_students));
+    Ok(submitted(&record, shown))
+}
+
+/// Takes a snapshot of `user`'s folder of an assignment now and records it: `late` after the
+/// due time, `collected` when berth took it at the due time.
+pub(super) async fn take(
+    db: &Db,
+    reach: &Reach<'_>,
+    snapshots: &Snapshots<'_>,
+    user: &User,
+    row: &db::assignments::AssignmentRow,
+    late: bool,
+    collected: bool,
+) -> Result<db::assignments::SubmissionRow, ApiError> {
     let workspace = db::assignments::workspace_for(db, &user.id, &row.template_id)
         .await?
         .ok_or_else(|| ApiError::conflict("open the assignment before handing it in"))?;
@@ -107,7 +158,8 @@ pub async fn submit(
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let submission_id = uuid::Uuid::new_v4().simple().to_string();
+    // Ordered by time, so that the greatest id is the latest submission.
+    let submission_id = uuid::Uuid::now_v7().simple().to_string();
     let file = dir.join(format!("{}-{submission_id}.tar", user.id));
     let (files, bytes) = match keep(tar, &file, snapshots.max_bytes).await {
         Ok(counted) => counted,
@@ -125,23 +177,34 @@ pub async fn submit(
         id: submission_id,
         assignment_id: row.id.clone(),
         user_id: user.id.clone(),
-        submitted_at: now,
+        submitted_at: crate::clock::now_s(),
         late,
         files,
         bytes,
         archive,
+        collected,
     };
     if let Err(e) = db::assignments::insert_submission(db, &record).await {
         let _ = tokio::fs::remove_file(&file).await;
         return Err(e.into());
     }
-    tracing::info!(assignment = %row.id, user = %user.id, late, bytes, "submitted");
-    Ok(Submitted {
-        submitted_at: crate::clock::rfc3339(now * 1000),
-        late,
-        files,
-        bytes,
-    })
+    tracing::info!(assignment = %row.id, user = %user.id, late, collected, bytes, "submitted");
+    Ok(record)
+}
+
+/// `user`'s latest submission of an assignment, with its check when the student may see it.
+pub async fn mine(db: &Db, user: &User, id: &str) -> Result<Submitted, ApiError> {
+    let (row, _) = visible(db, user, id).await?;
+    let latest = db::assignments::latest_of(db, &row.id, &user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("you have handed nothing in"))?;
+    let check = match super::check_of(&row)? {
+        Some(check) if check.show_students => db::checks::find(db, &latest.id)
+            .await?
+            .map(checks::result_of),
+        _ => None,
+    };
+    Ok(submitted(&latest, check))
 }
 
 /// Writes the tar to `file` (at most `max` bytes) and counts its regular files and their bytes.
@@ -202,6 +265,7 @@ pub async fn states(db: &Db, user: &User, id: &str) -> Result<Vec<SubmissionStat
     let latest = db::assignments::latest_submissions(db, &row.id).await?;
     let started = db::assignments::started_by(db, &row.id).await?;
     let students = db::courses::students(db, &row.course_id).await?;
+    let mut results = db::checks::of_assignment(db, &row.id).await?;
     Ok(students
         .into_iter()
         .map(|(user_id, username, _)| {
@@ -217,6 +281,13 @@ pub async fn states(db: &Db, user: &User, id: &str) -> Result<Vec<SubmissionStat
                 late: submitted.map(|s| s.late),
                 files: submitted.map(|s| s.files),
                 bytes: submitted.map(|s| s.bytes),
+                collected: submitted.map(|s| s.collected),
+                check: submitted
+                    .and_then(|s| {
+                        let at = results.iter().position(|c| c.submission_id == s.id)?;
+                        Some(results.swap_remove(at))
+                    })
+                    .map(checks::result_of),
                 user_id,
                 username,
             }
@@ -281,31 +352,49 @@ pub async fn archive_all(
 fn join(parts: &[(String, PathBuf)]) -> std::io::Result<std::fs::File> {
     let mut builder = tar::Builder::new(tempfile::tempfile()?);
     for (name, path) in parts {
-        let mut archive = tar::Archive::new(std::fs::File::open(path)?);
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let inner = entry
-                .path()?
-                .to_string_lossy()
-                .trim_start_matches("./")
-                .to_string();
-            let mut header = entry.header().clone();
-            let path = if inner.is_empty() {
-                format!("{name}/")
-            } else {
-                format!("{name}/{inner}")
-            };
-            let link = entry.link_name()?.map(|l| l.into_owned());
-            match link {
-                Some(target) => builder.append_link(&mut header, &path, target)?,
-                None => builder.append_data(&mut header, &path, &mut entry)?,
-            }
-        }
+        append_under(&mut builder, path, name, |_| false)?;
     }
     let mut file = builder.into_inner()?;
     file.flush()?;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
     Ok(file)
+}
+
+/// Appends a snapshot's entries to `builder` under `prefix/`, but those whose path (relative to
+/// the snapshot's folder) `skip` says to leave out.
+pub(super) fn append_under<W: Write>(
+    builder: &mut tar::Builder<W>,
+    snapshot: &Path,
+    prefix: &str,
+    skip: impl Fn(&str) -> bool,
+) -> std::io::Result<()> {
+    let mut archive = tar::Archive::new(std::fs::File::open(snapshot)?);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let inner = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        if !inner.is_empty() && skip(&inner) {
+            continue;
+        }
+        let mut header = entry.header().clone();
+        let path = if inner.is_empty() {
+            format!("{prefix}/")
+        } else if entry.header().entry_type().is_dir() {
+            format!("{prefix}/{inner}/")
+        } else {
+            format!("{prefix}/{inner}")
+        };
+        let link = entry.link_name()?.map(|l| l.into_owned());
+        match link {
+            Some(target) => builder.append_link(&mut header, &path, target)?,
+            None => builder.append_data(&mut header, &path, &mut entry)?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -131,13 +131,18 @@ pub struct SubmissionRow {
     pub files: i64,
     pub bytes: i64,
     pub archive: String,
+    /// Taken by berth at the due time rather than handed in.
+    pub collected: bool,
 }
 
+const SUBMISSION_COLUMNS: &str =
+    "id, assignment_id, user_id, submitted_at, late, files, bytes, archive, collected";
+
 pub async fn insert_submission(db: &Db, s: &SubmissionRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO submissions (id, assignment_id, user_id, submitted_at, late, files, bytes, \
-         archive) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO submissions ({SUBMISSION_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
     .bind(&s.id)
     .bind(&s.assignment_id)
     .bind(&s.user_id)
@@ -146,26 +151,87 @@ pub async fn insert_submission(db: &Db, s: &SubmissionRow) -> Result<(), sqlx::E
     .bind(s.files)
     .bind(s.bytes)
     .bind(&s.archive)
+    .bind(s.collected)
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// Each student's latest submission of an assignment.
+/// Each student's latest submission of an assignment. Submission ids are UUIDv7 (ordered by
+/// time), so the greatest is the latest, even of two in one second.
 pub async fn latest_submissions(
     db: &Db,
     assignment_id: &str,
 ) -> Result<Vec<SubmissionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.id, s.assignment_id, s.user_id, s.submitted_at, s.late, s.files, s.bytes, \
-         s.archive FROM submissions s WHERE s.assignment_id = $1 AND s.submitted_at = \
-         (SELECT MAX(t.submitted_at) FROM submissions t \
+    sqlx::query_as(&format!(
+        "SELECT {SUBMISSION_COLUMNS} FROM submissions s WHERE s.assignment_id = $1 AND s.id = \
+         (SELECT MAX(t.id) FROM submissions t \
           WHERE t.assignment_id = s.assignment_id AND t.user_id = s.user_id) \
-         ORDER BY s.user_id, s.id",
-    )
+         ORDER BY s.user_id"
+    ))
     .bind(assignment_id)
     .fetch_all(db)
     .await
+}
+
+/// One student's latest submission of an assignment.
+pub async fn latest_of(
+    db: &Db,
+    assignment_id: &str,
+    user_id: &str,
+) -> Result<Option<SubmissionRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SUBMISSION_COLUMNS} FROM submissions \
+         WHERE assignment_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(assignment_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find_submission(db: &Db, id: &str) -> Result<Option<SubmissionRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Assignments due by `now` whose due-time snapshots were not taken yet.
+pub async fn due_uncollected(db: &Db, now: i64) -> Result<Vec<AssignmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM assignments \
+         WHERE due_at <= $1 AND collected_at IS NULL ORDER BY due_at"
+    ))
+    .bind(now)
+    .fetch_all(db)
+    .await
+}
+
+/// Records that an assignment's due-time snapshots were taken for the due time `due_at`; false
+/// when the due time moved meanwhile (or they were taken already).
+pub async fn mark_collected(db: &Db, id: &str, due_at: i64, at: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET collected_at = $3 \
+         WHERE id = $1 AND due_at = $2 AND collected_at IS NULL",
+    )
+    .bind(id)
+    .bind(due_at)
+    .bind(at)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Forgets the due-time snapshots were taken (the due time moved): they are taken again then.
+pub async fn reset_collected(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE assignments SET collected_at = NULL WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Every snapshot of an assignment (to remove their files with it).

@@ -5,6 +5,7 @@
 
 pub mod assignments;
 pub mod attendance;
+pub mod checks;
 pub mod containers;
 pub mod courses;
 pub mod hosts;

@@ -25,6 +25,7 @@ pub mod files;
 pub mod images;
 pub mod observe;
 pub mod policy;
+pub mod sandbox;
 pub mod tty;
 
 use crate::error::ApiError;

@@ -208,6 +208,45 @@ pub fn workspace_body(
     body
 }
 
+/// Marks a check's sandbox (its value is the submission's id). It has no owner: no user
+/// reaches it through the containers API, so the check's hidden files stay hidden.
+pub const LABEL_CHECK: &str = "berth.check";
+
+/// What a check's sandbox is made of.
+pub struct SandboxSpec<'a> {
+    pub submission_id: &'a str,
+    pub image: &'a str,
+    pub cmd: Vec<String>,
+    pub resources: Resources,
+    /// `uid:gid` it runs as.
+    pub user: &'a str,
+}
+
+/// A check's sandbox: the policy of any container, no network, no volume (its files are what
+/// berth unpacks into it), run as `user` in /workspace.
+pub fn sandbox_body(spec: &SandboxSpec, host_name: &str) -> ContainerCreateBody {
+    let container = ContainerSpec {
+        image: spec.image.to_string(),
+        cmd: Some(spec.cmd.clone()),
+        env: Some([("HOME".to_string(), "/workspace".to_string())].into()),
+        tty: None,
+        name: None,
+        memory_mb: None,
+        cpus: None,
+        pids_limit: None,
+        host: None,
+    };
+    let mut body = container_body("", &container, &spec.resources, host_name);
+    if let Some(labels) = body.labels.as_mut() {
+        labels.insert(LABEL_CHECK.to_string(), spec.submission_id.to_string());
+    }
+    body.working_dir = Some("/workspace".into());
+    body.user = Some(spec.user.to_string());
+    let host = body.host_config.get_or_insert_with(Default::default);
+    host.network_mode = Some("none".into());
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +314,34 @@ mod tests {
         assert!(serde_json::from_value::<ContainerSpec>(raw).is_err());
         let raw = serde_json::json!({"image": "x", "binds": ["/:/host"]});
         assert!(serde_json::from_value::<ContainerSpec>(raw).is_err());
+    }
+
+    #[test]
+    fn a_checks_sandbox_has_no_owner_no_network_and_no_volume() {
+        let resources = Resources {
+            memory_mb: 128,
+            cpus: 0.5,
+            pids: 64,
+        };
+        let spec = SandboxSpec {
+            submission_id: "s1",
+            image: "x",
+            cmd: vec!["sh".into(), "test.sh".into()],
+            resources,
+            user: "1000:1000",
+        };
+        let body = sandbox_body(&spec, "local");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert!(host.mounts.is_none() && host.binds.is_none());
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(host.memory, Some(128 << 20));
+        assert_eq!(host.pids_limit, Some(64));
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[LABEL_OWNER], "", "no user reaches a check's sandbox");
+        assert_eq!(labels[LABEL_CHECK], "s1");
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        assert_eq!(body.working_dir.as_deref(), Some("/workspace"));
     }
 
     #[test]

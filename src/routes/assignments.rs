@@ -3,8 +3,8 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::assignments::submissions::{self, Snapshots};
-use crate::assignments::{self, AssignmentPatch, NewAssignment, Reach};
+use crate::assignments::submissions;
+use crate::assignments::{self, AssignmentPatch, NewAssignment};
 use crate::error::ApiError;
 use crate::routes::download::tar_download;
 use crate::routes::extract::AuthUser;
@@ -51,23 +51,8 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    assignments::delete(&state.db, &snapshots(&state), &user.user, &id).await?;
+    assignments::delete(&state.db, &state.snapshots(), &user.user, &id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn reach(state: &AppState) -> Reach<'_> {
-    Reach {
-        workspaces: &state.workspaces,
-        registries: &state.registries,
-        containers: &state.containers,
-    }
-}
-
-fn snapshots(state: &AppState) -> Snapshots<'_> {
-    Snapshots {
-        data_dir: &state.settings.data_dir,
-        max_bytes: state.settings.workspaces.max_submission_mb << 20,
-    }
 }
 
 /// `POST /assignments/{id}/workspace`: where the caller, a student of the course, does it.
@@ -76,7 +61,7 @@ async fn workspace(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let found = assignments::open_workspace(&state.db, reach(&state), &user.user, &id).await?;
+    let found = assignments::open_workspace(&state.db, state.reach(), &user.user, &id).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -86,9 +71,18 @@ async fn submit(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshots = snapshots(&state);
-    let done = submissions::submit(&state.db, reach(&state), &snapshots, &user.user, &id).await?;
+    let snapshots = state.snapshots();
+    let done = submissions::submit(&state.db, state.reach(), &snapshots, &user.user, &id).await?;
     Ok(HttpResponse::Created().json(done))
+}
+
+/// `GET /assignments/{id}/submission`: the caller's latest submission.
+async fn mine(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(submissions::mine(&state.db, &user.user, &id).await?))
 }
 
 async fn states(
@@ -106,7 +100,7 @@ async fn archive_of(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, student) = path.into_inner();
-    let snapshots = snapshots(&state);
+    let snapshots = state.snapshots();
     let file = submissions::archive_of(&state.db, &snapshots, &user.user, &id, &student).await?;
     let file = tokio::fs::File::open(file)
         .await
@@ -123,7 +117,7 @@ async fn archive_all(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshots = snapshots(&state);
+    let snapshots = state.snapshots();
     let file = submissions::archive_all(&state.db, &snapshots, &user.user, &id).await?;
     let file = tokio::fs::File::from_std(file);
     Ok(tar_download(&id, tokio_util::io::ReaderStream::new(file)))
@@ -137,6 +131,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/assignments/{id}", web::delete().to(delete))
         .route("/assignments/{id}/workspace", web::post().to(workspace))
         .route("/assignments/{id}/submit", web::post().to(submit))
+        .route("/assignments/{id}/submission", web::get().to(mine))
         .route("/assignments/{id}/submissions", web::get().to(states))
         .route(
             "/assignments/{id}/submissions/archive",

@@ -6,6 +6,7 @@ mod assignments;
 mod attendance;
 mod browser;
 mod builds;
+mod checks;
 mod containers;
 mod exec;
 mod faults;

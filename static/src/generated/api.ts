@@ -300,7 +300,34 @@ export type WorkspaceOfAssignment = { workspace: string,
  */
 path: string, };
 
-export type Submitted = { submitted_at: string, late: boolean, 
+export type CheckResult = { 
+/**
+ * `queued` and `running` until it ends; `done` when it ran (however it ended), `failed`
+ * when berth could not run it (`error` says why).
+ */
+state: "queued" | "running" | "done" | "failed", code?: number, 
+/**
+ * Its command exited with 0 (and was not killed).
+ */
+passed?: boolean, duration_ms?: number, 
+/**
+ * The limit berth killed it at.
+ */
+killed?: "timeout" | "output" | "memory", 
+/**
+ * stdout and stderr as they came, at most `checks.output_kb`.
+ */
+output: string, error?: string, finished_at?: string, };
+
+export type Submitted = { 
+/**
+ * The submission's id (its sandbox, while its check runs, is `berth-check-<id>`).
+ */
+id: string, submitted_at: string, late: boolean, 
+/**
+ * Taken by berth at the due time (the student had started and not handed in).
+ */
+collected: boolean, 
 /**
  * Regular files in it.
  */
@@ -308,11 +335,19 @@ files: number,
 /**
  * Their bytes.
  */
-bytes: number, };
+bytes: number, 
+/**
+ * Its check: always to the teacher, to the student when the check says `show_students`.
+ */
+check?: CheckResult, };
 
 export type SubmissionState = { user_id: string, username: string, 
 /**
  * `missing` (never opened), `started` (opened, nothing handed in) or `submitted`.
  */
-state: "missing" | "started" | "submitted", submitted_at?: string, late?: boolean, files?: number, bytes?: number, };
+state: "missing" | "started" | "submitted", submitted_at?: string, late?: boolean, files?: number, bytes?: number, collected?: boolean, 
+/**
+ * The latest submission's check.
+ */
+check?: CheckResult, };
 
