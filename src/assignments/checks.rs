@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,30 @@ use crate::hosts::Hosts;
 use crate::templates;
 use crate::workspaces::files::UID;
 use crate::workspaces::run::{why_killed, Killed, Stopped};
+
+/// What is to run on each submission: `command`, beside the submission and the hidden `files`,
+/// which students never see.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub command: Vec<String>,
+    #[serde(default)]
+    #[ts(as = "Option<BTreeMap<String, String>>", optional)]
+    pub files: BTreeMap<String, String>,
+    /// Whether students see the check's result (always its pass or fail to the teacher).
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub show_students: bool,
+}
+
+/// The assignment's check, if it has one.
+pub fn check_of(row: &db::assignments::AssignmentRow) -> Result<Option<Check>, ApiError> {
+    row.checking
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| ApiError::internal(&e))
+}
 
 /// A check's result, as its teacher (and, when it says `show_students`, its student) sees it.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -174,7 +198,7 @@ impl Checks {
         let assignment = db::assignments::find(&self.db, &submission.assignment_id)
             .await?
             .ok_or_else(|| ApiError::not_found("the assignment is gone"))?;
-        let check = super::check_of(&assignment)?
+        let check = check_of(&assignment)?
             .ok_or_else(|| ApiError::not_found("the assignment has no check now"))?;
         let template = templates::find(&self.db, &assignment.template_id).await?;
         let workspace =
@@ -266,7 +290,7 @@ fn sandbox_files(snapshot: &Path, hidden: &BTreeMap<String, String>) -> std::io:
             h == path || h.starts_with(&format!("{path}/"))
         })
     };
-    super::submissions::append_under(&mut builder, snapshot, "workspace", taken)?;
+    super::tars::append_under(&mut builder, snapshot, "workspace", taken)?;
     for (path, text) in hidden {
         let path = path.trim_start_matches("./");
         let mut at = String::from("workspace");

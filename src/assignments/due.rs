@@ -46,7 +46,7 @@ async fn collect_due(
         let started = db::assignments::started_by(db, &row.id).await?;
         let handed_in = db::assignments::latest_submissions(db, &row.id).await?;
         let students = db::courses::students(db, &row.course_id).await?;
-        let check = super::check_of(&row)?;
+        let check = super::checks::check_of(&row)?;
         let mut collected = 0;
         for (student_id, username, _) in students {
             if !started.contains(&student_id) || handed_in.iter().any(|s| s.user_id == student_id) {

@@ -13,9 +13,12 @@ mod access;
 pub mod checks;
 pub mod due;
 pub mod submissions;
+mod tars;
 
 use access::visible;
 pub use access::Reach;
+use checks::check_of;
+pub use checks::Check;
 
 use std::collections::BTreeMap;
 
@@ -32,21 +35,6 @@ use crate::workspaces::{files, Access};
 /// The longest title, and the most starter text an assignment holds in all.
 const MAX_TITLE: usize = 200;
 const MAX_FILES_BYTES: usize = 4 << 20;
-
-/// What is to run on each submission: `command`, beside the submission and the hidden `files`,
-/// which students never see.
-#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
-#[serde(deny_unknown_fields)]
-pub struct Check {
-    pub command: Vec<String>,
-    #[serde(default)]
-    #[ts(as = "Option<BTreeMap<String, String>>", optional)]
-    pub files: BTreeMap<String, String>,
-    /// Whether students see the check's result (always its pass or fail to the teacher).
-    #[serde(default)]
-    #[ts(as = "Option<bool>", optional)]
-    pub show_students: bool,
-}
 
 /// A new assignment, as `POST /courses/{id}/assignments` takes it.
 #[derive(Debug, Deserialize, ts_rs::TS)]
@@ -113,11 +101,6 @@ fn view(row: db::assignments::AssignmentRow, teacher: bool) -> Result<Assignment
         accept_late: row.accept_late,
         folder: row.folder,
     })
-}
-
-/// The assignment's check, if it has one.
-fn check_of(row: &db::assignments::AssignmentRow) -> Result<Option<Check>, ApiError> {
-    row.checking.as_deref().map(from_json).transpose()
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {

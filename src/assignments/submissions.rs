@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::access::{visible, Reach};
 use super::checks::{self, CheckResult};
+use super::tars::append_under;
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
 use crate::users::User;
@@ -124,7 +125,7 @@ pub async fn submit(
         ));
     }
     let record = take(db, &reach, snapshots, user, &row, late, false).await?;
-    let check = super::check_of(&row)?;
+    let check = checks::check_of(&row)?;
     let queued = match &check {
         Some(_) => Some(reach.checks.queue(&record.id).await?),
         None => None,
@@ -198,7 +199,7 @@ pub async fn mine(db: &Db, user: &User, id: &str) -> Result<Submitted, ApiError>
     let latest = db::assignments::latest_of(db, &row.id, &user.id)
         .await?
         .ok_or_else(|| ApiError::not_found("you have handed nothing in"))?;
-    let check = match super::check_of(&row)? {
+    let check = match checks::check_of(&row)? {
         Some(check) if check.show_students => db::checks::find(db, &latest.id)
             .await?
             .map(checks::result_of),
@@ -358,43 +359,6 @@ fn join(parts: &[(String, PathBuf)]) -> std::io::Result<std::fs::File> {
     file.flush()?;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
     Ok(file)
-}
-
-/// Appends a snapshot's entries to `builder` under `prefix/`, but those whose path (relative to
-/// the snapshot's folder) `skip` says to leave out.
-pub(super) fn append_under<W: Write>(
-    builder: &mut tar::Builder<W>,
-    snapshot: &Path,
-    prefix: &str,
-    skip: impl Fn(&str) -> bool,
-) -> std::io::Result<()> {
-    let mut archive = tar::Archive::new(std::fs::File::open(snapshot)?);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let inner = entry
-            .path()?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .trim_end_matches('/')
-            .to_string();
-        if !inner.is_empty() && skip(&inner) {
-            continue;
-        }
-        let mut header = entry.header().clone();
-        let path = if inner.is_empty() {
-            format!("{prefix}/")
-        } else if entry.header().entry_type().is_dir() {
-            format!("{prefix}/{inner}/")
-        } else {
-            format!("{prefix}/{inner}")
-        };
-        let link = entry.link_name()?.map(|l| l.into_owned());
-        match link {
-            Some(target) => builder.append_link(&mut header, &path, target)?,
-            None => builder.append_data(&mut header, &path, &mut entry)?,
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
