@@ -65,6 +65,7 @@ fn generated() -> String {
         workspaces::WorkspaceView::decl(),
         workspaces::files::Entry::decl(),
         assignments::AssignmentView::decl(),
+        assignments::MyPart::decl(),
         assignments::NewAssignment::decl(),
         assignments::AssignmentPatch::decl(),
         assignments::Check::decl(),

@@ -73,6 +73,61 @@ pub struct AssignmentView {
     /// Where its files are in the workspace, relative to /workspace.
     pub folder: String,
     pub created_at: String,
+    /// The caller's own part in it, for a student of the course.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub mine: Option<MyPart>,
+}
+
+/// Where a student stands with an assignment.
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub struct MyPart {
+    /// `not_started`, `started` (opened), `submitted`, or `late` (the latest submission came
+    /// after the due time, or nothing came and the due time passed).
+    #[ts(type = "\"not_started\" | \"started\" | \"submitted\" | \"late\"")]
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub submitted_at: Option<String>,
+}
+
+/// `user`'s part in an assignment.
+async fn part_of(
+    db: &Db,
+    user: &User,
+    row: &db::assignments::AssignmentRow,
+) -> Result<MyPart, ApiError> {
+    let latest = db::assignments::latest_of(db, &row.id, &user.id).await?;
+    let overdue = row.due_at.is_some_and(|due| crate::clock::now_s() > due);
+    let state = match &latest {
+        Some(s) if s.late => "late",
+        Some(_) => "submitted",
+        None if overdue => "late",
+        None if db::assignments::has_started(db, &row.id, &user.id).await? => "started",
+        None => "not_started",
+    };
+    Ok(MyPart {
+        state,
+        submitted_at: latest.map(|s| crate::clock::rfc3339(s.submitted_at * 1000)),
+    })
+}
+
+/// The view of an assignment for `user`: with the check for its teacher, with their own part
+/// for a student.
+async fn view_for(
+    db: &Db,
+    user: &User,
+    row: db::assignments::AssignmentRow,
+    teacher: bool,
+) -> Result<AssignmentView, ApiError> {
+    let mine = if teacher {
+        None
+    } else {
+        Some(part_of(db, user, &row).await?)
+    };
+    let mut shown = view(row, teacher)?;
+    shown.mine = mine;
+    Ok(shown)
 }
 
 /// Where a student does an assignment.
@@ -100,6 +155,7 @@ fn view(row: db::assignments::AssignmentRow, teacher: bool) -> Result<Assignment
         instructions: row.instructions,
         accept_late: row.accept_late,
         folder: row.folder,
+        mine: None,
     })
 }
 
@@ -218,16 +274,16 @@ pub async fn of_course(
     course_id: &str,
 ) -> Result<Vec<AssignmentView>, ApiError> {
     let teacher = access::in_course(db, user, course_id).await?;
-    db::assignments::of_course(db, course_id)
-        .await?
-        .into_iter()
-        .map(|row| view(row, teacher))
-        .collect()
+    let mut shown = Vec::new();
+    for row in db::assignments::of_course(db, course_id).await? {
+        shown.push(view_for(db, user, row, teacher).await?);
+    }
+    Ok(shown)
 }
 
 pub async fn get(db: &Db, user: &User, id: &str) -> Result<AssignmentView, ApiError> {
     let (row, teacher) = visible(db, user, id).await?;
-    view(row, teacher)
+    view_for(db, user, row, teacher).await
 }
 
 /// What `PATCH /assignments/{id}` may change.

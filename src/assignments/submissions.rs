@@ -77,6 +77,10 @@ pub struct SubmissionState {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub check: Option<CheckResult>,
+    /// The workspace the student does it in (the teacher may read it), once they opened it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub workspace: Option<String>,
 }
 
 /// Where snapshots are kept.
@@ -267,9 +271,14 @@ pub async fn states(db: &Db, user: &User, id: &str) -> Result<Vec<SubmissionStat
     let started = db::assignments::started_by(db, &row.id).await?;
     let students = db::courses::students(db, &row.course_id).await?;
     let mut results = db::checks::of_assignment(db, &row.id).await?;
+    let mut workspaces = Vec::new();
+    for (user_id, _, _) in &students {
+        workspaces.push(db::assignments::workspace_for(db, user_id, &row.template_id).await?);
+    }
     Ok(students
         .into_iter()
-        .map(|(user_id, username, _)| {
+        .zip(workspaces)
+        .map(|((user_id, username, _), workspace)| {
             let submitted = latest.iter().find(|s| s.user_id == user_id);
             let state = match submitted {
                 Some(_) => "submitted",
@@ -289,6 +298,7 @@ pub async fn states(db: &Db, user: &User, id: &str) -> Result<Vec<SubmissionStat
                         Some(results.swap_remove(at))
                     })
                     .map(checks::result_of),
+                workspace,
                 user_id,
                 username,
             }

@@ -268,3 +268,15 @@ pub async fn started_by(db: &Db, assignment_id: &str) -> Result<Vec<String>, sql
         .fetch_all(db)
         .await
 }
+
+/// Whether a student opened an assignment.
+pub async fn has_started(db: &Db, assignment_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT started_at FROM assignment_starts WHERE assignment_id = $1 AND user_id = $2",
+    )
+    .bind(assignment_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}

@@ -41,6 +41,8 @@ const routes: Record<string, Route> = {
   workspaces: { page: async () => workspacesPage },
   templates: { page: async () => (await import("./pages/templates")).templatesPage },
   ide: { page: async () => (await import("./pages/ide")).idePage, arg: true },
+  assignment: { page: async () => (await import("./pages/assignment")).assignmentPage, arg: true },
+  review: { page: async () => (await import("./pages/review")).reviewPage, arg: true },
   images: { page: async () => imagesPage },
   registries: { page: async () => registriesPage },
   hosts: { page: async () => hostsPage },
@@ -103,7 +105,7 @@ async function render() {
   leave?.();
   leave = null;
   const app = document.getElementById("app")!;
-  const [, name, arg] = location.hash.split("/");
+  const [, name, arg, sub] = location.hash.split("/");
   if (!token.get()) {
     header(null);
     reconnected = null;
@@ -119,6 +121,7 @@ async function render() {
     const page = await route.page();
     await page(app, {
       arg: arg ?? "",
+      sub: sub ? decodeURIComponent(sub) : "",
       onLeave: (cleanup) => (leave = cleanup),
       onReconnect: (restart) => (reconnected = restart),
     });

@@ -4,6 +4,8 @@
 export type PageContext = {
   /** The part of the route after the page's name (`#/logs/<id>`), if any. */
   arg: string;
+  /** A further part of the route (`#/ide/<id>/<folder>`), decoded; empty when none. */
+  sub: string;
   /** Runs when the page is left: streams cancelled, timers stopped. */
   onLeave(cleanup: () => void): void;
   /** Replaces what happens when the WebSocket is back after a drop (by default, a page that

@@ -120,6 +120,39 @@ async fn a_teacher_makes_changes_and_deletes_a_template_in_chromium_and_a_studen
 }
 
 #[tokio::test]
+async fn a_teacher_hands_out_an_assignment_a_student_submits_it_and_the_check_passes_in_chromium() {
+    let server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("class-teacher", "teacher").await;
+    let student = server.account("class-student").await;
+    let said = browser_test(
+        "classroom.mjs",
+        &server,
+        &[
+            ("TEACHER", "class-teacher"),
+            ("STUDENT", "class-student"),
+            ("IMAGE", IMAGE),
+        ],
+    )
+    .await;
+    assert!(
+        said.contains("browser: an assignment handed out, done, checked, collected and read"),
+        "{said}"
+    );
+    // The server agrees: one submission, its check passed.
+    let courses = server.get("/courses", &teacher).await;
+    let course = courses[0]["id"].as_str().unwrap();
+    let assignments = server
+        .get(&format!("/courses/{course}/assignments"), &teacher)
+        .await;
+    let id = assignments[0]["id"].as_str().unwrap();
+    let states = server
+        .get(&format!("/assignments/{id}/submissions"), &teacher)
+        .await;
+    assert_eq!(states[0]["check"]["passed"], true, "{states}");
+    remove_the_one_workspace_of(&server, &student).await;
+}
+
+#[tokio::test]
 async fn a_teacher_makes_a_course_a_student_joins_it_and_is_removed_in_chromium() {
     let server = ServerProcess::start(&[]).await;
     let teacher = server.account_with_role("course-teacher", "teacher").await;

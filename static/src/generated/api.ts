@@ -262,7 +262,18 @@ due_at: string | null, accept_late: boolean, files: { [key in string]?: string }
 /**
  * Where its files are in the workspace, relative to /workspace.
  */
-folder: string, created_at: string, };
+folder: string, created_at: string, 
+/**
+ * The caller's own part in it, for a student of the course.
+ */
+mine?: MyPart, };
+
+export type MyPart = { 
+/**
+ * `not_started`, `started` (opened), `submitted`, or `late` (the latest submission came
+ * after the due time, or nothing came and the due time passed).
+ */
+state: "not_started" | "started" | "submitted" | "late", submitted_at?: string, };
 
 export type NewAssignment = { title: string, 
 /**
@@ -349,5 +360,9 @@ state: "missing" | "started" | "submitted", submitted_at?: string, late?: boolea
 /**
  * The latest submission's check.
  */
-check?: CheckResult, };
+check?: CheckResult, 
+/**
+ * The workspace the student does it in (the teacher may read it), once they opened it.
+ */
+workspace?: string, };
 

@@ -1,34 +1,48 @@
-// One course. Its teacher sees the join code, the students (and may remove one) and opens
-// attendance; a student sees the course and where to check in.
+// One course. A student sees its assignments with when they are due and where they stand, each
+// opening the IDE on it. Its teacher sees the join code, the assignments (each with its
+// submissions) and a form to hand one out, the students (and may remove one), and opens
+// attendance.
 
 import { api } from "../api";
+import { AssignmentForm } from "../components/assignment-form";
 import { confirmButton } from "../components/buttons";
+import { dueText } from "../components/ide/submit-panel";
 import { Problem } from "../components/problem";
 import { actionsCell, table } from "../components/table";
 import { el, go } from "../dom";
-import type { AttendanceView, CourseView, Student } from "../generated/api";
+import type { AssignmentView, AttendanceView, CourseView, Student, Template } from "../generated/api";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
 
-export async function coursePage(app: HTMLElement, { arg: id }: PageContext) {
+export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageContext) {
   const course = (await api<CourseView[]>("GET", "/courses")).find((c) => c.id === id);
   if (!course) throw new Error(t("noSuchCourse"));
   const problem = new Problem();
   const back = el("p", {}, el("a", { href: "#/courses" }, t("courses")));
+  const assignmentsPath = `/courses/${encodeURIComponent(id)}/assignments`;
   if (course.role !== "teacher") {
+    const assignments = await api<AssignmentView[]>("GET", assignmentsPath);
     const checkIn = el("p", {}, el("a", { href: "#/checkin" }, t("checkIn")));
-    app.replaceChildren(back, el("h1", {}, course.name), checkIn);
+    app.replaceChildren(back, el("h1", {}, course.name), problem.node, el("h2", {}, t("assignments")), studentAssignments(assignments), checkIn);
     return;
   }
   const students = el("div");
+  const assignments = el("div");
   const refresh = async () => {
     try {
-      const enrolled = await api<Student[]>("GET", `/courses/${encodeURIComponent(id)}/students`);
+      const [enrolled, handedOut] = await Promise.all([
+        api<Student[]>("GET", `/courses/${encodeURIComponent(id)}/students`),
+        api<AssignmentView[]>("GET", assignmentsPath),
+      ]);
       students.replaceChildren(studentTable(course, enrolled, problem, refresh));
+      assignments.replaceChildren(teacherAssignments(handedOut));
     } catch (error) {
       problem.show(error);
     }
   };
+  const templates = await api<Template[]>("GET", "/templates");
+  const form = new AssignmentForm(id, templates, problem, refresh);
+  onLeave(() => form.destroy());
   const attendance = el(
     "button",
     {
@@ -46,11 +60,43 @@ export async function coursePage(app: HTMLElement, { arg: id }: PageContext) {
     el("h1", {}, course.name),
     el("p", { className: "join-code" }, `${t("courseCode")}: `, el("strong", {}, course.join_code ?? "")),
     problem.node,
+    el("h2", {}, t("assignments")),
+    assignments,
+    el("details", { className: "hand-out" }, el("summary", {}, t("handOutNew")), form.node),
     el("h2", {}, t("students")),
     students,
     el("div", { className: "toolbar" }, attendance),
   );
   await refresh();
+}
+
+const STATES = { not_started: "notStarted", started: "started", submitted: "submitted", late: "late" } as const;
+
+function studentAssignments(assignments: AssignmentView[]) {
+  if (assignments.length === 0) return el("p", {}, t("noAssignmentsYet"));
+  const rows = assignments.map((assignment) => [
+    el("a", { href: `#/assignment/${encodeURIComponent(assignment.id)}` }, assignment.title),
+    dueText(assignment.due_at),
+    el("span", { className: `state ${assignment.mine?.state ?? ""}` }, t(STATES[assignment.mine?.state ?? "not_started"])),
+  ]);
+  return table(t("assignments"), [t("title"), t("due"), t("state")], rows);
+}
+
+function teacherAssignments(assignments: AssignmentView[]) {
+  if (assignments.length === 0) return el("p", {}, t("noAssignmentsYet"));
+  const rows = assignments.map((assignment) => [
+    assignment.title,
+    dueText(assignment.due_at),
+    assignment.check ? t("hasCheck") : t("noCheck"),
+    actionsCell(
+      el(
+        "a",
+        { href: `#/review/${encodeURIComponent(assignment.id)}`, "aria-label": t("submissionsOf", { title: assignment.title }) },
+        t("submissions"),
+      ),
+    ),
+  ]);
+  return table(t("assignments"), [t("title"), t("due"), t("check"), t("actions")], rows);
 }
 
 function studentTable(course: CourseView, students: Student[], problem: Problem, refresh: () => Promise<void>) {

@@ -8,7 +8,7 @@ import { actionButton, confirmButton } from "../components/buttons";
 import { field } from "../components/form";
 import { Problem } from "../components/problem";
 import { actionsCell, table } from "../components/table";
-import { TextEditor } from "../components/text-editor";
+import { FilesEditor } from "../components/files-editor";
 import { el } from "../dom";
 import type { ImageView, Template, TemplateSpec, User } from "../generated/api";
 import { t } from "../i18n";
@@ -106,12 +106,14 @@ class TemplateForm {
     el("option", { value: "bridge" }, t("bridgeNetwork")),
   );
   private readonly run = el("textarea", { id: "tpl-run", rows: 3, placeholder: ".py: python3 {file}\n.sh: sh {file}" });
-  /** Starter files: path to text. The one shown is in the editor until another is picked. */
-  private files = new Map<string, string>();
-  private shown: string | null = null;
-  private readonly filePicker = el("select", { id: "tpl-file" });
-  private readonly newFile = field("tpl-new-file", t("newStarterFile"), { placeholder: "main.py" });
-  private readonly editor = new TextEditor(t("starterText"));
+  private readonly files = new FilesEditor("tpl", {
+    files: t("starterFiles"),
+    newFile: t("newStarterFile"),
+    add: t("addFile"),
+    remove: t("removeStarterFile"),
+    text: t("starterText"),
+    none: t("noStarterFiles"),
+  });
 
   constructor(
     images: ImageView[],
@@ -119,9 +121,6 @@ class TemplateForm {
     private readonly saved: () => Promise<void>,
   ) {
     const names = el("datalist", { id: "tpl-images" }, ...images.flatMap((i) => i.tags).map((tag) => el("option", { value: tag })));
-    this.filePicker.addEventListener("change", () => this.show(this.filePicker.value || null));
-    const addFile = actionButton(t("addFile"), t("addFile"), () => this.addFile());
-    const removeFile = actionButton(t("removeStarterFile"), t("removeStarterFile"), () => this.removeFile());
     const cancel = actionButton(t("cancel"), t("cancel"), () => this.reset());
     this.node = el(
       "form",
@@ -146,11 +145,7 @@ class TemplateForm {
       ...this.idle.nodes,
       el("label", { htmlFor: "tpl-run" }, t("runCommands")),
       this.run,
-      el("label", { htmlFor: "tpl-file" }, t("starterFiles")),
-      el("div", { className: "file-row" }, this.filePicker, removeFile),
-      ...this.newFile.nodes,
-      el("div", { className: "buttons" }, addFile),
-      this.editor.holder,
+      ...this.files.nodes,
       el("div", { className: "buttons" }, el("button", { type: "submit" }, t("saveTemplate")), cancel),
     );
     this.reset();
@@ -169,8 +164,7 @@ class TemplateForm {
     this.idle.input.value = template.idle_timeout_s ? String(Math.round(template.idle_timeout_s / 60)) : "";
     this.network.value = template.network;
     this.run.value = formatRunCommands(template.run);
-    this.files = new Map(Object.entries(template.files).map(([path, text]) => [path, text ?? ""]));
-    this.listFiles(this.files.keys().next().value ?? null);
+    this.files.set(template.files);
     this.node.scrollIntoView();
     this.name.input.focus();
   }
@@ -184,50 +178,10 @@ class TemplateForm {
     }
     this.network.value = "none";
     this.run.value = "";
-    this.files = new Map();
-    this.listFiles(null);
-  }
-
-  private keepShown() {
-    if (this.shown !== null) this.files.set(this.shown, this.editor.text());
-  }
-
-  private show(path: string | null) {
-    this.keepShown();
-    this.shown = path;
-    this.editor.set(path ?? "", path === null ? "" : (this.files.get(path) ?? ""));
-    this.editor.holder.hidden = path === null;
-  }
-
-  private listFiles(selected: string | null) {
-    this.shown = null;
-    const paths = [...this.files.keys()].sort();
-    this.filePicker.replaceChildren(
-      ...(paths.length ? paths : [""]).map((path) =>
-        el("option", { value: path, selected: path === selected }, path || t("noStarterFiles")),
-      ),
-    );
-    this.show(selected);
-  }
-
-  private addFile() {
-    const path = this.newFile.input.value.trim();
-    if (!path) return;
-    this.keepShown();
-    if (!this.files.has(path)) this.files.set(path, "");
-    this.newFile.input.value = "";
-    this.listFiles(path);
-  }
-
-  private removeFile() {
-    if (this.shown === null) return;
-    this.files.delete(this.shown);
-    this.shown = null;
-    this.listFiles(this.files.keys().next().value ?? null);
+    this.files.set({});
   }
 
   private async save() {
-    this.keepShown();
     const parsed = parseRunCommands(this.run.value);
     if ("bad" in parsed) return this.problem.show(new Error(t("badRunLine", { line: parsed.bad })));
     const number = (input: HTMLInputElement) => (input.value ? Number(input.value) : null);
@@ -242,7 +196,7 @@ class TemplateForm {
       network: this.network.value,
       idle_timeout_s: minutes === null ? null : minutes * 60,
       run: parsed.run,
-      files: Object.fromEntries(this.files),
+      files: this.files.value(),
     };
     const editing = this.editing;
     const done = await this.problem.guard(() =>
@@ -257,6 +211,6 @@ class TemplateForm {
   }
 
   destroy() {
-    this.editor.destroy();
+    this.files.destroy();
   }
 }

@@ -19,19 +19,24 @@ export class FileEditor {
   readonly holder = el("div", { className: "editor", role: "region", "aria-label": t("editor") });
   private readonly view: EditorView;
 
-  /** `changed` is told when a file is opened or closed. */
+  /** `changed` is told when a file is opened or closed. A `readOnly` editor shows files
+   * (someone else's workspace) and saves nothing. */
   constructor(
     private readonly files: WorkspaceFiles,
     private readonly problem: Problem,
     private readonly changed: () => void,
+    private readonly readOnly = false,
   ) {
     this.view = new EditorView({ parent: this.holder, extensions: this.extensions("") });
     this.saveButton.addEventListener("click", () => this.save());
+    this.saveButton.hidden = readOnly;
   }
 
   private extensions(path: string) {
     return [
       basicSetup,
+      EditorState.readOnly.of(this.readOnly),
+      EditorView.editable.of(!this.readOnly),
       keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (this.save(), true) }]),
       EditorView.updateListener.of((update) => update.docChanged && this.markDirty()),
       EditorView.contentAttributes.of({ "aria-label": t("editor") }),
@@ -46,7 +51,7 @@ export class FileEditor {
   }
 
   async save() {
-    if (!this.openPath) return;
+    if (!this.openPath || this.readOnly) return;
     const text = this.view.state.doc.toString();
     try {
       await this.files.write(this.openPath, text);
@@ -63,7 +68,7 @@ export class FileEditor {
       this.openPath = path;
       this.savedText = text;
       this.view.setState(EditorState.create({ doc: text, extensions: this.extensions(path) }));
-      this.saveButton.disabled = false;
+      this.saveButton.disabled = this.readOnly;
       this.markDirty();
       this.changed();
       this.view.focus();

@@ -10,7 +10,7 @@ import type { WorkspaceFiles } from "./files";
 
 export class FileTree {
   /** The folder shown, relative to /workspace. */
-  private dir = "";
+  private dir: string;
   readonly tree = el("ul", { className: "tree", "aria-label": t("files") });
   readonly newFile: HTMLFormElement;
 
@@ -18,7 +18,11 @@ export class FileTree {
     private readonly files: WorkspaceFiles,
     private readonly editor: FileEditor,
     private readonly problem: Problem,
+    /** The folder it opens on (an assignment's), and whether files may change. */
+    start = "",
+    private readonly readOnly = false,
   ) {
+    this.dir = start;
     const fileName = el("input", { id: "file-name" });
     this.newFile = el(
       "form",
@@ -42,6 +46,7 @@ export class FileTree {
       fileName,
       el("button", { type: "submit" }, t("newFile")),
     );
+    this.newFile.hidden = readOnly;
   }
 
   private pathOf(name: string) {
@@ -65,7 +70,7 @@ export class FileTree {
         return el(
           "li",
           {},
-          this.actions(path, entry.name),
+          ...(this.readOnly ? [] : [this.actions(path, entry.name)]),
           el("button", { type: "button", className: "link", onclick: open }, label),
         );
       });

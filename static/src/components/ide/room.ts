@@ -1,0 +1,114 @@
+// The IDE as a room of its own: the whole window below the header, the file tree, the editor,
+// the output and a terminal in panes a person resizes by dragging (or with the arrow keys on a
+// separator), and, for an assignment, its instructions and Submit beside them. Someone else's
+// workspace (a teacher looking at a student's) opens read-only: no saving, running or shell.
+
+import { el } from "../../dom";
+import { t } from "../../i18n";
+import type { Template, WorkspaceView as Workspace } from "../../generated/api";
+import type { PageContext } from "../../page";
+import type { Problem } from "../problem";
+import { splitter } from "../splitter";
+import { FileEditor } from "./editor";
+import { FileTree } from "./file-tree";
+import { WorkspaceFiles } from "./files";
+import { RunPanel } from "./run-panel";
+import { ShellPanel } from "./shell-panel";
+
+/** A pane beside the editor (an assignment's), given the editor so it can save first. */
+export type SidePane = { node: HTMLElement; leave(): void };
+
+export type RoomOptions = {
+  workspace: Workspace;
+  template: Template | undefined;
+  problem: Problem;
+  /** The folder the tree opens on. */
+  folder?: string;
+  readOnly: boolean;
+  back: { href: string; text: string };
+  side?: (editor: FileEditor) => SidePane;
+};
+
+/** A template's limits in a few words, as the IDE shows them. */
+function limitsOf(template: Template | undefined): string {
+  if (!template) return "";
+  const parts = [];
+  if (template.memory_mb) parts.push(`${template.memory_mb} MiB`);
+  if (template.cpus) parts.push(`${template.cpus} CPU`);
+  parts.push(template.network === "bridge" ? t("withNetwork") : t("noNetwork"));
+  if (template.idle_timeout_s) parts.push(t("stopsIdle", { min: Math.round(template.idle_timeout_s / 60) }));
+  return parts.join(" · ");
+}
+
+export async function openRoom(app: HTMLElement, options: RoomOptions, { onLeave, onReconnect }: PageContext) {
+  const { workspace, template, problem, readOnly } = options;
+  const files = new WorkspaceFiles(workspace.id);
+  const editor: FileEditor = new FileEditor(files, problem, () => run?.update(), readOnly);
+  const run = readOnly ? null : new RunPanel(workspace.id, editor);
+  const tree = new FileTree(files, editor, problem, options.folder ?? "", readOnly);
+  const shell = readOnly ? null : new ShellPanel(workspace.id);
+  onReconnect(() => shell?.restart());
+  const side = options.side?.(editor);
+
+  const grid = el("div", { className: `room-grid${side ? " with-side" : ""}` });
+  const treePane = el("nav", { className: "room-tree", "aria-label": t("files") }, tree.tree, tree.newFile);
+  const editorPane = el(
+    "section",
+    { className: "room-editor" },
+    el("div", { className: "toolbar" }, editor.title, editor.saveButton, ...(run ? [run.runButton, run.stopButton] : [])),
+    editor.holder,
+  );
+  const outputPane = el("section", { className: "room-output" }, ...(run ? [run.output] : [el("p", {}, t("readOnlyWorkspace"))]));
+  const terminalPane = el(
+    "section",
+    { className: "room-terminal" },
+    ...(shell ? [el("div", { className: "toolbar" }, shell.button), shell.holder] : []),
+  );
+  const bottom = el("div", { className: "room-bottom" }, outputPane);
+  if (shell) {
+    bottom.append(
+      splitter({ grid: bottom, variable: "--terminal", orientation: "vertical", label: t("resizeTerminal"), pane: terminalPane, after: true }),
+      terminalPane,
+    );
+  }
+  const main = el("div", { className: "room-main" });
+  // Read-only, the bottom pane only says so.
+  if (readOnly) main.style.setProperty("--bottom", "3.5rem");
+  main.append(
+    editorPane,
+    splitter({ grid: main, variable: "--bottom", orientation: "horizontal", label: t("resizeOutput"), pane: bottom, after: true }),
+    bottom,
+  );
+  grid.append(treePane, splitter({ grid, variable: "--tree", orientation: "vertical", label: t("resizeFiles"), pane: treePane }), main);
+  if (side) {
+    grid.append(
+      splitter({ grid, variable: "--side", orientation: "vertical", label: t("resizeInstructions"), pane: side.node, after: true }),
+      side.node,
+    );
+  }
+  app.replaceChildren(
+    el(
+      "div",
+      { className: "room" },
+      el(
+        "div",
+        { className: "room-bar" },
+        el("a", { href: options.back.href }, options.back.text),
+        el("h1", {}, t("editorOf", { name: workspace.name })),
+        el("span", { className: "limits" }, `${template?.name ?? ""} — ${limitsOf(template)}`),
+        readOnly ? el("strong", { className: "badge" }, t("readOnly")) : "",
+      ),
+      problem.node,
+      grid,
+    ),
+  );
+  document.body.classList.add("in-room");
+  await tree.list();
+  onLeave(() => {
+    document.body.classList.remove("in-room");
+    run?.stop();
+    shell?.close();
+    side?.leave();
+    editor.destroy();
+  });
+}
