@@ -2,9 +2,11 @@
 //! docs/benchmarks.md. Run with `scripts/bench.sh` (it prepares the engine and the test image).
 //!
 //! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
-//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES. BENCH_ONLY=ui runs
-//! only the browser section and prints it.
+//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES, BENCH_CLASS.
+//! BENCH_ONLY=ui (or =class) runs only the browser (or the class hands in) section and prints it.
 
+#[path = "session/classroom.rs"]
+mod classroom;
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
@@ -46,6 +48,11 @@ async fn main() {
     let load_mib = env_or("BENCH_LOAD_MIB", 500);
     let runs = env_or("BENCH_RUNS", 200);
     let files = env_or("BENCH_FILES", 1000);
+    let class = env_or("BENCH_CLASS", 30);
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("class") {
+        println!("{}", classroom::class_submissions(class).await);
+        return;
+    }
 
     let server = ServerProcess::start(&[]).await;
     let token = server.account("bench").await;
@@ -74,6 +81,7 @@ async fn main() {
     drop(server);
     report.push(attendance_rush(students).await);
     report.push(image_load(load_mib).await);
+    report.push(classroom::class_submissions(class).await);
     let defaults = cat_mib == 256
         && echo_samples == 2000
         && sessions == 10_000
@@ -81,7 +89,8 @@ async fn main() {
         && students == 500
         && load_mib == 500
         && runs == 200
-        && files == 1000;
+        && files == 1000
+        && class == 30;
     write_report(&report, defaults);
 }
 
