@@ -56,6 +56,7 @@ fn generated() -> String {
         courses::CourseView::decl(),
         courses::Student::decl(),
         attendance::AttendanceView::decl(),
+        attendance::SessionRecord::decl(),
         attendance::CheckedIn::decl(),
         attendance::RosterEntry::decl(),
         routes::attendance::Roster::decl(),

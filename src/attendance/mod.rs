@@ -304,3 +304,39 @@ pub async fn roster(
         .collect();
     Ok((session, entries))
 }
+
+/// One past (or open) attendance session of a course, with who was there and who was not.
+#[derive(Serialize, ts_rs::TS)]
+pub struct SessionRecord {
+    pub attendance: AttendanceView,
+    pub present: usize,
+    pub enrolled: usize,
+    /// The usernames of the enrolled students who did not check in.
+    pub absent: Vec<String>,
+}
+
+/// Every attendance session of a course `user` teaches, the latest first; each counted
+/// against the students enrolled now.
+pub async fn history(
+    db: &Db,
+    user: &User,
+    course_id: &str,
+) -> Result<Vec<SessionRecord>, ApiError> {
+    let course = courses::taught(db, user, course_id).await?;
+    let mut records = Vec::new();
+    for session in db::attendance::of_course(db, &course.id).await? {
+        let roster = db::attendance::roster(db, &session.id, &course.id).await?;
+        let absent: Vec<String> = roster
+            .iter()
+            .filter(|(_, _, at)| at.is_none())
+            .map(|(_, name, _)| name.clone())
+            .collect();
+        records.push(SessionRecord {
+            attendance: view(&session),
+            present: roster.len() - absent.len(),
+            enrolled: roster.len(),
+            absent,
+        });
+    }
+    Ok(records)
+}

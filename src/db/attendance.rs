@@ -142,3 +142,14 @@ pub async fn roster(
     .fetch_all(db)
     .await
 }
+
+/// A course's attendance sessions, the latest first.
+pub async fn of_course(db: &Db, course_id: &str) -> Result<Vec<AttendanceRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, course_id, secret, period_s, opens_at, closes_at FROM attendance_sessions \
+         WHERE course_id = $1 ORDER BY opens_at DESC, id",
+    )
+    .bind(course_id)
+    .fetch_all(db)
+    .await
+}

@@ -42,6 +42,15 @@ async fn open_now(
     Ok(HttpResponse::Ok().json(crate::attendance::view(&session)))
 }
 
+/// `GET /courses/{id}/attendance/history`: every session of the course, for its teacher.
+async fn history(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    course: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(crate::attendance::history(&state.db, &user.user, &course).await?))
+}
+
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -131,6 +140,7 @@ async fn roster(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/courses/{id}/attendance", web::post().to(open))
         .route("/courses/{id}/attendance", web::get().to(open_now))
+        .route("/courses/{id}/attendance/history", web::get().to(history))
         .route("/attendance/{id}", web::get().to(get))
         .route("/attendance/{id}/close", web::post().to(close))
         .route("/attendance/{id}/checkin", web::post().to(check_in))

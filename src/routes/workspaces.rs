@@ -45,6 +45,15 @@ async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(state.workspaces.list(&user.user).await?))
 }
 
+/// `GET /courses/{id}/workspaces`: the workspaces of a course's students, for its teacher.
+async fn of_course(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    course: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.workspaces.of_course(&user.user, &course).await?))
+}
+
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -270,6 +279,7 @@ async fn archive_in(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces", web::post().to(create))
         .route("/workspaces", web::get().to(list))
+        .route("/courses/{id}/workspaces", web::get().to(of_course))
         .route("/workspaces/{id}", web::get().to(get))
         .route("/workspaces/{id}", web::delete().to(delete))
         .route("/workspaces/{id}/start", web::post().to(start))

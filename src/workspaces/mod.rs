@@ -253,6 +253,20 @@ impl Workspaces {
         Ok(futures_util::future::join_all(rows.iter().map(|row| self.view_of(row))).await)
     }
 
+    /// The workspaces of a course's students, for its teacher (who may read them).
+    pub async fn of_course(
+        &self,
+        user: &User,
+        course_id: &str,
+    ) -> Result<Vec<WorkspaceView>, ApiError> {
+        let course = crate::courses::taught(&self.db, user, course_id).await?;
+        let mut rows = Vec::new();
+        for (student_id, _, _) in db::courses::students(&self.db, &course.id).await? {
+            rows.extend(db::workspaces::list(&self.db, Some(&student_id)).await?);
+        }
+        Ok(futures_util::future::join_all(rows.iter().map(|row| self.view_of(row))).await)
+    }
+
     /// A workspace the user may use as `access` asks. Another's workspace is reported as
     /// missing, unless the user teaches its owner, who may read it (and is told so when they
     /// try more).

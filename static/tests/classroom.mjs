@@ -92,7 +92,10 @@ await run(browser, SHOTS, { teacher, student }, async () => {
   const after = (await tree.boundingBox()).width;
   if (!(after > before + 60)) throw new Error(`the files pane did not grow: ${before} -> ${after}`);
 
-  // The teacher sees the submission, downloads it, and reads the student's workspace.
+  // The teacher's course page lists the student's workspace; then the submission is seen,
+  // downloaded, and the workspace read.
+  await teacher.reload();
+  await teacher.getByRole("table", { name: "Students" }).getByRole("link", { name: `Shell class assignments of ${STUDENT}` }).waitFor();
   await teacher.getByRole("link", { name: "Submissions of The answer" }).click();
   const submissions = teacher.getByRole("table", { name: "Submissions" });
   await submissions.getByRole("row").filter({ hasText: STUDENT }).filter({ hasText: "submitted" }).filter({ hasText: "Check passed" }).waitFor();

@@ -472,3 +472,74 @@ async fn a_student_finds_the_open_attendance_session_of_their_course() {
     .await;
     assert_eq!(app.get(&path, Some(&students[0].token)).await.status(), 404);
 }
+
+#[tokio::test]
+async fn a_courses_attendance_history_says_who_was_there_each_time() {
+    let app = spawn_app().await;
+    let (teacher, course, students) = course_with_students(&app, 2).await;
+    let history = format!("/api/v1/courses/{course}/attendance/history");
+    let empty: Value = app
+        .get(&history, Some(&teacher.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty, json!([]));
+
+    // Monday: both come. Tuesday: only the first.
+    let mut sessions = Vec::new();
+    for present in [2, 1] {
+        let attendance = open_attendance(&app, &teacher, &course, 5).await;
+        let mut screen = app.ws(&teacher.token).await;
+        watch(&mut screen, 1, &attendance).await;
+        let code = screen.expect("attendance.code", 1).await["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for student in &students[..present] {
+            assert_eq!(
+                check_in(&app, student, &attendance, &code).await.status(),
+                200
+            );
+        }
+        let closed = app
+            .post(
+                &format!("/api/v1/attendance/{attendance}/close"),
+                Some(&teacher.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(closed.status(), 200);
+        sessions.push(attendance);
+        // Opened at different milliseconds, so that the order is the opening order.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let seen: Value = app
+        .get(&history, Some(&teacher.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seen = seen.as_array().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[0]["attendance"]["id"],
+        sessions[1].as_str(),
+        "latest first"
+    );
+    assert_eq!(seen[0]["attendance"]["open"], false);
+    assert_eq!(
+        (&seen[0]["present"], &seen[0]["enrolled"]),
+        (&json!(1), &json!(2))
+    );
+    assert_eq!(seen[0]["absent"], json!([students[1].username]));
+    assert_eq!(seen[1]["present"], 2);
+    assert_eq!(seen[1]["absent"], json!([]));
+
+    // Its students and other teachers see none of it.
+    let other = app.new_user_with_role(Role::Teacher).await;
+    for user in [&students[0], &other] {
+        assert_eq!(app.get(&history, Some(&user.token)).await.status(), 403);
+    }
+}

@@ -242,6 +242,30 @@ async fn a_workspace_is_its_owners_alone_and_a_teacher_may_only_read_it() {
     let (status, bytes) = get_file(&app, &teacher, &id, "hello.sh").await;
     assert_eq!(status, 200);
     assert_eq!(bytes, b"echo hello from the template\n");
+    // The course page lists its students' workspaces (not the stranger's) to its teacher alone.
+    let second = workspace(&app, &stranger, &made).await;
+    let of_course = format!(
+        "/api/v1/courses/{}/workspaces",
+        course["id"].as_str().unwrap()
+    );
+    let listed: Value = app
+        .get(&of_course, Some(&teacher.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id.as_str()], "{listed}");
+    assert_eq!(listed[0]["owner"], student.id.as_str());
+    assert_eq!(
+        app.get(&of_course, Some(&student.token)).await.status(),
+        403
+    );
     assert_eq!(
         names(&list_dir(&app, &teacher, &id, "").await),
         ["hello.sh"]
@@ -257,7 +281,6 @@ async fn a_workspace_is_its_owners_alone_and_a_teacher_may_only_read_it() {
     assert_eq!(ws.expect("error", 1).await["code"], "forbidden");
 
     // Deleting it removes its container and its volume; so does deleting the account.
-    let second = workspace(&app, &stranger, &made).await;
     assert_eq!(
         app.delete("/api/v1/me", Some(&stranger.token))
             .await

@@ -180,6 +180,12 @@ export type Student = { id: string, username: string, joined_at: string, };
 
 export type AttendanceView = { id: string, course_id: string, opens_at: string, closes_at: string, period_s: number, open: boolean, };
 
+export type SessionRecord = { attendance: AttendanceView, present: number, enrolled: number, 
+/**
+ * The usernames of the enrolled students who did not check in.
+ */
+absent: Array<string>, };
+
 export type CheckedIn = { attendance: string, at: string, 
 /**
  * False when the student had already checked in (the first time is kept).

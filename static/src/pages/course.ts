@@ -3,14 +3,22 @@
 // submissions) and a form to hand one out, the students (and may remove one), and opens
 // attendance.
 
-import { api } from "../api";
+import { api, download } from "../api";
 import { AssignmentForm } from "../components/assignment-form";
-import { confirmButton } from "../components/buttons";
+import { actionButton, confirmButton } from "../components/buttons";
 import { dueText } from "../components/ide/submit-panel";
 import { Problem } from "../components/problem";
 import { actionsCell, table } from "../components/table";
 import { el, go } from "../dom";
-import type { AssignmentView, AttendanceView, CourseView, Student, Template } from "../generated/api";
+import type {
+  AssignmentView,
+  AttendanceView,
+  CourseView,
+  SessionRecord,
+  Student,
+  Template,
+  WorkspaceView,
+} from "../generated/api";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
 
@@ -28,14 +36,19 @@ export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageCon
   }
   const students = el("div");
   const assignments = el("div");
+  const attendanceHistory = el("div");
+  const coursePath = `/courses/${encodeURIComponent(id)}`;
   const refresh = async () => {
     try {
-      const [enrolled, handedOut] = await Promise.all([
-        api<Student[]>("GET", `/courses/${encodeURIComponent(id)}/students`),
+      const [enrolled, handedOut, workspaces, sessions] = await Promise.all([
+        api<Student[]>("GET", `${coursePath}/students`),
         api<AssignmentView[]>("GET", assignmentsPath),
+        api<WorkspaceView[]>("GET", `${coursePath}/workspaces`),
+        api<SessionRecord[]>("GET", `${coursePath}/attendance/history`),
       ]);
-      students.replaceChildren(studentTable(course, enrolled, problem, refresh));
+      students.replaceChildren(studentTable(course, enrolled, workspaces, problem, refresh));
       assignments.replaceChildren(teacherAssignments(handedOut));
+      attendanceHistory.replaceChildren(attendanceTable(sessions, problem));
     } catch (error) {
       problem.show(error);
     }
@@ -65,7 +78,9 @@ export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageCon
     el("details", { className: "hand-out" }, el("summary", {}, t("handOutNew")), form.node),
     el("h2", {}, t("students")),
     students,
+    el("h2", {}, t("attendance")),
     el("div", { className: "toolbar" }, attendance),
+    attendanceHistory,
   );
   await refresh();
 }
@@ -99,11 +114,31 @@ function teacherAssignments(assignments: AssignmentView[]) {
   return table(t("assignments"), [t("title"), t("due"), t("check"), t("actions")], rows);
 }
 
-function studentTable(course: CourseView, students: Student[], problem: Problem, refresh: () => Promise<void>) {
+function studentTable(
+  course: CourseView,
+  students: Student[],
+  workspaces: WorkspaceView[],
+  problem: Problem,
+  refresh: () => Promise<void>,
+) {
   if (students.length === 0) return el("p", {}, t("noStudentsYet"));
   const rows = students.map((student) => [
     student.username,
     new Date(student.joined_at).toLocaleDateString(),
+    // Their workspaces, each opened read-only.
+    el(
+      "span",
+      { className: "links" },
+      ...workspaces
+        .filter((workspace) => workspace.owner === student.id)
+        .map((workspace) =>
+          el(
+            "a",
+            { href: `#/ide/${encodeURIComponent(workspace.id)}`, "aria-label": t("workspaceNamedOf", { workspace: workspace.name, name: student.username }) },
+            workspace.name,
+          ),
+        ),
+    ),
     actionsCell(
       confirmButton(
         `${t("remove")} ${student.username}`,
@@ -117,5 +152,26 @@ function studentTable(course: CourseView, students: Student[], problem: Problem,
       ),
     ),
   ]);
-  return table(t("students"), [t("username"), t("joined"), t("actions")], rows);
+  return table(t("students"), [t("username"), t("joined"), t("workspaces"), t("actions")], rows);
+}
+
+/** Every attendance session of the course: who was there, who was not, and its CSV. */
+function attendanceTable(sessions: SessionRecord[], problem: Problem) {
+  if (sessions.length === 0) return el("p", {}, t("noAttendanceYet"));
+  const rows = sessions.map(({ attendance, present, enrolled, absent }) => {
+    const when = new Date(attendance.opens_at).toLocaleString();
+    return [
+      attendance.open ? `${when} (${t("openNow")})` : when,
+      t("presentOf", { present, enrolled }),
+      absent.length ? absent.join(", ") : "–",
+      actionsCell(
+        actionButton(t("rosterCsvOf", { when }), "CSV", () =>
+          problem.guard(() =>
+            download(`/attendance/${encodeURIComponent(attendance.id)}/roster?format=csv`, `attendance-${attendance.opens_at.slice(0, 10)}.csv`),
+          ),
+        ),
+      ),
+    ];
+  });
+  return table(t("attendanceHistory"), [t("opened"), t("present"), t("absent"), t("actions")], rows);
 }
