@@ -4,9 +4,8 @@
 // attendance.
 
 import { api, download } from "../api";
-import { AssignmentForm } from "../components/assignment-form";
 import { actionButton, confirmButton } from "../components/buttons";
-import { dueText } from "../components/ide/submit-panel";
+import { dueText } from "../components/assignment-words";
 import { Problem } from "../components/problem";
 import { actionsCell, table } from "../components/table";
 import { el, go } from "../dom";
@@ -53,7 +52,11 @@ export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageCon
       problem.show(error);
     }
   };
-  const templates = await api<Template[]>("GET", "/templates");
+  // The form's editors (CodeMirror) load with it, for teachers only.
+  const [templates, { AssignmentForm }] = await Promise.all([
+    api<Template[]>("GET", "/templates"),
+    import("../components/assignment-form"),
+  ]);
   const form = new AssignmentForm(id, templates, problem, refresh);
   onLeave(() => form.destroy());
   const attendance = el(

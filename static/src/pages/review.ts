@@ -4,7 +4,7 @@
 
 import { api, download } from "../api";
 import { actionButton } from "../components/buttons";
-import { checkText, dueText } from "../components/ide/submit-panel";
+import { checkText, dueText } from "../components/assignment-words";
 import { Problem } from "../components/problem";
 import { actionsCell, table } from "../components/table";
 import { el } from "../dom";

@@ -3,8 +3,9 @@
 
 import { api, ApiFailure } from "../../api";
 import { el } from "../../dom";
-import type { AssignmentView, CheckResult, Submitted } from "../../generated/api";
+import type { AssignmentView, Submitted } from "../../generated/api";
 import { t } from "../../i18n";
+import { checkText, dueText } from "../assignment-words";
 import { markdown } from "../markdown";
 import type { Problem } from "../problem";
 import type { FileEditor } from "./editor";
@@ -12,19 +13,6 @@ import type { SidePane } from "./room";
 
 /** How often a check still queued or running is asked about. */
 const FOLLOW_MS = 1000;
-
-export function dueText(due: string | null): string {
-  return due ? t("dueAt", { when: new Date(due).toLocaleString() }) : t("noDueDate");
-}
-
-/** A check's result in words. */
-export function checkText(check: CheckResult): string {
-  if (check.state === "queued" || check.state === "running") return t("checking");
-  if (check.state === "failed") return t("checkCouldNotRun", { why: check.error ?? "" });
-  if (check.passed) return t("checkPassed", { ms: check.duration_ms ?? 0 });
-  if (check.killed) return t("checkKilled", { why: check.killed });
-  return t("checkFailed", { code: check.code ?? "?" });
-}
 
 export function submitPanel(assignment: AssignmentView, editor: FileEditor, problem: Problem): SidePane {
   const id = encodeURIComponent(assignment.id);
