@@ -5,8 +5,8 @@
 //! in /workspace, and is removed when the command ends or is killed at `checks.time_limit_s`
 //! or `checks.output_kb`.
 //!
-//! A check is recorded as queued before it runs, so that checks a stopped berth did not finish
-//! run when it starts again. At most `checks.concurrency` run at once; the rest wait.
+//! A check is recorded as queued with its submission, so that checks a stopped berth did not
+//! finish run when it starts again. At most `checks.concurrency` run at once; the rest wait.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,15 +127,15 @@ impl Checks {
         }
     }
 
-    /// Queues the check of a submission: recorded first, then run when a slot is free.
-    pub async fn queue(self: &Arc<Self>, submission_id: &str) -> Result<CheckResult, ApiError> {
-        db::checks::queue(&self.db, submission_id).await?;
+    /// Runs the check of a submission recorded as queued, when a slot is free; its result as
+    /// it stands now.
+    pub fn run_soon(self: &Arc<Self>, submission_id: &str) -> CheckResult {
         self.spawn(submission_id.to_string());
-        Ok(result_of(CheckRow {
+        result_of(CheckRow {
             submission_id: submission_id.to_string(),
             state: "queued".into(),
             ..Default::default()
-        }))
+        })
     }
 
     /// Runs again the checks a stopped berth left queued or running.

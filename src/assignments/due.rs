@@ -46,7 +46,6 @@ async fn collect_due(
         let started = db::assignments::started_by(db, &row.id).await?;
         let handed_in = db::assignments::latest_submissions(db, &row.id).await?;
         let students = db::courses::students(db, &row.course_id).await?;
-        let check = super::checks::check_of(&row)?;
         let mut collected = 0;
         for (student_id, username, _) in students {
             if !started.contains(&student_id) || handed_in.iter().any(|s| s.user_id == student_id) {
@@ -58,12 +57,7 @@ async fn collect_due(
             // One student's workspace that is gone or on an engine that went away does not
             // hold up the rest of the class: it is said, and the others are collected.
             match submissions::take(db, reach, snapshots, &student, &row, false, true).await {
-                Ok(record) => {
-                    collected += 1;
-                    if check.is_some() {
-                        reach.checks.queue(&record.id).await?;
-                    }
-                }
+                Ok(_) => collected += 1,
                 Err(err) => tracing::warn!(
                     assignment = %row.id, student = %username, error = %err.message,
                     "could not collect a student's work at the due time"

@@ -128,18 +128,14 @@ pub async fn submit(
             "this assignment was due and takes no late submissions",
         ));
     }
-    let record = take(db, &reach, snapshots, user, &row, late, false).await?;
-    let check = checks::check_of(&row)?;
-    let queued = match &check {
-        Some(_) => Some(reach.checks.queue(&record.id).await?),
-        None => None,
-    };
-    let shown = queued.filter(|_| check.is_some_and(|c| c.show_students));
-    Ok(submitted(&record, shown))
+    let (record, queued) = take(db, &reach, snapshots, user, &row, late, false).await?;
+    let shown = checks::check_of(&row)?.is_some_and(|c| c.show_students);
+    Ok(submitted(&record, queued.filter(|_| shown)))
 }
 
 /// Takes a snapshot of `user`'s folder of an assignment now and records it: `late` after the
-/// due time, `collected` when berth took it at the due time.
+/// due time, `collected` when berth took it at the due time. When the assignment has a check,
+/// it is recorded with the snapshot and run soon: the queued result is returned.
 pub(super) async fn take(
     db: &Db,
     reach: &Reach<'_>,
@@ -148,7 +144,7 @@ pub(super) async fn take(
     row: &db::assignments::AssignmentRow,
     late: bool,
     collected: bool,
-) -> Result<db::assignments::SubmissionRow, ApiError> {
+) -> Result<(db::assignments::SubmissionRow, Option<CheckResult>), ApiError> {
     let workspace = db::assignments::workspace_for(db, &user.id, &row.template_id)
         .await?
         .ok_or_else(|| ApiError::conflict("open the assignment before handing it in"))?;
@@ -189,12 +185,14 @@ pub(super) async fn take(
         archive,
         collected,
     };
-    if let Err(e) = db::assignments::insert_submission(db, &record).await {
+    let with_check = row.checking.is_some();
+    if let Err(e) = db::assignments::insert_submission(db, &record, with_check).await {
         let _ = tokio::fs::remove_file(&file).await;
         return Err(e.into());
     }
     tracing::info!(assignment = %row.id, user = %user.id, late, collected, bytes, "submitted");
-    Ok(record)
+    let queued = with_check.then(|| reach.checks.run_soon(&record.id));
+    Ok((record, queued))
 }
 
 /// `user`'s latest submission of an assignment, with its check when the student may see it.

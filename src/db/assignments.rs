@@ -138,7 +138,14 @@ pub struct SubmissionRow {
 const SUBMISSION_COLUMNS: &str =
     "id, assignment_id, user_id, submitted_at, late, files, bytes, archive, collected";
 
-pub async fn insert_submission(db: &Db, s: &SubmissionRow) -> Result<(), sqlx::Error> {
+/// Records a submission and, when its assignment has a check, that check as queued: both or
+/// neither.
+pub async fn insert_submission(
+    db: &Db,
+    s: &SubmissionRow,
+    with_check: bool,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
     sqlx::query(&format!(
         "INSERT INTO submissions ({SUBMISSION_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -152,9 +159,15 @@ pub async fn insert_submission(db: &Db, s: &SubmissionRow) -> Result<(), sqlx::E
     .bind(s.bytes)
     .bind(&s.archive)
     .bind(s.collected)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    if with_check {
+        sqlx::query("INSERT INTO checks (submission_id, state, output) VALUES ($1, 'queued', '')")
+            .bind(&s.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 /// Each student's latest submission of an assignment. Submission ids are UUIDv7 (ordered by

@@ -1,4 +1,5 @@
-//! `checks`: the check of each submission, from queued to its result.
+//! `checks`: the check of each submission, from queued (recorded with the submission, see
+//! `assignments::insert_submission`) to its result.
 
 use super::Db;
 
@@ -18,14 +19,6 @@ pub struct CheckRow {
 
 const COLUMNS: &str =
     "submission_id, state, code, passed, duration_ms, killed, output, error, finished_at";
-
-pub async fn queue(db: &Db, submission_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO checks (submission_id, state, output) VALUES ($1, 'queued', '')")
-        .bind(submission_id)
-        .execute(db)
-        .await?;
-    Ok(())
-}
 
 pub async fn mark_running(db: &Db, submission_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE checks SET state = 'running' WHERE submission_id = $1")
