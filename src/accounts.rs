@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::assignments::submissions::Snapshots;
 use crate::auth::{AuthState, Claims};
 use crate::containers::Containers;
 use crate::db::{self, Db};
@@ -80,15 +81,20 @@ pub struct Owned<'a> {
     pub sessions: &'a Sessions,
     pub workspaces: &'a Workspaces,
     pub containers: &'a Containers,
+    pub snapshots: Snapshots<'a>,
 }
 
 /// Deletes `user`'s account: its sessions close, its workspaces (files included) and its
-/// containers are removed, then the account and the token it used.
+/// containers are removed, then the account, its submissions' snapshots (a teacher's: those of
+/// its courses) and the token it used.
 pub async fn delete(owned: Owned<'_>, user: &User, claims: &Claims) -> Result<(), ApiError> {
     owned.sessions.close_user(&user.id);
     owned.workspaces.remove_all_of(&user.id).await?;
     owned.containers.remove_all_of(&user.id).await?;
     db::users::delete(owned.db, &user.id).await?;
+    // Its submissions' rows went with it (a teacher's: its courses' assignments); their files go
+    // now.
+    owned.snapshots.sweep(owned.db).await?;
     owned.auth.revoke(owned.db, claims).await?;
     tracing::info!(user = %user.id, "account deleted");
     Ok(())

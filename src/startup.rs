@@ -128,6 +128,11 @@ impl Application {
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
         tokio::spawn(state.workspaces.clone().cull_idle(stop_health.clone()));
         state.checks.resume_unfinished().await;
+        // Snapshots whose rows went while berth was not running (an account deleted by the
+        // command line) go now.
+        if let Err(e) = state.snapshots().sweep(&state.db).await {
+            tracing::warn!(error = %e.message, "could not sweep the snapshots");
+        }
         let collecting = state.clone();
         tokio::spawn(async move {
             let stop = collecting.background.clone();

@@ -94,6 +94,22 @@ impl Snapshots<'_> {
         self.data_dir.join("submissions").join(assignment_id)
     }
 
+    /// Removes the snapshot files no submission refers to any more: deleting an account
+    /// removes its submissions' rows (a student's), or its courses' assignments (a teacher's).
+    /// How many files went.
+    pub async fn sweep(&self, db: &Db) -> Result<usize, ApiError> {
+        let kept: std::collections::HashSet<PathBuf> = db::assignments::all_archives(db)
+            .await?
+            .into_iter()
+            .map(|archive| self.data_dir.join(archive))
+            .collect();
+        let root = self.data_dir.join("submissions");
+        tokio::task::spawn_blocking(move || sweep_files(&root, &kept))
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .map_err(|e| ApiError::internal(&e))
+    }
+
     /// Removes every snapshot of an assignment (it was deleted).
     pub async fn remove_all(&self, assignment_id: &str) {
         let dir = self.dir_of(assignment_id);
@@ -103,6 +119,34 @@ impl Snapshots<'_> {
             }
         }
     }
+}
+
+/// Removes the files under `root` (`<assignment>/<file>.tar`) not in `kept`, and the folders
+/// left empty.
+fn sweep_files(root: &Path, kept: &std::collections::HashSet<PathBuf>) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let folders = match std::fs::read_dir(root) {
+        Ok(folders) => folders,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for folder in folders {
+        let folder = folder?.path();
+        if !folder.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&folder)? {
+            let file = file?.path();
+            if !kept.contains(&file) {
+                std::fs::remove_file(&file)?;
+                removed += 1;
+            }
+        }
+        if std::fs::read_dir(&folder)?.next().is_none() {
+            std::fs::remove_dir(&folder)?;
+        }
+    }
+    Ok(removed)
 }
 
 /// Hands in `user`'s folder of an assignment: a snapshot of it now, with its check queued.

@@ -293,3 +293,10 @@ pub async fn has_started(db: &Db, assignment_id: &str, user_id: &str) -> Result<
     .await?;
     Ok(found.is_some())
 }
+
+/// Every snapshot file a submission refers to (relative to the data directory).
+pub async fn all_archives(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT archive FROM submissions")
+        .fetch_all(db)
+        .await
+}

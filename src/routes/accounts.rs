@@ -63,6 +63,7 @@ async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> Result<HttpRes
         sessions: &state.sessions,
         workspaces: &state.workspaces,
         containers: &state.containers,
+        snapshots: state.snapshots(),
     };
     accounts::delete(owned, &user.user, &user.claims).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -487,3 +487,74 @@ async fn handed_in_work_is_a_snapshot_its_teacher_reads_and_downloads() {
         "the snapshots outlived their assignment"
     );
 }
+
+#[tokio::test]
+async fn snapshots_go_with_the_account_of_their_student_or_their_teacher() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let (ada, bob) = (app.new_user().await, app.new_user().await);
+    let shell = template(&app, &teacher, json!({})).await;
+    let id = course(&app, &teacher, &[&ada, &bob]).await;
+    let mut plain = assignment(&shell, "Plain");
+    plain.as_object_mut().unwrap().remove("check");
+    let made: Value = app
+        .post(
+            &format!("/api/v1/courses/{id}/assignments"),
+            Some(&teacher.token),
+            plain,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let one = format!("/api/v1/assignments/{}", made["id"].as_str().unwrap());
+    for student in [&ada, &bob] {
+        let (status, found) = status_and_body(
+            app.post(&format!("{one}/workspace"), Some(&student.token), json!({}))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{found}");
+        let workspace = found["workspace"].as_str().unwrap();
+        app.track(&format!("berth-ws-{workspace}"));
+        app.track_volume(&format!("berth-ws-{workspace}"));
+        let handed = app
+            .post(&format!("{one}/submit"), Some(&student.token), json!({}))
+            .await;
+        assert_eq!(handed.status(), 201);
+    }
+    let dir = app
+        .data_dir
+        .path()
+        .join("submissions")
+        .join(made["id"].as_str().unwrap());
+    let files = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert_eq!(files().len(), 2, "{:?}", files());
+
+    // Ada's account goes: her snapshot with it, Bob's stays.
+    assert_eq!(
+        app.delete("/api/v1/me", Some(&ada.token)).await.status(),
+        204
+    );
+    let left = files();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with(&bob.id), "{left:?}");
+    // The teacher's account goes: the course, its assignments and every snapshot.
+    assert_eq!(
+        app.delete("/api/v1/me", Some(&teacher.token))
+            .await
+            .status(),
+        204
+    );
+    assert!(!dir.exists(), "{:?}", files());
+}
