@@ -61,6 +61,8 @@ try {
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   await signIn(page, BERTH_URL, BERTH_USER, BERTH_PASSWORD);
+  // Everyone lands on their courses; the terminals are on the containers page.
+  await page.getByRole("link", { name: "Containers" }).click();
 
   // A terminal: click on its link to the shell's prompt on screen.
   const prompt = () =>
