@@ -56,6 +56,7 @@ await run(browser, SHOTS, { teacher, student }, async () => {
   await teacher.getByRole("status").filter({ hasText: "Assignment The answer handed out." }).waitFor();
   const handedOut = teacher.getByRole("table", { name: "Assignments" });
   await handedOut.getByRole("row", { name: /The answer.*checked/ }).waitFor();
+  await teacher.getByText("Templates its assignments are done in: Shell class").waitFor();
   await teacher.screenshot({ path: `${SHOTS}/course-teacher.png`, fullPage: true });
 
   // The student joins, opens the assignment, and does it.

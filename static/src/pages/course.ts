@@ -46,7 +46,7 @@ export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageCon
         api<SessionRecord[]>("GET", `${coursePath}/attendance/history`),
       ]);
       students.replaceChildren(studentTable(course, enrolled, workspaces, problem, refresh));
-      assignments.replaceChildren(teacherAssignments(handedOut));
+      assignments.replaceChildren(teacherAssignments(handedOut), templatesOffered(handedOut, templates));
       attendanceHistory.replaceChildren(attendanceTable(sessions, problem));
     } catch (error) {
       problem.show(error);
@@ -98,6 +98,20 @@ function studentAssignments(assignments: AssignmentView[]) {
     el("span", { className: `state ${assignment.mine?.state ?? ""}` }, t(STATES[assignment.mine?.state ?? "not_started"])),
   ]);
   return table(t("assignments"), [t("title"), t("due"), t("state")], rows);
+}
+
+/** The templates the course's assignments are done in: what its students get a workspace of. */
+function templatesOffered(assignments: AssignmentView[], templates: Template[]) {
+  const used = new Set(assignments.map((assignment) => assignment.template));
+  const names = templates.filter((template) => used.has(template.id)).map((template) => template.name);
+  return el(
+    "p",
+    { className: "offered" },
+    `${t("templatesOffered")}: `,
+    names.length ? names.join(", ") : "–",
+    " · ",
+    el("a", { href: "#/templates" }, t("templates")),
+  );
 }
 
 function teacherAssignments(assignments: AssignmentView[]) {
