@@ -95,6 +95,11 @@ pub struct SessionSettings {
     pub max_sessions_per_user: usize,
     /// Bytes of stdin queued for one exec that is not reading it; beyond it input is refused.
     pub max_stdin_bytes: usize,
+    /// How long the `resume` streams of a session that ended without `bye` keep running for a
+    /// client to `reattach`; 0 turns resume off.
+    pub resume_grace_s: u64,
+    /// Output a resumable stream keeps per channel for a client that reattaches.
+    pub replay_kib: usize,
 }
 
 /// Defaults and maxima for the resources of a container a user creates.
@@ -230,6 +235,8 @@ impl Default for Settings {
                 max_streams: 32,
                 max_sessions_per_user: 16,
                 max_stdin_bytes: 1 << 20,
+                resume_grace_s: 300,
+                replay_kib: 256,
             },
             limits: ContainerLimits {
                 default_memory_mb: 512,

@@ -112,6 +112,11 @@ impl Sessions {
         self.left(user_id);
     }
 
+    /// A token that ends with the server (the sessions' own end sooner): a resumable stream's.
+    pub fn child_token(&self) -> CancellationToken {
+        self.shutdown.child_token()
+    }
+
     /// The tasks of every session, which shutdown waits for.
     pub fn tracker(&self) -> TaskTracker {
         self.tracker.clone()

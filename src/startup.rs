@@ -147,6 +147,7 @@ impl Application {
         let swept = state.clone();
         tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
         let sessions = state.sessions.clone();
+        let resumes = web::Data::new(crate::session::resume::Resumes::default());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
@@ -154,6 +155,7 @@ impl Application {
                 .app_data(error::path_config())
                 .app_data(error::query_config())
                 .app_data(state.clone())
+                .app_data(resumes.clone())
                 .configure(crate::routes::configure)
                 // The UI's files go compressed when the browser accepts it (the bundle shrinks
                 // to about a quarter); the API's streams and downloads are left as they are.

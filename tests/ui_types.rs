@@ -6,8 +6,8 @@
 use berth::docker::observe::Usage;
 use berth::error::ErrorCode;
 use berth::session::protocol::{
-    BuildRequest, ClientMessage, DeriveRequest, ExecRequest, LogsRequest, RunRequest,
-    ServerMessage, StatsRequest, TransferRequest,
+    BuildRequest, ClientMessage, DeriveRequest, ExecRequest, LogsRequest, ReattachedStream,
+    Received, RunRequest, ServerMessage, StatsRequest, TransferRequest,
 };
 use berth::workspaces::run::Killed;
 use berth::{accounts, assignments, attendance, containers, courses, images, registries};
@@ -28,6 +28,8 @@ fn generated() -> String {
         LogsRequest::decl(),
         StatsRequest::decl(),
         RunRequest::decl(),
+        Received::decl(),
+        ReattachedStream::decl(),
         ErrorCode::decl(),
         Killed::decl(),
         Usage::decl(),

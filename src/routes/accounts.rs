@@ -1,5 +1,6 @@
 //! `/auth/*` and `/me`: registering, logging in and out, the caller's account, WebSocket tickets.
 
+use crate::session::resume::Resumes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -47,8 +48,14 @@ async fn login(
     Ok(HttpResponse::Ok().json(token))
 }
 
-async fn logout(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Signing out also stops the streams the user's lost sessions left parked for a reattach.
+async fn logout(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    resumes: web::Data<Resumes>,
+) -> Result<HttpResponse, ApiError> {
     accounts::logout(&state.db, &state.auth, &state.sessions, &user.claims).await?;
+    resumes.end_user(&user.user.id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -56,7 +63,12 @@ async fn me(user: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(user.user)
 }
 
-async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn delete_me(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    resumes: web::Data<Resumes>,
+) -> Result<HttpResponse, ApiError> {
+    resumes.end_user(&user.user.id);
     let owned = accounts::Owned {
         db: &state.db,
         auth: &state.auth,

@@ -115,6 +115,15 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
         ClientMessage::AttendanceCheckin { attendance, code } => {
             check_in(ctx, &attendance, &code).await;
         }
+        ClientMessage::Reattach { token, received } => {
+            if let Err(err) = ctx.resumes.reattach(ctx, &token, &received).await {
+                ctx.send_error(None, &err).await;
+            }
+        }
+        ClientMessage::Bye => {
+            ctx.bye.store(true, Ordering::Relaxed);
+            ctx.cancel.cancel();
+        }
         ClientMessage::Resize { .. }
         | ClientMessage::Eof { .. }
         | ClientMessage::Cancel { .. }
@@ -220,6 +229,7 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 stdin: true,
                 tty: request.tty,
                 window: request.window,
+                resume: request.resume,
             };
             let stream = request.stream;
             let task: Task = Box::new(|p| streams::exec::exec(c, request, p).boxed());
@@ -228,6 +238,7 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
         ClientMessage::Run(request) => {
             let io = Io {
                 stdin: true,
+                resume: request.resume,
                 ..NO_IO
             };
             let stream = request.stream;
@@ -280,7 +291,10 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
         _ => return,
     };
     match open_stream(ctx, stream, io) {
-        Ok(parts) => spawn_stream(ctx, stream, kind, task(parts)),
+        Ok(parts) => {
+            let out = parts.out.clone();
+            spawn_stream(ctx, out, kind, io.resume, task(parts))
+        }
         Err(err) => ctx.send_error(Some(stream.get()), &err).await,
     }
 }
@@ -327,8 +341,9 @@ fn with_stream<T>(
     }
 }
 
-/// Reserves a stream id and makes the channels a stream is steered through.
-fn open_stream(ctx: &SessionCtx, stream: StreamId, io: Io) -> Result<StreamParts, ApiError> {
+/// Reserves a stream id and makes the channels a stream is steered through, and where its
+/// output goes (kept for a reattach when it is resumable).
+fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<StreamParts, ApiError> {
     let mut streams = ctx.streams.lock().expect("streams lock");
     if streams.contains_key(&stream.get()) {
         return Err(ApiError::conflict(format!("stream {stream} is in use")));
@@ -339,7 +354,26 @@ fn open_stream(ctx: &SessionCtx, stream: StreamId, io: Io) -> Result<StreamParts
             format!("at most {} streams per session", ctx.settings.max_streams),
         ));
     }
-    let cancel = ctx.cancel.child_token();
+    let resumable = io.resume && ctx.settings.resume_grace_s > 0;
+    // A resumable stream ends with the server, not with its session.
+    let cancel = if resumable {
+        ctx.state.sessions.child_token()
+    } else {
+        ctx.cancel.child_token()
+    };
+    let out = super::resume::StreamOut::new(
+        ctx.clone(),
+        stream,
+        cancel.clone(),
+        io.window,
+        resumable.then_some(ctx.settings.replay_kib * 1024),
+    );
+    if resumable {
+        ctx.resumables
+            .lock()
+            .expect("resumables lock")
+            .push(out.clone());
+    }
     let (stdin_tx, stdin_rx) = if io.stdin {
         let (tx, rx) = super::stdin::queue(ctx.settings.max_stdin_bytes);
         (Some(tx), Some(rx))
@@ -368,6 +402,7 @@ fn open_stream(ctx: &SessionCtx, stream: StreamId, io: Io) -> Result<StreamParts
     ctx.live_streams.fetch_add(1, Ordering::Relaxed);
     Ok(StreamParts {
         cancel,
+        out,
         stdin: stdin_rx,
         resize: resize_rx,
         flow: flow_rx,
@@ -381,12 +416,15 @@ struct Io {
     stdin: bool,
     tty: bool,
     window: Option<u64>,
+    /// Whether it may outlive its session (`resume: true`).
+    resume: bool,
 }
 
 const NO_IO: Io = Io {
     stdin: false,
     tty: false,
     window: None,
+    resume: false,
 };
 
 /// Runs a stream; when it returns, releases its id (first, so that a client reusing the id
@@ -394,24 +432,26 @@ const NO_IO: Io = Io {
 /// (unless the whole session is closing), or `error`.
 fn spawn_stream(
     ctx: &Arc<SessionCtx>,
-    stream: StreamId,
+    out: Arc<super::resume::StreamOut>,
     kind: StreamKind,
+    resume: bool,
     task: BoxFuture<'static, streams::Outcome>,
 ) {
+    let stream = out.stream;
     let span = tracing::info_span!("stream", stream = stream.get(), kind = kind.name());
-    let ctx = ctx.clone();
-    let tracker = ctx.tracker.clone();
+    // A resumable stream is the server's to wait for, not its session's.
+    let tracker = if resume {
+        ctx.state.sessions.tracker()
+    } else {
+        ctx.tracker.clone()
+    };
     tracker.spawn(
         async move {
-            let outcome = task.await;
-            ctx.finish_stream(stream);
-            match outcome {
-                Ok(ending) if !ctx.cancel.is_cancelled() => {
-                    ctx.send(ending.message(stream)).await;
-                }
-                Ok(_) => {}
-                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
-            }
+            let message = match task.await {
+                Ok(ending) => ending.message(stream),
+                Err(err) => ServerMessage::error(Some(stream.get()), &err),
+            };
+            out.end(message).await;
         }
         .instrument(span),
     );

@@ -15,13 +15,15 @@
 
 mod dispatch;
 pub mod protocol;
+mod replay;
+pub mod resume;
 mod socket;
 mod stdin;
 mod streams;
 pub mod upgrade;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::web;
@@ -50,6 +52,14 @@ pub(crate) struct SessionCtx {
     streams: Mutex<HashMap<u8, StreamHandle>>,
     tracker: TaskTracker,
     live_streams: Arc<AtomicUsize>,
+    /// The resume token's hash (the token went to the client in `hello`), and where parked
+    /// streams wait.
+    resume_hash: String,
+    resumes: Arc<resume::Resumes>,
+    /// This session's streams that outlive it (`resume: true`).
+    resumables: Mutex<Vec<Arc<resume::StreamOut>>>,
+    /// The client said `bye`: its resumable streams stop with it.
+    bye: AtomicBool,
 }
 
 /// The reader's grip on one running stream.
@@ -84,6 +94,8 @@ impl Flow {
 /// The stream's side of its handle.
 pub(crate) struct StreamParts {
     pub cancel: CancellationToken,
+    /// Where its output and messages go.
+    pub out: Arc<resume::StreamOut>,
     pub stdin: Option<stdin::StdinReceiver>,
     pub resize: Option<mpsc::Receiver<(u16, u16)>>,
     pub flow: watch::Receiver<Flow>,
@@ -121,6 +133,47 @@ impl SessionCtx {
 
     pub async fn send_error(&self, stream: Option<u8>, err: &ApiError) {
         self.send(ServerMessage::error(stream, err)).await;
+    }
+
+    fn has_stream(&self, stream: StreamId) -> bool {
+        self.streams
+            .lock()
+            .expect("streams lock")
+            .contains_key(&stream.get())
+    }
+
+    /// Takes a stream's handle out of this session (it is parked).
+    fn take_stream(&self, stream: StreamId) -> Option<StreamHandle> {
+        let taken = self
+            .streams
+            .lock()
+            .expect("streams lock")
+            .remove(&stream.get());
+        if taken.is_some() {
+            self.live_streams.fetch_sub(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Takes over a parked stream under its old id.
+    fn adopt(&self, stream: StreamId, handle: StreamHandle, out: Arc<resume::StreamOut>) {
+        self.streams
+            .lock()
+            .expect("streams lock")
+            .insert(stream.get(), handle);
+        self.live_streams.fetch_add(1, Ordering::Relaxed);
+        self.resumables.lock().expect("resumables lock").push(out);
+    }
+
+    fn forget_resumable(&self, stream: StreamId) {
+        self.resumables
+            .lock()
+            .expect("resumables lock")
+            .retain(|out| out.stream != stream);
+    }
+
+    fn take_resumables(&self) -> Vec<Arc<resume::StreamOut>> {
+        std::mem::take(&mut *self.resumables.lock().expect("resumables lock"))
     }
 
     /// Forgets a finished stream so its id can be used again. Called before its last message is

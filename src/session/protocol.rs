@@ -56,6 +56,17 @@ pub enum ClientMessage {
     Ping {
         t: Value,
     },
+    /// Takes over the resumable streams of an earlier session of the same user, by the
+    /// `resume_token` its `hello` gave; `received` says how many bytes of each stream and
+    /// channel the client has.
+    Reattach {
+        token: String,
+        #[serde(default)]
+        #[ts(as = "Option<Vec<Received>>", optional)]
+        received: Vec<Received>,
+    },
+    /// The client ends its session on purpose: its resumable streams stop at once.
+    Bye,
     Build(BuildRequest),
     /// A new template: another's image with more Dockerfile lines, built with the live log.
     Derive(DeriveRequest),
@@ -92,6 +103,28 @@ pub struct ExecRequest {
     pub workdir: Option<String>,
     /// Output bytes the server may send ahead of the client's `ack`s; unbounded when absent.
     pub window: Option<u64>,
+    /// Keep it running, for `session.resume_grace_s`, when the session ends without `bye`.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub resume: bool,
+}
+
+/// How much of a stream's channel a reattaching client has.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct Received {
+    pub stream: StreamId,
+    pub channel: u8,
+    pub bytes: u64,
+}
+
+/// Where a reattached stream's channel goes on from: `from` is the offset of the first byte
+/// sent now, `lost` how many bytes between what the client had and `from` are gone.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReattachedStream {
+    pub stream: StreamId,
+    pub channel: u8,
+    pub from: u64,
+    pub lost: u64,
 }
 
 /// The smallest window an exec may ask for.
@@ -176,6 +209,10 @@ pub struct RunRequest {
     pub args: Vec<String>,
     pub time_limit_s: Option<u64>,
     pub output_limit_kb: Option<u64>,
+    /// As `exec`'s.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub resume: bool,
 }
 
 /// What a stream runs against.
@@ -272,6 +309,15 @@ pub enum ServerMessage {
         protocol: u32,
         session: String,
         heartbeat_ms: u64,
+        /// The secret a later session's `reattach` names to take over this one's resumable
+        /// streams; absent when resume is off.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        resume_token: Option<String>,
+    },
+    /// The streams a `reattach` took over, per channel, before their missing bytes.
+    Reattached {
+        streams: Vec<ReattachedStream>,
     },
     /// The exec is running (input and resize now apply), or logs/stats have begun.
     Started {
@@ -373,11 +419,12 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    pub fn hello(session: &str, heartbeat_ms: u64) -> ServerMessage {
+    pub fn hello(session: &str, heartbeat_ms: u64, resume_token: Option<String>) -> ServerMessage {
         ServerMessage::Hello {
             protocol: PROTOCOL_VERSION,
             session: session.to_string(),
             heartbeat_ms,
+            resume_token,
         }
     }
 

@@ -25,6 +25,7 @@ pub(super) async fn run(
     messages: actix_ws::AggregatedMessageStream,
     out_rx: mpsc::Receiver<Outgoing>,
     reason: ClosingReason,
+    resume_token: Option<String>,
 ) {
     let started = Instant::now();
     let last_seen = Arc::new(AtomicU64::new(0));
@@ -48,10 +49,24 @@ pub(super) async fn run(
     ctx.send(ServerMessage::hello(
         &ctx.id,
         ctx.settings.heartbeat_interval_ms,
+        resume_token,
     ))
     .await;
     dispatch::read_loop(&ctx, messages, started, &last_seen, &control_tx).await;
 
+    // A session the client lost (not one it ended with `bye`, nor one the server closed) parks
+    // its resumable streams; otherwise they stop with it.
+    let grace = ctx.settings.resume_grace_s;
+    if !ctx.bye.load(Ordering::Relaxed) && reason.get().is_none() && grace > 0 {
+        ctx.resumes
+            .clone()
+            .park(&ctx, Duration::from_secs(grace))
+            .await;
+    } else {
+        for stream in ctx.take_resumables() {
+            stream.cancel.cancel();
+        }
+    }
     // Whatever ended the reader ends the session: stop every stream, let them clean up.
     ctx.cancel.cancel();
     ctx.tracker.close();

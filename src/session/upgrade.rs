@@ -34,6 +34,7 @@ pub async fn ws_handler(
     body: web::Payload,
     query: web::Query<WsQuery>,
     state: web::Data<AppState>,
+    resumes: web::Data<super::resume::Resumes>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
     let auth_state = &state.auth;
@@ -76,6 +77,8 @@ pub async fn ws_handler(
     let span = tracing::info_span!("session", session = %id, user = %user.id);
     let user_id = user.id.clone();
     let (out_tx, out_rx) = mpsc::channel(settings.session.output_queue);
+    let (resume_token, resume_hash) = super::resume::new_token();
+    let resume_token = (settings.session.resume_grace_s > 0).then_some(resume_token);
     let ctx = Arc::new(SessionCtx {
         id: id.clone(),
         user,
@@ -86,12 +89,16 @@ pub async fn ws_handler(
         tracker: TaskTracker::new(),
         live_streams: sessions.stream_counter(),
         state: state.clone(),
+        resume_hash,
+        resumes: resumes.into_inner(),
+        resumables: Mutex::new(Vec::new()),
+        bye: std::sync::atomic::AtomicBool::new(false),
     });
     let tracker = sessions.tracker();
     tracker.spawn_local(
         async move {
             tracing::info!("session opened");
-            socket::run(ctx, ws, messages, out_rx, reason).await;
+            socket::run(ctx, ws, messages, out_rx, reason, resume_token).await;
             sessions.closed(&id, &user_id);
             tracing::info!("session closed");
         }

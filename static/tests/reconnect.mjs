@@ -1,7 +1,8 @@
 // The connection drops under a person using a terminal: the page says it is reconnecting, comes
-// back by itself with a fresh ticket, and the shell that was cut off is gone from the container
-// (no orphaned process). The drop is made by a TCP proxy between Chromium and the server, which
-// cuts every connection through it. Run by tests/api/browser.rs.
+// back by itself with a fresh ticket, and takes the same shell back (`reattach`): what it had
+// on screen, its variables and its background job are still there, and there is no second
+// shell. The drop is made by a TCP proxy between Chromium and the server, which cuts every
+// connection through it. Run by tests/api/browser.rs.
 import { cuttableProxy, launch, lineMatching, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
@@ -20,8 +21,12 @@ await run(browser, SHOTS, { page }, async () => {
   await page.getByRole("link", { name: "Containers" }).click();
   await page.getByRole("link", { name: `Terminal ${BERTH_CONTAINER}` }).click();
   await page.locator(".xterm-rows").waitFor();
-  await page.keyboard.type("sleep 4242 & echo before-$((1+1))\n");
+  await page.keyboard.type("sleep 4242 & KEPT=kept-$((3*3)); echo before-$((1+1))\n");
   await lineMatching(page, (line) => line === "before-2", "before-2");
+  // The shells there are (a command substitution counts itself), to compare after the drop.
+  const SHELLS = "echo shells-$(ps -o args | grep -c '^/bin/sh$')\n";
+  await page.keyboard.type(SHELLS);
+  const shellsBefore = await lineMatching(page, (line) => line.startsWith("shells-"), "the count of shells");
 
   const dropped = Date.now();
   cut();
@@ -31,13 +36,16 @@ await run(browser, SHOTS, { page }, async () => {
   await banner.waitFor({ state: "hidden" });
   const back = Date.now() - dropped;
 
-  // A new shell on the new connection; the old one, and what it started, were killed.
-  await page.locator(".xterm-rows").waitFor();
-  await page.keyboard.type("echo after-$((2+2)); echo orphans-$(ps | grep -c '[s]leep 4242')\n");
-  await lineMatching(page, (line) => line === "after-4", "after-4");
-  const orphans = await lineMatching(page, (line) => line.startsWith("orphans-"), "the count of orphans");
-  if (orphans !== "orphans-0") throw new Error(`the cut-off shell's sleep is still running (${orphans})`);
+  // The same shell, taken back: its screen, its variable, its job; and no second shell.
+  await lineMatching(page, (line) => line === "before-2", "before-2 still on screen");
+  await page.keyboard.type("clear; echo after-$((2+2)) $KEPT; echo jobs-$(ps | grep -c '[s]leep 4242')\n");
+  await lineMatching(page, (line) => line === "after-4 kept-9", "after-4 kept-9 (the same shell)");
+  const jobs = await lineMatching(page, (line) => line.startsWith("jobs-"), "the count of jobs");
+  if (jobs !== "jobs-1") throw new Error(`the shell's job is gone: ${jobs}`);
+  await page.keyboard.type(SHELLS);
+  const shellsAfter = await lineMatching(page, (line) => line.startsWith("shells-"), "the count of shells");
+  if (shellsAfter !== shellsBefore) throw new Error(`a second shell: ${shellsBefore} before, ${shellsAfter} after`);
   await page.screenshot({ path: `${SHOTS}/reconnected.png` });
-  console.log(`browser: reconnected ${back} ms after the drop; no orphaned process`);
+  console.log(`browser: reconnected ${back} ms after the drop; the shell was taken back`);
 });
 proxy.close();

@@ -290,7 +290,7 @@ async fn a_person_creates_a_container_with_limits_watches_its_stats_and_removes_
 }
 
 #[tokio::test]
-async fn the_page_reconnects_after_a_drop_and_leaves_no_orphaned_shell() {
+async fn the_page_reconnects_after_a_drop_and_takes_its_shell_back() {
     let server = ServerProcess::start(&[]).await;
     let token = server.account("reconnect").await;
     let id = server.container(&token, &["sleep", "3600"]).await;

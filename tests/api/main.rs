@@ -17,6 +17,7 @@ mod logs_stats;
 mod protocol;
 mod proxy;
 mod registries;
+mod resume;
 mod security;
 mod server_process;
 mod workspaces;

@@ -177,7 +177,7 @@ async fn start(
         .start_exec(&started.exec_id, process.tty, READ_CAPACITY)
         .await?;
     tracing::info!(container = %started.container, exec = %started.exec_id, tty = process.tty, "exec started");
-    ctx.send(ServerMessage::Started { stream }).await;
+    parts.out.send(ServerMessage::Started { stream }).await;
 
     // A TTY exec starts at 0x0; it can only be resized once started.
     let resize = |cols: u16, rows: u16| {
@@ -197,16 +197,7 @@ async fn start(
         .stdin
         .take()
         .map(|rx| tokio::spawn(feed_stdin(rx, input, parts.cancel.clone())));
-    let interrupted = pump_output(
-        ctx,
-        stream,
-        &started.engine,
-        &mut output,
-        &mut parts,
-        limits,
-        resize,
-    )
-    .await;
+    let interrupted = pump_output(&started.engine, &mut output, &mut parts, limits, resize).await;
     drop(output);
     parts.cancel.cancel(); // stops the stdin feeder
     if let Some(stdin) = stdin {

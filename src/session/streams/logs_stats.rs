@@ -40,8 +40,6 @@ pub(in crate::session) async fn logs(
     let mut output = engine.logs(&id, spec).await?;
     ctx.send(ServerMessage::Started { stream }).await;
     let interrupted = pump_output(
-        &ctx,
-        stream,
         engine,
         &mut output,
         &mut parts,

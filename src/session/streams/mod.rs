@@ -18,7 +18,7 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{self, StreamId, Target, CHANNEL_STDERR, CHANNEL_STDOUT};
+use super::protocol::{StreamId, Target, CHANNEL_STDERR, CHANNEL_STDOUT};
 use super::{Flow, SessionCtx, StreamParts};
 use crate::docker::Engine;
 use crate::error::ApiError;
@@ -250,8 +250,6 @@ async fn wait_unpaused(
 /// is read only as fast as the client takes it, and not at all while paused (the time limit
 /// runs on).
 async fn pump_output<S>(
-    ctx: &SessionCtx,
-    stream: StreamId,
     engine: &Engine,
     output: &mut S,
     parts: &mut StreamParts,
@@ -313,8 +311,7 @@ where
         read_ahead = next;
         let (message, over) = cut_at_limit(message, &mut output_left);
         if !message.is_empty() {
-            let frame = protocol::binary_frame(stream, channel, &message);
-            if !ctx.send_binary(frame, &cancel).await {
+            if !parts.out.send_binary(channel, &message, &cancel).await {
                 return Some(Interrupted::Cancelled);
             }
             sent += message.len() as u64;

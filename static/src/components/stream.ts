@@ -36,6 +36,7 @@ export async function startStream(
     onBytes: callbacks.onBytes,
     onMessage: (message) => {
       if (message.type === "lost") callbacks.onLost?.();
+      else if (message.type === "resumed") return;
       else if (message.type === "error") callbacks.onError?.(message.code, message.message);
       else if (message.type === "end" || message.type === "exit") callbacks.onEnd?.(message);
       else callbacks.onMessage?.(message);

@@ -18,8 +18,10 @@ const ACK_EVERY = 16 * 1024;
 /** What the shell runs in: `{container: id}` or `{workspace: id}`. */
 export type Target = { container: string } | { workspace: string };
 
-/** Opens a shell in `target` inside `holder`; returns what closes it (the process is killed). */
-export async function openTerminal(holder: HTMLElement, target: Target): Promise<() => void> {
+/** Opens a shell in `target` inside `holder`; returns what closes it (the process is killed).
+ * The shell survives a dropped connection: the session takes it back when it reconnects, with
+ * what it printed meanwhile. `onLost` is told when it could not be taken back. */
+export async function openTerminal(holder: HTMLElement, target: Target, onLost?: () => void): Promise<() => void> {
   const term = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
   const fit = new FitAddon();
   term.loadAddon(fit);
@@ -29,6 +31,7 @@ export async function openTerminal(holder: HTMLElement, target: Target): Promise
   let drawn = 0; // drawn but not yet acknowledged
   let ended = false; // the id may be someone else's once the stream ends: no acks after
   const stream = session.stream({
+    resumable: true,
     onBytes: (_channel, bytes) => {
       const size = bytes.length;
       term.write(bytes.slice(), () => {
@@ -40,7 +43,14 @@ export async function openTerminal(holder: HTMLElement, target: Target): Promise
       });
     },
     onMessage: (message) => {
+      if (message.type === "resumed") {
+        // Output was lost while away: start a clean screen rather than show a torn one.
+        if (message.lost > 0) term.reset();
+        session.send({ type: "resize", stream, cols: term.cols, rows: term.rows });
+        return;
+      }
       if (["exit", "error", "lost"].includes(message.type)) ended = true;
+      if (message.type === "lost") onLost?.();
       if (message.type === "exit") term.write(`\r\n${t("exited", { code: message.code ?? "?" })}\r\n`);
       if (message.type === "error") term.write(`\r\n${errorText(message.code, message.message)}\r\n`);
     },
@@ -61,6 +71,7 @@ export async function openTerminal(holder: HTMLElement, target: Target): Promise
     cols: term.cols,
     rows: term.rows,
     window: WINDOW,
+    resume: true,
   });
   term.focus();
   return () => {

@@ -1,6 +1,11 @@
 // Generated from berth's Rust types by tests/ui_types.rs (ts-rs). Do not edit.
 
-export type ServerMessage = { "type": "hello", protocol: number, session: string, heartbeat_ms: number, } | { "type": "started", stream: number, } | { "type": "exit", stream: number, code: number | null, } | { "type": "exit", stream: number, code: number | null, duration_ms: number, killed: Killed | null, } | { "type": "end", stream: number, } | { "type": "end", stream: number, image_id: string | null, } | { "type": "end", stream: number, image_id: string, template: string, } | { "type": "stats", stream: number, 
+export type ServerMessage = { "type": "hello", protocol: number, session: string, heartbeat_ms: number, 
+/**
+ * The secret a later session's `reattach` names to take over this one's resumable
+ * streams; absent when resume is off.
+ */
+resume_token?: string, } | { "type": "reattached", streams: Array<ReattachedStream>, } | { "type": "started", stream: number, } | { "type": "exit", stream: number, code: number | null, } | { "type": "exit", stream: number, code: number | null, duration_ms: number, killed: Killed | null, } | { "type": "end", stream: number, } | { "type": "end", stream: number, image_id: string | null, } | { "type": "end", stream: number, image_id: string, template: string, } | { "type": "stats", stream: number, 
 /**
  * Of one CPU: 200 is two CPUs busy.
  */
@@ -22,7 +27,7 @@ current?: number, total?: number, } | { "type": "progress", stream: number, log:
  */
 first: boolean, } | { "type": "error", stream?: number, code: ErrorCode, message: string, };
 
-export type ClientMessage = { "type": "exec" } & ExecRequest | { "type": "resize", stream: number, cols: number, rows: number, } | { "type": "eof", stream: number, } | { "type": "cancel", stream: number, } | { "type": "pause", stream: number, } | { "type": "resume", stream: number, } | { "type": "ack", stream: number, bytes: number, } | { "type": "logs" } & LogsRequest | { "type": "stats" } & StatsRequest | { "type": "run" } & RunRequest | { "type": "ping", t: JsonValue, } | { "type": "build" } & BuildRequest | { "type": "derive" } & DeriveRequest | { "type": "pull" } & TransferRequest | { "type": "push" } & TransferRequest | { "type": "attendance.watch", stream: number, attendance: string, } | { "type": "attendance.checkin", attendance: string, code: string, };
+export type ClientMessage = { "type": "exec" } & ExecRequest | { "type": "resize", stream: number, cols: number, rows: number, } | { "type": "eof", stream: number, } | { "type": "cancel", stream: number, } | { "type": "pause", stream: number, } | { "type": "resume", stream: number, } | { "type": "ack", stream: number, bytes: number, } | { "type": "logs" } & LogsRequest | { "type": "stats" } & StatsRequest | { "type": "run" } & RunRequest | { "type": "ping", t: JsonValue, } | { "type": "reattach", token: string, received?: Array<Received>, } | { "type": "bye" } | { "type": "build" } & BuildRequest | { "type": "derive" } & DeriveRequest | { "type": "pull" } & TransferRequest | { "type": "push" } & TransferRequest | { "type": "attendance.watch", stream: number, attendance: string, } | { "type": "attendance.checkin", attendance: string, code: string, };
 
 export type ExecRequest = { stream: number, 
 /**
@@ -32,7 +37,11 @@ container?: string, workspace?: string, cmd: Array<string>, tty?: boolean, cols?
 /**
  * Output bytes the server may send ahead of the client's `ack`s; unbounded when absent.
  */
-window?: number, };
+window?: number, 
+/**
+ * Keep it running, for `session.resume_grace_s`, when the session ends without `bye`.
+ */
+resume?: boolean, };
 
 export type TransferRequest = { stream: number, image: string, 
 /**
@@ -88,7 +97,15 @@ export type RunRequest = { stream: number, workspace: string,
 /**
  * The file to run, relative to /workspace.
  */
-path: string, args?: Array<string>, time_limit_s?: number, output_limit_kb?: number, };
+path: string, args?: Array<string>, time_limit_s?: number, output_limit_kb?: number, 
+/**
+ * As `exec`'s.
+ */
+resume?: boolean, };
+
+export type Received = { stream: number, channel: number, bytes: number, };
+
+export type ReattachedStream = { stream: number, channel: number, from: number, lost: number, };
 
 export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "quota_exceeded" | "image_in_use" | "too_large" | "too_many" | "internal" | "unavailable";
 

@@ -1,12 +1,14 @@
 // A shell in one of the caller's containers.
 
 import { api } from "../api";
-import { el } from "../dom";
+import { el, go } from "../dom";
 import { t } from "../i18n";
 import type { PageContext } from "../page";
 import type { ContainerView as Container } from "../generated/api";
 
-export async function terminalPage(app: HTMLElement, { arg: id, onLeave }: PageContext) {
+export async function terminalPage(app: HTMLElement, { arg: id, onLeave, onReconnect }: PageContext) {
+  // The shell is taken back after a drop; only one that was lost is opened anew.
+  onReconnect(null);
   const container = await api<Container>("GET", `/containers/${id}`);
   const title = t("terminalOf", { name: container.name });
   const holder = el("div", { className: "terminal", role: "region", "aria-label": title });
@@ -16,5 +18,5 @@ export async function terminalPage(app: HTMLElement, { arg: id, onLeave }: PageC
     holder,
   );
   const { openTerminal } = await import("../components/terminal");
-  onLeave(await openTerminal(holder, { container: container.id }));
+  onLeave(await openTerminal(holder, { container: container.id }, () => go(location.hash)));
 }

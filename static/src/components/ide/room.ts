@@ -47,7 +47,8 @@ export async function openRoom(app: HTMLElement, options: RoomOptions, { onLeave
   const run = readOnly ? null : new RunPanel(workspace.id, editor);
   const tree = new FileTree(files, editor, problem, options.folder ?? "", readOnly);
   const shell = readOnly ? null : new ShellPanel(workspace.id);
-  onReconnect(() => shell?.restart());
+  // The shell comes back by itself after a drop (or anew, if it could not be taken back).
+  onReconnect(null);
   const side = options.side?.(editor);
 
   const grid = el("div", { className: `room-grid${side ? " with-side" : ""}` });

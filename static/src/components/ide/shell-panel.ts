@@ -25,15 +25,15 @@ export class ShellPanel {
     this.holder.hidden = false;
     this.button.textContent = t("closeTerminal");
     this.button.setAttribute("aria-expanded", "true");
-    this.closeShell = await openTerminal(this.holder, { workspace: this.workspace });
+    this.closeShell = await openTerminal(this.holder, { workspace: this.workspace }, () => this.restart());
   }
 
-  /** After a drop the shell starts anew (the editor keeps what was typed). */
+  /** A shell lost to a drop (not taken back) starts anew; the editor keeps what was typed. */
   async restart() {
     if (!this.closeShell) return;
     this.close();
     this.holder.replaceChildren();
-    this.closeShell = await openTerminal(this.holder, { workspace: this.workspace });
+    this.closeShell = await openTerminal(this.holder, { workspace: this.workspace }, () => this.restart());
   }
 
   close() {

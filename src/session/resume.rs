@@ -1,0 +1,319 @@
+//! Streams that outlive their session. An `exec` or `run` with `resume: true` sends its output
+//! through a [`StreamOut`] that keeps the last `session.replay_kib` of each channel. When its
+//! session ends without `bye` (a dropped connection, a silent client, a reload), the stream is
+//! parked under the session's resume token and keeps running for `session.resume_grace_s`; a
+//! later session of the same user that sends `reattach` with that token takes it over: it is
+//! sent `reattached`, then exactly the bytes it is missing, then the live output, under the old
+//! stream id. Past the grace, on `bye`, logout or shutdown, the parked streams are cancelled and
+//! clean up as any stream does (an exec kills what it started).
+//!
+//! The token is a secret: only its SHA-256 is kept, and it is never logged. A token is good for
+//! one reattach; the new session has a token of its own.
+//!
+//! Every other stream goes through a [`StreamOut`] too, attached to its session for good.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{self, ReattachedStream, Received, ServerMessage, StreamId};
+use super::replay::Ring;
+use super::{SessionCtx, StreamHandle};
+use crate::error::ApiError;
+
+/// Largest binary frame of replayed output.
+const REPLAY_FRAME: usize = 64 * 1024;
+
+/// Where one stream's output goes.
+pub(crate) struct StreamOut {
+    pub stream: StreamId,
+    /// Whether it outlives its session (`resume: true`).
+    resumable: bool,
+    /// The stream's own token: a resumable stream's is not its session's child.
+    pub cancel: CancellationToken,
+    /// The window the stream was started with, set again for the client that reattaches.
+    window: Option<u64>,
+    state: Mutex<Attachment>,
+}
+
+struct Attachment {
+    /// The session its output goes to; None while parked.
+    session: Option<Arc<SessionCtx>>,
+    /// The last output of channels 1 and 2, for a reattach (resumable streams only).
+    replay: Option<[Ring; 2]>,
+    /// The last message of a stream that ended while parked.
+    ending: Option<ServerMessage>,
+    /// The stream's steering handle while parked.
+    handle: Option<StreamHandle>,
+}
+
+fn ring_of(channel: u8) -> usize {
+    if channel == protocol::CHANNEL_STDERR {
+        1
+    } else {
+        0
+    }
+}
+
+impl StreamOut {
+    pub fn new(
+        session: Arc<SessionCtx>,
+        stream: StreamId,
+        cancel: CancellationToken,
+        window: Option<u64>,
+        replay_bytes: Option<usize>,
+    ) -> Arc<StreamOut> {
+        Arc::new(StreamOut {
+            stream,
+            resumable: replay_bytes.is_some(),
+            cancel,
+            window,
+            state: Mutex::new(Attachment {
+                session: Some(session),
+                replay: replay_bytes.map(|bytes| [Ring::new(bytes), Ring::new(bytes)]),
+                ending: None,
+                handle: None,
+            }),
+        })
+    }
+
+    /// Sends output to the session holding the stream (kept for a reattach first); waits while
+    /// its client is slow. False when the stream should stop: `stop` fired, or, for a stream
+    /// that does not outlive its session, the session is over.
+    pub async fn send_binary(&self, channel: u8, payload: &[u8], stop: &CancellationToken) -> bool {
+        let session = {
+            let mut attached = self.state.lock().await;
+            if let Some(replay) = attached.replay.as_mut() {
+                replay[ring_of(channel)].append(payload);
+            }
+            attached.session.clone()
+        };
+        let sent = match session {
+            Some(session) => {
+                let frame = protocol::binary_frame(self.stream, channel, payload);
+                session.send_binary(frame, stop).await
+            }
+            None => false,
+        };
+        sent || (self.resumable && !stop.is_cancelled())
+    }
+
+    /// A message to the session holding the stream, if one does.
+    pub async fn send(&self, message: ServerMessage) {
+        let session = self.state.lock().await.session.clone();
+        if let Some(session) = session {
+            session.send(message).await;
+        }
+    }
+
+    /// The stream ended: the session holding it releases its id and is sent `message` (unless
+    /// it is closing); a parked stream keeps `message` for the client that reattaches.
+    pub async fn end(&self, message: ServerMessage) {
+        let mut attached = self.state.lock().await;
+        let Some(session) = attached.session.clone() else {
+            attached.ending = Some(message);
+            attached.handle = None;
+            return;
+        };
+        session.finish_stream(self.stream);
+        session.forget_resumable(self.stream);
+        if session.cancel.is_cancelled() {
+            if self.resumable {
+                attached.ending = Some(message);
+            }
+            return;
+        }
+        drop(attached);
+        session.send(message).await;
+    }
+
+    /// Parks the stream: it leaves `session` (its id released there) and runs on, unpaused and
+    /// without a window, its output kept for a reattach.
+    async fn park(&self, session: &SessionCtx) {
+        let mut attached = self.state.lock().await;
+        attached.session = None;
+        if let Some(handle) = session.take_stream(self.stream) {
+            handle.flow.send_modify(|flow| {
+                flow.paused = false;
+                flow.allowed = None;
+            });
+            attached.handle = Some(handle);
+        }
+    }
+}
+
+/// A new resume token and the hash it is kept by.
+pub(crate) fn new_token() -> (String, String) {
+    let token = crate::auth::token::random_token();
+    let hash = hash(&token);
+    (token, hash)
+}
+
+fn hash(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+/// The streams of sessions that ended without `bye`, waiting for a reattach, by token hash.
+#[derive(Default)]
+pub struct Resumes {
+    parked: DashMap<String, Parked>,
+}
+
+struct Parked {
+    user_id: String,
+    streams: Vec<Arc<StreamOut>>,
+}
+
+impl Resumes {
+    /// Parks the resumable streams of `session`, which ended without `bye`, for `grace`; then
+    /// cancels those nobody took over.
+    pub(crate) async fn park(self: &Arc<Self>, session: &SessionCtx, grace: Duration) {
+        let streams = session.take_resumables();
+        if streams.is_empty() {
+            return;
+        }
+        for stream in &streams {
+            stream.park(session).await;
+        }
+        tracing::info!(
+            streams = streams.len(),
+            grace_s = grace.as_secs(),
+            "resumable streams parked"
+        );
+        let key = session.resume_hash.clone();
+        self.parked.insert(
+            key.clone(),
+            Parked {
+                user_id: session.user.id.clone(),
+                streams,
+            },
+        );
+        let resumes = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            if let Some((_, parked)) = resumes.parked.remove(&key) {
+                tracing::info!(
+                    streams = parked.streams.len(),
+                    "parked streams not taken over; stopping them"
+                );
+                for stream in parked.streams {
+                    stream.cancel.cancel();
+                }
+            }
+        });
+    }
+
+    /// Cancels every stream parked for `user_id` (they signed out, or their account went).
+    pub fn end_user(&self, user_id: &str) {
+        self.parked.retain(|_, parked| {
+            if parked.user_id != user_id {
+                return true;
+            }
+            for stream in &parked.streams {
+                stream.cancel.cancel();
+            }
+            false
+        });
+    }
+
+    /// Hands the streams parked under `token` to `session`, of the same user: `reattached`,
+    /// then each channel's missing bytes, then (a stream that ended meanwhile) its last message.
+    /// A token that is unknown, spent, past its grace or another user's is `not_found`.
+    pub(crate) async fn reattach(
+        &self,
+        session: &Arc<SessionCtx>,
+        token: &str,
+        received: &[Received],
+    ) -> Result<(), ApiError> {
+        let missing = || ApiError::not_found("no session to resume with that token");
+        let key = hash(token);
+        let (_, parked) = self
+            .parked
+            .remove_if(&key, |_, parked| parked.user_id == session.user.id)
+            .ok_or_else(missing)?;
+        match take_over(session, &parked.streams, received).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                // Nothing was taken over: the streams stay parked for a better request.
+                self.parked.insert(key, parked);
+                Err(err)
+            }
+        }
+    }
+}
+
+async fn take_over(
+    session: &Arc<SessionCtx>,
+    streams: &[Arc<StreamOut>],
+    received: &[Received],
+) -> Result<(), ApiError> {
+    let mut held = Vec::with_capacity(streams.len());
+    for stream in streams {
+        held.push((stream, stream.state.lock().await));
+    }
+    // Checked first, so that a refused reattach sends nothing.
+    let mut report = Vec::new();
+    let mut frames = Vec::new();
+    for (stream, attached) in &held {
+        if session.has_stream(stream.stream) {
+            return Err(ApiError::conflict(format!(
+                "stream {} is in use",
+                stream.stream
+            )));
+        }
+        let Some(replay) = attached.replay.as_ref() else {
+            continue;
+        };
+        for channel in [protocol::CHANNEL_STDOUT, protocol::CHANNEL_STDERR] {
+            let got = received
+                .iter()
+                .find(|r| r.stream == stream.stream && r.channel == channel)
+                .map_or(0, |r| r.bytes);
+            let rest = replay[ring_of(channel)].since(got).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "stream {} sent {} bytes on channel {channel}, not {got}",
+                    stream.stream,
+                    replay[ring_of(channel)].total()
+                ))
+            })?;
+            report.push(ReattachedStream {
+                stream: stream.stream,
+                channel,
+                from: rest.from,
+                lost: rest.lost,
+            });
+            for chunk in rest.bytes.chunks(REPLAY_FRAME) {
+                frames.push(protocol::binary_frame(stream.stream, channel, chunk));
+            }
+        }
+    }
+    session
+        .send(ServerMessage::Reattached { streams: report })
+        .await;
+    for frame in frames {
+        session.send_binary(frame, &session.cancel).await;
+    }
+    for (stream, mut attached) in held {
+        if let Some(ending) = attached.ending.take() {
+            session.send(ending).await;
+            continue;
+        }
+        let sent: u64 = attached
+            .replay
+            .as_ref()
+            .map_or(0, |replay| replay.iter().map(Ring::total).sum());
+        if let Some(handle) = attached.handle.take() {
+            handle.flow.send_modify(|flow| {
+                flow.allowed = stream.window.map(|window| sent + window);
+            });
+            session.adopt(stream.stream, handle, stream.clone());
+        }
+        attached.session = Some(session.clone());
+    }
+    tracing::info!(streams = streams.len(), "streams reattached");
+    Ok(())
+}
