@@ -230,6 +230,9 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 tty: request.tty,
                 window: request.window,
                 resume: request.resume,
+                tty_size: request
+                    .tty
+                    .then(|| (request.cols.unwrap_or(80), request.rows.unwrap_or(24))),
             };
             let stream = request.stream;
             let task: Task = Box::new(|p| streams::exec::exec(c, request, p).boxed());
@@ -367,6 +370,7 @@ fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<Stream
         cancel.clone(),
         io.window,
         resumable.then_some(ctx.settings.replay_kib * 1024),
+        io.tty_size,
     );
     if resumable {
         ctx.resumables
@@ -418,6 +422,8 @@ struct Io {
     window: Option<u64>,
     /// Whether it may outlive its session (`resume: true`).
     resume: bool,
+    /// A TTY's size as it starts (columns, rows).
+    tty_size: Option<(u16, u16)>,
 }
 
 const NO_IO: Io = Io {
@@ -425,6 +431,7 @@ const NO_IO: Io = Io {
     tty: false,
     window: None,
     resume: false,
+    tty_size: None,
 };
 
 /// Runs a stream; when it returns, releases its id (first, so that a client reusing the id

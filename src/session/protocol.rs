@@ -125,6 +125,9 @@ pub struct ReattachedStream {
     pub channel: u8,
     pub from: u64,
     pub lost: u64,
+    /// The bytes that follow are the terminal's current screen, not the missing output (a TTY
+    /// whose missing output was no longer all kept): clear the terminal and draw them.
+    pub screen: bool,
 }
 
 /// The smallest window an exec may ask for.

@@ -49,6 +49,23 @@ struct Attachment {
     ending: Option<ServerMessage>,
     /// The stream's steering handle while parked.
     handle: Option<StreamHandle>,
+    /// A resumable TTY's screen as a terminal would show it (its output run through a VT
+    /// parser), sent to a reattaching client whose missing output is no longer all kept.
+    screen: Option<vt100::Parser>,
+}
+
+/// The screen a reattaching client is sent, as bytes a terminal draws: cleared, then the
+/// parsed screen's contents, attributes, cursor and input modes.
+fn redraw(screen: &vt100::Parser) -> Vec<u8> {
+    let mut bytes = b"\x1b[H\x1b[2J".to_vec();
+    bytes.extend(screen.screen().state_formatted().into_bytes());
+    bytes
+}
+
+fn size(cols: u16, rows: u16) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
+    let at_least_one =
+        |n: u16| std::num::NonZeroU16::new(n.max(1)).unwrap_or(std::num::NonZeroU16::MIN);
+    (at_least_one(rows), at_least_one(cols))
 }
 
 fn ring_of(channel: u8) -> usize {
@@ -66,7 +83,12 @@ impl StreamOut {
         cancel: CancellationToken,
         window: Option<u64>,
         replay_bytes: Option<usize>,
+        tty_size: Option<(u16, u16)>,
     ) -> Arc<StreamOut> {
+        let screen = replay_bytes.and(tty_size).map(|(cols, rows)| {
+            let (rows, cols) = size(cols, rows);
+            vt100::Parser::new(rows, cols, 0)
+        });
         Arc::new(StreamOut {
             stream,
             resumable: replay_bytes.is_some(),
@@ -77,6 +99,7 @@ impl StreamOut {
                 replay: replay_bytes.map(|bytes| [Ring::new(bytes), Ring::new(bytes)]),
                 ending: None,
                 handle: None,
+                screen,
             }),
         })
     }
@@ -90,6 +113,9 @@ impl StreamOut {
             if let Some(replay) = attached.replay.as_mut() {
                 replay[ring_of(channel)].append(payload);
             }
+            if let Some(screen) = attached.screen.as_mut() {
+                screen.process(payload);
+            }
             attached.session.clone()
         };
         let sent = match session {
@@ -100,6 +126,14 @@ impl StreamOut {
             None => false,
         };
         sent || (self.resumable && !stop.is_cancelled())
+    }
+
+    /// The stream's TTY was resized: so is the screen kept for a reattach.
+    pub async fn resized(&self, cols: u16, rows: u16) {
+        if let Some(screen) = self.state.lock().await.screen.as_mut() {
+            let (rows, cols) = size(cols, rows);
+            screen.set_size(rows, cols);
+        }
     }
 
     /// A message to the session holding the stream, if one does.
@@ -280,13 +314,28 @@ async fn take_over(
                     replay[ring_of(channel)].total()
                 ))
             })?;
+            // A TTY whose missing output is not all kept is sent its screen instead: from the
+            // current byte on, nothing torn.
+            let redrawn = match &attached.screen {
+                Some(screen) if rest.lost > 0 && channel == protocol::CHANNEL_STDOUT => {
+                    Some(redraw(screen))
+                }
+                _ => None,
+            };
+            let total = replay[ring_of(channel)].total();
             report.push(ReattachedStream {
                 stream: stream.stream,
                 channel,
-                from: rest.from,
-                lost: rest.lost,
+                from: if redrawn.is_some() { total } else { rest.from },
+                lost: if redrawn.is_some() {
+                    total - got
+                } else {
+                    rest.lost
+                },
+                screen: redrawn.is_some(),
             });
-            for chunk in rest.bytes.chunks(REPLAY_FRAME) {
+            let bytes = redrawn.unwrap_or(rest.bytes);
+            for chunk in bytes.chunks(REPLAY_FRAME) {
                 frames.push(protocol::binary_frame(stream.stream, channel, chunk));
             }
         }

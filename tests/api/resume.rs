@@ -242,3 +242,64 @@ async fn signing_out_stops_the_streams_a_lost_session_left_running() {
         "signing out left the parked stream running"
     );
 }
+
+#[tokio::test]
+async fn a_terminal_whose_missing_output_is_gone_gets_its_screen_redrawn() {
+    let app = spawn_app_with(|s| s.session.replay_kib = 1).await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut first = app.ws(&user.token).await;
+    let token = token_of(&first);
+    // A screen that a 1 KiB buffer cannot hold the making of: a first line, 300 more, then a
+    // mark placed by cursor movement.
+    let script = "printf '\\033[2J\\033[HTOP\\n'; i=0; while [ $i -lt 300 ]; do echo filler-$i; \
+                  i=$((i+1)); done; printf '\\033[5;10HFINAL-MARK'; sleep 300";
+    first
+        .send(json!({"type": "exec", "stream": 1, "container": container,
+                     "cmd": ["sh", "-c", script], "tty": true, "cols": 80, "rows": 24,
+                     "resume": true}))
+        .await;
+    first.expect("started", 1).await;
+    first.abandon();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let mut second = app.ws(&user.token).await;
+    second
+        .send(json!({"type": "reattach", "token": token, "received": []}))
+        .await;
+    let reattached = second.next_json().await;
+    let stdout = reattached["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["channel"] == 1)
+        .cloned()
+        .unwrap();
+    assert_eq!(stdout["screen"], true, "{reattached}");
+    assert_eq!(
+        stdout["from"], stdout["lost"],
+        "all of it is behind the redraw"
+    );
+    let drawn = stdout_until(&mut second, 1, "FINAL-MARK").await;
+    assert!(
+        drawn.len() < 8 * 1024,
+        "a screen, not the output: {} bytes",
+        drawn.len()
+    );
+    let size = |n| std::num::NonZeroU16::new(n).unwrap();
+    let mut terminal = vt100::Parser::new(size(24), size(80), 0);
+    terminal.process(&drawn);
+    let screen = terminal.screen();
+    assert_eq!(screen.contents_between(4, 9, 4, 19), "FINAL-MARK");
+    assert!(
+        screen.contents().contains("filler-299"),
+        "{}",
+        screen.contents()
+    );
+    assert!(
+        !screen.contents().contains("TOP"),
+        "scrolled off as on a terminal"
+    );
+    second.send(json!({"type": "cancel", "stream": 1})).await;
+    second.expect("exit", 1).await;
+}

@@ -288,6 +288,7 @@ where
                 _ = engine.stopped_answering() => return Some(Interrupted::HostLost),
                 _ = &mut deadline => return Some(Interrupted::TimeLimit),
                 Some((cols, rows)) = next_resize(&mut parts.resize) => {
+                    parts.out.resized(cols, rows).await;
                     on_resize(cols, rows);
                     continue;
                 }

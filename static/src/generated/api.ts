@@ -105,7 +105,12 @@ resume?: boolean, };
 
 export type Received = { stream: number, channel: number, bytes: number, };
 
-export type ReattachedStream = { stream: number, channel: number, from: number, lost: number, };
+export type ReattachedStream = { stream: number, channel: number, from: number, lost: number, 
+/**
+ * The bytes that follow are the terminal's current screen, not the missing output (a TTY
+ * whose missing output was no longer all kept): clear the terminal and draw them.
+ */
+screen: boolean, };
 
 export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "quota_exceeded" | "image_in_use" | "too_large" | "too_many" | "internal" | "unavailable";
 
