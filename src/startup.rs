@@ -148,6 +148,7 @@ impl Application {
         tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
         let sessions = state.sessions.clone();
         let resumes = web::Data::new(crate::session::resume::Resumes::default());
+        let shares = web::Data::new(crate::session::share::Shares::default());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
@@ -156,6 +157,7 @@ impl Application {
                 .app_data(error::query_config())
                 .app_data(state.clone())
                 .app_data(resumes.clone())
+                .app_data(shares.clone())
                 .configure(crate::routes::configure)
                 // The UI's files go compressed when the browser accepts it (the bundle shrinks
                 // to about a quarter); the API's streams and downloads are left as they are.

@@ -59,6 +59,7 @@ fn generated() -> String {
         courses::Student::decl(),
         attendance::AttendanceView::decl(),
         attendance::SessionRecord::decl(),
+        berth::session::share::ShareView::decl(),
         attendance::CheckedIn::decl(),
         attendance::RosterEntry::decl(),
         routes::attendance::Roster::decl(),

@@ -54,6 +54,18 @@ pub async fn taught(db: &Db, user: &User, id: &str) -> Result<Course, ApiError> 
     }
 }
 
+/// A course `user` teaches or attends; refused (`forbidden`) to anyone else.
+pub async fn member(db: &Db, user: &User, id: &str) -> Result<Course, ApiError> {
+    let course = find(db, id).await?;
+    if teaches(user, &course) || is_enrolled(db, &course.id, &user.id).await? {
+        Ok(course)
+    } else {
+        Err(ApiError::forbidden(
+            "only the course's teacher and students may do this",
+        ))
+    }
+}
+
 pub async fn is_enrolled(db: &Db, course_id: &str, user_id: &str) -> Result<bool, ApiError> {
     Ok(db::courses::is_enrolled(db, course_id, user_id).await?)
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
+use crate::session::share::Shares;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -61,11 +62,24 @@ async fn remove_student(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `GET /courses/{id}/shares`: the terminals shared with a course now, for its teacher and
+/// students.
+async fn shares(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    shares: web::Data<Shares>,
+    course: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let course = crate::courses::member(&state.db, &user.user, &course).await?;
+    Ok(HttpResponse::Ok().json(shares.of_course(&course.id)))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/courses", web::post().to(create))
         .route("/courses", web::get().to(list))
         .route("/courses/join", web::post().to(join))
         .route("/courses/{id}/students", web::get().to(students))
+        .route("/courses/{id}/shares", web::get().to(shares))
         .route(
             "/courses/{id}/students/{user_id}",
             web::delete().to(remove_student),

@@ -93,14 +93,15 @@ async fn handle_input(ctx: &Arc<SessionCtx>, frame: Bytes) {
     }
     let stdin = {
         let streams = ctx.streams.lock().expect("streams lock");
-        streams.get(&stream).map(|s| s.stdin.clone())
+        streams.get(&stream).map(|s| (s.watching, s.stdin.clone()))
     };
     let result = match stdin {
         None => Err(ApiError::not_found("no such stream")),
-        Some(None) => Err(ApiError::bad_request(
+        Some((true, _)) => Err(ApiError::forbidden("a watched terminal takes no input")),
+        Some((false, None)) => Err(ApiError::bad_request(
             "this stream takes no input (or its stdin was closed)",
         )),
-        Some(Some(tx)) => tx.try_send(frame.slice(2..)),
+        Some((false, Some(tx))) => tx.try_send(frame.slice(2..)),
     };
     if let Err(err) = result {
         ctx.send_error(Some(stream), &err).await;
@@ -120,6 +121,21 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 ctx.send_error(None, &err).await;
             }
         }
+        ClientMessage::Share { stream, course } => match share(ctx, stream, &course).await {
+            Ok(share) => {
+                ctx.send(ServerMessage::Shared { stream, share }).await;
+            }
+            Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+        },
+        ClientMessage::Unshare { stream } => {
+            match with_stream(ctx, stream, |s| Ok(s.out.clone())) {
+                Ok(out) => {
+                    out.unshare().await;
+                    ctx.shares.remove_stream(&out);
+                }
+                Err(err) => ctx.send_error(Some(stream.get()), &err).await,
+            }
+        }
         ClientMessage::Bye => {
             ctx.bye.store(true, Ordering::Relaxed);
             ctx.cancel.cancel();
@@ -132,6 +148,22 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
         | ClientMessage::Ack { .. } => steer(ctx, command).await,
         starting => start(ctx, starting).await,
     }
+}
+
+/// Shares a TTY stream of the session with a course its user teaches; the share's id.
+async fn share(ctx: &SessionCtx, stream: StreamId, course: &str) -> Result<String, ApiError> {
+    let course = crate::courses::taught(&ctx.state.db, &ctx.user, course).await?;
+    let out = with_stream(ctx, stream, |s| {
+        if s.watching {
+            Err(ApiError::bad_request("a watch cannot be shared again"))
+        } else {
+            Ok(s.out.clone())
+        }
+    })?;
+    if !out.share().await {
+        return Err(ApiError::bad_request("only a TTY exec can be shared"));
+    }
+    Ok(ctx.shares.add(&course.id, &ctx.user.username, out))
 }
 
 /// A student's check-in, answered on the session (no stream).
@@ -233,6 +265,7 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 tty_size: request
                     .tty
                     .then(|| (request.cols.unwrap_or(80), request.rows.unwrap_or(24))),
+                watching: false,
             };
             let stream = request.stream;
             let task: Task = Box::new(|p| streams::exec::exec(c, request, p).boxed());
@@ -284,6 +317,15 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             NO_IO,
             Box::new(|p| streams::images::derive(c, r, p).boxed()),
         ),
+        ClientMessage::Watch { stream, share } => (
+            stream,
+            StreamKind::Watch,
+            Io {
+                watching: true,
+                ..NO_IO
+            },
+            Box::new(move |p| streams::share::watch(c, stream, share, p).boxed()),
+        ),
         ClientMessage::AttendanceWatch { stream, attendance } => (
             stream,
             StreamKind::AttendanceWatch,
@@ -314,6 +356,7 @@ enum StreamKind {
     Build,
     Derive,
     AttendanceWatch,
+    Watch,
 }
 
 impl StreamKind {
@@ -328,6 +371,7 @@ impl StreamKind {
             StreamKind::Build => "build",
             StreamKind::Derive => "derive",
             StreamKind::AttendanceWatch => "attendance.watch",
+            StreamKind::Watch => "watch",
         }
     }
 }
@@ -398,6 +442,8 @@ fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<Stream
         stream.get(),
         StreamHandle {
             cancel: cancel.clone(),
+            out: out.clone(),
+            watching: io.watching,
             stdin: stdin_tx,
             resize: resize_tx,
             flow: flow_tx,
@@ -424,6 +470,8 @@ struct Io {
     resume: bool,
     /// A TTY's size as it starts (columns, rows).
     tty_size: Option<(u16, u16)>,
+    /// A watch of someone's shared stream.
+    watching: bool,
 }
 
 const NO_IO: Io = Io {
@@ -432,6 +480,7 @@ const NO_IO: Io = Io {
     window: None,
     resume: false,
     tty_size: None,
+    watching: false,
 };
 
 /// Runs a stream; when it returns, releases its id (first, so that a client reusing the id

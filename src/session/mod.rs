@@ -17,6 +17,7 @@ mod dispatch;
 pub mod protocol;
 mod replay;
 pub mod resume;
+pub mod share;
 mod socket;
 mod stdin;
 mod streams;
@@ -56,6 +57,8 @@ pub(crate) struct SessionCtx {
     /// streams wait.
     resume_hash: String,
     resumes: Arc<resume::Resumes>,
+    /// The server's shared terminals.
+    shares: Arc<share::Shares>,
     /// This session's streams that outlive it (`resume: true`).
     resumables: Mutex<Vec<Arc<resume::StreamOut>>>,
     /// The client said `bye`: its resumable streams stop with it.
@@ -65,6 +68,10 @@ pub(crate) struct SessionCtx {
 /// The reader's grip on one running stream.
 pub(crate) struct StreamHandle {
     pub cancel: CancellationToken,
+    /// Where its output goes (to share it).
+    pub out: Arc<resume::StreamOut>,
+    /// Whether it is a watch of someone's stream (which takes no input).
+    pub watching: bool,
     pub stdin: Option<stdin::StdinSender>,
     pub resize: Option<mpsc::Sender<(u16, u16)>>,
     pub flow: watch::Sender<Flow>,

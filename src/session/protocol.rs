@@ -67,6 +67,21 @@ pub enum ClientMessage {
     },
     /// The client ends its session on purpose: its resumable streams stop at once.
     Bye,
+    /// Shares a TTY exec of one's own with a course one teaches: its students and teacher may
+    /// `watch` it.
+    Share {
+        stream: StreamId,
+        course: String,
+    },
+    /// Stops sharing it: its watchers' streams end.
+    Unshare {
+        stream: StreamId,
+    },
+    /// Watches a shared terminal, read-only: `started`, its size, its screen, then its output.
+    Watch {
+        stream: StreamId,
+        share: String,
+    },
     Build(BuildRequest),
     /// A new template: another's image with more Dockerfile lines, built with the live log.
     Derive(DeriveRequest),
@@ -317,6 +332,17 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         resume_token: Option<String>,
+    },
+    /// A stream is shared: `share` is what watchers name.
+    Shared {
+        stream: StreamId,
+        share: String,
+    },
+    /// A watched terminal's size changed (and, as a watch starts, its size).
+    Resized {
+        stream: StreamId,
+        cols: u16,
+        rows: u16,
     },
     /// The streams a `reattach` took over, per channel, before their missing bytes.
     Reattached {

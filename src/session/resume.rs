@@ -37,6 +37,8 @@ pub(crate) struct StreamOut {
     pub cancel: CancellationToken,
     /// The window the stream was started with, set again for the client that reattaches.
     window: Option<u64>,
+    /// Whether watchers may watch it now.
+    shared: std::sync::atomic::AtomicBool,
     state: Mutex<Attachment>,
 }
 
@@ -49,10 +51,25 @@ struct Attachment {
     ending: Option<ServerMessage>,
     /// The stream's steering handle while parked.
     handle: Option<StreamHandle>,
-    /// A resumable TTY's screen as a terminal would show it (its output run through a VT
-    /// parser), sent to a reattaching client whose missing output is no longer all kept.
+    /// A TTY's screen as a terminal would show it (its output run through a VT parser), sent
+    /// to a reattaching client whose missing output is no longer all kept, and to a watcher as
+    /// it starts watching (or falls behind).
     screen: Option<vt100::Parser>,
+    /// Where the output goes to the watchers of a shared TTY, while it is shared.
+    watchers: Option<tokio::sync::broadcast::Sender<Watched>>,
+    /// A TTY's size now (columns, rows); None for a stream without a TTY.
+    tty_size: Option<(u16, u16)>,
 }
+
+/// What a shared TTY's watchers are sent: its output, and its new size.
+#[derive(Debug, Clone)]
+pub(crate) enum Watched {
+    Output(bytes::Bytes),
+    Resized { cols: u16, rows: u16 },
+}
+
+/// How far a watcher may fall behind before it skips to the current screen.
+const WATCH_BACKLOG: usize = 256;
 
 /// The screen a reattaching client is sent, as bytes a terminal draws: cleared, then the
 /// parsed screen's contents, attributes, cursor and input modes.
@@ -60,6 +77,11 @@ fn redraw(screen: &vt100::Parser) -> Vec<u8> {
     let mut bytes = b"\x1b[H\x1b[2J".to_vec();
     bytes.extend(screen.screen().state_formatted().into_bytes());
     bytes
+}
+
+fn parser(cols: u16, rows: u16) -> vt100::Parser {
+    let (rows, cols) = size(cols, rows);
+    vt100::Parser::new(rows, cols, 0)
 }
 
 fn size(cols: u16, rows: u16) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
@@ -85,21 +107,24 @@ impl StreamOut {
         replay_bytes: Option<usize>,
         tty_size: Option<(u16, u16)>,
     ) -> Arc<StreamOut> {
-        let screen = replay_bytes.and(tty_size).map(|(cols, rows)| {
-            let (rows, cols) = size(cols, rows);
-            vt100::Parser::new(rows, cols, 0)
-        });
+        // Kept from the start for a resumable TTY; a shared one gets it when it is shared.
+        let screen = replay_bytes
+            .and(tty_size)
+            .map(|(cols, rows)| parser(cols, rows));
         Arc::new(StreamOut {
             stream,
             resumable: replay_bytes.is_some(),
             cancel,
             window,
+            shared: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(Attachment {
                 session: Some(session),
                 replay: replay_bytes.map(|bytes| [Ring::new(bytes), Ring::new(bytes)]),
                 ending: None,
                 handle: None,
                 screen,
+                watchers: None,
+                tty_size,
             }),
         })
     }
@@ -116,6 +141,10 @@ impl StreamOut {
             if let Some(screen) = attached.screen.as_mut() {
                 screen.process(payload);
             }
+            if let Some(watchers) = &attached.watchers {
+                // Never waits: a watcher that falls behind skips ahead instead.
+                let _ = watchers.send(Watched::Output(bytes::Bytes::copy_from_slice(payload)));
+            }
             attached.session.clone()
         };
         let sent = match session {
@@ -130,10 +159,67 @@ impl StreamOut {
 
     /// The stream's TTY was resized: so is the screen kept for a reattach.
     pub async fn resized(&self, cols: u16, rows: u16) {
-        if let Some(screen) = self.state.lock().await.screen.as_mut() {
-            let (rows, cols) = size(cols, rows);
-            screen.set_size(rows, cols);
+        let mut attached = self.state.lock().await;
+        if attached.tty_size.is_some() {
+            attached.tty_size = Some((cols, rows));
         }
+        if let Some(screen) = attached.screen.as_mut() {
+            let (rows_, cols_) = size(cols, rows);
+            screen.set_size(rows_, cols_);
+        }
+        if let Some(watchers) = &attached.watchers {
+            let _ = watchers.send(Watched::Resized { cols, rows });
+        }
+    }
+
+    /// Starts sharing the stream's TTY with watchers; false for a stream without one. (A TTY
+    /// that is not resumable has its screen followed from now on: what it drew before is not
+    /// on the watchers' first screen.)
+    pub async fn share(&self) -> bool {
+        let mut attached = self.state.lock().await;
+        let Some((cols, rows)) = attached.tty_size else {
+            return false;
+        };
+        if attached.screen.is_none() {
+            attached.screen = Some(parser(cols, rows));
+        }
+        if attached.watchers.is_none() {
+            attached.watchers = Some(tokio::sync::broadcast::channel(WATCH_BACKLOG).0);
+        }
+        self.shared
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    /// Stops sharing it: every watcher's stream ends.
+    pub async fn unshare(&self) {
+        self.state.lock().await.watchers = None;
+        self.shared
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.shared.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A new watcher: the current screen (size, then what to draw) and the live output after
+    /// it, with no gap between them; None when the stream is not shared.
+    pub async fn watch(
+        &self,
+    ) -> Option<(
+        (u16, u16),
+        Vec<u8>,
+        tokio::sync::broadcast::Receiver<Watched>,
+    )> {
+        let attached = self.state.lock().await;
+        let watchers = attached.watchers.as_ref()?;
+        let screen = attached.screen.as_ref()?;
+        let (rows, cols) = screen.screen().size();
+        Some((
+            (cols.get(), rows.get()),
+            redraw(screen),
+            watchers.subscribe(),
+        ))
     }
 
     /// A message to the session holding the stream, if one does.
@@ -148,6 +234,10 @@ impl StreamOut {
     /// it is closing); a parked stream keeps `message` for the client that reattaches.
     pub async fn end(&self, message: ServerMessage) {
         let mut attached = self.state.lock().await;
+        // Its watchers' streams end with it.
+        attached.watchers = None;
+        self.shared
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let Some(session) = attached.session.clone() else {
             attached.ending = Some(message);
             attached.handle = None;

@@ -35,6 +35,7 @@ pub async fn ws_handler(
     query: web::Query<WsQuery>,
     state: web::Data<AppState>,
     resumes: web::Data<super::resume::Resumes>,
+    shares: web::Data<super::share::Shares>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
     let auth_state = &state.auth;
@@ -91,6 +92,7 @@ pub async fn ws_handler(
         state: state.clone(),
         resume_hash,
         resumes: resumes.into_inner(),
+        shares: shares.into_inner(),
         resumables: Mutex::new(Vec::new()),
         bye: std::sync::atomic::AtomicBool::new(false),
     });

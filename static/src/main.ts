@@ -43,6 +43,7 @@ const routes: Record<string, Route> = {
   ide: { page: async () => (await import("./pages/ide")).idePage, arg: true },
   assignment: { page: async () => (await import("./pages/assignment")).assignmentPage, arg: true },
   review: { page: async () => (await import("./pages/review")).reviewPage, arg: true },
+  watch: { page: async () => (await import("./pages/watch")).watchPage, arg: true, streams: true },
   images: { page: async () => imagesPage },
   registries: { page: async () => registriesPage },
   hosts: { page: async () => hostsPage },

@@ -153,6 +153,45 @@ async fn a_teacher_hands_out_an_assignment_a_student_submits_it_and_the_check_pa
 }
 
 #[tokio::test]
+async fn a_student_watches_the_terminal_a_teacher_shares_with_the_course_in_chromium() {
+    let server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("share-teacher", "teacher").await;
+    let student = server.account("share-student").await;
+    let course: serde_json::Value = server
+        .post("/courses", &teacher, serde_json::json!({"name": "Linux"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let joined = server
+        .post(
+            "/courses/join",
+            &student,
+            serde_json::json!({"join_code": course["join_code"]}),
+        )
+        .await;
+    assert_eq!(joined.status(), 200);
+    let id = server.container(&teacher, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let name = container_name(&server, &teacher, &id).await;
+    let said = browser_test(
+        "share.mjs",
+        &server,
+        &[
+            ("TEACHER", "share-teacher"),
+            ("STUDENT", "share-student"),
+            ("COURSE", "Linux"),
+            ("BERTH_CONTAINER", &name),
+        ],
+    )
+    .await;
+    assert!(
+        said.contains("browser: a shared terminal watched live and read-only"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
 async fn a_teacher_makes_a_course_a_student_joins_it_and_is_removed_in_chromium() {
     let server = ServerProcess::start(&[]).await;
     let teacher = server.account_with_role("course-teacher", "teacher").await;

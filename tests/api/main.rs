@@ -20,4 +20,5 @@ mod registries;
 mod resume;
 mod security;
 mod server_process;
+mod share;
 mod workspaces;

@@ -10,6 +10,7 @@ pub(super) mod attendance;
 pub(super) mod exec;
 pub(super) mod images;
 pub(super) mod logs_stats;
+pub(super) mod share;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { errorText, t } from "../i18n";
-import { session } from "../session";
+import { session, type StreamMessage } from "../session";
 
 /** Output bytes the server may send ahead of what xterm has drawn. What is queued between the
  * shell and the screen is what a keystroke's echo waits behind, so it is kept small: at the ~1
@@ -18,10 +18,18 @@ const ACK_EVERY = 16 * 1024;
 /** What the shell runs in: `{container: id}` or `{workspace: id}`. */
 export type Target = { container: string } | { workspace: string };
 
-/** Opens a shell in `target` inside `holder`; returns what closes it (the process is killed).
- * The shell survives a dropped connection: the session takes it back when it reconnects, with
- * what it printed meanwhile. `onLost` is told when it could not be taken back. */
-export async function openTerminal(holder: HTMLElement, target: Target, onLost?: () => void): Promise<() => void> {
+/** An open shell: its stream (to share it) and what closes it (the process is killed). */
+export type OpenTerminal = { stream: number; close: () => void };
+
+/** Opens a shell in `target` inside `holder`. The shell survives a dropped connection: the
+ * session takes it back when it reconnects, with what it printed meanwhile. `onLost` is told
+ * when it could not be taken back; `onOther` gets its other messages (`shared`). */
+export async function openTerminal(
+  holder: HTMLElement,
+  target: Target,
+  onLost?: () => void,
+  onOther?: (message: StreamMessage) => void,
+): Promise<OpenTerminal> {
   const term = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
   const fit = new FitAddon();
   term.loadAddon(fit);
@@ -53,6 +61,7 @@ export async function openTerminal(holder: HTMLElement, target: Target, onLost?:
       if (message.type === "lost") onLost?.();
       if (message.type === "exit") term.write(`\r\n${t("exited", { code: message.code ?? "?" })}\r\n`);
       if (message.type === "error") term.write(`\r\n${errorText(message.code, message.message)}\r\n`);
+      onOther?.(message);
     },
   });
   const encoder = new TextEncoder();
@@ -74,9 +83,32 @@ export async function openTerminal(holder: HTMLElement, target: Target, onLost?:
     resume: true,
   });
   term.focus();
-  return () => {
+  const close = () => {
     observer.disconnect();
     input.dispose();
+    session.send({ type: "cancel", stream });
+    term.dispose();
+  };
+  return { stream, close };
+}
+
+/** A shared terminal, read-only, in `holder`: its screen, then its output, at its sharer's
+ * size. Returns what stops watching. */
+export async function watchTerminal(holder: HTMLElement, share: string, onEnd: (why: string) => void): Promise<() => void> {
+  const term = new Terminal({ convertEol: false, disableStdin: true, scrollback: 5000 });
+  term.open(holder);
+  await session.open();
+  const stream = session.stream({
+    onBytes: (_channel, bytes) => term.write(bytes.slice()),
+    onMessage: (message) => {
+      if (message.type === "resized") term.resize(message.cols, message.rows);
+      if (message.type === "end") onEnd(t("sharingEnded"));
+      if (message.type === "error") onEnd(errorText(message.code, message.message));
+      if (message.type === "lost") onEnd(t("stoppedByDrop"));
+    },
+  });
+  session.send({ type: "watch", stream, share });
+  return () => {
     session.send({ type: "cancel", stream });
     term.dispose();
   };

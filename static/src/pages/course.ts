@@ -14,6 +14,7 @@ import type {
   AttendanceView,
   CourseView,
   SessionRecord,
+  ShareView,
   Student,
   Template,
   WorkspaceView,
@@ -27,10 +28,20 @@ export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageCon
   const problem = new Problem();
   const back = el("p", {}, el("a", { href: "#/courses" }, t("courses")));
   const assignmentsPath = `/courses/${encodeURIComponent(id)}/assignments`;
+  const shares = await api<ShareView[]>("GET", `/courses/${encodeURIComponent(id)}/shares`);
+  const live = liveTerminals(shares);
   if (course.role !== "teacher") {
     const assignments = await api<AssignmentView[]>("GET", assignmentsPath);
     const checkIn = el("p", {}, el("a", { href: "#/checkin" }, t("checkIn")));
-    app.replaceChildren(back, el("h1", {}, course.name), problem.node, el("h2", {}, t("assignments")), studentAssignments(assignments), checkIn);
+    app.replaceChildren(
+      back,
+      el("h1", {}, course.name),
+      problem.node,
+      ...live,
+      el("h2", {}, t("assignments")),
+      studentAssignments(assignments),
+      checkIn,
+    );
     return;
   }
   const students = el("div");
@@ -76,6 +87,7 @@ export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageCon
     el("h1", {}, course.name),
     el("p", { className: "join-code" }, `${t("courseCode")}: `, el("strong", {}, course.join_code ?? "")),
     problem.node,
+    ...live,
     el("h2", {}, t("assignments")),
     assignments,
     el("details", { className: "hand-out" }, el("summary", {}, t("handOutNew")), form.node),
@@ -86,6 +98,21 @@ export async function coursePage(app: HTMLElement, { arg: id, onLeave }: PageCon
     attendanceHistory,
   );
   await refresh();
+}
+
+/** The terminals shared with the course now, each to watch. */
+function liveTerminals(shares: ShareView[]): Node[] {
+  if (shares.length === 0) return [];
+  return [
+    el("h2", {}, t("liveTerminals")),
+    el(
+      "ul",
+      { "aria-label": t("liveTerminals") },
+      ...shares.map((share) =>
+        el("li", {}, el("a", { href: `#/watch/${encodeURIComponent(share.share)}` }, t("watchTerminalOf", { name: share.by }))),
+      ),
+    ),
+  ];
 }
 
 const STATES = { not_started: "notStarted", started: "started", submitted: "submitted", late: "late" } as const;

@@ -25,7 +25,7 @@ export class ShellPanel {
     this.holder.hidden = false;
     this.button.textContent = t("closeTerminal");
     this.button.setAttribute("aria-expanded", "true");
-    this.closeShell = await openTerminal(this.holder, { workspace: this.workspace }, () => this.restart());
+    this.closeShell = (await openTerminal(this.holder, { workspace: this.workspace }, () => this.restart())).close;
   }
 
   /** A shell lost to a drop (not taken back) starts anew; the editor keeps what was typed. */
@@ -33,7 +33,7 @@ export class ShellPanel {
     if (!this.closeShell) return;
     this.close();
     this.holder.replaceChildren();
-    this.closeShell = await openTerminal(this.holder, { workspace: this.workspace }, () => this.restart());
+    this.closeShell = (await openTerminal(this.holder, { workspace: this.workspace }, () => this.restart())).close;
   }
 
   close() {
