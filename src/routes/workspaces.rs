@@ -54,6 +54,18 @@ async fn of_course(
     Ok(HttpResponse::Ok().json(state.workspaces.of_course(&user.user, &course).await?))
 }
 
+/// `GET /workspaces/{id}/streams`: its live exec and run streams, for those who may read it
+/// (its owner, their teacher), to `watch`.
+async fn streams(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    shares: web::Data<crate::session::share::Shares>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
+    Ok(HttpResponse::Ok().json(shares.of_workspace(&opened.row.id)))
+}
+
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -283,6 +295,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/workspaces/{id}", web::get().to(get))
         .route("/workspaces/{id}", web::delete().to(delete))
         .route("/workspaces/{id}/start", web::post().to(start))
+        .route("/workspaces/{id}/streams", web::get().to(streams))
         .route("/workspaces/{id}/stop", web::post().to(stop))
         .route("/workspaces/{id}/files", web::get().to(list_files))
         .route("/workspaces/{id}/files", web::delete().to(delete_file))

@@ -317,15 +317,30 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             NO_IO,
             Box::new(|p| streams::images::derive(c, r, p).boxed()),
         ),
-        ClientMessage::Watch { stream, share } => (
+        ClientMessage::Watch {
             stream,
-            StreamKind::Watch,
-            Io {
+            share,
+            workspace,
+            source,
+        } => {
+            let what = match (share, workspace, source) {
+                (Some(share), None, None) => streams::share::Watching::Share(share),
+                (None, Some(workspace), Some(source)) => {
+                    streams::share::Watching::Source { workspace, source }
+                }
+                _ => {
+                    let err =
+                        ApiError::bad_request("watch names a share, or a workspace and a source");
+                    return ctx.send_error(Some(stream.get()), &err).await;
+                }
+            };
+            let io = Io {
                 watching: true,
                 ..NO_IO
-            },
-            Box::new(move |p| streams::share::watch(c, stream, share, p).boxed()),
-        ),
+            };
+            let task: Task = Box::new(move |p| streams::share::watch(c, stream, what, p).boxed());
+            (stream, StreamKind::Watch, io, task)
+        }
         ClientMessage::AttendanceWatch { stream, attendance } => (
             stream,
             StreamKind::AttendanceWatch,

@@ -77,10 +77,14 @@ pub enum ClientMessage {
     Unshare {
         stream: StreamId,
     },
-    /// Watches a shared terminal, read-only: `started`, its size, its screen, then its output.
+    /// Watches, read-only, a terminal shared with a course (`share`), or (its teacher) a
+    /// student's live stream in a workspace (`workspace` and `source`, from
+    /// `GET /workspaces/{id}/streams`): `started`, a TTY's size and screen, then the output.
     Watch {
         stream: StreamId,
-        share: String,
+        share: Option<String>,
+        workspace: Option<String>,
+        source: Option<String>,
     },
     Build(BuildRequest),
     /// A new template: another's image with more Dockerfile lines, built with the live log.
@@ -337,6 +341,12 @@ pub enum ServerMessage {
     Shared {
         stream: StreamId,
         share: String,
+    },
+    /// Who watches one of this session's streams in a workspace now (sent when it changes).
+    Watchers {
+        workspace: String,
+        stream: StreamId,
+        by: Vec<String>,
     },
     /// A watched terminal's size changed (and, as a watch starts, its size).
     Resized {

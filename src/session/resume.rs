@@ -39,6 +39,11 @@ pub(crate) struct StreamOut {
     window: Option<u64>,
     /// Whether watchers may watch it now.
     shared: std::sync::atomic::AtomicBool,
+    /// Whether it is a TTY.
+    tty: bool,
+    /// Who watches it (usernames), and the workspace it runs in, to tell its session.
+    watched: std::sync::Mutex<Vec<String>>,
+    workspace: std::sync::Mutex<Option<String>>,
     state: Mutex<Attachment>,
 }
 
@@ -64,12 +69,49 @@ struct Attachment {
 /// What a shared TTY's watchers are sent: its output, and its new size.
 #[derive(Debug, Clone)]
 pub(crate) enum Watched {
-    Output(bytes::Bytes),
-    Resized { cols: u16, rows: u16 },
+    /// Output on a channel.
+    Output(u8, bytes::Bytes),
+    Resized {
+        cols: u16,
+        rows: u16,
+    },
 }
 
 /// How far a watcher may fall behind before it skips to the current screen.
 const WATCH_BACKLOG: usize = 256;
+
+/// What a watcher starts from: a TTY's size and screen (none for a stream without a TTY), and
+/// the output after it.
+pub(crate) struct WatchStart {
+    pub size: Option<(u16, u16)>,
+    pub screen: Vec<u8>,
+    pub output: tokio::sync::broadcast::Receiver<Watched>,
+}
+
+fn open_watchers(attached: &mut Attachment) {
+    if let (Some((cols, rows)), None) = (attached.tty_size, &attached.screen) {
+        attached.screen = Some(parser(cols, rows));
+    }
+    if attached.watchers.is_none() {
+        attached.watchers = Some(tokio::sync::broadcast::channel(WATCH_BACKLOG).0);
+    }
+}
+
+fn start_watch(attached: &Attachment) -> Option<WatchStart> {
+    let output = attached.watchers.as_ref()?.subscribe();
+    let (size, screen) = match &attached.screen {
+        Some(screen) => {
+            let (rows, cols) = screen.screen().size();
+            (Some((cols.get(), rows.get())), redraw(screen))
+        }
+        None => (None, Vec::new()),
+    };
+    Some(WatchStart {
+        size,
+        screen,
+        output,
+    })
+}
 
 /// The screen a reattaching client is sent, as bytes a terminal draws: cleared, then the
 /// parsed screen's contents, attributes, cursor and input modes.
@@ -117,6 +159,9 @@ impl StreamOut {
             cancel,
             window,
             shared: std::sync::atomic::AtomicBool::new(false),
+            tty: tty_size.is_some(),
+            watched: std::sync::Mutex::new(Vec::new()),
+            workspace: std::sync::Mutex::new(None),
             state: Mutex::new(Attachment {
                 session: Some(session),
                 replay: replay_bytes.map(|bytes| [Ring::new(bytes), Ring::new(bytes)]),
@@ -143,7 +188,10 @@ impl StreamOut {
             }
             if let Some(watchers) = &attached.watchers {
                 // Never waits: a watcher that falls behind skips ahead instead.
-                let _ = watchers.send(Watched::Output(bytes::Bytes::copy_from_slice(payload)));
+                let _ = watchers.send(Watched::Output(
+                    channel,
+                    bytes::Bytes::copy_from_slice(payload),
+                ));
             }
             attached.session.clone()
         };
@@ -177,18 +225,54 @@ impl StreamOut {
     /// on the watchers' first screen.)
     pub async fn share(&self) -> bool {
         let mut attached = self.state.lock().await;
-        let Some((cols, rows)) = attached.tty_size else {
+        if attached.tty_size.is_none() {
             return false;
-        };
-        if attached.screen.is_none() {
-            attached.screen = Some(parser(cols, rows));
         }
-        if attached.watchers.is_none() {
-            attached.watchers = Some(tokio::sync::broadcast::channel(WATCH_BACKLOG).0);
-        }
+        open_watchers(&mut attached);
         self.shared
             .store(true, std::sync::atomic::Ordering::Relaxed);
         true
+    }
+
+    /// A teacher's mirror of a student's stream (a TTY or not): as `watch`, the stream's
+    /// output opened to watchers first. None once the stream ended.
+    pub async fn mirror(&self) -> Option<WatchStart> {
+        let mut attached = self.state.lock().await;
+        if attached.session.is_none() && attached.handle.is_none() {
+            return None;
+        }
+        open_watchers(&mut attached);
+        start_watch(&attached)
+    }
+
+    /// Someone started (`joined`) or stopped watching: the session holding the stream is told
+    /// who watches now.
+    pub async fn watched_by(&self, username: &str, joined: bool) {
+        let (by, workspace) = {
+            let mut watchers = self.watched.lock().expect("watchers lock");
+            if joined {
+                watchers.push(username.to_string());
+            } else if let Some(at) = watchers.iter().position(|w| w == username) {
+                watchers.remove(at);
+            }
+            (
+                watchers.clone(),
+                self.workspace.lock().expect("workspace lock").clone(),
+            )
+        };
+        if let Some(workspace) = workspace {
+            self.send(ServerMessage::Watchers {
+                workspace,
+                stream: self.stream,
+                by,
+            })
+            .await;
+        }
+    }
+
+    /// The workspace the stream runs in (its watchers are named to its session).
+    pub fn in_workspace(&self, workspace: &str) {
+        *self.workspace.lock().expect("workspace lock") = Some(workspace.to_string());
     }
 
     /// Stops sharing it: every watcher's stream ends.
@@ -198,28 +282,18 @@ impl StreamOut {
             .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
+    pub fn has_tty(&self) -> bool {
+        self.tty
+    }
+
     pub fn is_shared(&self) -> bool {
         self.shared.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A new watcher: the current screen (size, then what to draw) and the live output after
     /// it, with no gap between them; None when the stream is not shared.
-    pub async fn watch(
-        &self,
-    ) -> Option<(
-        (u16, u16),
-        Vec<u8>,
-        tokio::sync::broadcast::Receiver<Watched>,
-    )> {
-        let attached = self.state.lock().await;
-        let watchers = attached.watchers.as_ref()?;
-        let screen = attached.screen.as_ref()?;
-        let (rows, cols) = screen.screen().size();
-        Some((
-            (cols.get(), rows.get()),
-            redraw(screen),
-            watchers.subscribe(),
-        ))
+    pub async fn watch(&self) -> Option<WatchStart> {
+        start_watch(&*self.state.lock().await)
     }
 
     /// A message to the session holding the stream, if one does.

@@ -10,10 +10,43 @@ use serde::Serialize;
 
 use super::resume::StreamOut;
 
-/// The live shares of this server, by id.
+/// The live shares of this server, by id, and the live streams in workspaces (which their
+/// teachers may watch), by source id.
 #[derive(Default)]
 pub struct Shares {
     live: DashMap<String, Share>,
+    sources: DashMap<String, Source>,
+}
+
+struct Source {
+    workspace: String,
+    kind: &'static str,
+    started_at: String,
+    out: Arc<StreamOut>,
+}
+
+/// A live stream in a workspace, as `GET /workspaces/{id}/streams` lists it.
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub struct SourceView {
+    /// What `watch` names as its `source`.
+    pub id: String,
+    /// `exec` or `run`.
+    pub kind: String,
+    pub started_at: String,
+    /// A TTY exec (a terminal) or not.
+    pub tty: bool,
+}
+
+/// Forgets a workspace stream when it ends.
+pub(crate) struct SourceGuard {
+    shares: Arc<Shares>,
+    id: String,
+}
+
+impl Drop for SourceGuard {
+    fn drop(&mut self) {
+        self.shares.sources.remove(&self.id);
+    }
 }
 
 struct Share {
@@ -34,6 +67,55 @@ pub struct ShareView {
 }
 
 impl Shares {
+    /// Records a live stream in a workspace, until the guard goes.
+    pub(crate) fn add_source(
+        self: &Arc<Self>,
+        workspace: &str,
+        kind: &'static str,
+        out: Arc<StreamOut>,
+    ) -> SourceGuard {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        out.in_workspace(workspace);
+        self.sources.insert(
+            id.clone(),
+            Source {
+                workspace: workspace.to_string(),
+                kind,
+                started_at: crate::clock::rfc3339(crate::clock::now_ms()),
+                out,
+            },
+        );
+        SourceGuard {
+            shares: self.clone(),
+            id,
+        }
+    }
+
+    /// A live stream of `workspace`.
+    pub(crate) fn source(&self, workspace: &str, id: &str) -> Option<Arc<StreamOut>> {
+        self.sources
+            .get(id)
+            .filter(|source| source.workspace == workspace)
+            .map(|source| source.out.clone())
+    }
+
+    /// The live streams of a workspace, oldest first.
+    pub fn of_workspace(&self, workspace: &str) -> Vec<SourceView> {
+        let mut views: Vec<SourceView> = self
+            .sources
+            .iter()
+            .filter(|source| source.workspace == workspace)
+            .map(|source| SourceView {
+                id: source.key().clone(),
+                kind: source.kind.to_string(),
+                started_at: source.started_at.clone(),
+                tty: source.out.has_tty(),
+            })
+            .collect();
+        views.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        views
+    }
+
     pub(crate) fn add(&self, course_id: &str, by: &str, out: Arc<StreamOut>) -> String {
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.live.insert(

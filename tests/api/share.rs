@@ -174,3 +174,62 @@ async fn a_stalled_watcher_never_slows_the_sharer_and_one_who_leaves_stops_watch
     message(&mut watcher, "end", 2).await;
     println!("8 MB through a shared terminal with a stalled watcher: {took:?}");
 }
+
+#[tokio::test]
+async fn a_teacher_watches_a_students_terminal_and_the_student_sees_who_watches() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let (student, stranger) = (app.new_user().await, app.new_user().await);
+    course(&app, &teacher, &[&student]).await;
+    let made = crate::workspaces::template(&app, &teacher, json!({})).await;
+    let workspace = crate::workspaces::workspace(&app, &student, &made).await;
+    let mut own = app.ws(&student.token).await;
+    own.send(
+        json!({"type": "exec", "stream": 1, "workspace": workspace, "cmd": ["sh"],
+                    "tty": true, "cols": 80, "rows": 24}),
+    )
+    .await;
+    message(&mut own, "started", 1).await;
+
+    // Its streams are listed to its teacher, not to another student.
+    let path = format!("/api/v1/workspaces/{workspace}/streams");
+    assert_eq!(app.get(&path, Some(&stranger.token)).await.status(), 404);
+    let listed: Value = app
+        .get(&path, Some(&teacher.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&listed[0]["kind"], &listed[0]["tty"]),
+        (&json!("exec"), &json!(true)),
+        "{listed}"
+    );
+    let source = listed[0]["id"].as_str().unwrap().to_string();
+    let mut peeker = app.ws(&stranger.token).await;
+    peeker
+        .send(json!({"type": "watch", "stream": 4, "workspace": workspace, "source": source}))
+        .await;
+    assert_eq!(message(&mut peeker, "error", 4).await["code"], "not_found");
+
+    // The teacher watches; the student is told, and what they type shows up for the teacher.
+    let mut watcher = app.ws(&teacher.token).await;
+    watcher
+        .send(json!({"type": "watch", "stream": 4, "workspace": workspace, "source": source}))
+        .await;
+    message(&mut watcher, "started", 4).await;
+    let told = message(&mut own, "watchers", 1).await;
+    assert_eq!(told["workspace"], workspace.as_str());
+    assert_eq!(told["by"], json!([teacher.username]));
+    own.stdin(1, b"echo mine-$((3+4))\n").await;
+    watcher.read_until(4, "mine-7").await;
+    watcher.stdin(4, b"exit\n").await;
+    assert_eq!(message(&mut watcher, "error", 4).await["code"], "forbidden");
+
+    // The teacher stops: the student is told nobody watches.
+    watcher.send(json!({"type": "cancel", "stream": 4})).await;
+    let told = message(&mut own, "watchers", 1).await;
+    assert_eq!(told["by"], json!([]));
+    own.stdin(1, b"echo still-$((1+1))\n").await;
+    own.read_until(1, "still-2").await;
+}

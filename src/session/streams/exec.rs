@@ -79,6 +79,7 @@ pub(in crate::session) async fn exec(
         process,
         Limits::default(),
         parts,
+        "exec",
     )
     .await?;
     Ok(Ending::Exit(ended.code))
@@ -124,7 +125,7 @@ pub(in crate::session) async fn run(
     };
     let ooms_before = found.engine.oom_kills(&found.info);
     let began = std::time::Instant::now();
-    let ended = start(&ctx, request.stream, &found, process, limits, parts).await?;
+    let ended = start(&ctx, request.stream, &found, process, limits, parts, "run").await?;
     let oom_killed = match (ooms_before, found.engine.oom_kills(&found.info)) {
         (Some(before), Some(after)) => after > before,
         _ => true,
@@ -152,6 +153,7 @@ async fn start(
     process: Process,
     limits: Limits,
     mut parts: StreamParts,
+    kind: &'static str,
 ) -> Result<Ended, ApiError> {
     let engine = found.engine.clone();
     let container = found.info.id.clone().unwrap_or_default();
@@ -178,6 +180,11 @@ async fn start(
         .await?;
     tracing::info!(container = %started.container, exec = %started.exec_id, tty = process.tty, "exec started");
     parts.out.send(ServerMessage::Started { stream }).await;
+    // Listed for the workspace's teacher to watch, while it runs.
+    let _source = found.workspace.as_ref().map(|w| {
+        ctx.shares
+            .add_source(&w.opened.row.id, kind, parts.out.clone())
+    });
 
     // A TTY exec starts at 0x0; it can only be resized once started.
     let resize = |cols: u16, rows: u16| {

@@ -5,7 +5,7 @@ export type ServerMessage = { "type": "hello", protocol: number, session: string
  * The secret a later session's `reattach` names to take over this one's resumable
  * streams; absent when resume is off.
  */
-resume_token?: string, } | { "type": "shared", stream: number, share: string, } | { "type": "resized", stream: number, cols: number, rows: number, } | { "type": "reattached", streams: Array<ReattachedStream>, } | { "type": "started", stream: number, } | { "type": "exit", stream: number, code: number | null, } | { "type": "exit", stream: number, code: number | null, duration_ms: number, killed: Killed | null, } | { "type": "end", stream: number, } | { "type": "end", stream: number, image_id: string | null, } | { "type": "end", stream: number, image_id: string, template: string, } | { "type": "stats", stream: number, 
+resume_token?: string, } | { "type": "shared", stream: number, share: string, } | { "type": "watchers", workspace: string, stream: number, by: Array<string>, } | { "type": "resized", stream: number, cols: number, rows: number, } | { "type": "reattached", streams: Array<ReattachedStream>, } | { "type": "started", stream: number, } | { "type": "exit", stream: number, code: number | null, } | { "type": "exit", stream: number, code: number | null, duration_ms: number, killed: Killed | null, } | { "type": "end", stream: number, } | { "type": "end", stream: number, image_id: string | null, } | { "type": "end", stream: number, image_id: string, template: string, } | { "type": "stats", stream: number, 
 /**
  * Of one CPU: 200 is two CPUs busy.
  */
@@ -27,7 +27,7 @@ current?: number, total?: number, } | { "type": "progress", stream: number, log:
  */
 first: boolean, } | { "type": "error", stream?: number, code: ErrorCode, message: string, };
 
-export type ClientMessage = { "type": "exec" } & ExecRequest | { "type": "resize", stream: number, cols: number, rows: number, } | { "type": "eof", stream: number, } | { "type": "cancel", stream: number, } | { "type": "pause", stream: number, } | { "type": "resume", stream: number, } | { "type": "ack", stream: number, bytes: number, } | { "type": "logs" } & LogsRequest | { "type": "stats" } & StatsRequest | { "type": "run" } & RunRequest | { "type": "ping", t: JsonValue, } | { "type": "reattach", token: string, received?: Array<Received>, } | { "type": "bye" } | { "type": "share", stream: number, course: string, } | { "type": "unshare", stream: number, } | { "type": "watch", stream: number, share: string, } | { "type": "build" } & BuildRequest | { "type": "derive" } & DeriveRequest | { "type": "pull" } & TransferRequest | { "type": "push" } & TransferRequest | { "type": "attendance.watch", stream: number, attendance: string, } | { "type": "attendance.checkin", attendance: string, code: string, };
+export type ClientMessage = { "type": "exec" } & ExecRequest | { "type": "resize", stream: number, cols: number, rows: number, } | { "type": "eof", stream: number, } | { "type": "cancel", stream: number, } | { "type": "pause", stream: number, } | { "type": "resume", stream: number, } | { "type": "ack", stream: number, bytes: number, } | { "type": "logs" } & LogsRequest | { "type": "stats" } & StatsRequest | { "type": "run" } & RunRequest | { "type": "ping", t: JsonValue, } | { "type": "reattach", token: string, received?: Array<Received>, } | { "type": "bye" } | { "type": "share", stream: number, course: string, } | { "type": "unshare", stream: number, } | { "type": "watch", stream: number, share?: string, workspace?: string, source?: string, } | { "type": "build" } & BuildRequest | { "type": "derive" } & DeriveRequest | { "type": "pull" } & TransferRequest | { "type": "push" } & TransferRequest | { "type": "attendance.watch", stream: number, attendance: string, } | { "type": "attendance.checkin", attendance: string, code: string, };
 
 export type ExecRequest = { stream: number, 
 /**
@@ -213,6 +213,20 @@ export type ShareView = { share: string, course_id: string,
  * Who shares it (a username).
  */
 by: string, started_at: string, };
+
+export type SourceView = { 
+/**
+ * What `watch` names as its `source`.
+ */
+id: string, 
+/**
+ * `exec` or `run`.
+ */
+kind: string, started_at: string, 
+/**
+ * A TTY exec (a terminal) or not.
+ */
+tty: boolean, };
 
 export type CheckedIn = { attendance: string, at: string, 
 /**
