@@ -4,7 +4,7 @@
 // pass; the teacher sees the submission, downloads it and reads the student's workspace
 // read-only. Run by tests/api/browser.rs, which makes the accounts.
 import { readFile } from "node:fs/promises";
-import { launch, run, signIn } from "./browser.mjs";
+import { launch, lineMatching, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, TEACHER, STUDENT, BERTH_PASSWORD: PASSWORD, IMAGE, SHOTS } = process.env;
 const browser = await launch(SHOTS);
@@ -107,8 +107,17 @@ await run(browser, SHOTS, { teacher, student }, async () => {
   ]);
   const tar = await readFile(await saved.path(), "latin1");
   if (!tar.includes("main.sh") || !tar.includes("echo 42")) throw new Error("the download is not the student's work");
+  // The student opens a terminal; the teacher, in the student's workspace, watches it.
+  await student.getByRole("button", { name: "Open terminal" }).click();
+  await student.locator(".xterm-rows").waitFor();
   await teacher.getByRole("link", { name: `Workspace of ${STUDENT}` }).click();
   await teacher.getByText("read-only", { exact: true }).waitFor();
+  await teacher.getByRole("button", { name: /^Watch the exec started/ }).click();
+  await student.getByRole("status", { name: "Who watches" }).filter({ hasText: `Watched by ${TEACHER}` }).waitFor();
+  await student.locator(".xterm").click();
+  await student.keyboard.type("echo seen-$((8*8))\n");
+  await lineMatching(teacher, (line) => line.trim() === "seen-64", "the student's seen-64 in the teacher's watch");
+  await student.screenshot({ path: `${SHOTS}/watched-student.png` });
   await teacher.getByRole("button", { name: "main.sh", exact: true }).click();
   await teacher.getByRole("textbox", { name: "Editor" }).filter({ hasText: "echo 42" }).waitFor();
   if (await teacher.getByRole("button", { name: "Run" }).count()) throw new Error("a read-only workspace offers Run");

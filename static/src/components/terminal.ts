@@ -5,6 +5,7 @@
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
+import { el } from "../dom";
 import { errorText, t } from "../i18n";
 import { session, type StreamMessage } from "../session";
 
@@ -35,6 +36,9 @@ export async function openTerminal(
   term.loadAddon(fit);
   term.open(holder);
   fit.fit();
+  // Who watches this shell (a teacher looking over the shoulder), said above it.
+  const watchedBy = el("p", { className: "watched-by", role: "status", "aria-label": t("watchedBy") });
+  holder.before(watchedBy);
   await session.open();
   let drawn = 0; // drawn but not yet acknowledged
   let ended = false; // the id may be someone else's once the stream ends: no acks after
@@ -55,6 +59,10 @@ export async function openTerminal(
         // Output was lost while away: start a clean screen rather than show a torn one.
         if (message.lost > 0) term.reset();
         session.send({ type: "resize", stream, cols: term.cols, rows: term.rows });
+        return;
+      }
+      if (message.type === "watchers") {
+        watchedBy.textContent = message.by.length ? t("watchedByNames", { names: message.by.join(", ") }) : "";
         return;
       }
       if (["exit", "error", "lost"].includes(message.type)) ended = true;
@@ -84,6 +92,7 @@ export async function openTerminal(
   });
   term.focus();
   const close = () => {
+    watchedBy.remove();
     observer.disconnect();
     input.dispose();
     session.send({ type: "cancel", stream });
@@ -94,7 +103,10 @@ export async function openTerminal(
 
 /** A shared terminal, read-only, in `holder`: its screen, then its output, at its sharer's
  * size. Returns what stops watching. */
-export async function watchTerminal(holder: HTMLElement, share: string, onEnd: (why: string) => void): Promise<() => void> {
+/** What a watch names: a terminal shared with a course, or a live stream of a workspace. */
+export type Watched = { share: string } | { workspace: string; source: string };
+
+export async function watchTerminal(holder: HTMLElement, what: Watched, onEnd: (why: string) => void): Promise<() => void> {
   const term = new Terminal({ convertEol: false, disableStdin: true, scrollback: 5000 });
   term.open(holder);
   await session.open();
@@ -107,7 +119,7 @@ export async function watchTerminal(holder: HTMLElement, share: string, onEnd: (
       if (message.type === "lost") onEnd(t("stoppedByDrop"));
     },
   });
-  session.send({ type: "watch", stream, share });
+  session.send({ type: "watch", stream, ...what });
   return () => {
     session.send({ type: "cancel", stream });
     term.dispose();

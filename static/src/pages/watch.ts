@@ -9,5 +9,5 @@ export async function watchPage(app: HTMLElement, { arg: share, onLeave }: PageC
   const status = el("p", { role: "status" }, t("watching"));
   app.replaceChildren(el("p", {}, el("a", { href: "#/courses" }, t("courses"))), el("h1", {}, t("sharedTerminal")), status, holder);
   const { watchTerminal } = await import("../components/terminal");
-  onLeave(await watchTerminal(holder, share, (why) => (status.textContent = why)));
+  onLeave(await watchTerminal(holder, { share }, (why) => (status.textContent = why)));
 }

@@ -3,9 +3,10 @@
 // separator), and, for an assignment, its instructions and Submit beside them. Someone else's
 // workspace (a teacher looking at a student's) opens read-only: no saving, running or shell.
 
+import { api } from "../../api";
 import { el } from "../../dom";
 import { t } from "../../i18n";
-import type { Template, WorkspaceView as Workspace } from "../../generated/api";
+import type { SourceView, Template, WorkspaceView as Workspace } from "../../generated/api";
 import type { PageContext } from "../../page";
 import type { Problem } from "../problem";
 import { splitter } from "../splitter";
@@ -28,6 +29,36 @@ export type RoomOptions = {
   back: { href: string; text: string };
   side?: (editor: FileEditor) => SidePane;
 };
+
+/** The live streams of someone's workspace, each watched (read-only) in `pane` on a click;
+ * returns what stops watching. */
+async function liveStreams(workspace: string, pane: HTMLElement): Promise<() => void> {
+  const streams = await api<SourceView[]>("GET", `/workspaces/${encodeURIComponent(workspace)}/streams`).catch(() => []);
+  const holder = el("div", { className: "terminal ide-terminal", role: "region", "aria-label": t("watchedStream") });
+  const status = el("span", { role: "status" });
+  let stop: (() => void) | null = null;
+  const buttons = streams.map((stream) =>
+    el(
+      "button",
+      {
+        type: "button",
+        onclick: async () => {
+          stop?.();
+          holder.replaceChildren();
+          const { watchTerminal } = await import("../terminal");
+          status.textContent = t("watching");
+          stop = await watchTerminal(holder, { workspace, source: stream.id }, (why) => (status.textContent = why));
+        },
+      },
+      t("watchStream", { kind: stream.kind, when: new Date(stream.started_at).toLocaleTimeString() }),
+    ),
+  );
+  pane.append(
+    el("div", { className: "toolbar" }, ...(buttons.length ? buttons : [el("span", {}, t("noLiveStreams"))]), status),
+    holder,
+  );
+  return () => stop?.();
+}
 
 /** A template's limits in a few words, as the IDE shows them. */
 function limitsOf(template: Template | undefined): string {
@@ -65,16 +96,16 @@ export async function openRoom(app: HTMLElement, options: RoomOptions, { onLeave
     { className: "room-terminal" },
     ...(shell ? [el("div", { className: "toolbar" }, shell.button), shell.holder] : []),
   );
+  // Read-only (a teacher's look): the student's live terminals and runs, to watch.
+  const watching = readOnly ? await liveStreams(workspace.id, terminalPane) : null;
   const bottom = el("div", { className: "room-bottom" }, outputPane);
-  if (shell) {
+  if (shell || watching) {
     bottom.append(
       splitter({ grid: bottom, variable: "--terminal", orientation: "vertical", label: t("resizeTerminal"), pane: terminalPane, after: true }),
       terminalPane,
     );
   }
   const main = el("div", { className: "room-main" });
-  // Read-only, the bottom pane only says so.
-  if (readOnly) main.style.setProperty("--bottom", "3.5rem");
   main.append(
     editorPane,
     splitter({ grid: main, variable: "--bottom", orientation: "horizontal", label: t("resizeOutput"), pane: bottom, after: true }),
@@ -110,6 +141,7 @@ export async function openRoom(app: HTMLElement, options: RoomOptions, { onLeave
     run?.stop();
     shell?.close();
     side?.leave();
+    watching?.();
     editor.destroy();
   });
 }
