@@ -117,7 +117,8 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             check_in(ctx, &attendance, &code).await;
         }
         ClientMessage::Reattach { token, received } => {
-            if let Err(err) = ctx.resumes.reattach(ctx, &token, &received).await {
+            let holder: Arc<dyn super::resume::Holder> = ctx.clone();
+            if let Err(err) = ctx.resumes.reattach(holder, &token, &received).await {
                 ctx.send_error(None, &err).await;
             }
         }

@@ -19,6 +19,8 @@ mod replay;
 pub mod resume;
 pub mod share;
 mod socket;
+
+pub(crate) use resume::{Flow, StreamHandle};
 mod stdin;
 mod streams;
 pub mod upgrade;
@@ -65,39 +67,6 @@ pub(crate) struct SessionCtx {
     bye: AtomicBool,
 }
 
-/// The reader's grip on one running stream.
-pub(crate) struct StreamHandle {
-    pub cancel: CancellationToken,
-    /// Where its output goes (to share it).
-    pub out: Arc<resume::StreamOut>,
-    /// Whether it is a watch of someone's stream (which takes no input).
-    pub watching: bool,
-    pub stdin: Option<stdin::StdinSender>,
-    pub resize: Option<mpsc::Sender<(u16, u16)>>,
-    pub flow: watch::Sender<Flow>,
-}
-
-/// How far a stream may run ahead of its client: not at all while paused, and with a window, no
-/// further than the output bytes the client allowed (its window plus what it acknowledged).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Flow {
-    pub paused: bool,
-    pub allowed: Option<u64>,
-}
-
-impl Flow {
-    /// Whether a stream that has sent `sent` output bytes may send more.
-    pub fn lets(&self, sent: u64) -> bool {
-        !self.paused && self.allowed.is_none_or(|allowed| sent < allowed)
-    }
-
-    /// How many more bytes it may send now.
-    pub fn room(&self, sent: u64) -> u64 {
-        self.allowed
-            .map_or(u64::MAX, |allowed| allowed.saturating_sub(sent))
-    }
-}
-
 /// The stream's side of its handle.
 pub(crate) struct StreamParts {
     pub cancel: CancellationToken,
@@ -118,6 +87,49 @@ pub(crate) enum Control {
 pub(crate) enum Outgoing {
     Text(String),
     Binary(Bytes),
+}
+
+// What a stream's output needs of the session holding it (see `resume::Holder`).
+impl resume::Holder for SessionCtx {
+    fn user_id(&self) -> &str {
+        &self.user.id
+    }
+
+    fn closing(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    fn send_message(&self, message: ServerMessage) -> futures_util::future::BoxFuture<'_, bool> {
+        Box::pin(self.send(message))
+    }
+
+    fn send_frame<'a>(
+        &'a self,
+        frame: Bytes,
+        stop: &'a CancellationToken,
+    ) -> futures_util::future::BoxFuture<'a, bool> {
+        Box::pin(self.send_binary(frame, stop))
+    }
+
+    fn finish_stream(&self, stream: StreamId) {
+        SessionCtx::finish_stream(self, stream);
+    }
+
+    fn forget_resumable(&self, stream: StreamId) {
+        SessionCtx::forget_resumable(self, stream);
+    }
+
+    fn has_stream(&self, stream: StreamId) -> bool {
+        SessionCtx::has_stream(self, stream)
+    }
+
+    fn take_stream(&self, stream: StreamId) -> Option<StreamHandle> {
+        SessionCtx::take_stream(self, stream)
+    }
+
+    fn adopt(&self, stream: StreamId, handle: StreamHandle, out: Arc<resume::StreamOut>) {
+        SessionCtx::adopt(self, stream, handle, out);
+    }
 }
 
 impl SessionCtx {

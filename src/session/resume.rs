@@ -15,15 +15,64 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use dashmap::DashMap;
+use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, watch, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, ReattachedStream, Received, ServerMessage, StreamId};
 use super::replay::Ring;
-use super::{SessionCtx, StreamHandle};
 use crate::error::ApiError;
+
+/// The reader's grip on one running stream.
+pub(crate) struct StreamHandle {
+    pub cancel: CancellationToken,
+    /// Where its output goes (to share it).
+    pub out: Arc<StreamOut>,
+    /// Whether it is a watch of someone's stream (which takes no input).
+    pub watching: bool,
+    pub stdin: Option<super::stdin::StdinSender>,
+    pub resize: Option<mpsc::Sender<(u16, u16)>>,
+    pub flow: watch::Sender<Flow>,
+}
+
+/// How far a stream may run ahead of its client: not at all while paused, and with a window, no
+/// further than the output bytes the client allowed (its window plus what it acknowledged).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Flow {
+    pub paused: bool,
+    pub allowed: Option<u64>,
+}
+
+impl Flow {
+    /// Whether a stream that has sent `sent` output bytes may send more.
+    pub fn lets(&self, sent: u64) -> bool {
+        !self.paused && self.allowed.is_none_or(|allowed| sent < allowed)
+    }
+
+    /// How many more bytes it may send now.
+    pub fn room(&self, sent: u64) -> u64 {
+        self.allowed
+            .map_or(u64::MAX, |allowed| allowed.saturating_sub(sent))
+    }
+}
+
+/// What a stream's output needs of the session holding it: the one session type implements it,
+/// so that this file needs nothing of the session's.
+pub(crate) trait Holder: Send + Sync {
+    fn user_id(&self) -> &str;
+    /// Cancelled when the session is closing.
+    fn closing(&self) -> &CancellationToken;
+    fn send_message(&self, message: ServerMessage) -> BoxFuture<'_, bool>;
+    fn send_frame<'a>(&'a self, frame: Bytes, stop: &'a CancellationToken) -> BoxFuture<'a, bool>;
+    fn finish_stream(&self, stream: StreamId);
+    fn forget_resumable(&self, stream: StreamId);
+    fn has_stream(&self, stream: StreamId) -> bool;
+    fn take_stream(&self, stream: StreamId) -> Option<StreamHandle>;
+    fn adopt(&self, stream: StreamId, handle: StreamHandle, out: Arc<StreamOut>);
+}
 
 /// Largest binary frame of replayed output.
 const REPLAY_FRAME: usize = 64 * 1024;
@@ -49,7 +98,7 @@ pub(crate) struct StreamOut {
 
 struct Attachment {
     /// The session its output goes to; None while parked.
-    session: Option<Arc<SessionCtx>>,
+    session: Option<Arc<dyn Holder>>,
     /// The last output of channels 1 and 2, for a reattach (resumable streams only).
     replay: Option<[Ring; 2]>,
     /// The last message of a stream that ended while parked.
@@ -142,7 +191,7 @@ fn ring_of(channel: u8) -> usize {
 
 impl StreamOut {
     pub fn new(
-        session: Arc<SessionCtx>,
+        session: Arc<dyn Holder>,
         stream: StreamId,
         cancel: CancellationToken,
         window: Option<u64>,
@@ -198,7 +247,7 @@ impl StreamOut {
         let sent = match session {
             Some(session) => {
                 let frame = protocol::binary_frame(self.stream, channel, payload);
-                session.send_binary(frame, stop).await
+                session.send_frame(frame, stop).await
             }
             None => false,
         };
@@ -300,7 +349,7 @@ impl StreamOut {
     pub async fn send(&self, message: ServerMessage) {
         let session = self.state.lock().await.session.clone();
         if let Some(session) = session {
-            session.send(message).await;
+            session.send_message(message).await;
         }
     }
 
@@ -319,19 +368,19 @@ impl StreamOut {
         };
         session.finish_stream(self.stream);
         session.forget_resumable(self.stream);
-        if session.cancel.is_cancelled() {
+        if session.closing().is_cancelled() {
             if self.resumable {
                 attached.ending = Some(message);
             }
             return;
         }
         drop(attached);
-        session.send(message).await;
+        session.send_message(message).await;
     }
 
     /// Parks the stream: it leaves `session` (its id released there) and runs on, unpaused and
     /// without a window, its output kept for a reattach.
-    async fn park(&self, session: &SessionCtx) {
+    async fn park(&self, session: &dyn Holder) {
         let mut attached = self.state.lock().await;
         attached.session = None;
         if let Some(handle) = session.take_stream(self.stream) {
@@ -369,8 +418,13 @@ struct Parked {
 impl Resumes {
     /// Parks the resumable streams of `session`, which ended without `bye`, for `grace`; then
     /// cancels those nobody took over.
-    pub(crate) async fn park(self: &Arc<Self>, session: &SessionCtx, grace: Duration) {
-        let streams = session.take_resumables();
+    pub(crate) async fn park(
+        self: &Arc<Self>,
+        session: &dyn Holder,
+        key: String,
+        streams: Vec<Arc<StreamOut>>,
+        grace: Duration,
+    ) {
         if streams.is_empty() {
             return;
         }
@@ -382,11 +436,10 @@ impl Resumes {
             grace_s = grace.as_secs(),
             "resumable streams parked"
         );
-        let key = session.resume_hash.clone();
         self.parked.insert(
             key.clone(),
             Parked {
-                user_id: session.user.id.clone(),
+                user_id: session.user_id().to_string(),
                 streams,
             },
         );
@@ -423,7 +476,7 @@ impl Resumes {
     /// A token that is unknown, spent, past its grace or another user's is `not_found`.
     pub(crate) async fn reattach(
         &self,
-        session: &Arc<SessionCtx>,
+        session: Arc<dyn Holder>,
         token: &str,
         received: &[Received],
     ) -> Result<(), ApiError> {
@@ -431,9 +484,9 @@ impl Resumes {
         let key = hash(token);
         let (_, parked) = self
             .parked
-            .remove_if(&key, |_, parked| parked.user_id == session.user.id)
+            .remove_if(&key, |_, parked| parked.user_id == session.user_id())
             .ok_or_else(missing)?;
-        match take_over(session, &parked.streams, received).await {
+        match take_over(&session, &parked.streams, received).await {
             Ok(()) => Ok(()),
             Err(err) => {
                 // Nothing was taken over: the streams stay parked for a better request.
@@ -445,7 +498,7 @@ impl Resumes {
 }
 
 async fn take_over(
-    session: &Arc<SessionCtx>,
+    session: &Arc<dyn Holder>,
     streams: &[Arc<StreamOut>],
     received: &[Received],
 ) -> Result<(), ApiError> {
@@ -505,14 +558,14 @@ async fn take_over(
         }
     }
     session
-        .send(ServerMessage::Reattached { streams: report })
+        .send_message(ServerMessage::Reattached { streams: report })
         .await;
     for frame in frames {
-        session.send_binary(frame, &session.cancel).await;
+        session.send_frame(frame, session.closing()).await;
     }
     for (stream, mut attached) in held {
         if let Some(ending) = attached.ending.take() {
-            session.send(ending).await;
+            session.send_message(ending).await;
             continue;
         }
         let sent: u64 = attached

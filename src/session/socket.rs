@@ -58,9 +58,15 @@ pub(super) async fn run(
     // its resumable streams; otherwise they stop with it.
     let grace = ctx.settings.resume_grace_s;
     if !ctx.bye.load(Ordering::Relaxed) && reason.get().is_none() && grace > 0 {
+        let streams = ctx.take_resumables();
         ctx.resumes
             .clone()
-            .park(&ctx, Duration::from_secs(grace))
+            .park(
+                &*ctx,
+                ctx.resume_hash.clone(),
+                streams,
+                Duration::from_secs(grace),
+            )
             .await;
     } else {
         for stream in ctx.take_resumables() {
