@@ -326,9 +326,10 @@ impl StreamOut {
 
     /// Stops sharing it: every watcher's stream ends.
     pub async fn unshare(&self) {
-        self.state.lock().await.watchers = None;
+        // Unlisted first, so that no one is told it ended while it is still listed.
         self.shared
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.state.lock().await.watchers = None;
     }
 
     pub fn has_tty(&self) -> bool {
@@ -357,10 +358,10 @@ impl StreamOut {
     /// it is closing); a parked stream keeps `message` for the client that reattaches.
     pub async fn end(&self, message: ServerMessage) {
         let mut attached = self.state.lock().await;
-        // Its watchers' streams end with it.
-        attached.watchers = None;
+        // Unlisted, then its watchers' streams end with it.
         self.shared
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        attached.watchers = None;
         let Some(session) = attached.session.clone() else {
             attached.ending = Some(message);
             attached.handle = None;

@@ -124,6 +124,14 @@ async fn another_users_token_is_refused_and_the_streams_stay_for_their_owner() {
         .await;
     assert_eq!(junk.next_json().await["code"], "not_found");
 
+    // Claiming more than was sent is refused, and changes nothing.
+    let mut confused = app.ws(&ada.token).await;
+    confused
+        .send(json!({"type": "reattach", "token": token,
+                     "received": [{"stream": 3, "channel": 1, "bytes": 1_000_000}]}))
+        .await;
+    assert_eq!(confused.next_json().await["code"], "bad_request");
+
     // Ada's own new session takes it over, and cancels it.
     let mut second = app.ws(&ada.token).await;
     second

@@ -233,3 +233,39 @@ async fn a_teacher_watches_a_students_terminal_and_the_student_sees_who_watches(
     own.stdin(1, b"echo still-$((1+1))\n").await;
     own.read_until(1, "still-2").await;
 }
+
+#[tokio::test]
+async fn sharing_or_watching_what_cannot_be_is_refused_with_a_reason() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let id = course(&app, &teacher, &[]).await;
+    let container = app.running_container(&teacher, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&teacher.token).await;
+    // A TTY shares (the refusals below are not about the course); a pipe does not.
+    ws.exec(1, &container, &["sh"], true).await;
+    ws.send(json!({"type": "share", "stream": 1, "course": id}))
+        .await;
+    message(&mut ws, "shared", 1).await;
+    ws.exec(2, &container, &["cat"], false).await;
+    ws.send(json!({"type": "share", "stream": 2, "course": id}))
+        .await;
+    assert_eq!(message(&mut ws, "error", 2).await["code"], "bad_request");
+    ws.send(json!({"type": "share", "stream": 9, "course": id}))
+        .await;
+    assert_eq!(message(&mut ws, "error", 9).await["code"], "not_found");
+    for bad in [
+        json!({"type": "watch", "stream": 3}),
+        json!({"type": "watch", "stream": 3, "share": "x", "workspace": "y", "source": "z"}),
+        json!({"type": "watch", "stream": 3, "workspace": "y"}),
+    ] {
+        ws.send(bad.clone()).await;
+        assert_eq!(
+            message(&mut ws, "error", 3).await["code"],
+            "bad_request",
+            "{bad}"
+        );
+    }
+    ws.send(json!({"type": "watch", "stream": 3, "share": "no-such-share"}))
+        .await;
+    assert_eq!(message(&mut ws, "error", 3).await["code"], "not_found");
+}
