@@ -24,7 +24,7 @@ use crate::docker::sandbox::{Cut, Finished, SandboxLimits};
 use crate::error::ApiError;
 use crate::hosts::Hosts;
 use crate::templates;
-use crate::workspaces::files::UID;
+use crate::workspaces::files::{header_owned_by as header, UID};
 use crate::workspaces::run::{why_killed, Killed, Stopped};
 
 /// What is to run on each submission: `command`, beside the submission and the hidden `files`,
@@ -304,18 +304,6 @@ fn sandbox_files(snapshot: &Path, hidden: &BTreeMap<String, String>) -> std::io:
         builder.append_data(&mut h, format!("workspace/{path}"), text.as_bytes())?;
     }
     builder.into_inner()
-}
-
-fn header(kind: tar::EntryType, size: u64, mode: u32, owner: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_size(size);
-    h.set_mode(mode);
-    h.set_uid(owner);
-    h.set_gid(owner);
-    h.set_mtime(crate::clock::now_s() as u64);
-    h.set_cksum();
-    h
 }
 
 #[cfg(test)]

@@ -186,12 +186,17 @@ pub async fn list(
 
 /// A tar header for an entry owned by the workspace's user.
 fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+    header_owned_by(kind, size, mode, UID)
+}
+
+/// A tar header for an entry owned by `owner` (uid and gid), made now.
+pub fn header_owned_by(kind: tar::EntryType, size: u64, mode: u32, owner: u64) -> tar::Header {
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(kind);
     header.set_size(size);
     header.set_mode(mode);
-    header.set_uid(UID);
-    header.set_gid(UID);
+    header.set_uid(owner);
+    header.set_gid(owner);
     header.set_mtime(crate::clock::now_s() as u64);
     header
 }
