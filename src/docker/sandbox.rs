@@ -71,12 +71,14 @@ impl Engine {
         let files = futures_util::stream::once(async move { Ok(bytes::Bytes::from(files)) });
         self.upload(id, "/", files).await?;
         let docker = self.client().await?;
-        // Attached before it starts, so that not a byte of its output is missed.
+        // Attached before it starts, so that not a byte of its output is missed. No replay of
+        // its logs: there are none yet, and the engine can send the first output twice when the
+        // replay and the stream overlap.
         let options = AttachContainerOptions {
             stdout: true,
             stderr: true,
             stream: true,
-            logs: true,
+            logs: false,
             ..Default::default()
         };
         let AttachContainerResults { mut output, .. } =
