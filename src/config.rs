@@ -123,6 +123,9 @@ pub struct Quotas {
     /// Memory a user's containers and workspaces may reserve together, in MiB.
     pub memory_mb_per_user: u64,
     pub staff_memory_mb_per_user: u64,
+    /// Background jobs (`detach: true`) a user runs at once.
+    pub jobs_per_user: u32,
+    pub staff_jobs_per_user: u32,
 }
 
 impl Default for Quotas {
@@ -132,6 +135,8 @@ impl Default for Quotas {
             staff_workspaces_per_user: 20,
             memory_mb_per_user: 4096,
             staff_memory_mb_per_user: 32768,
+            jobs_per_user: 2,
+            staff_jobs_per_user: 10,
         }
     }
 }
@@ -142,6 +147,8 @@ pub struct Quota {
     pub workspaces: u32,
     /// Memory reserved by their containers and workspaces together.
     pub memory_mb: u64,
+    /// Background jobs running at once.
+    pub jobs: u32,
 }
 
 impl Quotas {
@@ -151,11 +158,13 @@ impl Quotas {
             Quota {
                 workspaces: self.staff_workspaces_per_user,
                 memory_mb: self.staff_memory_mb_per_user,
+                jobs: self.staff_jobs_per_user,
             }
         } else {
             Quota {
                 workspaces: self.workspaces_per_user,
                 memory_mb: self.memory_mb_per_user,
+                jobs: self.jobs_per_user,
             }
         }
     }

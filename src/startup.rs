@@ -144,11 +144,18 @@ impl Application {
             )
             .await
         });
+        // Jobs that ran when berth stopped are lost; their processes are killed just below.
+        match crate::workspaces::jobs::mark_lost(&state.db).await {
+            Ok(0) => {}
+            Ok(lost) => tracing::warn!(lost, "background jobs were running when berth stopped"),
+            Err(e) => tracing::warn!(error = %e.message, "could not mark lost jobs"),
+        }
         let swept = state.clone();
         tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
         let sessions = state.sessions.clone();
         let resumes = web::Data::new(crate::session::resume::Resumes::default());
         let shares = web::Data::new(crate::session::share::Shares::default());
+        let jobs = web::Data::new(crate::session::jobs::Jobs::default());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
@@ -158,6 +165,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(resumes.clone())
                 .app_data(shares.clone())
+                .app_data(jobs.clone())
                 .configure(crate::routes::configure)
                 // The UI's files go compressed when the browser accepts it (the bundle shrinks
                 // to about a quarter); the API's streams and downloads are left as they are.

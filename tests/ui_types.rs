@@ -60,6 +60,7 @@ fn generated() -> String {
         attendance::AttendanceView::decl(),
         attendance::SessionRecord::decl(),
         berth::session::share::ShareView::decl(),
+        berth::workspaces::jobs::JobView::decl(),
         berth::session::share::SourceView::decl(),
         attendance::CheckedIn::decl(),
         attendance::RosterEntry::decl(),

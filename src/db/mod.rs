@@ -10,6 +10,7 @@ pub mod containers;
 pub mod courses;
 pub mod hosts;
 pub mod images;
+pub mod jobs;
 pub mod registries;
 pub mod reservations;
 pub mod templates;

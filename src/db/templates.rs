@@ -15,6 +15,7 @@ pub struct TemplateRow {
     /// `none` or `bridge`.
     pub network: String,
     pub idle_timeout_s: Option<i64>,
+    pub job_max_s: Option<i64>,
     /// JSON: extension to argv.
     pub run: String,
     /// JSON: starter files, path to text.
@@ -24,7 +25,7 @@ pub struct TemplateRow {
 }
 
 const COLUMNS: &str = "id, name, image, description, memory_mb, cpus, pids, gpus, network, \
-                       idle_timeout_s, run, files, created_by";
+                       idle_timeout_s, job_max_s, run, files, created_by";
 
 /// The templates not deleted, by name.
 pub async fn all(db: &Db) -> Result<Vec<TemplateRow>, sqlx::Error> {
@@ -50,11 +51,11 @@ pub async fn find(db: &Db, id_or_name: &str) -> Result<Option<TemplateRow>, sqlx
 pub async fn upsert(db: &Db, t: &TemplateRow, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO templates (id, name, image, description, memory_mb, cpus, pids, gpus, \
-         network, idle_timeout_s, run, files, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         network, idle_timeout_s, run, files, created_by, created_at, job_max_s) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (id) DO UPDATE SET name = $2, image = $3, description = $4, \
          memory_mb = $5, cpus = $6, pids = $7, gpus = $8, network = $9, idle_timeout_s = $10, \
-         run = $11, files = $12",
+         run = $11, files = $12, job_max_s = $15",
     )
     .bind(&t.id)
     .bind(&t.name)
@@ -70,6 +71,7 @@ pub async fn upsert(db: &Db, t: &TemplateRow, now: i64) -> Result<(), sqlx::Erro
     .bind(&t.files)
     .bind(&t.created_by)
     .bind(now)
+    .bind(t.job_max_s)
     .execute(db)
     .await?;
     Ok(())

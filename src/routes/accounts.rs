@@ -67,8 +67,10 @@ async fn delete_me(
     user: AuthUser,
     state: web::Data<AppState>,
     resumes: web::Data<Resumes>,
+    jobs: web::Data<crate::session::jobs::Jobs>,
 ) -> Result<HttpResponse, ApiError> {
     resumes.end_user(&user.user.id);
+    jobs.end_user(&user.user.id);
     let owned = accounts::Owned {
         db: &state.db,
         auth: &state.auth,

@@ -66,6 +66,66 @@ async fn streams(
     Ok(HttpResponse::Ok().json(shares.of_workspace(&opened.row.id)))
 }
 
+/// `GET /workspaces/{id}/jobs`: its background jobs, newest first, for those who may read it.
+async fn jobs(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    live: web::Data<crate::session::jobs::Jobs>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
+    let mut listed = crate::workspaces::jobs::list(&state.db, &opened.row.id).await?;
+    for job in &mut listed {
+        job.attachable = live.keeps(&job.id);
+    }
+    Ok(HttpResponse::Ok().json(listed))
+}
+
+/// How long `DELETE` of a running job waits for it to be gone.
+const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `DELETE /workspaces/{id}/jobs/{job}`: kills a running job (answered with it, `killed`,
+/// once its processes are gone; its output stays to attach), or forgets an ended one.
+async fn delete_job(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    live: web::Data<crate::session::jobs::Jobs>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, job) = path.into_inner();
+    let opened = state
+        .workspaces
+        .open(&user.user, &id, Access::Write)
+        .await?;
+    let workspace = &opened.row.id;
+    let found = crate::workspaces::jobs::find(&state.db, workspace, &job).await?;
+    if found.state != "running" {
+        crate::workspaces::jobs::forget(&state.db, workspace, &job).await?;
+        live.forget(&job);
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    if !live.kill(&job) {
+        return Err(ApiError::conflict(format!(
+            "job {job} is not run by this server"
+        )));
+    }
+    let gone = tokio::time::timeout(KILL_WAIT, async {
+        while live.running(&job) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    if gone.is_err() {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::Unavailable,
+            format!("job {job} is still being stopped"),
+        ));
+    }
+    let mut ended = crate::workspaces::jobs::find(&state.db, workspace, &job).await?;
+    ended.attachable = live.keeps(&job);
+    Ok(HttpResponse::Ok().json(ended))
+}
+
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -296,6 +356,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/workspaces/{id}", web::delete().to(delete))
         .route("/workspaces/{id}/start", web::post().to(start))
         .route("/workspaces/{id}/streams", web::get().to(streams))
+        .route("/workspaces/{id}/jobs", web::get().to(jobs))
+        .route("/workspaces/{id}/jobs/{job}", web::delete().to(delete_job))
         .route("/workspaces/{id}/stop", web::post().to(stop))
         .route("/workspaces/{id}/files", web::get().to(list_files))
         .route("/workspaces/{id}/files", web::delete().to(delete_file))

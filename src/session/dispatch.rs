@@ -137,6 +137,11 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,
             }
         }
+        ClientMessage::Attach { stream, job } => {
+            if let Err(err) = attach(ctx, stream, &job).await {
+                ctx.send_error(Some(stream.get()), &err).await;
+            }
+        }
         ClientMessage::Bye => {
             ctx.bye.store(true, Ordering::Relaxed);
             ctx.cancel.cancel();
@@ -165,6 +170,27 @@ async fn share(ctx: &SessionCtx, stream: StreamId, course: &str) -> Result<Strin
         return Err(ApiError::bad_request("only a TTY exec can be shared"));
     }
     Ok(ctx.shares.add(&course.id, &ctx.user.username, out))
+}
+
+/// Takes a background job of the user's over as `stream`. Another user's job, or one whose
+/// output is no longer kept, is `not_found`.
+async fn attach(ctx: &Arc<SessionCtx>, stream: StreamId, job: &str) -> Result<(), ApiError> {
+    let missing = || ApiError::not_found(format!("no job {job} with output to attach"));
+    let found = ctx.jobs.attachable(job).ok_or_else(missing)?;
+    ctx.state
+        .workspaces
+        .open(
+            &ctx.user,
+            &found.workspace,
+            crate::workspaces::Access::Write,
+        )
+        .await
+        .map_err(|err| match err.code {
+            ErrorCode::Forbidden => missing(),
+            _ => err,
+        })?;
+    let holder: Arc<dyn super::resume::Holder> = ctx.clone();
+    found.out.attach(holder, stream, job).await
 }
 
 /// A student's check-in, answered on the session (no stream).
@@ -263,6 +289,7 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 tty: request.tty,
                 window: request.window,
                 resume: request.resume,
+                detach: request.detach,
                 tty_size: request
                     .tty
                     .then(|| (request.cols.unwrap_or(80), request.rows.unwrap_or(24))),
@@ -276,6 +303,7 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             let io = Io {
                 stdin: true,
                 resume: request.resume,
+                detach: request.detach,
                 ..NO_IO
             };
             let stream = request.stream;
@@ -354,7 +382,8 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
     match open_stream(ctx, stream, io) {
         Ok(parts) => {
             let out = parts.out.clone();
-            spawn_stream(ctx, out, kind, io.resume, task(parts))
+            let outlives = io.resume || io.detach;
+            spawn_stream(ctx, out, kind, outlives, task(parts))
         }
         Err(err) => ctx.send_error(Some(stream.get()), &err).await,
     }
@@ -418,8 +447,9 @@ fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<Stream
         ));
     }
     let resumable = io.resume && ctx.settings.resume_grace_s > 0;
-    // A resumable stream ends with the server, not with its session.
-    let cancel = if resumable {
+    // A resumable stream and a job end with the server, not with their session.
+    let outlives = resumable || io.detach;
+    let cancel = if outlives {
         ctx.state.sessions.child_token()
     } else {
         ctx.cancel.child_token()
@@ -429,10 +459,11 @@ fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<Stream
         stream,
         cancel.clone(),
         io.window,
-        resumable.then_some(ctx.settings.replay_kib * 1024),
+        outlives.then_some(ctx.settings.replay_kib * 1024),
         io.tty_size,
+        io.detach,
     );
-    if resumable {
+    if outlives {
         ctx.resumables
             .lock()
             .expect("resumables lock")
@@ -472,6 +503,7 @@ fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<Stream
         stdin: stdin_rx,
         resize: resize_rx,
         flow: flow_rx,
+        detach: io.detach,
     })
 }
 
@@ -484,6 +516,8 @@ struct Io {
     window: Option<u64>,
     /// Whether it may outlive its session (`resume: true`).
     resume: bool,
+    /// Whether it runs as a background job (`detach: true`).
+    detach: bool,
     /// A TTY's size as it starts (columns, rows).
     tty_size: Option<(u16, u16)>,
     /// A watch of someone's shared stream.
@@ -495,6 +529,7 @@ const NO_IO: Io = Io {
     tty: false,
     window: None,
     resume: false,
+    detach: false,
     tty_size: None,
     watching: false,
 };
@@ -506,24 +541,26 @@ fn spawn_stream(
     ctx: &Arc<SessionCtx>,
     out: Arc<super::resume::StreamOut>,
     kind: StreamKind,
-    resume: bool,
+    outlives: bool,
     task: BoxFuture<'static, streams::Outcome>,
 ) {
-    let stream = out.stream;
+    let stream = out.id();
     let span = tracing::info_span!("stream", stream = stream.get(), kind = kind.name());
-    // A resumable stream is the server's to wait for, not its session's.
-    let tracker = if resume {
+    // A resumable stream or a job is the server's to wait for, not its session's.
+    let tracker = if outlives {
         ctx.state.sessions.tracker()
     } else {
         ctx.tracker.clone()
     };
     tracker.spawn(
         async move {
-            let message = match task.await {
+            let outcome = task.await;
+            // Made for the id the stream has when it ends (a job's may have changed).
+            let ending: super::resume::EndFn = Arc::new(move |stream| match &outcome {
                 Ok(ending) => ending.message(stream),
-                Err(err) => ServerMessage::error(Some(stream.get()), &err),
-            };
-            out.end(message).await;
+                Err(err) => ServerMessage::error(Some(stream.get()), err),
+            });
+            out.end(ending).await;
         }
         .instrument(span),
     );

@@ -14,6 +14,7 @@
 //! [`streams`] holds one module per kind of stream.
 
 mod dispatch;
+pub mod jobs;
 pub mod protocol;
 mod replay;
 pub mod resume;
@@ -61,7 +62,9 @@ pub(crate) struct SessionCtx {
     resumes: Arc<resume::Resumes>,
     /// The server's shared terminals.
     shares: Arc<share::Shares>,
-    /// This session's streams that outlive it (`resume: true`).
+    /// The server's background jobs.
+    jobs: Arc<jobs::Jobs>,
+    /// This session's streams that outlive it (`resume: true`, and jobs).
     resumables: Mutex<Vec<Arc<resume::StreamOut>>>,
     /// The client said `bye`: its resumable streams stop with it.
     bye: AtomicBool,
@@ -75,6 +78,8 @@ pub(crate) struct StreamParts {
     pub stdin: Option<stdin::StdinReceiver>,
     pub resize: Option<mpsc::Receiver<(u16, u16)>>,
     pub flow: watch::Receiver<Flow>,
+    /// Whether it runs as a background job (`detach: true`).
+    pub detach: bool,
 }
 
 /// Frames that bypass the output queue: keepalive must not wait behind stream output.
@@ -115,8 +120,8 @@ impl resume::Holder for SessionCtx {
         SessionCtx::finish_stream(self, stream);
     }
 
-    fn forget_resumable(&self, stream: StreamId) {
-        SessionCtx::forget_resumable(self, stream);
+    fn forget_resumable(&self, out: &resume::StreamOut) {
+        SessionCtx::forget_resumable(self, out);
     }
 
     fn has_stream(&self, stream: StreamId) -> bool {
@@ -184,11 +189,11 @@ impl SessionCtx {
         self.resumables.lock().expect("resumables lock").push(out);
     }
 
-    fn forget_resumable(&self, stream: StreamId) {
+    fn forget_resumable(&self, gone: &resume::StreamOut) {
         self.resumables
             .lock()
             .expect("resumables lock")
-            .retain(|out| out.stream != stream);
+            .retain(|out| !std::ptr::eq(Arc::as_ptr(out), gone));
     }
 
     fn take_resumables(&self) -> Vec<Arc<resume::StreamOut>> {

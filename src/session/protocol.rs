@@ -67,6 +67,12 @@ pub enum ClientMessage {
     },
     /// The client ends its session on purpose: its resumable streams stop at once.
     Bye,
+    /// Takes a background job of one's own over as `stream`: its kept output, then the live
+    /// output; input, resize and cancel apply to it from here.
+    Attach {
+        stream: StreamId,
+        job: String,
+    },
     /// Shares a TTY exec of one's own with a course one teaches: its students and teacher may
     /// `watch` it.
     Share {
@@ -126,6 +132,11 @@ pub struct ExecRequest {
     #[serde(default)]
     #[ts(as = "Option<bool>", optional)]
     pub resume: bool,
+    /// Run it as a background job (workspaces only): it goes on after every session ends, up
+    /// to its template's `job_max_s`, and `attach` takes it back.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub detach: bool,
 }
 
 /// How much of a stream's channel a reattaching client has.
@@ -235,6 +246,11 @@ pub struct RunRequest {
     #[serde(default)]
     #[ts(as = "Option<bool>", optional)]
     pub resume: bool,
+    /// As `exec`'s. A detached run has no output limit unless it asks for one, and its time
+    /// limit is the template's `job_max_s` (or `time_limit_s`, if that is less).
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub detach: bool,
 }
 
 /// What a stream runs against.
@@ -263,6 +279,11 @@ impl ExecRequest {
         }
         for size in [self.cols, self.rows].into_iter().flatten() {
             check_size(size)?;
+        }
+        if self.detach && self.workspace.is_none() {
+            return Err(ApiError::bad_request(
+                "detach runs a background job in a workspace, not in a container",
+            ));
         }
         if self.window.is_some_and(|window| window < MIN_WINDOW) {
             return Err(ApiError::bad_request(format!(
@@ -357,6 +378,24 @@ pub enum ServerMessage {
     /// The streams a `reattach` took over, per channel, before their missing bytes.
     Reattached {
         streams: Vec<ReattachedStream>,
+    },
+    /// A stream started with `detach: true` is background job `job`: it goes on after the
+    /// session ends, and `attach` names it (sent before `started`).
+    Job {
+        stream: StreamId,
+        job: String,
+    },
+    /// An `attach` took job `job` over as `stream`: per channel, where its kept output starts
+    /// (`from`) and how much of it is gone (`lost`), before that output.
+    Attached {
+        stream: StreamId,
+        job: String,
+        output: Vec<ReattachedStream>,
+    },
+    /// Another session attached the job this stream was: it goes on there, not here.
+    Detached {
+        stream: StreamId,
+        job: String,
     },
     /// The exec is running (input and resize now apply), or logs/stats have begun.
     Started {

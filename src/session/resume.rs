@@ -68,20 +68,28 @@ pub(crate) trait Holder: Send + Sync {
     fn send_message(&self, message: ServerMessage) -> BoxFuture<'_, bool>;
     fn send_frame<'a>(&'a self, frame: Bytes, stop: &'a CancellationToken) -> BoxFuture<'a, bool>;
     fn finish_stream(&self, stream: StreamId);
-    fn forget_resumable(&self, stream: StreamId);
+    fn forget_resumable(&self, out: &StreamOut);
     fn has_stream(&self, stream: StreamId) -> bool;
     fn take_stream(&self, stream: StreamId) -> Option<StreamHandle>;
     fn adopt(&self, stream: StreamId, handle: StreamHandle, out: Arc<StreamOut>);
 }
+
+/// How a stream's last message is made, for the stream id it has when it is sent (a job's
+/// stream is numbered by each session that attaches it).
+pub(crate) type EndFn = Arc<dyn Fn(StreamId) -> ServerMessage + Send + Sync>;
 
 /// Largest binary frame of replayed output.
 const REPLAY_FRAME: usize = 64 * 1024;
 
 /// Where one stream's output goes.
 pub(crate) struct StreamOut {
-    pub stream: StreamId,
-    /// Whether it outlives its session (`resume: true`).
+    /// Its id in the session holding it (a job's changes when another session attaches it).
+    stream: std::sync::atomic::AtomicU8,
+    /// Whether it outlives its session (`resume: true`, or a job).
     resumable: bool,
+    /// Whether it is a background job (`detach: true`): it goes on after every session ends,
+    /// and is taken back by `attach`, not by `reattach`.
+    job: bool,
     /// The stream's own token: a resumable stream's is not its session's child.
     pub cancel: CancellationToken,
     /// The window the stream was started with, set again for the client that reattaches.
@@ -101,8 +109,8 @@ struct Attachment {
     session: Option<Arc<dyn Holder>>,
     /// The last output of channels 1 and 2, for a reattach (resumable streams only).
     replay: Option<[Ring; 2]>,
-    /// The last message of a stream that ended while parked.
-    ending: Option<ServerMessage>,
+    /// The last message of a stream that ended while parked (a job's, however it ended).
+    ending: Option<EndFn>,
     /// The stream's steering handle while parked.
     handle: Option<StreamHandle>,
     /// A TTY's screen as a terminal would show it (its output run through a VT parser), sent
@@ -197,14 +205,16 @@ impl StreamOut {
         window: Option<u64>,
         replay_bytes: Option<usize>,
         tty_size: Option<(u16, u16)>,
+        job: bool,
     ) -> Arc<StreamOut> {
         // Kept from the start for a resumable TTY; a shared one gets it when it is shared.
         let screen = replay_bytes
             .and(tty_size)
             .map(|(cols, rows)| parser(cols, rows));
         Arc::new(StreamOut {
-            stream,
+            stream: std::sync::atomic::AtomicU8::new(stream.get()),
             resumable: replay_bytes.is_some(),
+            job,
             cancel,
             window,
             shared: std::sync::atomic::AtomicBool::new(false),
@@ -221,6 +231,17 @@ impl StreamOut {
                 tty_size,
             }),
         })
+    }
+
+    /// Its id in the session holding it now.
+    pub fn id(&self) -> StreamId {
+        let id = self.stream.load(std::sync::atomic::Ordering::Relaxed);
+        StreamId::new(id).unwrap_or(StreamId::MIN)
+    }
+
+    /// Whether it is a background job.
+    pub fn is_job(&self) -> bool {
+        self.job
     }
 
     /// Sends output to the session holding the stream (kept for a reattach first); waits while
@@ -246,7 +267,7 @@ impl StreamOut {
         };
         let sent = match session {
             Some(session) => {
-                let frame = protocol::binary_frame(self.stream, channel, payload);
+                let frame = protocol::binary_frame(self.id(), channel, payload);
                 session.send_frame(frame, stop).await
             }
             None => false,
@@ -312,7 +333,7 @@ impl StreamOut {
         if let Some(workspace) = workspace {
             self.send(ServerMessage::Watchers {
                 workspace,
-                stream: self.stream,
+                stream: self.id(),
                 by,
             })
             .await;
@@ -354,37 +375,46 @@ impl StreamOut {
         }
     }
 
-    /// The stream ended: the session holding it releases its id and is sent `message` (unless
-    /// it is closing); a parked stream keeps `message` for the client that reattaches.
-    pub async fn end(&self, message: ServerMessage) {
+    /// The stream ended: the session holding it releases its id and is sent its last message
+    /// (unless it is closing); a parked stream, and a job, keep it for the client that
+    /// reattaches or attaches.
+    pub async fn end(&self, ending: EndFn) {
         let mut attached = self.state.lock().await;
         // Unlisted, then its watchers' streams end with it.
         self.shared
             .store(false, std::sync::atomic::Ordering::Relaxed);
         attached.watchers = None;
+        if self.job {
+            attached.ending = Some(ending.clone());
+        }
         let Some(session) = attached.session.clone() else {
-            attached.ending = Some(message);
+            attached.ending = Some(ending);
             attached.handle = None;
             return;
         };
-        session.finish_stream(self.stream);
-        session.forget_resumable(self.stream);
+        let stream = self.id();
+        session.finish_stream(stream);
+        session.forget_resumable(self);
+        if self.job {
+            // Its id there is free for the session's next stream: an attach takes nothing back.
+            attached.session = None;
+        }
         if session.closing().is_cancelled() {
             if self.resumable {
-                attached.ending = Some(message);
+                attached.ending = Some(ending);
             }
             return;
         }
         drop(attached);
-        session.send_message(message).await;
+        session.send_message(ending(stream)).await;
     }
 
-    /// Parks the stream: it leaves `session` (its id released there) and runs on, unpaused and
-    /// without a window, its output kept for a reattach.
-    async fn park(&self, session: &dyn Holder) {
+    /// Lets the stream go from `session` (its id released there): it runs on, unpaused and
+    /// without a window, its output kept for a reattach or an attach.
+    pub(crate) async fn park(&self, session: &dyn Holder) {
         let mut attached = self.state.lock().await;
         attached.session = None;
-        if let Some(handle) = session.take_stream(self.stream) {
+        if let Some(handle) = session.take_stream(self.id()) {
             handle.flow.send_modify(|flow| {
                 flow.paused = false;
                 flow.allowed = None;
@@ -511,52 +541,13 @@ async fn take_over(
     let mut report = Vec::new();
     let mut frames = Vec::new();
     for (stream, attached) in &held {
-        if session.has_stream(stream.stream) {
+        if session.has_stream(stream.id()) {
             return Err(ApiError::conflict(format!(
                 "stream {} is in use",
-                stream.stream
+                stream.id()
             )));
         }
-        let Some(replay) = attached.replay.as_ref() else {
-            continue;
-        };
-        for channel in [protocol::CHANNEL_STDOUT, protocol::CHANNEL_STDERR] {
-            let got = received
-                .iter()
-                .find(|r| r.stream == stream.stream && r.channel == channel)
-                .map_or(0, |r| r.bytes);
-            let rest = replay[ring_of(channel)].since(got).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "stream {} sent {} bytes on channel {channel}, not {got}",
-                    stream.stream,
-                    replay[ring_of(channel)].total()
-                ))
-            })?;
-            // A TTY whose missing output is not all kept is sent its screen instead: from the
-            // current byte on, nothing torn.
-            let redrawn = match &attached.screen {
-                Some(screen) if rest.lost > 0 && channel == protocol::CHANNEL_STDOUT => {
-                    Some(redraw(screen))
-                }
-                _ => None,
-            };
-            let total = replay[ring_of(channel)].total();
-            report.push(ReattachedStream {
-                stream: stream.stream,
-                channel,
-                from: if redrawn.is_some() { total } else { rest.from },
-                lost: if redrawn.is_some() {
-                    total - got
-                } else {
-                    rest.lost
-                },
-                screen: redrawn.is_some(),
-            });
-            let bytes = redrawn.unwrap_or(rest.bytes);
-            for chunk in bytes.chunks(REPLAY_FRAME) {
-                frames.push(protocol::binary_frame(stream.stream, channel, chunk));
-            }
-        }
+        catch_up(stream.id(), attached, received, &mut report, &mut frames)?;
     }
     session
         .send_message(ServerMessage::Reattached { streams: report })
@@ -566,21 +557,132 @@ async fn take_over(
     }
     for (stream, mut attached) in held {
         if let Some(ending) = attached.ending.take() {
-            session.send_message(ending).await;
+            session.send_message(ending(stream.id())).await;
             continue;
         }
-        let sent: u64 = attached
-            .replay
-            .as_ref()
-            .map_or(0, |replay| replay.iter().map(Ring::total).sum());
-        if let Some(handle) = attached.handle.take() {
-            handle.flow.send_modify(|flow| {
-                flow.allowed = stream.window.map(|window| sent + window);
-            });
-            session.adopt(stream.stream, handle, stream.clone());
-        }
-        attached.session = Some(session.clone());
+        hand_over(stream, &mut attached, session);
     }
     tracing::info!(streams = streams.len(), "streams reattached");
     Ok(())
+}
+
+/// What a client that has `received` of a stream's output (as `stream`) is sent to catch up:
+/// per channel, where it goes on from (into `report`), and the frames of the missing bytes, or
+/// of a TTY's current screen when they are no longer all kept (into `frames`).
+fn catch_up(
+    stream: StreamId,
+    attached: &Attachment,
+    received: &[Received],
+    report: &mut Vec<ReattachedStream>,
+    frames: &mut Vec<Bytes>,
+) -> Result<(), ApiError> {
+    let Some(replay) = attached.replay.as_ref() else {
+        return Ok(());
+    };
+    for channel in [protocol::CHANNEL_STDOUT, protocol::CHANNEL_STDERR] {
+        let ring = &replay[ring_of(channel)];
+        let got = received
+            .iter()
+            .find(|r| r.stream == stream && r.channel == channel)
+            .map_or(0, |r| r.bytes);
+        let rest = ring.since(got).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "stream {stream} sent {} bytes on channel {channel}, not {got}",
+                ring.total()
+            ))
+        })?;
+        // A TTY whose missing output is not all kept is sent its screen instead: from the
+        // current byte on, nothing torn.
+        let redrawn = match &attached.screen {
+            Some(screen) if rest.lost > 0 && channel == protocol::CHANNEL_STDOUT => {
+                Some(redraw(screen))
+            }
+            _ => None,
+        };
+        let total = ring.total();
+        report.push(ReattachedStream {
+            stream,
+            channel,
+            from: if redrawn.is_some() { total } else { rest.from },
+            lost: if redrawn.is_some() {
+                total - got
+            } else {
+                rest.lost
+            },
+            screen: redrawn.is_some(),
+        });
+        let bytes = redrawn.unwrap_or(rest.bytes);
+        for chunk in bytes.chunks(REPLAY_FRAME) {
+            frames.push(protocol::binary_frame(stream, channel, chunk));
+        }
+    }
+    Ok(())
+}
+
+/// Gives a caught-up stream's steering to `session`, with its window (if it has one) starting
+/// afresh from what was sent, and its output after it.
+fn hand_over(stream: &Arc<StreamOut>, attached: &mut Attachment, session: &Arc<dyn Holder>) {
+    let sent: u64 = attached
+        .replay
+        .as_ref()
+        .map_or(0, |replay| replay.iter().map(Ring::total).sum());
+    if let Some(handle) = attached.handle.take() {
+        handle.flow.send_modify(|flow| {
+            flow.allowed = stream.window.map(|window| sent + window);
+        });
+        session.adopt(stream.id(), handle, stream.clone());
+    }
+    attached.session = Some(session.clone());
+}
+
+impl StreamOut {
+    /// Gives a job's kept output to `session` as its stream `stream`: `attached`, the output
+    /// from its first kept byte (or a TTY's screen, when some is gone), then its last message if
+    /// it ended, else the live output, steerable from `session`. A session that held it is sent
+    /// `detached` and steers it no more.
+    pub(crate) async fn attach(
+        self: &Arc<Self>,
+        session: Arc<dyn Holder>,
+        stream: StreamId,
+        job: &str,
+    ) -> Result<(), ApiError> {
+        let mut attached = self.state.lock().await;
+        if session.has_stream(stream) {
+            return Err(ApiError::conflict(format!("stream {stream} is in use")));
+        }
+        let mut report = Vec::new();
+        let mut frames = Vec::new();
+        catch_up(stream, &attached, &[], &mut report, &mut frames)?;
+        if let Some(before) = attached.session.take() {
+            let old = self.id();
+            if let Some(handle) = before.take_stream(old) {
+                attached.handle = Some(handle);
+            }
+            before.forget_resumable(self);
+            before
+                .send_message(ServerMessage::Detached {
+                    stream: old,
+                    job: job.to_string(),
+                })
+                .await;
+        }
+        self.stream
+            .store(stream.get(), std::sync::atomic::Ordering::Relaxed);
+        session
+            .send_message(ServerMessage::Attached {
+                stream,
+                job: job.to_string(),
+                output: report,
+            })
+            .await;
+        for frame in frames {
+            session.send_frame(frame, session.closing()).await;
+        }
+        if let Some(ending) = &attached.ending {
+            session.send_message(ending(stream)).await;
+            return Ok(());
+        }
+        hand_over(self, &mut attached, &session);
+        Ok(())
+    }
 }

@@ -57,8 +57,16 @@ pub(super) async fn run(
     // A session the client lost (not one it ended with `bye`, nor one the server closed) parks
     // its resumable streams; otherwise they stop with it.
     let grace = ctx.settings.resume_grace_s;
+    // Background jobs run on however the session ended, held by nobody until an `attach`.
+    let (jobs, resumables): (Vec<_>, Vec<_>) = ctx
+        .take_resumables()
+        .into_iter()
+        .partition(|out| out.is_job());
+    for job in jobs {
+        job.park(&*ctx).await;
+    }
     if !ctx.bye.load(Ordering::Relaxed) && reason.get().is_none() && grace > 0 {
-        let streams = ctx.take_resumables();
+        let streams = resumables;
         ctx.resumes
             .clone()
             .park(
@@ -69,7 +77,7 @@ pub(super) async fn run(
             )
             .await;
     } else {
-        for stream in ctx.take_resumables() {
+        for stream in resumables {
             stream.cancel.cancel();
         }
     }

@@ -36,6 +36,7 @@ pub async fn ws_handler(
     state: web::Data<AppState>,
     resumes: web::Data<super::resume::Resumes>,
     shares: web::Data<super::share::Shares>,
+    jobs: web::Data<super::jobs::Jobs>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
     let auth_state = &state.auth;
@@ -93,6 +94,7 @@ pub async fn ws_handler(
         resume_hash,
         resumes: resumes.into_inner(),
         shares: shares.into_inner(),
+        jobs: jobs.into_inner(),
         resumables: Mutex::new(Vec::new()),
         bye: std::sync::atomic::AtomicBool::new(false),
     });

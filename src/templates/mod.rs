@@ -14,6 +14,9 @@ use crate::error::ApiError;
 use crate::names::DisplayName;
 use crate::users::User;
 
+/// The longest a template may let a background job run: 30 days.
+const MAX_JOB_S: u64 = 30 * 86_400;
+
 /// A template as given and as shown.
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +32,11 @@ pub struct TemplateSpec {
     #[serde(default)]
     pub network: Network,
     pub idle_timeout_s: Option<u64>,
+    /// The longest a background job (`detach: true`) of its workspaces runs, in seconds; a day
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub job_max_s: Option<u64>,
     /// How a file is run, by extension: `{".py": ["python3", "{file}"]}`.
     #[serde(default)]
     pub run: BTreeMap<String, Vec<String>>,
@@ -128,6 +136,14 @@ impl TemplateSpec {
         DisplayName::parse(&self.name)?;
         ImageRef::parse(&self.image)?;
         self.resources(limits)?;
+        if self
+            .job_max_s
+            .is_some_and(|s| !(1..=MAX_JOB_S).contains(&s))
+        {
+            return Err(ApiError::bad_request(format!(
+                "job_max_s must be between 1 and {MAX_JOB_S} seconds (30 days)"
+            )));
+        }
         if self.gpus.is_some_and(|g| g > 16) {
             return Err(ApiError::bad_request("gpus must be at most 16"));
         }
@@ -162,6 +178,7 @@ fn from_row(row: db::templates::TemplateRow) -> Result<Template, ApiError> {
             gpus: row.gpus.map(|g| g as u32),
             network: Network::from_stored(&row.network),
             idle_timeout_s: row.idle_timeout_s.map(|s| s as u64),
+            job_max_s: row.job_max_s.map(|s| s as u64),
             run: from_json(&row.run)?,
             files: from_json(&row.files)?,
         },
@@ -185,6 +202,7 @@ fn to_row(
         gpus: spec.gpus.map(i64::from),
         network: spec.network.as_str().to_string(),
         idle_timeout_s: spec.idle_timeout_s.map(|s| s as i64),
+        job_max_s: spec.job_max_s.map(|s| s as i64),
         run: to_json(&spec.run)?,
         files: to_json(&spec.files)?,
         created_by,

@@ -5,6 +5,7 @@
 //! workspace back when it is used, and stops the idle ones. [`files`] is the files API.
 
 pub mod files;
+pub mod jobs;
 pub mod run;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ mod faults;
 mod helpers;
 mod hosts;
 mod images;
+mod jobs;
 mod logs_stats;
 mod protocol;
 mod proxy;

@@ -21,7 +21,7 @@ use crate::session::protocol::{self, ExecRequest, RunRequest, StreamId};
 use crate::session::{SessionCtx, StreamParts};
 use crate::workspace_path::{WorkspacePath, ROOT};
 use crate::workspaces::files::UID;
-use crate::workspaces::run;
+use crate::workspaces::{jobs, run};
 
 /// How long the cleanup of a cancelled exec may take before it is given up (and logged).
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,16 +72,14 @@ pub(in crate::session) async fn exec(
         tty: request.tty,
         size: request.cols.zip(request.rows),
     };
-    let ended = start(
-        &ctx,
-        request.stream,
-        &found,
-        process,
-        Limits::default(),
-        parts,
-        "exec",
-    )
-    .await?;
+    let limits = match (&found.workspace, request.detach) {
+        (Some(workspace), true) => {
+            let template = ctx.state.workspaces.template(&workspace.opened).await?;
+            job_limits(&template, None, None)
+        }
+        _ => Limits::default(),
+    };
+    let ended = start(&ctx, request.stream, &found, process, limits, parts, "exec").await?;
     Ok(Ending::Exit(ended.code))
 }
 
@@ -94,11 +92,15 @@ pub(in crate::session) async fn run(
     parts: StreamParts,
 ) -> Outcome {
     let path = WorkspacePath::parse(&request.path)?;
-    let run_limits = run::limits(
-        request.time_limit_s,
-        request.output_limit_kb,
-        ctx.state.workspaces.settings(),
-    )?;
+    // A job's limits are the template's; a run's are checked before anything starts.
+    let run_limits = match request.detach {
+        true => None,
+        false => Some(run::limits(
+            request.time_limit_s,
+            request.output_limit_kb,
+            ctx.state.workspaces.settings(),
+        )?),
+    };
     let found = find(
         &ctx,
         &protocol::Target::Workspace(request.workspace.clone()),
@@ -119,9 +121,12 @@ pub(in crate::session) async fn run(
         tty: false,
         size: None,
     };
-    let limits = Limits {
-        deadline: Some(tokio::time::Instant::now() + run_limits.time),
-        output_bytes: Some(run_limits.output_bytes),
+    let limits = match run_limits {
+        Some(run_limits) => Limits {
+            deadline: Some(tokio::time::Instant::now() + run_limits.time),
+            output_bytes: Some(run_limits.output_bytes),
+        },
+        None => job_limits(&template, request.time_limit_s, request.output_limit_kb),
     };
     let ooms_before = found.engine.oom_kills(&found.info);
     let began = std::time::Instant::now();
@@ -144,9 +149,103 @@ pub(in crate::session) async fn run(
     })
 }
 
+/// What a background job may use: the template's `job_max_s` (or less, when asked), and an
+/// output limit only when asked.
+fn job_limits(
+    template: &crate::templates::Template,
+    time_limit_s: Option<u64>,
+    output_limit_kb: Option<u64>,
+) -> Limits {
+    let most = template.spec.job_max_s.unwrap_or(jobs::DEFAULT_JOB_MAX_S);
+    let time = time_limit_s.map_or(most, |asked| asked.min(most));
+    Limits {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_secs(time)),
+        output_bytes: output_limit_kb.map(|kb| kb.saturating_mul(1024)),
+    }
+}
+
 /// Starts `process` in the found container and relays it until it ends, is stopped or
-/// reaches a limit; then kills everything it started.
+/// reaches a limit; then kills everything it started. A stream with `detach` is recorded as a
+/// background job from before it starts until it ended.
 async fn start(
+    ctx: &SessionCtx,
+    stream: StreamId,
+    found: &Found,
+    process: Process,
+    limits: Limits,
+    parts: StreamParts,
+    kind: &'static str,
+) -> Result<Ended, ApiError> {
+    let running = found.info.state.as_ref().and_then(|s| s.running);
+    if running != Some(true) {
+        return Err(ApiError::conflict(format!(
+            "container {} is not running",
+            found.name
+        )));
+    }
+    let job = match (&found.workspace, parts.detach) {
+        (Some(workspace), true) => {
+            let quota = ctx.state.settings.quotas.for_user(ctx.user.is_staff());
+            let id = jobs::begin(
+                &ctx.state.db,
+                &ctx.user,
+                &workspace.opened.row.id,
+                kind,
+                &process.cmd,
+                process.tty,
+                quota.jobs,
+            )
+            .await?;
+            ctx.jobs.add(
+                &id,
+                &ctx.user.id,
+                &workspace.opened.row.id,
+                parts.out.clone(),
+                parts.cancel.clone(),
+            );
+            parts
+                .out
+                .send(ServerMessage::Job {
+                    stream,
+                    job: id.clone(),
+                })
+                .await;
+            Some(id)
+        }
+        _ => None,
+    };
+    let ended = relay(ctx, stream, found, process, limits, parts, kind).await;
+    if let Some(job) = job {
+        jobs::end(&ctx.state.db, &job, &job_end(&ended)).await;
+        ctx.jobs.ended(&job);
+    }
+    ended
+}
+
+/// How a job ended, by how its process did.
+fn job_end(ended: &Result<Ended, ApiError>) -> jobs::JobEnd {
+    match ended {
+        Ok(Ended {
+            code,
+            interrupted: None,
+        }) => jobs::JobEnd::Exited(*code),
+        Ok(Ended {
+            code,
+            interrupted: Some(why),
+        }) => jobs::JobEnd::Killed {
+            code: *code,
+            why: match why {
+                Interrupted::TimeLimit => "timeout",
+                Interrupted::OutputLimit => "output",
+                _ => "cancelled",
+            },
+        },
+        Err(err) => jobs::JobEnd::Failed(err.message.clone()),
+    }
+}
+
+/// Relays a started `process` (see `start`).
+async fn relay(
     ctx: &SessionCtx,
     stream: StreamId,
     found: &Found,
@@ -157,13 +256,6 @@ async fn start(
 ) -> Result<Ended, ApiError> {
     let engine = found.engine.clone();
     let container = found.info.id.clone().unwrap_or_default();
-    let running = found.info.state.as_ref().and_then(|s| s.running);
-    if running != Some(true) {
-        return Err(ApiError::conflict(format!(
-            "container {} is not running",
-            found.name
-        )));
-    }
     let marker = format!("{}-{}", ctx.id, stream);
     let exec_id = engine
         .create_exec(&container, exec_spec(&process, &marker))

@@ -95,15 +95,21 @@ pub(super) enum Ending {
 }
 
 impl Ending {
-    pub(super) fn message(self, stream: StreamId) -> ServerMessage {
+    pub(super) fn message(&self, stream: StreamId) -> ServerMessage {
         match self {
-            Ending::Exit(code) => ServerMessage::Exit { stream, code },
+            Ending::Exit(code) => ServerMessage::Exit {
+                stream,
+                code: *code,
+            },
             Ending::End => ServerMessage::End { stream },
-            Ending::Built(image_id) => ServerMessage::Built { stream, image_id },
+            Ending::Built(image_id) => ServerMessage::Built {
+                stream,
+                image_id: image_id.clone(),
+            },
             Ending::Derived { image, template } => ServerMessage::Derived {
                 stream,
-                image_id: image,
-                template,
+                image_id: image.clone(),
+                template: template.clone(),
             },
             Ending::Ran {
                 code,
@@ -111,9 +117,9 @@ impl Ending {
                 killed,
             } => ServerMessage::Ran {
                 stream,
-                code,
-                duration_ms,
-                killed,
+                code: *code,
+                duration_ms: *duration_ms,
+                killed: *killed,
             },
         }
     }

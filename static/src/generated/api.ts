@@ -5,7 +5,7 @@ export type ServerMessage = { "type": "hello", protocol: number, session: string
  * The secret a later session's `reattach` names to take over this one's resumable
  * streams; absent when resume is off.
  */
-resume_token?: string, } | { "type": "shared", stream: number, share: string, } | { "type": "watchers", workspace: string, stream: number, by: Array<string>, } | { "type": "resized", stream: number, cols: number, rows: number, } | { "type": "reattached", streams: Array<ReattachedStream>, } | { "type": "started", stream: number, } | { "type": "exit", stream: number, code: number | null, } | { "type": "exit", stream: number, code: number | null, duration_ms: number, killed: Killed | null, } | { "type": "end", stream: number, } | { "type": "end", stream: number, image_id: string | null, } | { "type": "end", stream: number, image_id: string, template: string, } | { "type": "stats", stream: number, 
+resume_token?: string, } | { "type": "shared", stream: number, share: string, } | { "type": "watchers", workspace: string, stream: number, by: Array<string>, } | { "type": "resized", stream: number, cols: number, rows: number, } | { "type": "reattached", streams: Array<ReattachedStream>, } | { "type": "job", stream: number, job: string, } | { "type": "attached", stream: number, job: string, output: Array<ReattachedStream>, } | { "type": "detached", stream: number, job: string, } | { "type": "started", stream: number, } | { "type": "exit", stream: number, code: number | null, } | { "type": "exit", stream: number, code: number | null, duration_ms: number, killed: Killed | null, } | { "type": "end", stream: number, } | { "type": "end", stream: number, image_id: string | null, } | { "type": "end", stream: number, image_id: string, template: string, } | { "type": "stats", stream: number, 
 /**
  * Of one CPU: 200 is two CPUs busy.
  */
@@ -27,7 +27,7 @@ current?: number, total?: number, } | { "type": "progress", stream: number, log:
  */
 first: boolean, } | { "type": "error", stream?: number, code: ErrorCode, message: string, };
 
-export type ClientMessage = { "type": "exec" } & ExecRequest | { "type": "resize", stream: number, cols: number, rows: number, } | { "type": "eof", stream: number, } | { "type": "cancel", stream: number, } | { "type": "pause", stream: number, } | { "type": "resume", stream: number, } | { "type": "ack", stream: number, bytes: number, } | { "type": "logs" } & LogsRequest | { "type": "stats" } & StatsRequest | { "type": "run" } & RunRequest | { "type": "ping", t: JsonValue, } | { "type": "reattach", token: string, received?: Array<Received>, } | { "type": "bye" } | { "type": "share", stream: number, course: string, } | { "type": "unshare", stream: number, } | { "type": "watch", stream: number, share?: string, workspace?: string, source?: string, } | { "type": "build" } & BuildRequest | { "type": "derive" } & DeriveRequest | { "type": "pull" } & TransferRequest | { "type": "push" } & TransferRequest | { "type": "attendance.watch", stream: number, attendance: string, } | { "type": "attendance.checkin", attendance: string, code: string, };
+export type ClientMessage = { "type": "exec" } & ExecRequest | { "type": "resize", stream: number, cols: number, rows: number, } | { "type": "eof", stream: number, } | { "type": "cancel", stream: number, } | { "type": "pause", stream: number, } | { "type": "resume", stream: number, } | { "type": "ack", stream: number, bytes: number, } | { "type": "logs" } & LogsRequest | { "type": "stats" } & StatsRequest | { "type": "run" } & RunRequest | { "type": "ping", t: JsonValue, } | { "type": "reattach", token: string, received?: Array<Received>, } | { "type": "bye" } | { "type": "attach", stream: number, job: string, } | { "type": "share", stream: number, course: string, } | { "type": "unshare", stream: number, } | { "type": "watch", stream: number, share?: string, workspace?: string, source?: string, } | { "type": "build" } & BuildRequest | { "type": "derive" } & DeriveRequest | { "type": "pull" } & TransferRequest | { "type": "push" } & TransferRequest | { "type": "attendance.watch", stream: number, attendance: string, } | { "type": "attendance.checkin", attendance: string, code: string, };
 
 export type ExecRequest = { stream: number, 
 /**
@@ -41,7 +41,12 @@ window?: number,
 /**
  * Keep it running, for `session.resume_grace_s`, when the session ends without `bye`.
  */
-resume?: boolean, };
+resume?: boolean, 
+/**
+ * Run it as a background job (workspaces only): it goes on after every session ends, up
+ * to its template's `job_max_s`, and `attach` takes it back.
+ */
+detach?: boolean, };
 
 export type TransferRequest = { stream: number, image: string, 
 /**
@@ -101,7 +106,12 @@ path: string, args?: Array<string>, time_limit_s?: number, output_limit_kb?: num
 /**
  * As `exec`'s.
  */
-resume?: boolean, };
+resume?: boolean, 
+/**
+ * As `exec`'s. A detached run has no output limit unless it asks for one, and its time
+ * limit is the template's `job_max_s` (or `time_limit_s`, if that is less).
+ */
+detach?: boolean, };
 
 export type Received = { stream: number, channel: number, bytes: number, };
 
@@ -214,6 +224,34 @@ export type ShareView = { share: string, course_id: string,
  */
 by: string, started_at: string, };
 
+export type JobView = { 
+/**
+ * What `attach` and `DELETE /workspaces/{id}/jobs/{job}` name.
+ */
+id: string, workspace: string, 
+/**
+ * `exec` or `run`.
+ */
+kind: string, 
+/**
+ * What it runs (for a run, the template's command for the file).
+ */
+command: Array<string>, tty: boolean, 
+/**
+ * `running`, `exited`, `killed` (see `killed`), `failed` (see `error`) or `lost` (berth
+ * stopped while it ran, and killed what was left at its next start).
+ */
+state: string, code: number | null, 
+/**
+ * What killed it: `cancelled` (cancel or DELETE), `timeout` (the template's `job_max_s`)
+ * or `memory`.
+ */
+killed: string | null, error: string | null, started_at: string, ended_at: string | null, 
+/**
+ * Whether its output is still kept, to `attach`.
+ */
+attachable: boolean, };
+
 export type SourceView = { 
 /**
  * What `watch` names as its `source`.
@@ -249,6 +287,11 @@ created_by: string | null, name: string, image: string, description: string | nu
  */
 gpus: number | null, network: Network, idle_timeout_s: number | null, 
 /**
+ * The longest a background job (`detach: true`) of its workspaces runs, in seconds; a day
+ * when absent.
+ */
+job_max_s?: number, 
+/**
  * How a file is run, by extension: `{".py": ["python3", "{file}"]}`.
  */
 run: { [key in string]?: Array<string> }, 
@@ -262,6 +305,11 @@ export type TemplateSpec = { name: string, image: string, description: string | 
  * NVIDIA GPUs to give each workspace.
  */
 gpus: number | null, network: Network, idle_timeout_s: number | null, 
+/**
+ * The longest a background job (`detach: true`) of its workspaces runs, in seconds; a day
+ * when absent.
+ */
+job_max_s?: number, 
 /**
  * How a file is run, by extension: `{".py": ["python3", "{file}"]}`.
  */
