@@ -142,6 +142,11 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                 ctx.send_error(Some(stream.get()), &err).await;
             }
         }
+        ClientMessage::Detach { stream } => {
+            if let Err(err) = detach(ctx, stream).await {
+                ctx.send_error(Some(stream.get()), &err).await;
+            }
+        }
         ClientMessage::Bye => {
             ctx.bye.store(true, Ordering::Relaxed);
             ctx.cancel.cancel();
@@ -191,6 +196,20 @@ async fn attach(ctx: &Arc<SessionCtx>, stream: StreamId, job: &str) -> Result<()
         })?;
     let holder: Arc<dyn super::resume::Holder> = ctx.clone();
     found.out.attach(holder, stream, job).await
+}
+
+/// Lets a job's stream go from the session; the job runs on.
+async fn detach(ctx: &Arc<SessionCtx>, stream: StreamId) -> Result<(), ApiError> {
+    let out = with_stream(ctx, stream, |s| Ok(s.out.clone()))?;
+    let job = out
+        .is_job()
+        .then(|| ctx.jobs.id_of(&out))
+        .flatten()
+        .ok_or_else(|| ApiError::bad_request("only a background job's stream can be detached"))?;
+    out.park(&**ctx).await;
+    ctx.forget_resumable(&out);
+    ctx.send(ServerMessage::Detached { stream, job }).await;
+    Ok(())
 }
 
 /// A student's check-in, answered on the session (no stream).

@@ -85,6 +85,14 @@ impl Jobs {
         })
     }
 
+    /// The id of the job whose output `out` is.
+    pub(crate) fn id_of(&self, out: &Arc<StreamOut>) -> Option<String> {
+        self.live
+            .iter()
+            .find(|job| Arc::ptr_eq(&job.out, out))
+            .map(|job| job.key().clone())
+    }
+
     pub fn keeps(&self, id: &str) -> bool {
         self.live.contains_key(id)
     }

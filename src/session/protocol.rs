@@ -73,6 +73,11 @@ pub enum ClientMessage {
         stream: StreamId,
         job: String,
     },
+    /// Lets a job's stream go without stopping the job (`cancel` stops it): answered with
+    /// `detached`, and the stream id is free again.
+    Detach {
+        stream: StreamId,
+    },
     /// Shares a TTY exec of one's own with a course one teaches: its students and teacher may
     /// `watch` it.
     Share {

@@ -1,7 +1,9 @@
 // The tab's one WebSocket session: streams by id, each with its handler; it reconnects by
 // itself (with a fresh ticket, never the token in the URL) after a drop, and takes its
 // resumable streams (`resume: true`) back with `reattach`, counting what each has received so
-// that the server sends exactly the rest.
+// that the server sends exactly the rest. After a reload, the page's first connection takes
+// the streams the last page left back too (their token and names are in sessionStorage), and
+// holds what they send until the page claims them by name (`claim`).
 
 import { api } from "./api";
 import { banner } from "./dom";
@@ -13,18 +15,26 @@ import { t } from "./i18n";
  * `resumed` when a resumable stream was taken back (`lost` bytes of it are gone). */
 export type StreamMessage = ServerMessage | { type: "lost" } | { type: "resumed"; lost: number };
 
-type Handler = {
+export type Handler = {
   onBytes?: (channel: number, bytes: Uint8Array) => void;
   onMessage?: (message: StreamMessage) => void;
   /** The stream was started with `resume: true`. */
   resumable?: boolean;
+  /** What a page names a resumable stream by, to claim it after a reload. */
+  key?: string;
   /** Bytes received per channel (of a resumable stream). */
   received?: Map<number, number>;
+  /** A stream taken back after a reload that no page has claimed yet: what it sent. */
+  held?: Array<{ channel: number; bytes: Uint8Array } | { message: StreamMessage }>;
 };
 
 /** The resume token of the tab's last session. Kept in sessionStorage (never in a URL), for
  * the one `reattach` after a drop. */
 const RESUME_KEY = "berth.resume";
+/** The tab's named resumable streams (`[[stream, key]]`), for a reload to take back. */
+const STREAMS_KEY = "berth.resume.streams";
+/** How long the first connection after a reload waits for its `reattach` to be answered. */
+const RELOAD_WAIT_MS = 5000;
 
 /** One WebSocket for the tab; reconnects by itself (with a fresh ticket) after a drop. */
 export class Session {
@@ -48,8 +58,14 @@ export class Session {
   private resumeToken: string | null = null;
   /** A `reattach` was sent and not answered yet. */
   private reattaching = false;
+  /** The page's first connection is yet to be made (it takes back what the last page left). */
+  private firstConnection = true;
+  /** Resolves when the `reattach` after a reload is answered. */
+  private reloadAnswered: (() => void) | null = null;
 
   private async connect(): Promise<void> {
+    // Read before the new connection's `hello` replaces the token.
+    const left = this.firstConnection ? { token: sessionStorage.getItem(RESUME_KEY), saved: savedStreams() } : null;
     const { ticket } = await api<{ ticket: string }>("POST", "/ws/ticket");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?ticket=${encodeURIComponent(ticket)}`);
@@ -62,7 +78,72 @@ export class Session {
     ws.onclose = () => this.lost(ws);
     this.ws = ws;
     banner(null);
-    this.reattach();
+    if (left) {
+      this.firstConnection = false;
+      await this.takeBackAfterReload(left.token, left.saved);
+    } else {
+      this.reattach();
+    }
+  }
+
+  /** Whether the last page of this tab left resumable streams to take back. */
+  leftBehind(): boolean {
+    return savedStreams().length > 0 && sessionStorage.getItem(RESUME_KEY) !== null;
+  }
+
+  /** The first connection after a reload: asks for the streams the last page left (all their
+   * kept output, since this page has none of it), held until a page claims them. */
+  private async takeBackAfterReload(token: string | null, saved: Array<[number, string]>) {
+    if (!token || saved.length === 0) return;
+    for (const [stream, key] of saved) {
+      this.handlers.set(stream, { resumable: true, key, received: new Map(), held: [] });
+    }
+    this.reattaching = true;
+    const answered = new Promise<void>((resolve) => (this.reloadAnswered = resolve));
+    this.send({ type: "reattach", token, received: [] });
+    await Promise.race([answered, new Promise((r) => setTimeout(r, RELOAD_WAIT_MS))]);
+    this.reloadAnswered = null;
+    if (this.reattaching) this.giveUp();
+  }
+
+  /** Takes over the stream named `key` that a reload took back, if there is one: `handler` is
+   * given what it sent meanwhile, and gets the rest. Its stream id, or null. */
+  claim(key: string, handler: Handler): number | null {
+    const found = [...this.handlers.entries()].find(([, h]) => h.held && h.key === key);
+    if (!found) return null;
+    const [stream, held] = found;
+    this.handlers.set(stream, { ...handler, resumable: true, key, received: held.received });
+    // Given once the caller knows the stream's id, and before any frame that comes after.
+    queueMicrotask(() => {
+      let ended = false;
+      for (const event of held.held ?? []) {
+        if ("message" in event) {
+          handler.onMessage?.(event.message);
+          ended ||= ["exit", "end", "error"].includes(event.message.type);
+        } else {
+          handler.onBytes?.(event.channel, event.bytes);
+        }
+      }
+      if (ended) this.forget(stream);
+    });
+    return stream;
+  }
+
+  /** Whether a reload took back a stream named `key` that no page has claimed. */
+  holds(key: string): boolean {
+    return [...this.handlers.values()].some((h) => h.held && h.key === key);
+  }
+
+  /** A stream's handler is gone (it ended, or was lost). */
+  private forget(stream: number) {
+    this.handlers.delete(stream);
+    this.saveStreams();
+  }
+
+  /** Keeps the names of the tab's resumable streams, for a reload. */
+  private saveStreams() {
+    const named = [...this.handlers.entries()].filter(([, h]) => h.resumable && h.key).map(([id, h]) => [id, h.key]);
+    sessionStorage.setItem(STREAMS_KEY, JSON.stringify(named));
   }
 
   /** After a drop: asks for the resumable streams back, saying what each has received. */
@@ -80,11 +161,20 @@ export class Session {
 
   /** A resumable stream could not be taken back: it is lost after all. */
   private giveUp() {
+    this.reattaching = false;
     for (const [stream, handler] of [...this.handlers.entries()]) {
       if (!handler.resumable) continue;
       handler.onMessage?.({ type: "lost" });
       this.handlers.delete(stream);
     }
+    this.saveStreams();
+  }
+
+  /** Gives a stream's handler a message, or holds it for the page that will claim it. */
+  private deliver(stream: number, message: StreamMessage) {
+    const handler = this.handlers.get(stream);
+    if (handler?.held) handler.held.push({ message });
+    else handler?.onMessage?.(message);
   }
 
   private receive(event: MessageEvent) {
@@ -97,31 +187,36 @@ export class Session {
       }
       if (message.type === "reattached") {
         this.reattaching = false;
-        for (const [stream, handler] of this.handlers) {
+        for (const [stream, handler] of [...this.handlers.entries()]) {
           if (!handler.resumable) continue;
           const lost = message.streams.filter((s) => s.stream === stream).reduce((sum, s) => sum + s.lost, 0);
-          handler.onMessage?.({ type: "resumed", lost });
+          this.deliver(stream, { type: "resumed", lost });
         }
+        this.reloadAnswered?.();
         return;
       }
       const stream = "stream" in message ? message.stream : undefined;
       // A refused reattach (its token spent, expired, or another server's) is not about a stream.
       if (stream === undefined || stream === null) {
         if (message.type === "error" && this.reattaching) {
-          this.reattaching = false;
           this.giveUp();
+          this.reloadAnswered?.();
         }
         return;
       }
-      this.handlers.get(stream)?.onMessage?.(message);
-      // An error may be about one input of a live stream, so only exit and end free the id.
-      if (message.type === "exit" || message.type === "end") this.handlers.delete(stream);
+      const handler = this.handlers.get(stream);
+      this.deliver(stream, message);
+      // An error may be about one input of a live stream, so only exit and end free the id (a
+      // held stream's, once it is claimed).
+      const over = message.type === "exit" || message.type === "end" || message.type === "detached";
+      if (over && !handler?.held) this.forget(stream);
       return;
     }
     const frame = new Uint8Array(event.data);
     const handler = this.handlers.get(frame[0]);
     if (handler?.received) handler.received.set(frame[1], (handler.received.get(frame[1]) ?? 0) + frame.length - 2);
-    handler?.onBytes?.(frame[1], frame.subarray(2));
+    if (handler?.held) handler.held.push({ channel: frame[1], bytes: frame.slice(2) });
+    else handler?.onBytes?.(frame[1], frame.subarray(2));
   }
 
   private lost(ws: WebSocket) {
@@ -133,6 +228,7 @@ export class Session {
       handler.onMessage?.({ type: "lost" });
       this.handlers.delete(stream);
     }
+    this.saveStreams();
     if (!this.wanted) return;
     banner(t("reconnecting"));
     const retry = async (delay: number) => {
@@ -157,6 +253,7 @@ export class Session {
     this.handlers.clear();
     this.resumeToken = null;
     sessionStorage.removeItem(RESUME_KEY);
+    sessionStorage.removeItem(STREAMS_KEY);
   }
 
   /** A stream id not in use, and its handler registered. */
@@ -167,6 +264,7 @@ export class Session {
       this.nextStream = (this.nextStream % 255) + 1;
       if (!this.handlers.has(id)) {
         this.handlers.set(id, handler);
+        if (handler.key) this.saveStreams();
         return id;
       }
     }
@@ -183,6 +281,16 @@ export class Session {
     frame[1] = 0;
     frame.set(bytes, 2);
     this.ws?.send(frame);
+  }
+}
+
+/** The named resumable streams the last page of this tab left. */
+function savedStreams(): Array<[number, string]> {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(STREAMS_KEY) ?? "[]");
+    return Array.isArray(saved) ? saved.filter((s) => typeof s[0] === "number" && typeof s[1] === "string") : [];
+  } catch {
+    return [];
   }
 }
 

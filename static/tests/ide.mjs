@@ -3,7 +3,7 @@
 // unsaved changes through a dropped connection, and deletes it; in Debian's Chromium through
 // playwright-core. Run by tests/api/browser.rs, which starts the server and makes the accounts and
 // the template.
-import { cuttableProxy, launch, run, signIn } from "./browser.mjs";
+import { cuttableProxy, launch, lineMatching, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_TEMPLATE, SHOTS } = process.env;
 // Through a proxy that can drop the connection, to see that a drop loses no typing.
@@ -61,6 +61,43 @@ await run(browser, SHOTS, { page }, async () => {
   await page.getByRole("heading", { name: /greet\.sh • unsaved/ }).waitFor();
   await page.keyboard.press("Control+s");
   await page.getByRole("heading", { name: "greet.sh", exact: true }).waitFor();
+
+  // A program run in the background and a shell both outlive a reload of the page: the shell
+  // comes back open with its variable, the job is listed running and shows all its output.
+  await page.getByLabel("File name").fill("count.sh");
+  await page.getByRole("button", { name: "New file" }).click();
+  await page.getByRole("heading", { name: "count.sh" }).waitFor();
+  await page.getByRole("textbox", { name: "Editor" }).click();
+  await page.keyboard.type("i=0; while [ $i -lt 900 ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done");
+  await page.getByRole("button", { name: "Start in background" }).click();
+  await output.filter({ hasText: "tick-3" }).waitFor();
+  const job = page.getByRole("listitem", { name: "Job sh count.sh" });
+  await job.filter({ hasText: "running" }).waitFor();
+  await page.getByRole("button", { name: "Open terminal" }).click();
+  await shell.locator(".xterm-rows").waitFor();
+  await page.keyboard.type("KEPT=kept-$((3*3)); echo before-reload\n");
+  await lineMatching(page, (line) => line === "before-reload", "before-reload");
+
+  await page.reload();
+  await page.getByRole("heading", { name: /^Workspace / }).waitFor();
+  // The same shell, open again by itself, its screen drawn again.
+  await lineMatching(page, (line) => line === "before-reload", "before-reload after the reload");
+  await shell.click();
+  await page.keyboard.type("echo after-$KEPT\n");
+  await lineMatching(page, (line) => line === "after-kept-9", "after-kept-9 (the same shell)");
+  await job.filter({ hasText: "running" }).waitFor();
+  await job.getByRole("button", { name: "Show output" }).click();
+  // From its first line on, and live.
+  await output.filter({ hasText: /^tick-0$/m }).waitFor();
+  const seen = Number((await output.textContent()).match(/tick-(\d+)\s*$/)[1]);
+  await output.filter({ hasText: `tick-${seen + 5}` }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/ide-jobs.png` });
+  await job.getByRole("button", { name: "Stop job" }).click();
+  await job.filter({ hasText: "killed (cancelled)" }).waitFor();
+  await output.filter({ hasText: "[killed: cancelled]" }).waitFor();
+  await job.getByRole("button", { name: "Remove" }).click();
+  await job.waitFor({ state: "detached" });
+  await page.getByRole("button", { name: "Close terminal" }).click();
 
   // Delete it (confirmed): it leaves the tree and the editor.
   page.once("dialog", (dialog) => dialog.accept());

@@ -1,6 +1,7 @@
 // The connection drops under a person using a terminal: the page says it is reconnecting, comes
 // back by itself with a fresh ticket, and takes the same shell back (`reattach`): what it had
-// on screen, its process, its variables and its background job are still there. The drop is made by a TCP proxy between Chromium and the server, which cuts every
+// on screen, its process, its variables and its background job are still there. Then the
+// page is reloaded, and the same shell is taken back again, its screen intact. The drop is made by a TCP proxy between Chromium and the server, which cuts every
 // connection through it. Run by tests/api/browser.rs.
 import { cuttableProxy, launch, lineMatching, run, signIn } from "./browser.mjs";
 
@@ -44,6 +45,16 @@ await run(browser, SHOTS, { page }, async () => {
   const pidAfter = await lineMatching(page, (line) => /^pid-\d+$/.test(line), "the shell's pid");
   if (pidAfter !== pidBefore) throw new Error(`another shell: ${pidBefore} before, ${pidAfter} after`);
   await page.screenshot({ path: `${SHOTS}/reconnected.png` });
-  console.log(`browser: reconnected ${back} ms after the drop; the shell was taken back`);
+
+  // A reload of the page takes the same shell back too, its screen drawn again.
+  await page.reload();
+  await page.locator(".xterm-rows").waitFor();
+  await lineMatching(page, (line) => line === "after-4 kept-9", "after-4 kept-9 after the reload");
+  await page.locator(".xterm").click();
+  await page.keyboard.type("echo pid-$$ again\n");
+  const pidReloaded = await lineMatching(page, (line) => /^pid-\d+ again$/.test(line), "the shell's pid after the reload");
+  if (pidReloaded !== `${pidBefore} again`) throw new Error(`another shell after the reload: ${pidReloaded}`);
+  await page.screenshot({ path: `${SHOTS}/reloaded.png` });
+  console.log(`browser: reconnected ${back} ms after the drop; the shell was taken back, and again after a reload`);
 });
 proxy.close();

@@ -166,8 +166,20 @@ async fn attaching_elsewhere_moves_the_job_and_input_follows_it() {
     assert_eq!(refused["code"], "not_found", "{refused}");
     desktop.stdin(3, b"three\n").await;
     desktop.read_until(3, "got:three").await;
-    desktop.send(json!({"type": "eof", "stream": 3})).await;
-    let out = desktop.collect(3).await;
+    // Letting it go (not cancelling it) leaves it running, to attach again.
+    desktop.send(json!({"type": "detach", "stream": 3})).await;
+    desktop.expect("detached", 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !processes_matching(&container_of(&id), "while read").is_empty(),
+        "detach stopped the job"
+    );
+    desktop
+        .send(json!({"type": "attach", "stream": 4, "job": job}))
+        .await;
+    desktop.expect("attached", 4).await;
+    desktop.send(json!({"type": "eof", "stream": 4})).await;
+    let out = desktop.collect(4).await;
     assert_eq!(out.code, Some(0), "{:?}", out.errors);
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("two"),

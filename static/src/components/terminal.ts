@@ -7,7 +7,7 @@ import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { el } from "../dom";
 import { errorText, t } from "../i18n";
-import { session, type StreamMessage } from "../session";
+import { session, type Handler, type StreamMessage } from "../session";
 
 /** Output bytes the server may send ahead of what xterm has drawn. What is queued between the
  * shell and the screen is what a keystroke's echo waits behind, so it is kept small: at the ~1
@@ -22,9 +22,15 @@ export type Target = { container: string } | { workspace: string };
 /** An open shell: its stream (to share it) and what closes it (the process is killed). */
 export type OpenTerminal = { stream: number; close: () => void };
 
-/** Opens a shell in `target` inside `holder`. The shell survives a dropped connection: the
- * session takes it back when it reconnects, with what it printed meanwhile. `onLost` is told
- * when it could not be taken back; `onOther` gets its other messages (`shared`). */
+/** What a page names its shell in `target` by, to take it back after a reload. */
+export function shellKey(target: Target): string {
+  return `shell:${JSON.stringify(target)}`;
+}
+
+/** Opens a shell in `target` inside `holder`. The shell survives a dropped connection and a
+ * reload: the session takes it back, with what it printed meanwhile (after a reload, the shell
+ * the last page left in `target` is taken back rather than a new one started). `onLost` is
+ * told when it could not be taken back; `onOther` gets its other messages (`shared`). */
 export async function openTerminal(
   holder: HTMLElement,
   target: Target,
@@ -42,8 +48,11 @@ export async function openTerminal(
   await session.open();
   let drawn = 0; // drawn but not yet acknowledged
   let ended = false; // the id may be someone else's once the stream ends: no acks after
-  const stream = session.stream({
+  let stream = 0;
+  const key = shellKey(target);
+  const handler: Handler = {
     resumable: true,
+    key,
     onBytes: (_channel, bytes) => {
       const size = bytes.length;
       term.write(bytes.slice(), () => {
@@ -71,7 +80,9 @@ export async function openTerminal(
       if (message.type === "error") term.write(`\r\n${errorText(message.code, message.message)}\r\n`);
       onOther?.(message);
     },
-  });
+  };
+  const taken = session.claim(key, handler);
+  stream = taken ?? session.stream(handler);
   const encoder = new TextEncoder();
   const input = term.onData((data) => session.sendBytes(stream, encoder.encode(data)));
   const observer = new ResizeObserver(() => {
@@ -79,17 +90,19 @@ export async function openTerminal(
     session.send({ type: "resize", stream, cols: term.cols, rows: term.rows });
   });
   observer.observe(holder);
-  session.send({
-    type: "exec",
-    stream,
-    ...target,
-    cmd: ["/bin/sh"],
-    tty: true,
-    cols: term.cols,
-    rows: term.rows,
-    window: WINDOW,
-    resume: true,
-  });
+  if (taken === null) {
+    session.send({
+      type: "exec",
+      stream,
+      ...target,
+      cmd: ["/bin/sh"],
+      tty: true,
+      cols: term.cols,
+      rows: term.rows,
+      window: WINDOW,
+      resume: true,
+    });
+  }
   term.focus();
   const close = () => {
     watchedBy.remove();

@@ -13,6 +13,7 @@ import { splitter } from "../splitter";
 import { FileEditor } from "./editor";
 import { FileTree } from "./file-tree";
 import { WorkspaceFiles } from "./files";
+import { JobsPanel } from "./jobs-panel";
 import { RunPanel } from "./run-panel";
 import { ShellPanel } from "./shell-panel";
 
@@ -78,16 +79,30 @@ export async function openRoom(app: HTMLElement, options: RoomOptions, { onLeave
   const run = readOnly ? null : new RunPanel(workspace.id, editor);
   const tree = new FileTree(files, editor, problem, options.folder ?? "", readOnly);
   const shell = readOnly ? null : new ShellPanel(workspace.id);
+  // Background jobs: listed to all who may look, shown and stopped by the owner.
+  const jobs = new JobsPanel(workspace.id, problem, run ? (job) => void run.attach(job) : null);
+  if (run) run.onJobs = () => void jobs.refresh();
   // The shell comes back by itself after a drop (or anew, if it could not be taken back).
   onReconnect(null);
   const side = options.side?.(editor);
 
   const grid = el("div", { className: `room-grid${side ? " with-side" : ""}` });
-  const treePane = el("nav", { className: "room-tree", "aria-label": t("files") }, tree.tree, tree.newFile);
+  const treePane = el(
+    "div",
+    { className: "room-tree" },
+    el("nav", { "aria-label": t("files") }, tree.tree, tree.newFile),
+    jobs.node,
+  );
   const editorPane = el(
     "section",
     { className: "room-editor" },
-    el("div", { className: "toolbar" }, editor.title, editor.saveButton, ...(run ? [run.runButton, run.stopButton] : [])),
+    el(
+      "div",
+      { className: "toolbar" },
+      editor.title,
+      editor.saveButton,
+      ...(run ? [run.runButton, run.backgroundButton, run.stopButton] : []),
+    ),
     editor.holder,
   );
   const outputPane = el("section", { className: "room-output" }, ...(run ? [run.output] : [el("p", {}, t("readOnlyWorkspace"))]));
@@ -136,9 +151,12 @@ export async function openRoom(app: HTMLElement, options: RoomOptions, { onLeave
   );
   document.body.classList.add("in-room");
   await tree.list();
+  jobs.start();
+  await shell?.resumeIfLeft();
   onLeave(() => {
     document.body.classList.remove("in-room");
-    run?.stop();
+    jobs.stop();
+    run?.leave();
     shell?.close();
     side?.leave();
     watching?.();

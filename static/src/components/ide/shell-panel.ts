@@ -2,7 +2,8 @@
 
 import { el } from "../../dom";
 import { t } from "../../i18n";
-import { openTerminal } from "../terminal";
+import { session } from "../../session";
+import { openTerminal, shellKey } from "../terminal";
 
 export class ShellPanel {
   readonly holder = el("div", { className: "terminal ide-terminal", role: "region", "aria-label": t("terminal") });
@@ -12,6 +13,13 @@ export class ShellPanel {
   constructor(private readonly workspace: string) {
     this.holder.hidden = true;
     this.button.addEventListener("click", () => this.toggle());
+  }
+
+  /** After a reload: the shell the last page left open here is taken back, open. */
+  async resumeIfLeft() {
+    if (!session.leftBehind() || this.closeShell) return;
+    await session.open();
+    if (session.holds(shellKey({ workspace: this.workspace }))) await this.toggle();
   }
 
   private async toggle() {
