@@ -487,6 +487,10 @@ async fn ui_in_chromium(server: &ServerProcess, token: &str) -> String {
          | | samples | p50 | p99 |\n|---|---|---|---|\n\
          | idle prompt | {} | {:.1} ms | {:.1} ms |\n\
          | during the `yes` flood | {} | {:.1} ms | {:.1} ms |\n\n\
+         Ctrl-C under the flood: `yes` for 1.5 s, then Ctrl-C, from the key event to the shell's prompt drawn on the screen ({} rounds). What the interrupted `yes` printed and the engine still held comes after the key: p50 {:.0} KiB, at most {:.0} KiB, all of it drawn before the prompt. For 200 ms after a Ctrl-C berth lifts the window, so that it comes at engine speed rather than a window per round trip.\n\n\
+         | | p50 | p99 |\n|---|---|---|\n\
+         | Ctrl-C to the prompt's bytes in the page | {:.1} ms | {:.1} ms |\n\
+         | Ctrl-C to the prompt on the screen | {:.1} ms | {:.1} ms |\n\n\
          During the flood the terminal showed {:.1} MiB/s of `yes`; the tab's longest task was {:.0} ms ({} tasks over 50 ms). The server's resident memory (the same process served the sections above): {:.1} MiB before, {:.1} MiB at most during, {:.1} MiB at the end ({} samples, every 200 ms).\n\n\
          ### Logs of {LINES} lines\n\n\
          | path | time |\n|---|---|\n\
@@ -505,6 +509,13 @@ async fn ui_in_chromium(server: &ServerProcess, token: &str) -> String {
         r["echo_flood_ms"]["n"],
         ms(&r["echo_flood_ms"]["p50"]),
         ms(&r["echo_flood_ms"]["p99"]),
+        r["interrupt_ms"]["n"],
+        ms(&r["interrupt_after_kib"]["p50"]),
+        ms(&r["interrupt_after_kib"]["max"]),
+        ms(&r["interrupt_arrived_ms"]["p50"]),
+        ms(&r["interrupt_arrived_ms"]["p99"]),
+        ms(&r["interrupt_ms"]["p50"]),
+        ms(&r["interrupt_ms"]["p99"]),
         ms(&r["flood_mib_s"]),
         ms(&r["long_tasks"]["max_ms"]),
         r["long_tasks"]["count"],

@@ -93,7 +93,13 @@ async fn handle_input(ctx: &Arc<SessionCtx>, frame: Bytes) {
     }
     let stdin = {
         let streams = ctx.streams.lock().expect("streams lock");
-        streams.get(&stream).map(|s| (s.watching, s.stdin.clone()))
+        streams.get(&stream).map(|s| {
+            // Ctrl-C typed into a terminal (a TTY, with a window): see `Flow::interrupted`.
+            if s.resize.is_some() && !s.watching && frame[2..].contains(&0x03) {
+                s.flow.send_modify(Flow::interrupted);
+            }
+            (s.watching, s.stdin.clone())
+        })
     };
     let result = match stdin {
         None => Err(ApiError::not_found("no such stream")),
@@ -503,6 +509,7 @@ fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<Stream
     let (flow_tx, flow_rx) = watch::channel(Flow {
         paused: false,
         allowed: io.window,
+        burst_until: None,
     });
     streams.insert(
         stream.get(),

@@ -39,23 +39,52 @@ pub(crate) struct StreamHandle {
 }
 
 /// How far a stream may run ahead of its client: not at all while paused, and with a window, no
-/// further than the output bytes the client allowed (its window plus what it acknowledged).
+/// further than the output bytes the client allowed (its window plus what it acknowledged), or
+/// [`INTERRUPT_BURST_BYTES`] further for a moment after a Ctrl-C (see [`Flow::interrupted`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Flow {
     pub paused: bool,
     pub allowed: Option<u64>,
+    /// Until when a Ctrl-C lets the stream run past its window.
+    pub burst_until: Option<tokio::time::Instant>,
 }
+
+/// How long after a Ctrl-C on a TTY the window is lifted: long enough to read what the engine
+/// held of the interrupted program's output (about 1.4 MiB measured), at engine speed.
+const INTERRUPT_BURST: std::time::Duration = std::time::Duration::from_millis(200);
+/// How far past its window the stream may run meanwhile (a program that ignores the Ctrl-C and
+/// goes on printing sends no more than this ahead of its client).
+const INTERRUPT_BURST_BYTES: u64 = 4 << 20;
 
 impl Flow {
     /// Whether a stream that has sent `sent` output bytes may send more.
     pub fn lets(&self, sent: u64) -> bool {
-        !self.paused && self.allowed.is_none_or(|allowed| sent < allowed)
+        !self.paused && self.room(sent) > 0
     }
 
     /// How many more bytes it may send now.
     pub fn room(&self, sent: u64) -> u64 {
-        self.allowed
-            .map_or(u64::MAX, |allowed| allowed.saturating_sub(sent))
+        let Some(allowed) = self.allowed else {
+            return u64::MAX;
+        };
+        let bursting = self
+            .burst_until
+            .is_some_and(|until| tokio::time::Instant::now() < until);
+        let allowed = if bursting {
+            allowed.saturating_add(INTERRUPT_BURST_BYTES)
+        } else {
+            allowed
+        };
+        allowed.saturating_sub(sent)
+    }
+
+    /// The user pressed Ctrl-C in the terminal. What the interrupted program printed before it
+    /// died is still queued in the engine (its pipes and the socket to berth) behind the window,
+    /// and the prompt comes after all of it: for a moment the window is lifted, so that it all
+    /// comes at once (the client draws large writes faster than a window per round trip) and
+    /// the prompt with it. No byte is skipped; the window holds again after.
+    pub fn interrupted(&mut self) {
+        self.burst_until = Some(tokio::time::Instant::now() + INTERRUPT_BURST);
     }
 }
 

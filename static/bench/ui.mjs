@@ -8,6 +8,7 @@ import { launch, signIn } from "../tests/browser.mjs";
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_TERMINAL, BERTH_LOGS, LINES, SHOTS } = process.env;
 const FLOOD_S = Number(process.env.FLOOD_S ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
+const INTERRUPTS = Number(process.env.INTERRUPTS ?? 30);
 
 const sorted = (values) => [...values].sort((a, b) => a - b);
 const at = (values, p) => sorted(values)[Math.min(values.length - 1, Math.round((values.length - 1) * p))];
@@ -16,9 +17,21 @@ const round = (ms) => Math.round(ms * 10) / 10;
 // Watches the page's WebSocket from inside: the time each typed `Z` comes back (the only `Z`
 // in a stream of `y` lines is the terminal's echo of it), bytes received, and long tasks.
 const probe = () => {
-  const echo = { typed: null, samples: [], bytes: 0, longTasks: [] };
+  const echo = { typed: null, samples: [], bytes: 0, longTasks: [], interrupted: null, after: 0, promptArrived: null };
   window.__probe = echo;
   document.addEventListener("keydown", (e) => e.key === "Z" && (echo.typed = e.timeStamp), true);
+  // Ctrl-C: from the key to the shell's prompt arriving (the first `#` after it) and drawn, and
+  // how many bytes came between.
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      if (!e.ctrlKey || e.key.toLowerCase() !== "c") return;
+      echo.interrupted = e.timeStamp;
+      echo.after = 0;
+      echo.promptArrived = null;
+    },
+    true,
+  );
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
@@ -27,6 +40,10 @@ const probe = () => {
         if (!(event.data instanceof ArrayBuffer)) return;
         const bytes = new Uint8Array(event.data);
         echo.bytes += bytes.length;
+        if (echo.interrupted !== null && echo.promptArrived === null) {
+          echo.after += bytes.length - 2;
+          if (bytes.indexOf(0x23, 2) >= 0) echo.promptArrived = performance.now() - echo.interrupted;
+        }
         if (echo.typed !== null && bytes.indexOf(0x5a, 2) >= 0) {
           echo.samples.push(performance.now() - echo.typed);
           echo.typed = null;
@@ -107,6 +124,36 @@ try {
   const during = await page.evaluate(() => ({ bytes: window.__probe.bytes, longTasks: window.__probe.longTasks }));
   await page.screenshot({ path: `${SHOTS}/flood.png` });
   await page.keyboard.press("Control+C");
+  await prompt();
+
+  // Ctrl-C under a flood: `yes` for a second and a half, then Ctrl-C, until the prompt is on
+  // the screen (the last line that is not empty ends in the prompt).
+  const promptDrawn = () =>
+    page.waitForFunction(
+      () => {
+        const rows = [...document.querySelectorAll(".xterm-rows > div")].map((r) => r.textContent.trimEnd()).filter(Boolean);
+        return /[#$]$/.test(rows.at(-1) ?? "") && performance.now();
+      },
+      null,
+      { polling: "raf", timeout: 20_000 },
+    );
+  const interrupts = [];
+  const arrived = [];
+  const after = [];
+  for (let i = 0; i < INTERRUPTS; i++) {
+    await page.keyboard.type("yes\n");
+    await page.waitForTimeout(1500);
+    await page.keyboard.press("Control+C");
+    const drawn = await (await promptDrawn()).jsonValue();
+    const seen = await page.evaluate(() => window.__probe);
+    interrupts.push(drawn - seen.interrupted);
+    arrived.push(seen.promptArrived);
+    after.push(seen.after / 1024);
+    await page.waitForTimeout(200);
+  }
+  result.interrupt_ms = { n: interrupts.length, p50: round(at(interrupts, 0.5)), p99: round(at(interrupts, 0.99)) };
+  result.interrupt_arrived_ms = { p50: round(at(arrived, 0.5)), p99: round(at(arrived, 0.99)) };
+  result.interrupt_after_kib = { p50: round(at(after, 0.5)), max: round(Math.max(...after)) };
   result.echo_idle_ms = { n: idle.length, p50: round(at(idle, 0.5)), p99: round(at(idle, 0.99)) };
   result.echo_flood_ms = { n: flooded.length, p50: round(at(flooded, 0.5)), p99: round(at(flooded, 0.99)) };
   result.flood_mib_s = round(during.bytes / (1 << 20) / FLOOD_S);

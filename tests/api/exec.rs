@@ -386,6 +386,72 @@ async fn a_windowed_exec_sends_no_further_ahead_than_the_client_acknowledged() {
 }
 
 #[tokio::test]
+async fn a_ctrl_c_in_a_flooded_terminal_brings_the_prompt_past_the_window_losing_nothing() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+    const WINDOW: usize = 16 * 1024;
+    ws.send(
+        json!({"type": "exec", "stream": 1, "container": container, "cmd": ["sh"],
+                   "tty": true, "cols": 200, "rows": 50, "window": WINDOW}),
+    )
+    .await;
+    ws.expect("started", 1).await;
+    // `noflsh`: the terminal does not throw away its queued output at the Ctrl-C, so every
+    // number printed must arrive.
+    ws.stdin(
+        1,
+        b"stty noflsh; i=0; while :; do echo n$i; i=$((i+1)); done\n",
+    )
+    .await;
+    let mut seen = Vec::new();
+    // The window fills, and nothing is acknowledged: the output stops near the window.
+    while let Some(frame) = ws.next_within(Duration::from_millis(500)).await {
+        if let Frame::Bytes(1, 1, bytes) = frame {
+            seen.extend(bytes);
+        }
+    }
+    assert!(
+        seen.len() < WINDOW + 64 * 1024,
+        "{} bytes before any ack",
+        seen.len()
+    );
+    let held = seen.len();
+    ws.stdin(1, b"\x03").await;
+    // Without an ack, what the engine held comes through, then the prompt.
+    let prompt = tokio::time::timeout(Duration::from_secs(5), async {
+        // (The shell follows its prompt with a cursor position query.)
+        let prompted = |seen: &[u8]| {
+            let text = String::from_utf8_lossy(seen);
+            text.rfind("^C").is_some_and(|at| text[at..].contains("# "))
+        };
+        while !prompted(&seen) {
+            if let Frame::Bytes(1, 1, bytes) = ws.next().await {
+                seen.extend(bytes);
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&seen).to_string();
+    assert!(
+        prompt.is_ok(),
+        "no prompt after the Ctrl-C; {} bytes after it, ending {:?}",
+        seen.len() - held,
+        &text[text.len().saturating_sub(200)..]
+    );
+    // Every number from the first to the last, once each, in order.
+    let numbers: Vec<u64> = text
+        .split("\r\n")
+        .filter_map(|line| line.strip_prefix('n')?.parse().ok())
+        .collect();
+    assert!(numbers.len() > 1000, "only {} numbers", numbers.len());
+    let expected: Vec<u64> = (0..numbers.len() as u64).collect();
+    assert!(numbers == expected, "numbers missing or repeated");
+    ws.send(json!({"type": "cancel", "stream": 1})).await;
+}
+
+#[tokio::test]
 async fn tty_output_starting_with_low_bytes_arrives_unchanged() {
     let app = spawn_app().await;
     let user = app.new_user().await;
