@@ -2,11 +2,14 @@
 //! docs/benchmarks.md. Run with `scripts/bench.sh` (it prepares the engine and the test image).
 //!
 //! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
-//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES, BENCH_CLASS.
-//! BENCH_ONLY=ui (or =class) runs only the browser (or the class hands in) section and prints it.
+//! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES, BENCH_CLASS,
+//! BENCH_WATCHERS, BENCH_WATCH_SAMPLES, BENCH_FLOOD_MB. BENCH_ONLY=ui (or =class, =watch) runs only the browser
+//! (or the class hands in, the class watching one terminal) section and prints it.
 
 #[path = "session/classroom.rs"]
 mod classroom;
+#[path = "session/watchers.rs"]
+mod watchers;
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
@@ -49,8 +52,14 @@ async fn main() {
     let runs = env_or("BENCH_RUNS", 200);
     let files = env_or("BENCH_FILES", 1000);
     let class = env_or("BENCH_CLASS", 30);
+    let watching = env_or("BENCH_WATCHERS", 500);
+    let watch_samples = env_or("BENCH_WATCH_SAMPLES", 200);
     if std::env::var("BENCH_ONLY").as_deref() == Ok("class") {
         println!("{}", classroom::class_submissions(class).await);
+        return;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("watch") {
+        println!("{}", watchers::shared_terminal(watching, watch_samples).await);
         return;
     }
 
@@ -83,6 +92,7 @@ async fn main() {
     report.push(attendance_rush(students).await);
     report.push(image_load(load_mib).await);
     report.push(classroom::class_submissions(class).await);
+    report.push(watchers::shared_terminal(watching, watch_samples).await);
     let defaults = cat_mib == 256
         && echo_samples == 2000
         && sessions == 10_000
@@ -91,7 +101,9 @@ async fn main() {
         && load_mib == 500
         && runs == 200
         && files == 1000
-        && class == 30;
+        && class == 30
+        && watching == 500
+        && watch_samples == 200;
     write_report(&report, defaults);
 }
 
