@@ -8,11 +8,11 @@
 
 #[path = "session/classroom.rs"]
 mod classroom;
-#[path = "session/watchers.rs"]
-mod watchers;
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
+#[path = "session/watchers.rs"]
+mod watchers;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -59,7 +59,10 @@ async fn main() {
         return;
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("watch") {
-        println!("{}", watchers::shared_terminal(watching, watch_samples).await);
+        println!(
+            "{}",
+            watchers::shared_terminal(watching, watch_samples).await
+        );
         return;
     }
 
