@@ -257,7 +257,7 @@ async fn flood_with_a_stalled_watcher(
         let pid = server.child.id();
         tokio::spawn(async move {
             loop {
-                if let Some(kib) = rss_of(pid) {
+                if let Some(kib) = crate::helpers::rss_kib_of(pid) {
                     let mut peak = peak.lock().unwrap();
                     *peak = (*peak).max(kib);
                 }
@@ -306,12 +306,4 @@ async fn flooded(sharer: &mut Ws, n: usize) -> f64 {
             tail.drain(..keep);
         }
     }
-}
-
-fn rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }

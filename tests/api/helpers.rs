@@ -753,13 +753,18 @@ impl ServerProcess {
 
     /// Resident memory of the server process.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .unwrap()
+        rss_kib_of(self.child.id()).unwrap()
     }
+}
+
+/// The resident memory of process `pid`, in KiB; None once it is gone.
+#[allow(dead_code)]
+pub fn rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
 /// Removes a container when dropped, however the test or benchmark ends.
