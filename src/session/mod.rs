@@ -116,18 +116,6 @@ impl resume::Holder for SessionCtx {
         Box::pin(self.send_binary(frame, stop))
     }
 
-    fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
-        if self.cancel.is_cancelled() {
-            return Err(frame);
-        }
-        self.out
-            .try_send(Outgoing::Binary(frame))
-            .map_err(|e| match e.into_inner() {
-                Outgoing::Binary(frame) => frame,
-                Outgoing::Text(_) => Bytes::new(),
-            })
-    }
-
     fn finish_stream(&self, stream: StreamId) {
         SessionCtx::finish_stream(self, stream);
     }

@@ -96,8 +96,6 @@ pub(crate) trait Holder: Send + Sync {
     fn closing(&self) -> &CancellationToken;
     fn send_message(&self, message: ServerMessage) -> BoxFuture<'_, bool>;
     fn send_frame<'a>(&'a self, frame: Bytes, stop: &'a CancellationToken) -> BoxFuture<'a, bool>;
-    /// Queues a frame if there is room now; gives it back otherwise.
-    fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes>;
     fn finish_stream(&self, stream: StreamId);
     fn forget_resumable(&self, out: &StreamOut);
     fn has_stream(&self, stream: StreamId) -> bool;
@@ -287,16 +285,6 @@ impl StreamOut {
             if let Some(screen) = attached.screen.as_mut() {
                 screen.process(payload);
             }
-            // The stream's own client first: with a class watching, its frame is queued before
-            // the watchers are woken, so their number does not delay its echo.
-            let frame = protocol::binary_frame(self.id(), channel, payload);
-            let waiting = match &attached.session {
-                Some(session) => match session.try_send_frame(frame) {
-                    Ok(()) => None,
-                    Err(frame) => Some((session.clone(), frame)),
-                },
-                None => None,
-            };
             if let Some(watchers) = &attached.watchers {
                 // Never waits: a watcher that falls behind skips ahead instead.
                 let _ = watchers.send(Watched::Output(
@@ -304,14 +292,14 @@ impl StreamOut {
                     bytes::Bytes::copy_from_slice(payload),
                 ));
             }
-            match waiting {
-                Some(waiting) => Err(waiting),
-                None => Ok(attached.session.is_some()),
-            }
+            attached.session.clone()
         };
         let sent = match session {
-            Ok(queued) => queued && !stop.is_cancelled(),
-            Err((session, frame)) => session.send_frame(frame, stop).await,
+            Some(session) => {
+                let frame = protocol::binary_frame(self.id(), channel, payload);
+                session.send_frame(frame, stop).await
+            }
+            None => false,
         };
         sent || (self.resumable && !stop.is_cancelled())
     }
