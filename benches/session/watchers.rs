@@ -106,13 +106,7 @@ pub async fn shared_terminal(count: usize, samples: usize) -> String {
         .await;
     sharer.expect("started", 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sharer
-        .send(json!({"type": "share", "stream": 1, "course": course["id"]}))
-        .await;
-    let share = sharer.expect("shared", 1).await["share"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let share = share_with(&mut sharer, 1, &course).await;
     type_tokens(&mut sharer, 0, 50).await; // warm-up
     let (alone, _) = type_tokens(&mut sharer, 50, samples).await;
 
@@ -234,13 +228,7 @@ async fn flood_with_a_stalled_watcher(
         |n: usize| format!("yes | head -c {bytes}; echo flooded-$((40+{n}))\n").into_bytes();
     sharer.stdin(2, &flood(0)).await;
     let unshared = flooded(&mut sharer, 0).await;
-    sharer
-        .send(json!({"type": "share", "stream": 2, "course": course["id"]}))
-        .await;
-    let share = sharer.expect("shared", 2).await["share"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let share = share_with(&mut sharer, 2, course).await;
     sharer.stdin(2, &flood(1)).await;
     let alone = flooded(&mut sharer, 1).await;
 
@@ -289,6 +277,17 @@ async fn flood_with_a_stalled_watcher(
         peak as f64 / 1024.0,
         after as f64 / 1024.0,
     )
+}
+
+/// Shares the sharer's `stream` with `course`; the share's id.
+async fn share_with(sharer: &mut Ws, stream: u8, course: &Value) -> String {
+    sharer
+        .send(json!({"type": "share", "stream": stream, "course": course["id"]}))
+        .await;
+    sharer.expect("shared", stream).await["share"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Seconds until flood `n` is over on the sharer's screen.
