@@ -21,6 +21,8 @@ ENGINE2_DIR=${ENGINE2_DIR:-/var/lib/berth-test-engine2}
 ENGINE2_SOCKET=/run/berth-test-engine2.sock
 ENGINE2_TLS_PORT=2376
 ENGINE2_BRIDGE=berth-test-br
+# The test directory's TLS certificates (the tests read the CA from here).
+LDAP_TLS_DIR=${LDAP_TLS_DIR:-/var/lib/berth-test-ldap/tls}
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -183,9 +185,36 @@ ensure_chromium() {
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei
 }
 
+# What the sign-in tests start for themselves, each its own: Debian's slapd with a test directory
+# (TLS from a CA made here) and an OpenID Connect provider from npm's oidc-provider (tests/idp).
+ensure_sign_in_servers() {
+  command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || apt_install slapd
+  command -v ldapmodify >/dev/null 2>&1 || apt_install ldap-utils
+  local tls=$LDAP_TLS_DIR
+  if [ ! -s "$tls/cert.pem" ]; then
+    command -v openssl >/dev/null 2>&1 || apt_install openssl
+    mkdir -p "$tls"
+    (
+      cd "$tls"
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=berth-test-ldap-ca \
+        -keyout ca-key.pem -out ca.pem 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out server.csr 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+        -extfile server.ext -out cert.pem 2>/dev/null
+    )
+  fi
+  if [ ! -f tests/idp/node_modules/.package-lock.json ] ||
+    [ tests/idp/package-lock.json -nt tests/idp/node_modules/.package-lock.json ]; then
+    say "installing the test identity provider's npm packages"
+    (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 ensure_docker
 ensure_ui
 if [ "${1:-}" = "--test-images" ]; then
+  ensure_sign_in_servers
   ensure_chromium
   ensure_test_image
   ensure_test_registry

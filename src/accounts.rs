@@ -3,49 +3,67 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
-
 use crate::assignments::submissions::Snapshots;
-use crate::auth::{AuthState, Claims};
+use crate::auth::{AuthState, Claims, LoggedIn};
+use crate::config::Registration;
 use crate::containers::Containers;
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
 use crate::live_sessions::Sessions;
+use crate::sso::Sso;
 use crate::users::{self, password, Role, User};
 use crate::workspaces::Workspaces;
 
-/// A signed-in caller's bearer token.
-#[derive(Serialize, ts_rs::TS)]
-pub struct LoggedIn {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
-}
-
-/// A new student account (open registration).
-pub async fn register(db: &Db, username: &str, password: &str) -> Result<User, ApiError> {
+/// A new student account, when `auth.registration` is `open`.
+pub async fn register(
+    db: &Db,
+    registration: Registration,
+    username: &str,
+    password: &str,
+) -> Result<User, ApiError> {
+    if registration != Registration::Open {
+        return Err(ApiError::forbidden(
+            "registration is closed: sign in with your institution's account, or ask an admin",
+        ));
+    }
     let user = users::create(db, username, password, Role::Student).await?;
     tracing::info!(user = %user.id, username = %user.username, "account registered");
     Ok(user)
 }
 
 /// A token for `username` if `password` is theirs and neither the account nor `client` is
-/// throttled. A wrong password and an unknown name take as long and answer alike.
+/// throttled. A local account checks its own password; anyone else is asked of the LDAP
+/// directory when there is one (and gets an account at their first sign-in). A wrong password
+/// and an unknown name answer alike.
 pub async fn login(
     db: &Db,
     auth: &AuthState,
+    sso: &Sso,
     username: &str,
     password: &str,
     client: IpAddr,
 ) -> Result<LoggedIn, ApiError> {
     auth.logins.check(username, client)?;
-    let (id, hash) = match db::users::credentials(db, username).await? {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
+    let account = db::users::credentials(db, username).await?;
+    let signed_in = match (account, &sso.ldap) {
+        (Some(local), _) if local.source == "local" => {
+            let valid = password::verify(password.to_string(), Some(local.password_hash)).await;
+            valid.then(|| auth.sign_in(&local.id)).transpose()?
+        }
+        (None, Some(directory)) => {
+            ldap_sign_in(db, auth, sso, directory, username, password).await?
+        }
+        (Some(theirs), Some(directory)) if theirs.source == "ldap" => {
+            ldap_sign_in(db, auth, sso, directory, username, password).await?
+        }
+        // No such account, or one that signs in elsewhere: verified (slowly) against nothing,
+        // so that timing tells nothing.
+        _ => {
+            password::verify(password.to_string(), None).await;
+            None
+        }
     };
-    // Verified (slowly) even when there is no such account, so timing tells nothing.
-    let valid = password::verify(password.to_string(), hash).await;
-    let Some(id) = id.filter(|_| valid) else {
+    let Some(signed_in) = signed_in else {
         auth.logins.failed(username, client);
         tracing::info!(username, %client, "login refused");
         return Err(ApiError::new(
@@ -54,12 +72,24 @@ pub async fn login(
         ));
     };
     auth.logins.succeeded(username, client);
-    let (access_token, _) = auth.keys.issue(&id).map_err(|e| ApiError::internal(&e))?;
-    Ok(LoggedIn {
-        access_token,
-        token_type: "Bearer",
-        expires_in: auth.keys.ttl_s,
-    })
+    Ok(signed_in)
+}
+
+/// A token for the directory's `username`, if `password` binds; `None` if it does not.
+async fn ldap_sign_in(
+    db: &Db,
+    auth: &AuthState,
+    sso: &Sso,
+    directory: &crate::sso::ldap::Directory,
+    username: &str,
+    password: &str,
+) -> Result<Option<LoggedIn>, ApiError> {
+    match directory.authenticate(username, password).await? {
+        Some(who) => crate::sso::sign_in(db, auth, sso.registration, who)
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Revokes the caller's token and closes the sessions opened with it.

@@ -37,6 +37,150 @@ pub struct Settings {
     pub quotas: Quotas,
     pub builds: BuildLimits,
     pub checks: CheckSettings,
+    pub auth: AuthSettings,
+}
+
+/// Who may make an account, and the institution's sign-in (OpenID Connect, LDAP) if any.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AuthSettings {
+    pub registration: Registration,
+    pub oidc: Option<OidcSettings>,
+    pub ldap: Option<LdapSettings>,
+}
+
+/// How accounts come to be. Local accounts an admin makes (`berth user create`) work whatever
+/// this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Anyone who reaches the server may register a (student) account.
+    Open,
+    /// Nobody new: only accounts that exist (an SSO user who signed in before) sign in.
+    Closed,
+    /// No self-registration; a person the directory or identity provider vouches for gets an
+    /// account at their first sign-in. With neither configured, the same as `closed`.
+    #[default]
+    SsoOnly,
+}
+
+/// An OpenID Connect provider (authorization code flow with PKCE).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OidcSettings {
+    /// The issuer URL; its `/.well-known/openid-configuration` is read at the first sign-in.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// This server's callback as the provider knows it:
+    /// `https://berth.school.example/api/v1/auth/oidc/callback`.
+    pub redirect_url: String,
+    /// Asked besides `openid`.
+    pub scopes: Vec<String>,
+    /// The claim that is the berth username.
+    pub username_claim: String,
+    /// The claim (a string or a list of strings) whose values give the role.
+    pub roles_claim: String,
+    pub admin_values: Vec<String>,
+    pub teacher_values: Vec<String>,
+    /// What the sign-in button says after "Sign in with".
+    pub label: String,
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        OidcSettings {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            redirect_url: String::new(),
+            scopes: vec!["profile".into()],
+            username_claim: "preferred_username".into(),
+            roles_claim: "groups".into(),
+            admin_values: Vec::new(),
+            teacher_values: Vec::new(),
+            label: "your school account".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_url", &self.redirect_url)
+            .field("scopes", &self.scopes)
+            .field("username_claim", &self.username_claim)
+            .field("roles_claim", &self.roles_claim)
+            .field("admin_values", &self.admin_values)
+            .field("teacher_values", &self.teacher_values)
+            .finish()
+    }
+}
+
+/// A directory the login form checks passwords against, by a simple bind over TLS.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LdapSettings {
+    /// `ldaps://host:636`, or `ldap://host:389` with `starttls`.
+    pub url: String,
+    pub starttls: bool,
+    /// PEM file of the CA that signed the directory's certificate; else the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// The account berth searches with.
+    pub bind_dn: String,
+    pub bind_password: String,
+    pub user_base: String,
+    /// `{username}` stands for the escaped username.
+    pub user_filter: String,
+    /// The attribute that is the berth username.
+    pub username_attribute: String,
+    /// Where groups are searched; none: roles are not read from the directory (all students).
+    pub group_base: Option<String>,
+    /// `{dn}` stands for the escaped DN of the user.
+    pub group_filter: String,
+    /// Groups, by DN or by `cn`, whose members are admins, or teachers.
+    pub admin_groups: Vec<String>,
+    pub teacher_groups: Vec<String>,
+    pub timeout_s: u64,
+}
+
+impl Default for LdapSettings {
+    fn default() -> Self {
+        LdapSettings {
+            url: String::new(),
+            starttls: false,
+            ca_file: None,
+            bind_dn: String::new(),
+            bind_password: String::new(),
+            user_base: String::new(),
+            user_filter: "(uid={username})".into(),
+            username_attribute: "uid".into(),
+            group_base: None,
+            group_filter: "(member={dn})".into(),
+            admin_groups: Vec::new(),
+            teacher_groups: Vec::new(),
+            timeout_s: 5,
+        }
+    }
+}
+
+impl std::fmt::Debug for LdapSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapSettings")
+            .field("url", &self.url)
+            .field("starttls", &self.starttls)
+            .field("ca_file", &self.ca_file)
+            .field("bind_dn", &self.bind_dn)
+            .field("bind_password", &"<redacted>")
+            .field("user_base", &self.user_base)
+            .field("user_filter", &self.user_filter)
+            .field("group_base", &self.group_base)
+            .field("admin_groups", &self.admin_groups)
+            .field("teacher_groups", &self.teacher_groups)
+            .finish()
+    }
 }
 
 /// Checks of submissions: each runs in a sandbox of its own, within these limits beside its
@@ -266,6 +410,7 @@ impl Default for Settings {
             quotas: Quotas::default(),
             builds: BuildLimits::default(),
             checks: CheckSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -294,6 +439,7 @@ impl std::fmt::Debug for Settings {
             .field("quotas", &self.quotas)
             .field("builds", &self.builds)
             .field("checks", &self.checks)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -408,9 +554,27 @@ mod tests {
         let settings = Settings {
             jwt_secret: Some("super-secret-signing-key".into()),
             secret_key: Some("c2VjcmV0LWtleS1ieXRlcw==".into()),
+            auth: AuthSettings {
+                oidc: Some(OidcSettings {
+                    client_secret: "oidc-client-secret".into(),
+                    ..OidcSettings::default()
+                }),
+                ldap: Some(LdapSettings {
+                    bind_password: "ldap-bind-password".into(),
+                    ..LdapSettings::default()
+                }),
+                ..AuthSettings::default()
+            },
             ..Settings::default()
         };
         let shown = format!("{settings:?}");
-        assert!(!shown.contains("super-secret") && !shown.contains("c2VjcmV0"));
+        for secret in [
+            "super-secret",
+            "c2VjcmV0",
+            "oidc-client-secret",
+            "ldap-bind-password",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 }

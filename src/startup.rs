@@ -61,6 +61,8 @@ impl AppState {
             trusted_proxies,
         )
         .await?;
+        let sso =
+            crate::sso::Sso::from_settings(&settings.auth).context("reading the auth settings")?;
         let engine = Engine::from_settings(settings.docker_host.as_deref())
             .context("reading the docker_host setting")?;
         if let Err(e) = engine.api_version().await {
@@ -110,6 +112,7 @@ impl AppState {
             sessions: Arc::new(Sessions::default()),
             db,
             auth,
+            sso,
             hosts,
             secrets,
             settings,

@@ -17,11 +17,14 @@ use crate::hosts::Hosts;
 use crate::live_sessions::Sessions;
 use crate::registries::Registries;
 use crate::secrets::SecretBox;
+use crate::sso::Sso;
 use crate::workspaces::Workspaces;
 
 pub struct AppState {
     pub db: Db,
     pub auth: AuthState,
+    /// Who may make an account; the LDAP directory and OpenID Connect provider, if any.
+    pub sso: Sso,
     /// Docker hosts; shared with their background health watch.
     pub hosts: Arc<Hosts>,
     pub containers: Containers,

@@ -10,7 +10,7 @@ use berth::session::protocol::{
     Received, RunRequest, ServerMessage, StatsRequest, TransferRequest,
 };
 use berth::workspaces::run::Killed;
-use berth::{accounts, assignments, attendance, containers, courses, images, registries};
+use berth::{assignments, attendance, auth, containers, courses, images, registries};
 use berth::{routes, templates};
 use berth::{users, workspaces};
 use ts_rs::TS;
@@ -37,8 +37,11 @@ fn generated() -> String {
         // REST
         users::User::decl(),
         users::Role::decl(),
-        accounts::LoggedIn::decl(),
+        auth::LoggedIn::decl(),
         routes::accounts::Ticket::decl(),
+        routes::sso::Providers::decl(),
+        routes::sso::OidcButton::decl(),
+        berth::config::Registration::decl(),
         containers::ContainerView::decl(),
         containers::LimitsView::decl(),
         routes::containers::Created::decl(),

@@ -15,6 +15,14 @@ use crate::error::{ApiError, ErrorCode};
 use crate::users::{self, User};
 pub use token::{Claims, TokenKeys};
 
+/// A signed-in caller's bearer token.
+#[derive(Debug, serde::Serialize, ts_rs::TS)]
+pub struct LoggedIn {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
 /// Live tickets one user may hold (each opens one session, within seconds).
 pub const MAX_TICKETS_PER_USER: usize = 16;
 
@@ -54,6 +62,19 @@ impl AuthState {
             ticket_ttl,
             logins: throttle::LoginThrottle::new(login_limits),
             trusted_proxies,
+        })
+    }
+
+    /// A new bearer token for `user_id`, who has just proved who they are.
+    pub fn sign_in(&self, user_id: &str) -> Result<LoggedIn, ApiError> {
+        let (access_token, _) = self
+            .keys
+            .issue(user_id)
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(LoggedIn {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.keys.ttl_s,
         })
     }
 

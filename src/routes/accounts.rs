@@ -26,7 +26,8 @@ async fn register(
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = accounts::register(&state.db, &body.username, &body.password).await?;
+    let registration = state.sso.registration;
+    let user = accounts::register(&state.db, registration, &body.username, &body.password).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -40,6 +41,7 @@ async fn login(
     let token = accounts::login(
         &state.db,
         &state.auth,
+        &state.sso,
         &body.username,
         &body.password,
         client,

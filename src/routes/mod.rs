@@ -15,6 +15,7 @@ mod health;
 pub mod hosts;
 pub mod images;
 pub mod registries;
+pub mod sso;
 pub mod templates;
 pub mod ui;
 pub mod workspaces;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::scope("/v1")
                         .configure(accounts::configure)
+                        .configure(sso::configure)
                         .configure(containers::configure)
                         .configure(courses::configure)
                         .configure(assignments::configure)

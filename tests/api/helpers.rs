@@ -53,6 +53,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         data_dir: data_dir.path().to_path_buf(),
         ..Settings::default()
     };
+    // The tests make their accounts by registering.
+    settings.auth.registration = berth::config::Registration::Open;
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
     let address = app.address();
@@ -618,6 +620,8 @@ impl ServerProcess {
             .args(["serve", "--listen", address, "--data-dir"])
             .arg(data)
             .env("RUST_LOG", "warn")
+            // The tests make their accounts by registering.
+            .env("BERTH_AUTH__REGISTRATION", "open")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr)

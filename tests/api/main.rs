@@ -22,4 +22,6 @@ mod resume;
 mod security;
 mod server_process;
 mod share;
+mod sign_in;
+mod sign_in_servers;
 mod workspaces;

@@ -146,6 +146,24 @@ export type LoggedIn = { access_token: string, token_type: string, expires_in: n
 
 export type Ticket = { ticket: string, expires_in: number, };
 
+export type Providers = { 
+/**
+ * `open`: the page may offer to register.
+ */
+registration: Registration, 
+/**
+ * The login form checks passwords against an LDAP directory (besides local accounts).
+ */
+ldap: boolean, 
+/**
+ * An OpenID Connect provider, and what its button says after "Sign in with".
+ */
+oidc: OidcButton | null, };
+
+export type OidcButton = { label: string, };
+
+export type Registration = "open" | "closed" | "sso_only";
+
 export type ContainerView = { id: string, name: string, image: string, state: string, owner: string | null, 
 /**
  * The Docker host it lives on.

@@ -1,0 +1,177 @@
+//! `/auth/providers` (how this server signs people in) and `/auth/oidc/*`, the OpenID Connect
+//! flow: `start` sends the browser to the provider, `callback` is where it comes back, and the
+//! page then takes its token from `token`. The flow and its result travel in HttpOnly cookies
+//! scoped to `/api/v1/auth/oidc`, so the token is never in a URL.
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Registration;
+use crate::error::ApiError;
+use crate::sso::oidc::Provider;
+use crate::state::AppState;
+
+const COOKIE_PATH: &str = "/api/v1/auth/oidc";
+/// Binds a returning browser to the flow it began.
+const FLOW_COOKIE: &str = "berth_oidc_flow";
+/// Names the finished sign-in whose token the page takes.
+const DONE_COOKIE: &str = "berth_oidc_done";
+
+/// How this server signs people in, for the sign-in page.
+#[derive(Serialize, ts_rs::TS)]
+pub struct Providers {
+    /// `open`: the page may offer to register.
+    registration: Registration,
+    /// The login form checks passwords against an LDAP directory (besides local accounts).
+    ldap: bool,
+    /// An OpenID Connect provider, and what its button says after "Sign in with".
+    oidc: Option<OidcButton>,
+}
+
+#[derive(Serialize, ts_rs::TS)]
+pub struct OidcButton {
+    label: String,
+}
+
+async fn providers(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(Providers {
+        registration: state.sso.registration,
+        ldap: state.sso.ldap.is_some(),
+        oidc: state.sso.oidc.as_ref().map(|p| OidcButton {
+            label: p.label().to_string(),
+        }),
+    })
+}
+
+fn provider(state: &AppState) -> Result<&Provider, ApiError> {
+    state
+        .sso
+        .oidc
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("this server has no OpenID Connect sign-in"))
+}
+
+fn cookie<'a>(
+    name: &'a str,
+    value: String,
+    same_site: SameSite,
+    secure: bool,
+    max_age_s: i64,
+) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path(COOKIE_PATH)
+        .http_only(true)
+        .secure(secure)
+        .same_site(same_site)
+        .max_age(time::Duration::seconds(max_age_s))
+        .finish()
+}
+
+/// Sends the browser to the provider.
+async fn start(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&state)?;
+    let (flow, url) = provider.start().await?;
+    // Lax: the provider sends the browser back with a top-level GET from its own site.
+    let flow = cookie(FLOW_COOKIE, flow, SameSite::Lax, provider.secure(), 600);
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url.as_str()))
+        .cookie(flow)
+        .finish())
+}
+
+#[derive(Deserialize)]
+pub struct ProviderAnswer {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Where the provider sends the browser back: the sign-in is finished here and its outcome
+/// (a token, or why not) kept for the page, which is loaded next.
+async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    answer: web::Query<ProviderAnswer>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&state)?;
+    let flow = req.cookie(FLOW_COOKIE).map(|c| c.value().to_string());
+    let outcome = match (&answer.code, &answer.state, &answer.error) {
+        (_, _, Some(error)) => {
+            let said = answer.error_description.as_deref().unwrap_or(error);
+            let said: String = said.chars().take(200).collect();
+            Err(ApiError::forbidden(format!(
+                "the identity provider refused: {said}"
+            )))
+        }
+        (Some(code), Some(returned), None) => {
+            match provider.finish(flow.as_deref(), returned, code).await {
+                Ok(who) => {
+                    crate::sso::sign_in(&state.db, &state.auth, state.sso.registration, who).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        _ => Err(ApiError::bad_request("the provider's answer has no code")),
+    };
+    if let Err(e) = &outcome {
+        tracing::info!(error = %e.message, "OpenID Connect sign-in refused");
+    }
+    let done = provider.hand_off(outcome);
+    let mut gone = cookie(
+        FLOW_COOKIE,
+        String::new(),
+        SameSite::Lax,
+        provider.secure(),
+        0,
+    );
+    gone.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/#/sso"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(gone)
+        .cookie(cookie(
+            DONE_COOKIE,
+            done,
+            SameSite::Strict,
+            provider.secure(),
+            60,
+        ))
+        .finish())
+}
+
+/// The page takes its token (or why there is none), once.
+async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&state)?;
+    let outcome = req
+        .cookie(DONE_COOKIE)
+        .and_then(|c| provider.take(c.value()))
+        .ok_or_else(|| {
+            ApiError::new(
+                crate::error::ErrorCode::Unauthorized,
+                "no finished sign-in in this browser: sign in again",
+            )
+        });
+    let mut gone = cookie(
+        DONE_COOKIE,
+        String::new(),
+        SameSite::Strict,
+        provider.secure(),
+        0,
+    );
+    gone.make_removal();
+    let logged_in = outcome??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(gone)
+        .json(logged_in))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/providers", web::get().to(providers))
+        .route("/auth/oidc/start", web::get().to(start))
+        .route("/auth/oidc/callback", web::get().to(callback))
+        .route("/auth/oidc/token", web::post().to(token));
+}

@@ -1,0 +1,91 @@
+//! Signing in with the institution's accounts: an LDAP directory (`ldap`) or an OpenID Connect
+//! provider (`oidc`) says who a person is and which groups they are in; this module turns that
+//! into a berth account. The account is made at the first sign-in (when `auth.registration`
+//! allows it) and its role follows the groups at every sign-in.
+
+pub mod identity;
+pub mod ldap;
+pub mod oidc;
+
+use crate::auth::{AuthState, LoggedIn};
+use crate::config::{AuthSettings, Registration};
+use crate::db::{self, Db};
+use crate::error::ApiError;
+use crate::users::Username;
+pub use identity::{Identity, Source};
+
+/// The sign-in settings as berth uses them: who may make an account, and the directory and
+/// provider, when there are.
+pub struct Sso {
+    pub registration: Registration,
+    pub ldap: Option<ldap::Directory>,
+    pub oidc: Option<oidc::Provider>,
+}
+
+impl Sso {
+    /// Refuses `auth` settings that could not work (or would send passwords in the clear).
+    pub fn from_settings(auth: &AuthSettings) -> anyhow::Result<Sso> {
+        Ok(Sso {
+            registration: auth.registration,
+            ldap: auth.ldap.clone().map(ldap::Directory::new).transpose()?,
+            oidc: auth.oidc.clone().map(oidc::Provider::new).transpose()?,
+        })
+    }
+}
+
+/// A token for the berth account of `who`: made now if this is their first sign-in and
+/// `registration` lets SSO users in, else brought up to date (username and role).
+pub async fn sign_in(
+    db: &Db,
+    auth: &AuthState,
+    registration: Registration,
+    who: Identity,
+) -> Result<LoggedIn, ApiError> {
+    let username = Username::parse(&who.username).map_err(|_| {
+        ApiError::forbidden(format!(
+            "berth cannot take the username {:?} that sign-in gave: usernames are 3-32 \
+             letters, digits, '.', '_' or '-'",
+            who.username
+        ))
+    })?;
+    let source = who.source.as_str();
+    let taken = || {
+        db::conflict_on_unique(format!(
+            "a berth account named {:?} already exists and is not this sign-in's; an admin \
+             must rename or remove it",
+            username.as_str()
+        ))
+    };
+    let id = match db::users::find_external(db, source, &who.external_id).await? {
+        Some(row) => {
+            if row.username != username.as_str() || row.role != who.role.as_str() {
+                db::users::update_identity(db, &row.id, username.as_str(), who.role.as_str())
+                    .await
+                    .map_err(taken())?;
+                tracing::info!(user = %row.id, from = %row.role, to = %who.role.as_str(),
+                    source, "account follows its directory");
+            }
+            row.id
+        }
+        None if registration == Registration::Closed => {
+            return Err(ApiError::forbidden(
+                "registration is closed: berth makes no new accounts (ask an admin)",
+            ))
+        }
+        None => {
+            let row = db::users::UserRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                username: username.as_str().to_string(),
+                role: who.role.as_str().to_string(),
+            };
+            let now = crate::clock::now_s();
+            db::users::insert_external(db, &row, source, &who.external_id, now)
+                .await
+                .map_err(taken())?;
+            tracing::info!(user = %row.id, username = %row.username, role = %row.role,
+                source, "account made at its first sign-in");
+            row.id
+        }
+    };
+    auth.sign_in(&id)
+}
