@@ -541,6 +541,33 @@ mod tests {
     }
 
     #[test]
+    fn registration_is_not_open_by_default_and_sign_in_comes_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let defaults = Settings::load(None, Overrides::default()).unwrap();
+            assert_eq!(defaults.auth.registration, Registration::SsoOnly);
+            assert!(defaults.auth.oidc.is_none() && defaults.auth.ldap.is_none());
+            jail.set_env("BERTH_AUTH__REGISTRATION", "closed");
+            jail.set_env("BERTH_AUTH__OIDC__ISSUER", "https://id.school.example");
+            jail.set_env(
+                "BERTH_AUTH__OIDC__TEACHER_VALUES",
+                r#"["teachers", "staff"]"#,
+            );
+            let settings = Settings::load(None, Overrides::default()).unwrap();
+            assert_eq!(settings.auth.registration, Registration::Closed);
+            let oidc = settings.auth.oidc.unwrap();
+            assert_eq!(oidc.issuer, "https://id.school.example");
+            assert_eq!(oidc.teacher_values, ["teachers", "staff"]);
+            assert_eq!(
+                oidc.username_claim, "preferred_username",
+                "defaults fill the rest"
+            );
+            jail.set_env("BERTH_AUTH__REGISTRATION", "anyone");
+            assert!(Settings::load(None, Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_bad_value_is_an_error_not_a_default() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("BERTH_SESSION__MAX_STREAMS", "many");

@@ -26,18 +26,26 @@ export const token = {
   set: (value: string | null) => {
     if (value) sessionStorage.setItem("berth.token", value);
     else sessionStorage.removeItem("berth.token");
-    sessionStorage.removeItem("berth.role");
+    sessionStorage.removeItem("berth.me");
   },
 };
 
-/** The signed-in user's role, asked once per sign-in: it decides which pages the menu offers
- * (the server checks every action whatever the menu shows). */
+/** Who is signed in. */
+export type Account = { username: string; role: Role };
+
+/** The signed-in account, asked once per sign-in: the header shows it, and its role decides
+ * which pages the menu offers (the server checks every action whatever the menu shows). */
+export async function myAccount(): Promise<Account> {
+  const known = sessionStorage.getItem("berth.me");
+  if (known) return JSON.parse(known) as Account;
+  const me = await api<Account>("GET", "/me");
+  const account = { username: me.username, role: me.role };
+  sessionStorage.setItem("berth.me", JSON.stringify(account));
+  return account;
+}
+
 export async function myRole(): Promise<Role> {
-  const known = sessionStorage.getItem("berth.role") as Role | null;
-  if (known) return known;
-  const me = await api<{ role: Role }>("GET", "/me");
-  sessionStorage.setItem("berth.role", me.role);
-  return me.role;
+  return (await myAccount()).role;
 }
 
 /** The failure a response stands for: the server's `{error: {code, message}}`, else its
@@ -51,7 +59,8 @@ export function failure(status: number, statusText: string, body: string, path: 
   }
   const code = error?.code ?? (status === 413 ? "too_large" : "internal");
   const message = error?.message ?? (status === 413 ? "the file is larger than the server accepts" : statusText);
-  if (code === "unauthorized" && path !== "/auth/login") unauthorized();
+  // A refused sign-in is said on the sign-in page; any other 401 signs the tab out.
+  if (code === "unauthorized" && path !== "/auth/login" && path !== "/auth/oidc/token") unauthorized();
   return new ApiFailure(code, message);
 }
 

@@ -6,7 +6,7 @@
 import "@xterm/xterm/css/xterm.css";
 import "uplot/dist/uPlot.min.css";
 import "./styles.css";
-import { api, myRole, onUnauthorized, token, type Role } from "./api";
+import { api, myAccount, onUnauthorized, token, type Account } from "./api";
 import { alertBox } from "./components/problem";
 import { el, go } from "./dom";
 import { lang, setLang, t } from "./i18n";
@@ -21,7 +21,7 @@ import { logsPage } from "./pages/logs";
 import { myCoursesPage } from "./pages/my-courses";
 import { projectorPage } from "./pages/projector";
 import { registriesPage } from "./pages/registries";
-import { signInPage } from "./pages/signin";
+import { finishSignIn, signInPage } from "./pages/signin";
 import { terminalPage } from "./pages/terminal";
 import { workspacesPage } from "./pages/workspaces";
 import { session } from "./session";
@@ -57,7 +57,8 @@ let leave: (() => void) | null = null;
  * its shell). */
 let reconnected: (() => void) | null = null;
 
-function header(role: Role | null) {
+function header(account: Account | null) {
+  const role = account?.role ?? null;
   const top = document.getElementById("top")!;
   const languages = el(
     "select",
@@ -96,10 +97,20 @@ function header(role: Role | null) {
         ...(staff ? [el("a", { href: "#/hosts" }, t("hosts"))] : []),
         ...(staff ? [el("a", { href: "#/attendance" }, t("attendance"))] : []),
         el("a", { href: "#/checkin" }, t("checkIn")),
+      ]
+    : [];
+  // Who is signed in, and as what.
+  const who = account
+    ? [
+        el(
+          "span",
+          { className: "who", title: t("signedInAs", { name: account.username, role: t(account.role) }) },
+          `${account.username} · ${t(account.role)}`,
+        ),
         signOut,
       ]
     : [];
-  top.replaceChildren(el("strong", {}, t("appName")), el("nav", {}, ...nav), languages);
+  top.replaceChildren(el("strong", {}, t("appName")), el("nav", {}, ...nav), ...who, languages);
 }
 
 async function render() {
@@ -110,15 +121,16 @@ async function render() {
   if (!token.get()) {
     header(null);
     reconnected = null;
+    if (name === "sso") return finishSignIn(app);
     if (name !== "signin") return go("#/signin");
     return signInPage(app);
   }
-  if (name === "signin") return go("#/courses");
+  if (name === "signin" || name === "sso") return go("#/courses");
   const asked = routes[name];
   const route = asked && (!asked.arg || arg) ? asked : routes.courses;
   reconnected = route.streams ? () => render() : null;
   try {
-    header(await myRole());
+    header(await myAccount());
     const page = await route.page();
     await page(app, {
       arg: arg ?? "",

@@ -24,7 +24,7 @@ export async function signIn(page, url, username, password) {
   if (!(await form.waitFor({ timeout: 7_000 }).then(() => true, () => false))) await page.reload();
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 

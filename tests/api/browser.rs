@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{RemoveOnDrop, ServerProcess, IMAGE, PASSWORD};
+use crate::sign_in_servers::{free_ports, idp_account, oidc_settings, IdentityProvider};
 
 /// Runs a browser test of static/tests against `server` with `env` (besides where the server is,
 /// the accounts' password and where screenshots go); panics with what it said when it fails.
@@ -451,4 +452,36 @@ async fn the_page_comes_back_after_berth_is_killed_and_restarted() {
     assert!(out.status.success(), "{said}");
     println!("{said}");
     assert!(said.contains("browser: back"), "{said}");
+}
+
+#[tokio::test]
+async fn a_teacher_signs_in_with_the_school_identity_provider_in_chromium() {
+    let [berth_port, idp_port] = free_ports();
+    let oidc = oidc_settings(idp_port, berth_port);
+    let server = ServerProcess::start_at(
+        berth_port,
+        &[
+            ("BERTH_AUTH__REGISTRATION", "sso_only"),
+            ("BERTH_AUTH__OIDC__ISSUER", &oidc.issuer),
+            ("BERTH_AUTH__OIDC__CLIENT_ID", &oidc.client_id),
+            ("BERTH_AUTH__OIDC__CLIENT_SECRET", &oidc.client_secret),
+            ("BERTH_AUTH__OIDC__REDIRECT_URL", &oidc.redirect_url),
+            ("BERTH_AUTH__OIDC__SCOPES", r#"["profile", "groups"]"#),
+            ("BERTH_AUTH__OIDC__TEACHER_VALUES", r#"["teachers"]"#),
+            ("BERTH_AUTH__OIDC__LABEL", &oidc.label),
+        ],
+    )
+    .await;
+    let accounts = json!({"ada": idp_account("ada-idp-password", &["teachers"])});
+    let _provider = IdentityProvider::start(idp_port, &oidc.redirect_url, accounts).await;
+    let said = browser_test(
+        "signin.mjs",
+        &server,
+        &[("IDP_USER", "ada"), ("IDP_PASSWORD", "ada-idp-password")],
+    )
+    .await;
+    assert!(
+        said.contains("signed in with the identity provider"),
+        "{said}"
+    );
 }

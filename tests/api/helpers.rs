@@ -570,14 +570,20 @@ impl Drop for ServerProcess {
 
 impl ServerProcess {
     pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
-        Self::spawn(env, Stdio::null()).await
+        Self::spawn(None, env, Stdio::null()).await
+    }
+
+    /// On `port`, for settings that must name the server's address before it starts.
+    #[allow(dead_code)]
+    pub async fn start_at(port: u16, env: &[(&str, &str)]) -> ServerProcess {
+        Self::spawn(Some(port), env, Stdio::null()).await
     }
 
     /// Starts the server with its log (stderr) kept in a file in its data dir.
     pub async fn start_logging(env: &[(&str, &str)]) -> ServerProcess {
         let data = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
-        let mut server = Self::spawn(env, Stdio::from(log)).await;
+        let mut server = Self::spawn(None, env, Stdio::from(log)).await;
         server.log_dir = Some(data);
         server
     }
@@ -596,13 +602,15 @@ impl ServerProcess {
         std::fs::read_to_string(dir.path().join("server.log")).unwrap()
     }
 
-    async fn spawn(env: &[(&str, &str)], stderr: Stdio) -> ServerProcess {
+    async fn spawn(port: Option<u16>, env: &[(&str, &str)], stderr: Stdio) -> ServerProcess {
         let data = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
         let address = format!("127.0.0.1:{port}");
         let child = Self::serve(&address, data.path(), env, stderr);
         let server = ServerProcess {
