@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use crate::assignments::submissions::Snapshots;
+use crate::audit::Audit;
 use crate::auth::{AuthState, Claims, LoggedIn};
 use crate::config::Registration;
 use crate::containers::Containers;
@@ -38,6 +39,7 @@ pub async fn register(
 pub async fn login(
     db: &Db,
     auth: &AuthState,
+    audit: &Audit,
     sso: &Sso,
     username: &str,
     password: &str,
@@ -51,10 +53,10 @@ pub async fn login(
             valid.then(|| auth.sign_in(&local.id)).transpose()?
         }
         (None, Some(directory)) => {
-            ldap_sign_in(db, auth, sso, directory, username, password).await?
+            ldap_sign_in(db, auth, audit, sso, directory, username, password).await?
         }
         (Some(theirs), Some(directory)) if theirs.source == "ldap" => {
-            ldap_sign_in(db, auth, sso, directory, username, password).await?
+            ldap_sign_in(db, auth, audit, sso, directory, username, password).await?
         }
         // No such account, or one that signs in elsewhere: verified (slowly) against nothing,
         // so that timing tells nothing.
@@ -79,13 +81,14 @@ pub async fn login(
 async fn ldap_sign_in(
     db: &Db,
     auth: &AuthState,
+    audit: &Audit,
     sso: &Sso,
     directory: &crate::sso::ldap::Directory,
     username: &str,
     password: &str,
 ) -> Result<Option<LoggedIn>, ApiError> {
     match directory.authenticate(username, password).await? {
-        Some(who) => crate::sso::sign_in(db, auth, sso.registration, who)
+        Some(who) => crate::sso::sign_in(db, auth, audit, sso.registration, who)
             .await
             .map(Some),
         None => Ok(None),

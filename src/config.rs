@@ -38,6 +38,22 @@ pub struct Settings {
     pub builds: BuildLimits,
     pub checks: CheckSettings,
     pub auth: AuthSettings,
+    pub audit: AuditSettings,
+}
+
+/// The audit log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditSettings {
+    /// Entries older than this are removed (hourly).
+    pub retention_days: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            retention_days: 365,
+        }
+    }
 }
 
 /// Who may make an account, and the institution's sign-in (OpenID Connect, LDAP) if any.
@@ -411,6 +427,7 @@ impl Default for Settings {
             builds: BuildLimits::default(),
             checks: CheckSettings::default(),
             auth: AuthSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -440,6 +457,7 @@ impl std::fmt::Debug for Settings {
             .field("builds", &self.builds)
             .field("checks", &self.checks)
             .field("auth", &self.auth)
+            .field("audit", &self.audit)
             .finish()
     }
 }

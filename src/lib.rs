@@ -7,7 +7,7 @@
 //! - the routes layer: `routes` (every REST handler, the health checks and the embedded UI) and
 //!   `session` (the WebSocket: upgrade, dispatch, streams);
 //! - `state`, the bundle of services the routes layer shares;
-//! - services: `accounts`, `users`, `auth`, `sso`, `live_sessions`, `hosts`, `containers`,
+//! - services: `accounts`, `users`, `auth`, `sso`, `audit`, `live_sessions`, `hosts`, `containers`,
 //!   `images`, `registries`, `builds`, `courses`, `assignments`, `attendance`, `templates`,
 //!   `workspaces`, `secrets`;
 //! - `db` (all SQL) and `docker` (all engine calls, with no notion of users or roles);
@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod assignments;
 pub mod attendance;
+pub mod audit;
 pub mod auth;
 pub mod builds;
 pub mod clock;

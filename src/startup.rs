@@ -79,6 +79,10 @@ impl AppState {
         );
         let egress = Egress::public_and(&settings.registries.allowed_networks)?;
         let background = CancellationToken::new();
+        let audit = Arc::new(crate::audit::Audit::new(
+            db.clone(),
+            settings.audit.retention_days,
+        ));
         Ok(AppState {
             checks: Arc::new(Checks::new(
                 db.clone(),
@@ -113,6 +117,7 @@ impl AppState {
             db,
             auth,
             sso,
+            audit,
             hosts,
             secrets,
             settings,
@@ -130,6 +135,12 @@ impl Application {
         let stop_health = state.background.clone();
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
         tokio::spawn(state.workspaces.clone().cull_idle(stop_health.clone()));
+        tokio::spawn(
+            state
+                .audit
+                .clone()
+                .keep_within_retention(stop_health.clone()),
+        );
         state.checks.resume_unfinished().await;
         // Snapshots whose rows went while berth was not running (an account deleted by the
         // command line) go now.

@@ -8,6 +8,7 @@ use crate::assignments::checks::Checks;
 use crate::assignments::submissions::Snapshots;
 use crate::assignments::Reach;
 use crate::attendance::Attendance;
+use crate::audit::Audit;
 use crate::auth::AuthState;
 use crate::builds::BuildContexts;
 use crate::config::Settings;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub auth: AuthState,
     /// Who may make an account; the LDAP directory and OpenID Connect provider, if any.
     pub sso: Sso,
+    /// Who did what; shared with the task that keeps it within its retention.
+    pub audit: Arc<Audit>,
     /// Docker hosts; shared with their background health watch.
     pub hosts: Arc<Hosts>,
     pub containers: Containers,

@@ -5,6 +5,7 @@
 
 pub mod assignments;
 pub mod attendance;
+pub mod audit;
 pub mod checks;
 pub mod containers;
 pub mod courses;

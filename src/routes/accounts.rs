@@ -5,7 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts;
+use crate::audit::Entry;
 use crate::error::ApiError;
+use crate::routes::audited;
 use crate::routes::extract::{client_address, AuthUser};
 use crate::state::AppState;
 
@@ -23,11 +25,16 @@ pub struct Ticket {
 }
 
 async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let registration = state.sso.registration;
-    let user = accounts::register(&state.db, registration, &body.username, &body.password).await?;
+    let result = accounts::register(&state.db, registration, &body.username, &body.password).await;
+    let entry = Entry::named(&body.username, "account.register")
+        .from_client(client_address(&req, &state.auth.trusted_proxies))
+        .made(&result, |u| u.id.clone());
+    let user = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -38,15 +45,18 @@ async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let client = client_address(&req, &state.auth.trusted_proxies)
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    let token = accounts::login(
+    let result = accounts::login(
         &state.db,
         &state.auth,
+        &state.audit,
         &state.sso,
         &body.username,
         &body.password,
         client,
     )
-    .await?;
+    .await;
+    let entry = Entry::named(&body.username, "auth.login").from_client(Some(client));
+    let token = audited(&state, entry, result).await?;
     Ok(HttpResponse::Ok().json(token))
 }
 
@@ -56,7 +66,8 @@ async fn logout(
     state: web::Data<AppState>,
     resumes: web::Data<Resumes>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::logout(&state.db, &state.auth, &state.sessions, &user.claims).await?;
+    let result = accounts::logout(&state.db, &state.auth, &state.sessions, &user.claims).await;
+    audited(&state, Entry::by(&user.user, "auth.logout"), result).await?;
     resumes.end_user(&user.user.id);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -81,7 +92,8 @@ async fn delete_me(
         containers: &state.containers,
         snapshots: state.snapshots(),
     };
-    accounts::delete(owned, &user.user, &user.claims).await?;
+    let result = accounts::delete(owned, &user.user, &user.claims).await;
+    audited(&state, Entry::by(&user.user, "account.delete"), result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

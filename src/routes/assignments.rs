@@ -5,7 +5,9 @@ use actix_web::{web, HttpResponse};
 
 use crate::assignments::submissions;
 use crate::assignments::{self, AssignmentPatch, NewAssignment};
+use crate::audit::Entry;
 use crate::error::ApiError;
+use crate::routes::audited;
 use crate::routes::download::tar_download;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
@@ -16,7 +18,13 @@ async fn create(
     course: web::Path<String>,
     body: web::Json<NewAssignment>,
 ) -> Result<HttpResponse, ApiError> {
-    let made = assignments::create(&state.db, &user.user, &course, body.into_inner()).await?;
+    let body = body.into_inner();
+    let entry = Entry::by(&user.user, "assignment.create")
+        .detail("course", course.as_str())
+        .detail("title", body.title.clone());
+    let result = assignments::create(&state.db, &user.user, &course, body).await;
+    let entry = entry.made(&result, |a| a.id.clone());
+    let made = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(made))
 }
 
@@ -42,7 +50,9 @@ async fn update(
     id: web::Path<String>,
     body: web::Json<AssignmentPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let changed = assignments::update(&state.db, &user.user, &id, body.into_inner()).await?;
+    let result = assignments::update(&state.db, &user.user, &id, body.into_inner()).await;
+    let entry = Entry::by(&user.user, "assignment.update").target(id.as_str());
+    let changed = audited(&state, entry, result).await?;
     Ok(HttpResponse::Ok().json(changed))
 }
 
@@ -51,7 +61,9 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    assignments::delete(&state.db, &state.snapshots(), &user.user, &id).await?;
+    let result = assignments::delete(&state.db, &state.snapshots(), &user.user, &id).await;
+    let entry = Entry::by(&user.user, "assignment.delete").target(id.as_str());
+    audited(&state, entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

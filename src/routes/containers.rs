@@ -3,9 +3,11 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
+use crate::audit::Entry;
 use crate::containers::{Action, ContainerView};
 use crate::docker::policy::ContainerSpec;
 use crate::error::ApiError;
+use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
@@ -22,10 +24,13 @@ async fn create(
     state: web::Data<AppState>,
     spec: web::Json<ContainerSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let (container, pulled) = state
+    let entry = Entry::by(&user.user, "container.create").detail("image", spec.image.clone());
+    let result = state
         .containers
         .create(&user.user, &spec, &state.registries)
-        .await?;
+        .await;
+    let entry = entry.made(&result, |(c, _)| c.id.clone());
+    let (container, pulled) = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(Created { container, pulled }))
 }
 
@@ -79,7 +84,13 @@ async fn remove(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.containers.remove(&user.user, &id).await?;
+    let result = state.containers.remove(&user.user, &id).await;
+    audited(
+        &state,
+        Entry::by(&user.user, "container.remove").target(id.as_str()),
+        result,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,7 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use crate::audit::Entry;
 use crate::error::ApiError;
+use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::session::share::Shares;
 use crate::state::AppState;
@@ -25,7 +27,10 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<NewCourse>,
 ) -> Result<HttpResponse, ApiError> {
-    let course = crate::courses::create(&state.db, &user.user, &body.name).await?;
+    let entry = Entry::by(&user.user, "course.create").detail("name", body.name.clone());
+    let result = crate::courses::create(&state.db, &user.user, &body.name).await;
+    let entry = entry.made(&result, |c| c.id.clone());
+    let course = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(course))
 }
 
@@ -38,10 +43,9 @@ async fn join(
     state: web::Data<AppState>,
     body: web::Json<Join>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(
-        HttpResponse::Ok()
-            .json(crate::courses::join(&state.db, &user.user, &body.join_code).await?),
-    )
+    let result = crate::courses::join(&state.db, &user.user, &body.join_code).await;
+    let entry = Entry::by(&user.user, "course.join").made(&result, |c| c.id.clone());
+    Ok(HttpResponse::Ok().json(audited(&state, entry, result).await?))
 }
 
 async fn students(
@@ -58,7 +62,12 @@ async fn remove_student(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (course_id, student_id) = path.into_inner();
-    crate::courses::remove_student(&state.db, &user.user, &course_id, &student_id).await?;
+    let result =
+        crate::courses::remove_student(&state.db, &user.user, &course_id, &student_id).await;
+    let entry = Entry::by(&user.user, "course.remove_student")
+        .target(course_id.as_str())
+        .detail("student", student_id.as_str());
+    audited(&state, entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,8 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
+use crate::audit::Entry;
 use crate::error::ApiError;
 use crate::hosts::{Host, NewHost};
+use crate::routes::audited;
 use crate::routes::extract::{Admin, Staff};
 use crate::state::AppState;
 
@@ -69,21 +71,30 @@ async fn list(_: Staff, state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 
 /// `POST /hosts`: added only once it answers; the refusal says why.
 async fn add(
-    _: Admin,
+    Admin(caller): Admin,
     state: web::Data<AppState>,
     body: web::Json<NewHost>,
 ) -> Result<HttpResponse, ApiError> {
-    let (host, version) = state.hosts.add(&body, &state.secrets).await?;
+    // Where it is, never its TLS key.
+    let entry = Entry::by(&caller.user, "host.add")
+        .detail("name", body.name.clone())
+        .detail("url", body.url.clone())
+        .detail("tls", body.tls.is_some());
+    let result = state.hosts.add(&body, &state.secrets).await;
+    let entry = entry.made(&result, |(h, _)| h.id.clone());
+    let (host, version) = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(status(&host, Ok(version))))
 }
 
 /// `DELETE /hosts/{id}`.
 async fn remove(
-    _: Admin,
+    Admin(caller): Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.hosts.remove(&id).await?;
+    let result = state.hosts.remove(&id).await;
+    let entry = Entry::by(&caller.user, "host.remove").target(id.as_str());
+    audited(&state, entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

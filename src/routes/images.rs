@@ -5,9 +5,11 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Entry;
 use crate::docker::images::ImageRef;
 use crate::error::ApiError;
 use crate::images::{self, Tagged};
+use crate::routes::audited;
 use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
 use crate::upload;
@@ -61,7 +63,13 @@ async fn tag(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let to = (body.repo.as_str(), body.tag.as_deref(), body.force);
-    let tagged = images::tag(&state.registries, &user.user, &engine, &reference, to).await?;
+    let result = images::tag(&state.registries, &user.user, &engine, &reference, to).await;
+    let entry = Entry::by(&user.user, "image.tag")
+        .target(reference.as_str())
+        .detail("repo", body.repo.clone())
+        .detail("tag", body.tag.clone())
+        .detail("host", on.host.clone());
+    let tagged = audited(&state, entry, result).await?;
     Ok(HttpResponse::Ok().json(tagged))
 }
 
@@ -78,32 +86,56 @@ struct RemoveQuery {
 }
 
 async fn remove(
-    _: Staff,
+    Staff(caller): Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    Ok(HttpResponse::Ok().json(images::remove(&engine, &reference, query.force).await?))
+    let result = images::remove(&engine, &reference, query.force).await;
+    let entry = Entry::by(&caller.user, "image.remove")
+        .target(reference.as_str())
+        .detail("force", query.force)
+        .detail("host", on.host.clone());
+    Ok(HttpResponse::Ok().json(audited(&state, entry, result).await?))
 }
 
 async fn prune(
-    _: Staff,
+    Staff(caller): Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
-    Ok(HttpResponse::Ok().json(images::prune(&engine).await?))
+    let result = images::prune(&engine).await;
+    let entry = Entry::by(&caller.user, "image.prune").detail("host", on.host.clone());
+    Ok(HttpResponse::Ok().json(audited(&state, entry, result).await?))
 }
 
 /// `POST /images/load`: a `docker save` tar, streamed to the engine.
 async fn load(
-    _: Staff,
+    Staff(caller): Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = Entry::by(&caller.user, "image.load").detail("host", on.host.clone());
+    let result = load_tar(&state, &on, payload).await;
+    let entry = match &result {
+        Ok(loaded) => entry.detail("loaded", loaded.clone()),
+        Err(_) => entry,
+    };
+    let loaded = audited(&state, entry, result).await?;
+    tracing::info!(?loaded, "images loaded");
+    Ok(HttpResponse::Ok().json(Loaded { loaded }))
+}
+
+/// Streams the request's tar to the engine: the images it held.
+async fn load_tar(
+    state: &AppState,
+    on: &OnHost,
+    payload: web::Payload,
+) -> Result<Vec<String>, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let limit = state.settings.limits.max_upload_mb << 20;
     let (body, pump) = upload::stream(payload, limit);
@@ -115,8 +147,7 @@ async fn load(
             "the tar held no image (is it a `docker save` tar?)",
         ));
     }
-    tracing::info!(?loaded, "images loaded");
-    Ok(HttpResponse::Ok().json(Loaded { loaded }))
+    Ok(loaded)
 }
 
 /// `GET /images/{ref}/export`: a `docker save` tar, streamed from the engine.
@@ -145,12 +176,25 @@ struct ImportQuery {
 
 /// `POST /images/import?repo=&tag=`: a root filesystem tar becomes an image.
 async fn import(
-    _: Staff,
+    Staff(caller): Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     query: web::Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let entry = Entry::by(&caller.user, "image.import").detail("host", on.host.clone());
+    let result = import_rootfs(&state, &on, &query, payload).await;
+    let entry = entry.made(&result, |t| t.tag.clone());
+    Ok(HttpResponse::Created().json(audited(&state, entry, result).await?))
+}
+
+/// Streams the request's root filesystem tar to the engine as the image `query` names.
+async fn import_rootfs(
+    state: &AppState,
+    on: &OnHost,
+    query: &ImportQuery,
+    payload: web::Payload,
+) -> Result<Tagged, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let tag = query.tag.clone().unwrap_or_else(|| "latest".to_string());
     let target = ImageRef::tagged(&query.repo, &tag)?;
@@ -164,10 +208,10 @@ async fn import(
     upload::check(&upload, limit)?;
     imported?;
     let image = engine.inspect_image(&target).await?;
-    Ok(HttpResponse::Created().json(Tagged {
+    Ok(Tagged {
         id: image.id,
         tag: target.to_string(),
-    }))
+    })
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

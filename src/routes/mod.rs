@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod assignments;
 pub mod attendance;
+pub mod audit;
 pub mod builds;
 pub mod containers;
 pub mod courses;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .configure(courses::configure)
                         .configure(assignments::configure)
                         .configure(attendance::configure)
+                        .configure(audit::configure)
                         .configure(images::configure)
                         .configure(builds::configure)
                         .configure(registries::configure)
@@ -49,6 +51,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .default_service(web::to(api_not_found)),
         );
+}
+
+/// Records `entry` (with `result`'s outcome when the entry has none yet) in the audit log, and
+/// hands `result` back.
+pub(crate) async fn audited<T>(
+    state: &crate::state::AppState,
+    entry: crate::audit::Entry,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    state.audit.record(entry.outcome(&result)).await;
+    result
 }
 
 /// Unknown `/api/*` paths answer in the API's error shape.

@@ -3,8 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use crate::audit::Entry;
 use crate::error::ApiError;
 use crate::registries::{NewRegistry, RegistryView};
+use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
@@ -13,7 +15,16 @@ async fn add(
     state: web::Data<AppState>,
     body: web::Json<NewRegistry>,
 ) -> Result<HttpResponse, ApiError> {
-    let registry = state.registries.add(&user.user, body.into_inner()).await?;
+    let body = body.into_inner();
+    // The login's username, never its password.
+    let entry = Entry::by(&user.user, "registry.add")
+        .detail("name", body.name.clone())
+        .detail("server", body.server.clone())
+        .detail("username", body.username.clone())
+        .detail("shared", body.shared);
+    let result = state.registries.add(&user.user, body).await;
+    let entry = entry.made(&result, |r| r.id.clone());
+    let registry = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(registry.view()))
 }
 
@@ -33,7 +44,9 @@ async fn remove(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.registries.remove(&user.user, &id).await?;
+    let result = state.registries.remove(&user.user, &id).await;
+    let entry = Entry::by(&user.user, "registry.remove").target(id.as_str());
+    audited(&state, entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -8,8 +8,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Entry;
 use crate::config::Registration;
 use crate::error::ApiError;
+use crate::routes::extract::client_address;
 use crate::sso::oidc::Provider;
 use crate::state::AppState;
 
@@ -98,6 +100,8 @@ async fn callback(
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&state)?;
     let flow = req.cookie(FLOW_COOKIE).map(|c| c.value().to_string());
+    // Who the provider said signed in, when it got that far.
+    let mut who_said = None;
     let outcome = match (&answer.code, &answer.state, &answer.error) {
         (_, _, Some(error)) => {
             let said = answer.error_description.as_deref().unwrap_or(error);
@@ -109,7 +113,10 @@ async fn callback(
         (Some(code), Some(returned), None) => {
             match provider.finish(flow.as_deref(), returned, code).await {
                 Ok(who) => {
-                    crate::sso::sign_in(&state.db, &state.auth, state.sso.registration, who).await
+                    who_said = Some(who.username.clone());
+                    let registration = state.sso.registration;
+                    crate::sso::sign_in(&state.db, &state.auth, &state.audit, registration, who)
+                        .await
                 }
                 Err(e) => Err(e),
             }
@@ -119,6 +126,11 @@ async fn callback(
     if let Err(e) = &outcome {
         tracing::info!(error = %e.message, "OpenID Connect sign-in refused");
     }
+    let entry = Entry::named(who_said.as_deref().unwrap_or(""), "auth.login")
+        .detail("source", "oidc")
+        .from_client(client_address(&req, &state.auth.trusted_proxies))
+        .outcome(&outcome);
+    state.audit.record(entry).await;
     let done = provider.hand_off(outcome);
     let mut gone = cookie(
         FLOW_COOKIE,

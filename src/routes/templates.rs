@@ -3,7 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use crate::audit::Entry;
 use crate::error::ApiError;
+use crate::routes::audited;
 use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
 use crate::templates::TemplateSpec;
@@ -25,13 +27,14 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<TemplateSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let template = crate::templates::create(
-        &state.db,
-        &caller.user,
-        body.into_inner(),
-        &state.settings.limits,
-    )
-    .await?;
+    let body = body.into_inner();
+    let entry = Entry::by(&caller.user, "template.create")
+        .detail("name", body.name.clone())
+        .detail("image", body.image.clone());
+    let result =
+        crate::templates::create(&state.db, &caller.user, body, &state.settings.limits).await;
+    let entry = entry.made(&result, |t| t.id.clone());
+    let template = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(template))
 }
 
@@ -41,14 +44,18 @@ async fn update(
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let template = crate::templates::update(
-        &state.db,
-        &caller.user,
-        &id,
-        body.into_inner(),
-        &state.settings.limits,
-    )
-    .await?;
+    let body = body.into_inner();
+    // Which fields changed, not their new texts (starter files can be long).
+    let fields: Vec<String> = body
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let result =
+        crate::templates::update(&state.db, &caller.user, &id, body, &state.settings.limits).await;
+    let entry = Entry::by(&caller.user, "template.update")
+        .target(id.as_str())
+        .detail("fields", fields);
+    let template = audited(&state, entry, result).await?;
     Ok(HttpResponse::Ok().json(template))
 }
 
@@ -64,7 +71,11 @@ async fn delete(
     id: web::Path<String>,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::templates::delete(&state.db, &caller.user, &id, query.force).await?;
+    let result = crate::templates::delete(&state.db, &caller.user, &id, query.force).await;
+    let entry = Entry::by(&caller.user, "template.delete")
+        .target(id.as_str())
+        .detail("force", query.force);
+    audited(&state, entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

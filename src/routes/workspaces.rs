@@ -5,7 +5,9 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use crate::audit::Entry;
 use crate::error::ApiError;
+use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 use crate::upload;
@@ -27,7 +29,8 @@ async fn create(
     body: web::Json<NewWorkspace>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let workspace = state
+    let entry = Entry::by(&user.user, "workspace.create").detail("template", body.template.clone());
+    let result = state
         .workspaces
         .create(
             &user.user,
@@ -37,7 +40,9 @@ async fn create(
             &state.registries,
             &state.containers,
         )
-        .await?;
+        .await;
+    let entry = entry.made(&result, |w| w.id.clone());
+    let workspace = audited(&state, entry, result).await?;
     Ok(HttpResponse::Created().json(workspace))
 }
 
@@ -139,7 +144,9 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.workspaces.delete(&user.user, &id).await?;
+    let result = state.workspaces.delete(&user.user, &id).await;
+    let entry = Entry::by(&user.user, "workspace.delete").target(id.as_str());
+    audited(&state, entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

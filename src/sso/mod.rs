@@ -7,6 +7,7 @@ pub mod identity;
 pub mod ldap;
 pub mod oidc;
 
+use crate::audit::{Audit, Entry};
 use crate::auth::{AuthState, LoggedIn};
 use crate::config::{AuthSettings, Registration};
 use crate::db::{self, Db};
@@ -34,10 +35,12 @@ impl Sso {
 }
 
 /// A token for the berth account of `who`: made now if this is their first sign-in and
-/// `registration` lets SSO users in, else brought up to date (username and role).
+/// `registration` lets SSO users in, else brought up to date (username and role). The audit
+/// log gets the account made and the role changed.
 pub async fn sign_in(
     db: &Db,
     auth: &AuthState,
+    audit: &Audit,
     registration: Registration,
     who: Identity,
 ) -> Result<LoggedIn, ApiError> {
@@ -64,6 +67,14 @@ pub async fn sign_in(
                     .map_err(taken())?;
                 tracing::info!(user = %row.id, from = %row.role, to = %who.role.as_str(),
                     source, "account follows its directory");
+                if row.role != who.role.as_str() {
+                    let entry = Entry::named(username.as_str(), "account.role")
+                        .target(row.id.as_str())
+                        .detail("source", source)
+                        .detail("from", row.role.as_str())
+                        .detail("to", who.role.as_str());
+                    audit.record(entry).await;
+                }
             }
             row.id
         }
@@ -84,6 +95,11 @@ pub async fn sign_in(
                 .map_err(taken())?;
             tracing::info!(user = %row.id, username = %row.username, role = %row.role,
                 source, "account made at its first sign-in");
+            let entry = Entry::named(&row.username, "account.create")
+                .target(row.id.as_str())
+                .detail("source", source)
+                .detail("role", row.role.as_str());
+            audit.record(entry).await;
             row.id
         }
     };

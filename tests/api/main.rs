@@ -4,6 +4,7 @@
 mod accounts;
 mod assignments;
 mod attendance;
+mod audit;
 mod browser;
 mod builds;
 mod checks;

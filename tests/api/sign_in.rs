@@ -121,6 +121,27 @@ async fn a_group_change_moves_the_role_and_a_locked_account_is_refused() {
         "the role is the account's, so the earlier token has it too"
     );
 
+    // As an admin now, bob reads in the audit log how his account came to be and changed.
+    let log: Vec<Value> = app
+        .get("/api/v1/audit?action=account", Some(&promoted))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let said: Vec<_> = log
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["detail"]["source"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(said, [("account.create", "ldap"), ("account.role", "ldap")]);
+    assert_eq!(log[0]["detail"]["from"], "student");
+    assert_eq!(log[0]["detail"]["to"], "admin");
+
     directory.remove_from_group("bob", "admins");
     directory.add_to_group("bob", "teachers");
     let moved = token_of(login(&app, "bob", "bob-directory-pw").await).await;

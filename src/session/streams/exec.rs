@@ -1,6 +1,7 @@
 //! `exec` and `run`: a process in a container or a workspace, with stdin, resize, pause and
 //! cancel; a `run` also with a time and an output limit.
 
+use crate::audit::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -183,6 +184,15 @@ async fn start(
             found.name
         )));
     }
+    let workspace = found.workspace.as_ref().map(|w| w.opened.row.id.clone());
+    let entry = Entry::by(&ctx.user, "exec.start")
+        .target(found.name.as_str())
+        .detail("kind", kind)
+        .detail("command", process.cmd.clone())
+        .detail("tty", process.tty)
+        .detail("workspace", workspace)
+        .detail("background", parts.detach);
+    ctx.state.audit.record(entry).await;
     let job = match (&found.workspace, parts.detach) {
         (Some(workspace), true) => {
             let quota = ctx.state.settings.quotas.for_user(ctx.user.is_staff());

@@ -1,5 +1,6 @@
 //! `build`, `pull` and `push`: image transfers that stop with their request.
 
+use crate::audit::Entry;
 use std::sync::Arc;
 
 use bollard::models::{BuildInfo, ImageId};
@@ -43,6 +44,10 @@ pub(in crate::session) async fn build(
         tag,
         force: request.force,
     };
+    let entry = Entry::by(&ctx.user, "image.build")
+        .target(build.tag.to_string())
+        .detail("host", request.host.clone());
+    ctx.state.audit.record(entry).await;
     let image = build_and_tag(&ctx, request.stream, &engine, context, build, &parts).await?;
     Ok(Ending::Built(image))
 }
@@ -76,6 +81,11 @@ pub(in crate::session) async fn derive(
         tag: ImageRef::parse(&spec.image)?,
         force: false,
     };
+    let entry = Entry::by(&ctx.user, "template.derive")
+        .target(build.tag.to_string())
+        .detail("from", base.id.clone())
+        .detail("name", request.name.clone());
+    ctx.state.audit.record(entry).await;
     let Some(image) = build_and_tag(&ctx, request.stream, &engine, context, build, &parts).await?
     else {
         return Ok(Ending::Built(None));
@@ -218,6 +228,11 @@ pub(in crate::session) async fn pull(
     })
     .await;
     tracing::info!(image = %request.image, "pull started");
+    let entry = Entry::by(&ctx.user, "image.pull")
+        .target(image.to_string())
+        .detail("host", request.host.clone())
+        .detail("registry", source.clone());
+    ctx.state.audit.record(entry).await;
     let progress = progress.map(|i| i.map(Transfer::from));
     let ending = transfer(&ctx, request.stream, &host.engine, progress, &parts).await?;
     if let (Some(source), false) = (source, parts.cancel.is_cancelled()) {
@@ -274,6 +289,10 @@ pub(in crate::session) async fn push(
     })
     .await;
     tracing::info!(image = %target, "push started");
+    let entry = Entry::by(&ctx.user, "image.push")
+        .target(target.to_string())
+        .detail("registry", registry.id.clone());
+    ctx.state.audit.record(entry).await;
     let progress = progress.map(|i| i.map(Transfer::from));
     transfer(&ctx, request.stream, &host.engine, progress, &parts).await
 }
