@@ -170,6 +170,17 @@ impl Audit {
         }
     }
 
+    /// Keeps `entry` with `result`'s outcome (when the entry has none yet), and hands `result`
+    /// back.
+    pub async fn record_outcome<T>(
+        &self,
+        entry: Entry,
+        result: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.record(entry.outcome(&result)).await;
+        result
+    }
+
     pub async fn list(&self, filter: Filter<'_>) -> Result<Vec<AuditView>, ApiError> {
         let limit = filter.limit.unwrap_or(1000).clamp(1, MAX_LIST);
         let rows = db::audit::list(

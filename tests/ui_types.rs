@@ -40,6 +40,7 @@ fn generated() -> String {
         auth::LoggedIn::decl(),
         routes::accounts::Ticket::decl(),
         routes::sso::Providers::decl(),
+        berth::audit::AuditView::decl(),
         routes::sso::OidcButton::decl(),
         berth::config::Registration::decl(),
         containers::ContainerView::decl(),

@@ -4,6 +4,7 @@
 pub mod throttle;
 pub mod token;
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
@@ -152,6 +153,61 @@ pub async fn caller(
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     Ok((user, claims))
+}
+
+/// The address a request comes from: the peer's, or, when the peer is one of the `trusted`
+/// proxies, the nearest hop of `Forwarded`/`X-Forwarded-For` that is not (so a client cannot
+/// pick the address it is throttled by).
+pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let headers = req.headers();
+    let forwarded: Vec<String> = headers
+        .get_all("forwarded")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.eq_ignore_ascii_case("for")
+                    .then(|| value.trim_matches('"').to_string())
+            })
+        })
+        .collect();
+    let hops: Vec<String> = if forwarded.is_empty() {
+        headers
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|hop| hop.trim().to_string())
+            .collect()
+    } else {
+        forwarded
+    };
+    // From the nearest hop outwards; anything that does not parse ends the trust.
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match parse_hop(hop) {
+            Some(ip) if is_trusted(&ip) => client = ip,
+            Some(ip) => return Some(ip),
+            None => break,
+        }
+    }
+    Some(client)
+}
+
+/// An address as proxies write it: `203.0.113.5`, `203.0.113.5:4711`, `[2001:db8::1]:4711`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }
 
 /// Reads `Authorization: Bearer <token>`.

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::accounts;
 use crate::audit::Entry;
 use crate::error::ApiError;
-use crate::routes::audited;
 use crate::routes::extract::{client_address, AuthUser};
 use crate::state::AppState;
 
@@ -34,7 +33,7 @@ async fn register(
     let entry = Entry::named(&body.username, "account.register")
         .from_client(client_address(&req, &state.auth.trusted_proxies))
         .made(&result, |u| u.id.clone());
-    let user = audited(&state, entry, result).await?;
+    let user = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -56,7 +55,7 @@ async fn login(
     )
     .await;
     let entry = Entry::named(&body.username, "auth.login").from_client(Some(client));
-    let token = audited(&state, entry, result).await?;
+    let token = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Ok().json(token))
 }
 
@@ -67,7 +66,10 @@ async fn logout(
     resumes: web::Data<Resumes>,
 ) -> Result<HttpResponse, ApiError> {
     let result = accounts::logout(&state.db, &state.auth, &state.sessions, &user.claims).await;
-    audited(&state, Entry::by(&user.user, "auth.logout"), result).await?;
+    state
+        .audit
+        .record_outcome(user.audit("auth.logout"), result)
+        .await?;
     resumes.end_user(&user.user.id);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -93,7 +95,10 @@ async fn delete_me(
         snapshots: state.snapshots(),
     };
     let result = accounts::delete(owned, &user.user, &user.claims).await;
-    audited(&state, Entry::by(&user.user, "account.delete"), result).await?;
+    state
+        .audit
+        .record_outcome(user.audit("account.delete"), result)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

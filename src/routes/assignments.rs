@@ -5,9 +5,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::assignments::submissions;
 use crate::assignments::{self, AssignmentPatch, NewAssignment};
-use crate::audit::Entry;
 use crate::error::ApiError;
-use crate::routes::audited;
 use crate::routes::download::tar_download;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
@@ -19,12 +17,13 @@ async fn create(
     body: web::Json<NewAssignment>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let entry = Entry::by(&user.user, "assignment.create")
+    let entry = user
+        .audit("assignment.create")
         .detail("course", course.as_str())
         .detail("title", body.title.clone());
     let result = assignments::create(&state.db, &user.user, &course, body).await;
     let entry = entry.made(&result, |a| a.id.clone());
-    let made = audited(&state, entry, result).await?;
+    let made = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(made))
 }
 
@@ -51,8 +50,8 @@ async fn update(
     body: web::Json<AssignmentPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let result = assignments::update(&state.db, &user.user, &id, body.into_inner()).await;
-    let entry = Entry::by(&user.user, "assignment.update").target(id.as_str());
-    let changed = audited(&state, entry, result).await?;
+    let entry = user.audit("assignment.update").target(id.as_str());
+    let changed = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Ok().json(changed))
 }
 
@@ -62,8 +61,8 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let result = assignments::delete(&state.db, &state.snapshots(), &user.user, &id).await;
-    let entry = Entry::by(&user.user, "assignment.delete").target(id.as_str());
-    audited(&state, entry, result).await?;
+    let entry = user.audit("assignment.delete").target(id.as_str());
+    state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,11 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use crate::audit::Entry;
 use crate::containers::{Action, ContainerView};
 use crate::docker::policy::ContainerSpec;
 use crate::error::ApiError;
-use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
@@ -24,13 +22,15 @@ async fn create(
     state: web::Data<AppState>,
     spec: web::Json<ContainerSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = Entry::by(&user.user, "container.create").detail("image", spec.image.clone());
+    let entry = user
+        .audit("container.create")
+        .detail("image", spec.image.clone());
     let result = state
         .containers
         .create(&user.user, &spec, &state.registries)
         .await;
     let entry = entry.made(&result, |(c, _)| c.id.clone());
-    let (container, pulled) = audited(&state, entry, result).await?;
+    let (container, pulled) = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(Created { container, pulled }))
 }
 
@@ -85,12 +85,8 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let result = state.containers.remove(&user.user, &id).await;
-    audited(
-        &state,
-        Entry::by(&user.user, "container.remove").target(id.as_str()),
-        result,
-    )
-    .await?;
+    let entry = user.audit("container.remove").target(id.as_str());
+    state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,9 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::audit::Entry;
 use crate::error::ApiError;
-use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::session::share::Shares;
 use crate::state::AppState;
@@ -27,10 +25,12 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<NewCourse>,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = Entry::by(&user.user, "course.create").detail("name", body.name.clone());
+    let entry = user
+        .audit("course.create")
+        .detail("name", body.name.clone());
     let result = crate::courses::create(&state.db, &user.user, &body.name).await;
     let entry = entry.made(&result, |c| c.id.clone());
-    let course = audited(&state, entry, result).await?;
+    let course = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(course))
 }
 
@@ -44,8 +44,8 @@ async fn join(
     body: web::Json<Join>,
 ) -> Result<HttpResponse, ApiError> {
     let result = crate::courses::join(&state.db, &user.user, &body.join_code).await;
-    let entry = Entry::by(&user.user, "course.join").made(&result, |c| c.id.clone());
-    Ok(HttpResponse::Ok().json(audited(&state, entry, result).await?))
+    let entry = user.audit("course.join").made(&result, |c| c.id.clone());
+    Ok(HttpResponse::Ok().json(state.audit.record_outcome(entry, result).await?))
 }
 
 async fn students(
@@ -64,10 +64,11 @@ async fn remove_student(
     let (course_id, student_id) = path.into_inner();
     let result =
         crate::courses::remove_student(&state.db, &user.user, &course_id, &student_id).await;
-    let entry = Entry::by(&user.user, "course.remove_student")
+    let entry = user
+        .audit("course.remove_student")
         .target(course_id.as_str())
         .detail("student", student_id.as_str());
-    audited(&state, entry, result).await?;
+    state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -8,6 +8,8 @@ use std::pin::Pin;
 
 use actix_web::{web, FromRequest, HttpRequest};
 
+use crate::audit::Entry;
+pub use crate::auth::client_address;
 use crate::auth::{self, bearer, Claims};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -18,6 +20,15 @@ use crate::users::User;
 pub struct AuthUser {
     pub user: User,
     pub claims: Claims,
+    /// Where the request came from (see [`client_address`]).
+    pub client: Option<IpAddr>,
+}
+
+impl AuthUser {
+    /// An audit entry of this caller doing `action`, from where they are.
+    pub fn audit(&self, action: &'static str) -> Entry {
+        Entry::by(&self.user, action).from_client(self.client)
+    }
 }
 
 /// A caller who is a teacher or an admin.
@@ -38,7 +49,12 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let state = state.ok_or_else(ApiError::unauthorized)?;
             let (user, claims) = auth::caller(&state.auth, &state.db, bearer(&req), None).await?;
-            Ok(AuthUser { user, claims })
+            let client = client_address(&req, &state.auth.trusted_proxies);
+            Ok(AuthUser {
+                user,
+                claims,
+                client,
+            })
         })
     }
 }
@@ -84,59 +100,4 @@ impl FromRequest for Admin {
             Admin,
         )
     }
-}
-
-/// The address a request comes from: the peer's, or, when the peer is one of the `trusted`
-/// proxies, the nearest hop of `Forwarded`/`X-Forwarded-For` that is not (so a client cannot
-/// pick the address it is throttled by).
-pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let headers = req.headers();
-    let forwarded: Vec<String> = headers
-        .get_all("forwarded")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.eq_ignore_ascii_case("for")
-                    .then(|| value.trim_matches('"').to_string())
-            })
-        })
-        .collect();
-    let hops: Vec<String> = if forwarded.is_empty() {
-        headers
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|hop| hop.trim().to_string())
-            .collect()
-    } else {
-        forwarded
-    };
-    // From the nearest hop outwards; anything that does not parse ends the trust.
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        match parse_hop(hop) {
-            Some(ip) if is_trusted(&ip) => client = ip,
-            Some(ip) => return Some(ip),
-            None => break,
-        }
-    }
-    Some(client)
-}
-
-/// An address as proxies write it: `203.0.113.5`, `203.0.113.5:4711`, `[2001:db8::1]:4711`.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    if let Ok(ip) = hop.parse() {
-        return Some(ip);
-    }
-    if let Some(rest) = hop.strip_prefix('[') {
-        return rest.split_once(']')?.0.parse().ok();
-    }
-    hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }

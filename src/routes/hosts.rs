@@ -3,10 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use crate::audit::Entry;
 use crate::error::ApiError;
 use crate::hosts::{Host, NewHost};
-use crate::routes::audited;
 use crate::routes::extract::{Admin, Staff};
 use crate::state::AppState;
 
@@ -76,13 +74,14 @@ async fn add(
     body: web::Json<NewHost>,
 ) -> Result<HttpResponse, ApiError> {
     // Where it is, never its TLS key.
-    let entry = Entry::by(&caller.user, "host.add")
+    let entry = caller
+        .audit("host.add")
         .detail("name", body.name.clone())
         .detail("url", body.url.clone())
         .detail("tls", body.tls.is_some());
     let result = state.hosts.add(&body, &state.secrets).await;
     let entry = entry.made(&result, |(h, _)| h.id.clone());
-    let (host, version) = audited(&state, entry, result).await?;
+    let (host, version) = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(status(&host, Ok(version))))
 }
 
@@ -93,8 +92,8 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let result = state.hosts.remove(&id).await;
-    let entry = Entry::by(&caller.user, "host.remove").target(id.as_str());
-    audited(&state, entry, result).await?;
+    let entry = caller.audit("host.remove").target(id.as_str());
+    state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

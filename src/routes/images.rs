@@ -5,11 +5,9 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::Entry;
 use crate::docker::images::ImageRef;
 use crate::error::ApiError;
 use crate::images::{self, Tagged};
-use crate::routes::audited;
 use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
 use crate::upload;
@@ -64,12 +62,13 @@ async fn tag(
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let to = (body.repo.as_str(), body.tag.as_deref(), body.force);
     let result = images::tag(&state.registries, &user.user, &engine, &reference, to).await;
-    let entry = Entry::by(&user.user, "image.tag")
+    let entry = user
+        .audit("image.tag")
         .target(reference.as_str())
         .detail("repo", body.repo.clone())
         .detail("tag", body.tag.clone())
         .detail("host", on.host.clone());
-    let tagged = audited(&state, entry, result).await?;
+    let tagged = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Ok().json(tagged))
 }
 
@@ -94,11 +93,12 @@ async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let result = images::remove(&engine, &reference, query.force).await;
-    let entry = Entry::by(&caller.user, "image.remove")
+    let entry = caller
+        .audit("image.remove")
         .target(reference.as_str())
         .detail("force", query.force)
         .detail("host", on.host.clone());
-    Ok(HttpResponse::Ok().json(audited(&state, entry, result).await?))
+    Ok(HttpResponse::Ok().json(state.audit.record_outcome(entry, result).await?))
 }
 
 async fn prune(
@@ -108,8 +108,8 @@ async fn prune(
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.hosts.get(on.host.as_deref())?.engine;
     let result = images::prune(&engine).await;
-    let entry = Entry::by(&caller.user, "image.prune").detail("host", on.host.clone());
-    Ok(HttpResponse::Ok().json(audited(&state, entry, result).await?))
+    let entry = caller.audit("image.prune").detail("host", on.host.clone());
+    Ok(HttpResponse::Ok().json(state.audit.record_outcome(entry, result).await?))
 }
 
 /// `POST /images/load`: a `docker save` tar, streamed to the engine.
@@ -119,13 +119,13 @@ async fn load(
     on: web::Query<OnHost>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = Entry::by(&caller.user, "image.load").detail("host", on.host.clone());
+    let entry = caller.audit("image.load").detail("host", on.host.clone());
     let result = load_tar(&state, &on, payload).await;
     let entry = match &result {
         Ok(loaded) => entry.detail("loaded", loaded.clone()),
         Err(_) => entry,
     };
-    let loaded = audited(&state, entry, result).await?;
+    let loaded = state.audit.record_outcome(entry, result).await?;
     tracing::info!(?loaded, "images loaded");
     Ok(HttpResponse::Ok().json(Loaded { loaded }))
 }
@@ -182,10 +182,10 @@ async fn import(
     query: web::Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = Entry::by(&caller.user, "image.import").detail("host", on.host.clone());
+    let entry = caller.audit("image.import").detail("host", on.host.clone());
     let result = import_rootfs(&state, &on, &query, payload).await;
     let entry = entry.made(&result, |t| t.tag.clone());
-    Ok(HttpResponse::Created().json(audited(&state, entry, result).await?))
+    Ok(HttpResponse::Created().json(state.audit.record_outcome(entry, result).await?))
 }
 
 /// Streams the request's root filesystem tar to the engine as the image `query` names.

@@ -53,17 +53,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Records `entry` (with `result`'s outcome when the entry has none yet) in the audit log, and
-/// hands `result` back.
-pub(crate) async fn audited<T>(
-    state: &crate::state::AppState,
-    entry: crate::audit::Entry,
-    result: Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    state.audit.record(entry.outcome(&result)).await;
-    result
-}
-
 /// Unknown `/api/*` paths answer in the API's error shape.
 async fn api_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))

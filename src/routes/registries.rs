@@ -3,10 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::audit::Entry;
 use crate::error::ApiError;
 use crate::registries::{NewRegistry, RegistryView};
-use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
@@ -17,14 +15,15 @@ async fn add(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     // The login's username, never its password.
-    let entry = Entry::by(&user.user, "registry.add")
+    let entry = user
+        .audit("registry.add")
         .detail("name", body.name.clone())
         .detail("server", body.server.clone())
         .detail("username", body.username.clone())
         .detail("shared", body.shared);
     let result = state.registries.add(&user.user, body).await;
     let entry = entry.made(&result, |r| r.id.clone());
-    let registry = audited(&state, entry, result).await?;
+    let registry = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(registry.view()))
 }
 
@@ -45,8 +44,8 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let result = state.registries.remove(&user.user, &id).await;
-    let entry = Entry::by(&user.user, "registry.remove").target(id.as_str());
-    audited(&state, entry, result).await?;
+    let entry = user.audit("registry.remove").target(id.as_str());
+    state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,9 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::audit::Entry;
 use crate::error::ApiError;
-use crate::routes::audited;
 use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
 use crate::templates::TemplateSpec;
@@ -28,13 +26,14 @@ async fn create(
     body: web::Json<TemplateSpec>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let entry = Entry::by(&caller.user, "template.create")
+    let entry = caller
+        .audit("template.create")
         .detail("name", body.name.clone())
         .detail("image", body.image.clone());
     let result =
         crate::templates::create(&state.db, &caller.user, body, &state.settings.limits).await;
     let entry = entry.made(&result, |t| t.id.clone());
-    let template = audited(&state, entry, result).await?;
+    let template = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(template))
 }
 
@@ -52,10 +51,11 @@ async fn update(
         .unwrap_or_default();
     let result =
         crate::templates::update(&state.db, &caller.user, &id, body, &state.settings.limits).await;
-    let entry = Entry::by(&caller.user, "template.update")
+    let entry = caller
+        .audit("template.update")
         .target(id.as_str())
         .detail("fields", fields);
-    let template = audited(&state, entry, result).await?;
+    let template = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Ok().json(template))
 }
 
@@ -72,10 +72,11 @@ async fn delete(
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let result = crate::templates::delete(&state.db, &caller.user, &id, query.force).await;
-    let entry = Entry::by(&caller.user, "template.delete")
+    let entry = caller
+        .audit("template.delete")
         .target(id.as_str())
         .detail("force", query.force);
-    audited(&state, entry, result).await?;
+    state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -5,9 +5,7 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::audit::Entry;
 use crate::error::ApiError;
-use crate::routes::audited;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 use crate::upload;
@@ -29,7 +27,9 @@ async fn create(
     body: web::Json<NewWorkspace>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let entry = Entry::by(&user.user, "workspace.create").detail("template", body.template.clone());
+    let entry = user
+        .audit("workspace.create")
+        .detail("template", body.template.clone());
     let result = state
         .workspaces
         .create(
@@ -42,7 +42,7 @@ async fn create(
         )
         .await;
     let entry = entry.made(&result, |w| w.id.clone());
-    let workspace = audited(&state, entry, result).await?;
+    let workspace = state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::Created().json(workspace))
 }
 
@@ -145,8 +145,8 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let result = state.workspaces.delete(&user.user, &id).await;
-    let entry = Entry::by(&user.user, "workspace.delete").target(id.as_str());
-    audited(&state, entry, result).await?;
+    let entry = user.audit("workspace.delete").target(id.as_str());
+    state.audit.record_outcome(entry, result).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

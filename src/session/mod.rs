@@ -47,6 +47,8 @@ use protocol::StreamId;
 pub(crate) struct SessionCtx {
     pub id: String,
     pub user: User,
+    /// Where the session's upgrade came from, for the audit log.
+    pub client: Option<std::net::IpAddr>,
     /// What every handler shares: database, hosts, containers, registries, attendance.
     pub state: web::Data<AppState>,
     pub settings: SessionSettings,
@@ -68,6 +70,13 @@ pub(crate) struct SessionCtx {
     resumables: Mutex<Vec<Arc<resume::StreamOut>>>,
     /// The client said `bye`: its resumable streams stop with it.
     bye: AtomicBool,
+}
+
+impl SessionCtx {
+    /// An audit entry of this session's user doing `action`.
+    pub fn audit(&self, action: &'static str) -> crate::audit::Entry {
+        crate::audit::Entry::by(&self.user, action).from_client(self.client)
+    }
 }
 
 /// The stream's side of its handle.

@@ -81,9 +81,11 @@ pub async fn ws_handler(
     let (out_tx, out_rx) = mpsc::channel(settings.session.output_queue);
     let (resume_token, resume_hash) = super::resume::new_token();
     let resume_token = (settings.session.resume_grace_s > 0).then_some(resume_token);
+    let client = auth::client_address(&req, &state.auth.trusted_proxies);
     let ctx = Arc::new(SessionCtx {
         id: id.clone(),
         user,
+        client,
         settings: settings.session.clone(),
         cancel: cancel.clone(),
         out: out_tx,

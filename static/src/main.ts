@@ -50,6 +50,7 @@ const routes: Record<string, Route> = {
   attendance: { page: async () => coursesPage },
   projector: { page: async () => projectorPage, arg: true, streams: true },
   checkin: { page: async () => checkInPage },
+  audit: { page: async () => (await import("./pages/audit")).auditPage },
 };
 
 let leave: (() => void) | null = null;
@@ -97,6 +98,7 @@ function header(account: Account | null) {
         ...(staff ? [el("a", { href: "#/hosts" }, t("hosts"))] : []),
         ...(staff ? [el("a", { href: "#/attendance" }, t("attendance"))] : []),
         el("a", { href: "#/checkin" }, t("checkIn")),
+        ...(role === "admin" ? [el("a", { href: "#/audit" }, t("auditLog"))] : []),
       ]
     : [];
   // Who is signed in, and as what.

@@ -87,6 +87,9 @@ async fn the_audit_log_says_who_did_what_and_holds_no_secret() {
         json!(["echo", "audited-command"])
     );
     assert_eq!(exec["user_id"], json!(student.id));
+    for entry in [exec, by_action("container.create")] {
+        assert_eq!(entry["client"], "127.0.0.1", "{entry}");
+    }
     let login = theirs.iter().find(|e| e["outcome"] == "refused").unwrap();
     assert_eq!(login["reason"], "wrong username or password");
     assert_eq!(login["client"], "127.0.0.1");

@@ -485,3 +485,23 @@ async fn a_teacher_signs_in_with_the_school_identity_provider_in_chromium() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn an_admin_reads_and_downloads_the_audit_log_in_chromium() {
+    let server = ServerProcess::start(&[]).await;
+    server.account_with_role("auditor", "admin").await;
+    let student = server.account("pupil").await;
+    let id = server.container(&student, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let said = browser_test(
+        "audit.mjs",
+        &server,
+        &[
+            ("BERTH_USER", "auditor"),
+            ("STUDENT", "pupil"),
+            ("CONTAINER_ID", &id),
+        ],
+    )
+    .await;
+    assert!(said.contains("audit log filtered to pupil"), "{said}");
+}

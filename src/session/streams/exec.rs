@@ -1,7 +1,6 @@
 //! `exec` and `run`: a process in a container or a workspace, with stdin, resize, pause and
 //! cancel; a `run` also with a time and an output limit.
 
-use crate::audit::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -185,7 +184,8 @@ async fn start(
         )));
     }
     let workspace = found.workspace.as_ref().map(|w| w.opened.row.id.clone());
-    let entry = Entry::by(&ctx.user, "exec.start")
+    let entry = ctx
+        .audit("exec.start")
         .target(found.name.as_str())
         .detail("kind", kind)
         .detail("command", process.cmd.clone())

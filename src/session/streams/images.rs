@@ -1,6 +1,5 @@
 //! `build`, `pull` and `push`: image transfers that stop with their request.
 
-use crate::audit::Entry;
 use std::sync::Arc;
 
 use bollard::models::{BuildInfo, ImageId};
@@ -44,7 +43,8 @@ pub(in crate::session) async fn build(
         tag,
         force: request.force,
     };
-    let entry = Entry::by(&ctx.user, "image.build")
+    let entry = ctx
+        .audit("image.build")
         .target(build.tag.to_string())
         .detail("host", request.host.clone());
     ctx.state.audit.record(entry).await;
@@ -81,7 +81,8 @@ pub(in crate::session) async fn derive(
         tag: ImageRef::parse(&spec.image)?,
         force: false,
     };
-    let entry = Entry::by(&ctx.user, "template.derive")
+    let entry = ctx
+        .audit("template.derive")
         .target(build.tag.to_string())
         .detail("from", base.id.clone())
         .detail("name", request.name.clone());
@@ -228,7 +229,8 @@ pub(in crate::session) async fn pull(
     })
     .await;
     tracing::info!(image = %request.image, "pull started");
-    let entry = Entry::by(&ctx.user, "image.pull")
+    let entry = ctx
+        .audit("image.pull")
         .target(image.to_string())
         .detail("host", request.host.clone())
         .detail("registry", source.clone());
@@ -289,7 +291,8 @@ pub(in crate::session) async fn push(
     })
     .await;
     tracing::info!(image = %target, "push started");
-    let entry = Entry::by(&ctx.user, "image.push")
+    let entry = ctx
+        .audit("image.push")
         .target(target.to_string())
         .detail("registry", registry.id.clone());
     ctx.state.audit.record(entry).await;

@@ -160,6 +160,20 @@ ldap: boolean,
  */
 oidc: OidcButton | null, };
 
+export type AuditView = { id: string, 
+/**
+ * RFC 3339, UTC.
+ */
+at: string, user_id: string | null, username: string | null, action: string, target: string | null, 
+/**
+ * `ok`, or `refused`.
+ */
+outcome: string, 
+/**
+ * Why it was refused.
+ */
+reason: string | null, client: string | null, detail: Record<string, unknown>, };
+
 export type OidcButton = { label: string, };
 
 export type Registration = "open" | "closed" | "sso_only";
