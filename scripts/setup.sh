@@ -211,10 +211,16 @@ ensure_sign_in_servers() {
   fi
 }
 
+# Debian's Prometheus, which the metrics test starts to scrape berth (never as a service).
+ensure_prometheus() {
+  command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+}
+
 ensure_docker
 ensure_ui
 if [ "${1:-}" = "--test-images" ]; then
   ensure_sign_in_servers
+  ensure_prometheus
   ensure_chromium
   ensure_test_image
   ensure_test_registry

@@ -39,6 +39,15 @@ pub struct Settings {
     pub checks: CheckSettings,
     pub auth: AuthSettings,
     pub audit: AuditSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// Where Prometheus scrapes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MetricsSettings {
+    /// An address of its own for `/metrics`, open to whoever reaches it (bind it where only the
+    /// monitoring does); without it, `/metrics` on `listen` asks for an admin's token.
+    pub listen: Option<SocketAddr>,
 }
 
 /// The audit log.
@@ -428,6 +437,7 @@ impl Default for Settings {
             checks: CheckSettings::default(),
             auth: AuthSettings::default(),
             audit: AuditSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -458,6 +468,7 @@ impl std::fmt::Debug for Settings {
             .field("checks", &self.checks)
             .field("auth", &self.auth)
             .field("audit", &self.audit)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }

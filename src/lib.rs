@@ -7,11 +7,11 @@
 //! - the routes layer: `routes` (every REST handler, the health checks and the embedded UI) and
 //!   `session` (the WebSocket: upgrade, dispatch, streams);
 //! - `state`, the bundle of services the routes layer shares;
-//! - services: `accounts`, `users`, `auth`, `sso`, `audit`, `live_sessions`, `hosts`, `containers`,
+//! - services: `accounts`, `users`, `auth`, `sso`, `audit`, `usage`, `live_sessions`, `hosts`, `containers`,
 //!   `images`, `registries`, `builds`, `courses`, `assignments`, `attendance`, `templates`,
 //!   `workspaces`, `secrets`;
 //! - `db` (all SQL) and `docker` (all engine calls, with no notion of users or roles);
-//! - leaves: `config`, `error`, `clock`, `upload`, `fuzzy`, `names`, `workspace_path`, `telemetry`.
+//! - leaves: `config`, `error`, `clock`, `upload`, `fuzzy`, `names`, `workspace_path`, `telemetry`, `metrics`.
 
 pub mod accounts;
 pub mod assignments;
@@ -30,6 +30,7 @@ pub mod fuzzy;
 pub mod hosts;
 pub mod images;
 pub mod live_sessions;
+pub mod metrics;
 pub mod names;
 pub mod registries;
 pub mod routes;
@@ -41,6 +42,7 @@ pub mod state;
 pub mod telemetry;
 pub mod templates;
 pub mod upload;
+pub mod usage;
 pub mod users;
 pub mod workspace_path;
 pub mod workspaces;

@@ -15,6 +15,8 @@ use tokio_util::task::TaskTracker;
 pub enum Closing {
     TokenRevoked,
     AccountDeleted,
+    /// An admin ended the user's sessions.
+    EndedByAdmin,
     ServerShutdown,
     /// The client sent nothing for the heartbeat timeout.
     Silent,
@@ -36,6 +38,8 @@ pub struct Sessions {
 struct LiveSession {
     user_id: String,
     jti: String,
+    /// Its live streams (the session counts them).
+    streams: Arc<AtomicUsize>,
     cancel: CancellationToken,
     reason: ClosingReason,
 }
@@ -44,6 +48,8 @@ struct LiveSession {
 /// goes.
 pub struct Opened {
     pub id: String,
+    /// Where the session counts its live streams.
+    pub streams: Arc<AtomicUsize>,
     pub cancel: CancellationToken,
     pub reason: ClosingReason,
 }
@@ -91,6 +97,7 @@ impl Sessions {
     pub fn open(&self, user_id: &str, jti: &str) -> Opened {
         let opened = Opened {
             id: uuid::Uuid::new_v4().to_string(),
+            streams: Arc::new(AtomicUsize::new(0)),
             cancel: self.shutdown.child_token(),
             reason: Arc::new(OnceLock::new()),
         };
@@ -99,6 +106,7 @@ impl Sessions {
             LiveSession {
                 user_id: user_id.to_string(),
                 jti: jti.to_string(),
+                streams: opened.streams.clone(),
                 cancel: opened.cancel.clone(),
                 reason: opened.reason.clone(),
             },
@@ -132,6 +140,17 @@ impl Sessions {
         self.live_streams.load(Ordering::Relaxed)
     }
 
+    /// Each user's live sessions and their streams, by user id.
+    pub fn per_user(&self) -> std::collections::HashMap<String, (usize, usize)> {
+        let mut counts = std::collections::HashMap::new();
+        for session in self.live.iter() {
+            let (sessions, streams) = counts.entry(session.user_id.clone()).or_insert((0, 0));
+            *sessions += 1;
+            *streams += session.streams.load(Ordering::Relaxed);
+        }
+        counts
+    }
+
     fn close_where(&self, why: Closing, pred: impl Fn(&LiveSession) -> bool) {
         for entry in self.live.iter().filter(|e| pred(e.value())) {
             let _ = entry.reason.set(why);
@@ -147,6 +166,13 @@ impl Sessions {
     /// Closes every session of this user (the account is going away).
     pub fn close_user(&self, user_id: &str) {
         self.close_where(Closing::AccountDeleted, |s| s.user_id == user_id);
+    }
+
+    /// Closes every session of this user because an admin said so; how many there were.
+    pub fn end_user(&self, user_id: &str) -> usize {
+        let open = self.per_user().get(user_id).map_or(0, |c| c.0);
+        self.close_where(Closing::EndedByAdmin, |s| s.user_id == user_id);
+        open
     }
 
     /// Closes every session and waits (bounded) until their streams have cleaned up.

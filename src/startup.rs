@@ -33,6 +33,8 @@ const JSON_LIMIT: usize = 256 * 1024;
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    /// `/metrics` on `metrics.listen`, when set.
+    metrics: Option<(SocketAddr, Server)>,
     sessions: Arc<Sessions>,
     /// Stops the background work ([`AppState::background`]) when the application goes.
     _health_watch: DropGuard,
@@ -166,12 +168,34 @@ impl Application {
         }
         let swept = state.clone();
         tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
+        let metrics = match state.settings.metrics.listen {
+            Some(at) => {
+                let listener = TcpListener::bind(at)
+                    .with_context(|| format!("binding metrics.listen {at}"))?;
+                let address = listener.local_addr()?;
+                let scraped = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(scraped.clone())
+                        .route("/metrics", web::get().to(crate::routes::metrics::scrape))
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)?
+                .run();
+                Some((address, server))
+            }
+            None => None,
+        };
         let sessions = state.sessions.clone();
         let resumes = web::Data::new(crate::session::resume::Resumes::default());
         let shares = web::Data::new(crate::session::share::Shares::default());
         let jobs = web::Data::new(crate::session::jobs::Jobs::default());
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::routes::metrics::count_requests,
+                ))
                 .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
                 .app_data(error::json_config(JSON_LIMIT))
                 .app_data(error::path_config())
@@ -200,6 +224,7 @@ impl Application {
         Ok(Application {
             address,
             server,
+            metrics,
             sessions,
             _health_watch: stop_health.drop_guard(),
         })
@@ -222,13 +247,26 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let sessions = self.sessions.clone();
+        let metrics = self.metrics.map(|(_, server)| server);
+        let metrics_handle = metrics.as_ref().map(|s| s.handle());
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
             sessions.shutdown(Duration::from_secs(10)).await;
+            if let Some(metrics) = metrics_handle {
+                metrics.stop(true).await;
+            }
             handle.stop(true).await;
         });
+        if let Some(metrics) = metrics {
+            tokio::spawn(metrics);
+        }
         self.server.await
+    }
+
+    /// Where `metrics.listen` serves `/metrics`, when it is set.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(at, _)| *at)
     }
 }
 

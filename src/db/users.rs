@@ -10,6 +10,13 @@ pub struct UserRow {
     pub role: String,
 }
 
+/// Every account, by username.
+pub async fn all(db: &Db) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, role FROM users ORDER BY username")
+        .fetch_all(db)
+        .await
+}
+
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as("SELECT id, username, role FROM users WHERE id = $1")
         .bind(id)

@@ -47,6 +47,22 @@ impl Engine {
         Ok(Box::pin(docker.logs(container_id, Some(options))))
     }
 
+    /// A container's resource use now: one sample of the engine's (it takes about a second, to
+    /// have two readings of the CPU to compare).
+    pub async fn usage_now(&self, container_id: &str) -> Result<Usage, ApiError> {
+        let docker = self.client().await?;
+        let options = StatsOptions {
+            stream: false,
+            one_shot: false,
+        };
+        let sample = docker
+            .stats(container_id, Some(options))
+            .next()
+            .await
+            .ok_or_else(|| ApiError::not_found("no stats for that container"))??;
+        Ok(usage(&sample))
+    }
+
     /// A container's resource use as the engine samples it (about once a second), ending when
     /// the container stops: the engine would go on sending empty samples for a stopped one.
     pub async fn stats_until_stopped(

@@ -299,6 +299,9 @@ impl Hosts {
             let answers =
                 futures_util::future::join_all(hosts.iter().map(|h| h.engine.api_version())).await;
             for ((host, was), answer) in hosts.iter().zip(before).zip(answers) {
+                if answer.is_err() {
+                    crate::metrics::metrics().engine_error(&host.name);
+                }
                 match answer {
                     Ok(_) if !was => tracing::info!(host = %host.name, "Docker host answers again"),
                     Err(e) if was => {

@@ -4,6 +4,7 @@
 //! session (`crate::session`) is the other half of this layer.
 
 pub mod accounts;
+pub mod admin;
 pub mod assignments;
 pub mod attendance;
 pub mod audit;
@@ -15,6 +16,7 @@ pub mod extract;
 mod health;
 pub mod hosts;
 pub mod images;
+pub mod metrics;
 pub mod registries;
 pub mod sso;
 pub mod templates;
@@ -29,11 +31,13 @@ use crate::error::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .configure(metrics::configure)
         .service(
             web::scope("/api")
                 .service(
                     web::scope("/v1")
                         .configure(accounts::configure)
+                        .configure(admin::configure)
                         .configure(sso::configure)
                         .configure(containers::configure)
                         .configure(courses::configure)

@@ -522,7 +522,7 @@ fn open_stream(ctx: &Arc<SessionCtx>, stream: StreamId, io: Io) -> Result<Stream
             flow: flow_tx,
         },
     );
-    ctx.live_streams.fetch_add(1, Ordering::Relaxed);
+    ctx.count_stream(true);
     Ok(StreamParts {
         cancel,
         out,
@@ -578,8 +578,10 @@ fn spawn_stream(
     } else {
         ctx.tracker.clone()
     };
+    let counted = crate::metrics::metrics().stream(kind.name());
     tracker.spawn(
         async move {
+            let _counted = counted;
             let outcome = task.await;
             // Made for the id the stream has when it ends (a job's may have changed).
             let ending: super::resume::EndFn = Arc::new(move |stream| match &outcome {

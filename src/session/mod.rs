@@ -58,6 +58,8 @@ pub(crate) struct SessionCtx {
     streams: Mutex<HashMap<u8, StreamHandle>>,
     tracker: TaskTracker,
     live_streams: Arc<AtomicUsize>,
+    /// This session's own, for the usage of its user.
+    own_streams: Arc<AtomicUsize>,
     /// The resume token's hash (the token went to the client in `hello`), and where parked
     /// streams wait.
     resume_hash: String,
@@ -175,6 +177,17 @@ impl SessionCtx {
             .contains_key(&stream.get())
     }
 
+    /// Counts a stream of this session as started or ended, in all and for the session.
+    pub(super) fn count_stream(&self, started: bool) {
+        for counter in [&self.live_streams, &self.own_streams] {
+            if started {
+                counter.fetch_add(1, Ordering::Relaxed);
+            } else {
+                counter.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Takes a stream's handle out of this session (it is parked).
     fn take_stream(&self, stream: StreamId) -> Option<StreamHandle> {
         let taken = self
@@ -183,7 +196,7 @@ impl SessionCtx {
             .expect("streams lock")
             .remove(&stream.get());
         if taken.is_some() {
-            self.live_streams.fetch_sub(1, Ordering::Relaxed);
+            self.count_stream(false);
         }
         taken
     }
@@ -194,7 +207,7 @@ impl SessionCtx {
             .lock()
             .expect("streams lock")
             .insert(stream.get(), handle);
-        self.live_streams.fetch_add(1, Ordering::Relaxed);
+        self.count_stream(true);
         self.resumables.lock().expect("resumables lock").push(out);
     }
 
@@ -219,7 +232,7 @@ impl SessionCtx {
             .remove(&stream.get())
             .is_some()
         {
-            self.live_streams.fetch_sub(1, Ordering::Relaxed);
+            self.count_stream(false);
         }
     }
 }

@@ -121,7 +121,10 @@ async fn write_loop(
             sent = async {
                 match frame {
                     Next::Out(Outgoing::Text(t)) => ws.text(t).await,
-                    Next::Out(Outgoing::Binary(b)) => ws.binary(b).await,
+                    Next::Out(Outgoing::Binary(b)) => {
+                        crate::metrics::metrics().relayed_bytes.inc_by(b.len() as u64);
+                        ws.binary(b).await
+                    }
                     Next::Control(Control::Ping) => ws.ping(b"").await,
                     Next::Control(Control::Pong(p)) => ws.pong(&p).await,
                 }
@@ -147,6 +150,7 @@ fn close_frame(why: Closing) -> CloseReason {
     let (code, description) = match why {
         Closing::TokenRevoked => (CloseCode::Policy, "token revoked"),
         Closing::AccountDeleted => (CloseCode::Policy, "account deleted"),
+        Closing::EndedByAdmin => (CloseCode::Policy, "ended by an admin"),
         Closing::ServerShutdown => (CloseCode::Restart, "server shutting down"),
         Closing::Silent => (CloseCode::Away, "heartbeat timeout"),
     };

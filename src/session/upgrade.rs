@@ -70,7 +70,12 @@ pub async fn ws_handler(
         .aggregate_continuations()
         .max_continuation_size(hard_limit);
 
-    let Opened { id, cancel, reason } = sessions.open(&user.id, &claims.jti);
+    let Opened {
+        id,
+        streams: own_streams,
+        cancel,
+        reason,
+    } = sessions.open(&user.id, &claims.jti);
     // The token may have been revoked between the check and the registration above.
     if auth_state.is_revoked(&claims.jti) {
         sessions.close_token(&claims.jti);
@@ -92,6 +97,7 @@ pub async fn ws_handler(
         streams: Mutex::new(HashMap::new()),
         tracker: TaskTracker::new(),
         live_streams: sessions.stream_counter(),
+        own_streams,
         state: state.clone(),
         resume_hash,
         resumes: resumes.into_inner(),
@@ -103,6 +109,7 @@ pub async fn ws_handler(
     let tracker = sessions.tracker();
     tracker.spawn_local(
         async move {
+            let _counted = crate::metrics::LiveSession::new();
             tracing::info!("session opened");
             socket::run(ctx, ws, messages, out_rx, reason, resume_token).await;
             sessions.closed(&id, &user_id);

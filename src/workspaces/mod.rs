@@ -434,6 +434,7 @@ impl Workspaces {
             );
             if running {
                 host.engine.stop_container(&row.container_id, 2).await?;
+                crate::metrics::metrics().culls.inc();
                 tracing::info!(workspace = %row.id, idle_s = now - row.last_active_at, "idle workspace stopped");
             }
         }

@@ -267,6 +267,7 @@ async fn relay(
     let engine = found.engine.clone();
     let container = found.info.id.clone().unwrap_or_default();
     let marker = format!("{}-{}", ctx.id, stream);
+    let asked = std::time::Instant::now();
     let exec_id = engine
         .create_exec(&container, exec_spec(&process, &marker))
         .await?;
@@ -280,6 +281,9 @@ async fn relay(
         .engine
         .start_exec(&started.exec_id, process.tty, READ_CAPACITY)
         .await?;
+    crate::metrics::metrics()
+        .exec_start
+        .observe(asked.elapsed().as_secs_f64());
     tracing::info!(container = %started.container, exec = %started.exec_id, tty = process.tty, "exec started");
     parts.out.send(ServerMessage::Started { stream }).await;
     // Listed for the workspace's teacher to watch, while it runs.

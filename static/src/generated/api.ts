@@ -174,6 +174,32 @@ outcome: string,
  */
 reason: string | null, client: string | null, detail: Record<string, unknown>, };
 
+export type Usage = { users: Array<UserUsage>, every_host_answered: boolean, };
+
+export type UserUsage = { user_id: string, username: string, role: string, 
+/**
+ * Live WebSocket sessions, and the streams they run.
+ */
+sessions: number, streams: number, 
+/**
+ * Containers (workspaces not counted), running and not.
+ */
+containers_running: number, containers_stopped: number, workspaces_running: number, workspaces_stopped: number, 
+/**
+ * Memory their containers and workspaces reserve (their limits), running or not.
+ */
+memory_mb: number, 
+/**
+ * Of one CPU, summed over their running containers and workspaces (200: two CPUs busy).
+ */
+cpu_percent: number, };
+
+export type Ended = { 
+/**
+ * Sessions that were open and are closing.
+ */
+sessions: number, };
+
 export type OidcButton = { label: string, };
 
 export type Registration = "open" | "closed" | "sso_only";

@@ -1,0 +1,50 @@
+//! `/admin/*`: what each user holds and uses now, and ending a user's sessions.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::routes::extract::Admin;
+use crate::session::resume::Resumes;
+use crate::state::AppState;
+
+/// `GET /admin/usage`: every account with its live sessions and streams, its containers and
+/// workspaces (running and stopped), the memory they reserve and the CPU they use now.
+async fn usage(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let usage = crate::usage::per_user(&state.db, &state.hosts, &state.sessions).await?;
+    Ok(HttpResponse::Ok().json(usage))
+}
+
+#[derive(Serialize, ts_rs::TS)]
+pub struct Ended {
+    /// Sessions that were open and are closing.
+    sessions: usize,
+}
+
+/// `DELETE /admin/users/{id}/sessions`: closes the user's sessions (their streams stop, and so
+/// do those parked for a reattach; background jobs go on). The user may sign in again.
+async fn end_sessions(
+    Admin(caller): Admin,
+    state: web::Data<AppState>,
+    resumes: web::Data<Resumes>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let found = crate::users::find_by_id(&state.db, &id).await;
+    let result = match found {
+        Ok(Some(user)) => {
+            let sessions = state.sessions.end_user(&user.id);
+            resumes.end_user(&user.id);
+            Ok(Ended { sessions })
+        }
+        Ok(None) => Err(ApiError::not_found(format!("no such user: {id}"))),
+        Err(e) => Err(e),
+    };
+    let entry = caller.audit("account.end_sessions").target(id.as_str());
+    let ended = state.audit.record_outcome(entry, result).await?;
+    Ok(HttpResponse::Ok().json(ended))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/usage", web::get().to(usage))
+        .route("/admin/users/{id}/sessions", web::delete().to(end_sessions));
+}
