@@ -42,7 +42,7 @@ pub struct UserUsage {
 /// Everyone's usage, and whether every host answered (when not, what is on a silent host is
 /// missing from the figures).
 #[derive(Debug, Serialize, ts_rs::TS)]
-pub struct Usage {
+pub struct ServerUsage {
     pub users: Vec<UserUsage>,
     pub every_host_answered: bool,
 }
@@ -87,7 +87,11 @@ async fn listed(hosts: &Hosts) -> (Vec<Listed>, bool) {
 }
 
 /// Every account with what it holds and uses now.
-pub async fn per_user(db: &Db, hosts: &Hosts, sessions: &Sessions) -> Result<Usage, ApiError> {
+pub async fn per_user(
+    db: &Db,
+    hosts: &Hosts,
+    sessions: &Sessions,
+) -> Result<ServerUsage, ApiError> {
     let (containers, every_host_answered) = listed(hosts).await;
     let live = sessions.per_user();
     let mut users: Vec<UserUsage> = db::users::all(db)
@@ -142,7 +146,7 @@ pub async fn per_user(db: &Db, hosts: &Hosts, sessions: &Sessions) -> Result<Usa
     for (i, cpu) in samples {
         users[i].cpu_percent += cpu;
     }
-    Ok(Usage {
+    Ok(ServerUsage {
         users,
         every_host_answered,
     })

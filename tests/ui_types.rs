@@ -41,7 +41,7 @@ fn generated() -> String {
         routes::accounts::Ticket::decl(),
         routes::sso::Providers::decl(),
         berth::audit::AuditView::decl(),
-        berth::usage::Usage::decl(),
+        berth::usage::ServerUsage::decl(),
         berth::usage::UserUsage::decl(),
         routes::admin::Ended::decl(),
         routes::sso::OidcButton::decl(),

@@ -51,6 +51,7 @@ const routes: Record<string, Route> = {
   projector: { page: async () => projectorPage, arg: true, streams: true },
   checkin: { page: async () => checkInPage },
   audit: { page: async () => (await import("./pages/audit")).auditPage },
+  usage: { page: async () => (await import("./pages/usage")).usagePage },
 };
 
 let leave: (() => void) | null = null;
@@ -98,7 +99,9 @@ function header(account: Account | null) {
         ...(staff ? [el("a", { href: "#/hosts" }, t("hosts"))] : []),
         ...(staff ? [el("a", { href: "#/attendance" }, t("attendance"))] : []),
         el("a", { href: "#/checkin" }, t("checkIn")),
-        ...(role === "admin" ? [el("a", { href: "#/audit" }, t("auditLog"))] : []),
+        ...(role === "admin"
+          ? [el("a", { href: "#/usage" }, t("usage")), el("a", { href: "#/audit" }, t("auditLog"))]
+          : []),
       ]
     : [];
   // Who is signed in, and as what.

@@ -505,3 +505,31 @@ async fn an_admin_reads_and_downloads_the_audit_log_in_chromium() {
     .await;
     assert!(said.contains("audit log filtered to pupil"), "{said}");
 }
+
+#[tokio::test]
+async fn an_admin_watches_usage_and_ends_a_students_sessions_in_chromium() {
+    let server = ServerProcess::start(&[]).await;
+    server.account_with_role("watcher", "admin").await;
+    let student = server.account("busy-pupil").await;
+    let id = server.container(&student, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let mut ws = server.ws(&student).await;
+    ws.send(json!({"type": "exec", "stream": 1, "container": id, "cmd": ["sleep", "600"], "tty": false}))
+        .await;
+    ws.expect("started", 1).await;
+    let said = browser_test(
+        "usage.mjs",
+        &server,
+        &[("BERTH_USER", "watcher"), ("STUDENT", "busy-pupil")],
+    )
+    .await;
+    assert!(said.contains("sessions ended"), "{said}");
+    let closed = loop {
+        match ws.next_within(std::time::Duration::from_secs(5)).await {
+            Some(crate::helpers::Frame::Closed(reason)) => break reason,
+            Some(_) => continue,
+            None => panic!("the student's session stayed open"),
+        }
+    };
+    assert_eq!(closed.as_deref(), Some("ended by an admin"));
+}

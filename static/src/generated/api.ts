@@ -174,7 +174,7 @@ outcome: string,
  */
 reason: string | null, client: string | null, detail: Record<string, unknown>, };
 
-export type Usage = { users: Array<UserUsage>, every_host_answered: boolean, };
+export type ServerUsage = { users: Array<UserUsage>, every_host_answered: boolean, };
 
 export type UserUsage = { user_id: string, username: string, role: string, 
 /**
