@@ -211,16 +211,18 @@ ensure_sign_in_servers() {
   fi
 }
 
-# Debian's Prometheus, which the metrics test starts to scrape berth (never as a service).
-ensure_prometheus() {
+# Debian's Prometheus, which the metrics test starts to scrape berth, and nginx, which the
+# deployment test puts in front of it with deploy/nginx.conf (neither as a service).
+ensure_monitoring_and_proxy() {
   command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+  [ -x /usr/sbin/nginx ] || apt_install nginx
 }
 
 ensure_docker
 ensure_ui
 if [ "${1:-}" = "--test-images" ]; then
   ensure_sign_in_servers
-  ensure_prometheus
+  ensure_monitoring_and_proxy
   ensure_chromium
   ensure_test_image
   ensure_test_registry

@@ -371,6 +371,22 @@ impl Ws {
         request: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ws::opened(socket).await
+    }
+
+    /// A session over TLS (`wss://`), trusting what `connector` trusts.
+    #[allow(dead_code)]
+    pub async fn open_with(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+        connector: tokio_tungstenite::Connector,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let (socket, _) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector))
+                .await?;
+        Ws::opened(socket).await
+    }
+
+    async fn opened(socket: Socket) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
         let mut ws = Ws {
             socket,
             hello: Value::Null,

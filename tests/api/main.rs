@@ -9,6 +9,7 @@ mod browser;
 mod builds;
 mod checks;
 mod containers;
+mod deploy;
 mod exec;
 mod faults;
 mod helpers;
