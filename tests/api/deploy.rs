@@ -77,21 +77,23 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("nginx runs (scripts/setup.sh --test-images installs it)");
+        let log = dir.path().join("error.log");
+        let nginx = Nginx {
+            child,
+            http_port,
+            https_port,
+            _dir: dir,
+        };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", https_port))
                 .await
                 .is_ok()
             {
-                return Nginx {
-                    child,
-                    http_port,
-                    https_port,
-                    _dir: dir,
-                };
+                return nginx;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(log).unwrap_or_default();
         panic!("nginx did not start: {log}");
     }
 }
