@@ -3,7 +3,8 @@
 //! Layers, top to bottom (arrows point down; `tests/layers.rs` checks that no files or
 //! top-level modules form a circle, that services never name the routes layer or the state, and
 //! that `db` and `docker` use nothing above them):
-//! - `startup` wires everything around one `state::AppState`;
+//! - `startup` wires everything around one `state::AppState`; `cli` is the command-line
+//!   client, which talks to a server over HTTP and the WebSocket only;
 //! - the routes layer: `routes` (every REST handler, the health checks and the embedded UI) and
 //!   `session` (the WebSocket: upgrade, dispatch, streams);
 //! - `state`, the bundle of services the routes layer shares;
@@ -19,6 +20,7 @@ pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod builds;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod containers;

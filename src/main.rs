@@ -35,6 +35,39 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Sign in to a berth server; the token is kept (mode 0600) for the other commands.
+    Login {
+        /// The server, `https://berth.school.example`.
+        #[arg(long)]
+        server: String,
+        /// Asked for when absent.
+        #[arg(long)]
+        username: Option<String>,
+        /// Read the password from the first line of stdin instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Run a command in a container or workspace, with this terminal; the remote exit code is
+    /// berth's.
+    Exec {
+        /// A terminal: raw mode, resizes follow this window, Ctrl-C goes to the remote process.
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// A container's name or id, or a workspace's id or name.
+        target: String,
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// A container's or workspace's output.
+    Logs {
+        /// Keep following it.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only the last lines.
+        #[arg(long)]
+        tail: Option<u64>,
+        target: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -56,8 +89,33 @@ enum UserCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    berth::telemetry::init();
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    // The client commands speak for themselves; the server logs.
+    let client = matches!(
+        command,
+        Command::Login { .. } | Command::Exec { .. } | Command::Logs { .. }
+    );
+    if !client {
+        berth::telemetry::init();
+    }
+    match command {
+        Command::Login {
+            server,
+            username,
+            password_stdin,
+        } => berth::cli::login(server, username, password_stdin).await?,
+        Command::Exec { tty, target, cmd } => {
+            let code = berth::cli::exec(tty, target, cmd).await?;
+            std::process::exit(code);
+        }
+        Command::Logs {
+            follow,
+            tail,
+            target,
+        } => {
+            let code = berth::cli::logs(follow, tail, target).await?;
+            std::process::exit(code);
+        }
         Command::Serve {
             listen,
             data_dir,

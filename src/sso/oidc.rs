@@ -30,6 +30,9 @@ const FLOW_TTL: Duration = Duration::from_secs(600);
 const HANDOFF_TTL: Duration = Duration::from_secs(60);
 /// Sign-ins in flight at once; more are refused rather than kept.
 const MAX_FLOWS: usize = 10_000;
+/// How long the provider's discovery document (and its signing keys) is trusted before it is
+/// read again: providers rotate their keys.
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 
 type Discovered = CoreClient<
     EndpointSet,
@@ -67,7 +70,7 @@ struct Handoff {
 pub struct Provider {
     settings: OidcSettings,
     http: reqwest::Client,
-    discovered: tokio::sync::Mutex<Option<Arc<Discovered>>>,
+    discovered: tokio::sync::Mutex<Option<(Instant, Arc<Discovered>)>>,
     flows: DashMap<String, Flow>,
     handoffs: DashMap<String, Handoff>,
 }
@@ -110,8 +113,10 @@ impl Provider {
 
     async fn client(&self) -> Result<Arc<Discovered>, ApiError> {
         let mut discovered = self.discovered.lock().await;
-        if let Some(client) = discovered.as_ref() {
-            return Ok(client.clone());
+        if let Some((read, client)) = discovered.as_ref() {
+            if read.elapsed() < DISCOVERY_TTL {
+                return Ok(client.clone());
+            }
         }
         let issuer =
             IssuerUrl::new(self.settings.issuer.clone()).map_err(|e| ApiError::internal(&e))?;
@@ -134,7 +139,7 @@ impl Provider {
             )
             .set_redirect_uri(redirect),
         );
-        *discovered = Some(client.clone());
+        *discovered = Some((Instant::now(), client.clone()));
         Ok(client)
     }
 
@@ -215,9 +220,15 @@ impl Provider {
                 "the identity provider sent no ID token",
             )
         })?;
-        let verified = id_token
-            .claims(&client.id_token_verifier(), &flow.nonce)
-            .map_err(|e| failed("ID token", &e))?;
+        let verified = match id_token.claims(&client.id_token_verifier(), &flow.nonce) {
+            Ok(verified) => verified,
+            Err(e) => {
+                // Perhaps signed with a key the provider rotated in: read its keys again next
+                // time.
+                *self.discovered.lock().await = None;
+                return Err(failed("ID token", &e));
+            }
+        };
         let subject = verified.subject().clone();
         let mut claims = match serde_json::to_value(verified) {
             Ok(Value::Object(claims)) => claims,

@@ -12,7 +12,7 @@ await run(browser, SHOTS, { page }, async () => {
   await page.getByRole("link", { name: "Usage" }).click();
   const table = page.getByRole("table", { name: "Usage" });
   const row = table.getByRole("row").filter({ hasText: `${STUDENT} · Student` });
-  await row.filter({ hasText: "1 sessions, 1 streams" }).waitFor();
+  await row.filter({ hasText: "1 session, 1 stream" }).waitFor();
   await row.filter({ hasText: "1 running, 0 stopped" }).waitFor();
   await page.screenshot({ path: `${SHOTS}/usage.png` });
   page.once("dialog", (dialog) => dialog.accept());

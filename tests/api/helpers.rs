@@ -62,7 +62,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        http: reqwest::Client::new(),
+        // Idle connections go before the server's keep-alive (5 s) would close them, so that a
+        // request is never sent on one the server is closing at that moment.
+        http: reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap(),
         sessions,
         data_dir,
         containers: Mutex::new(Vec::new()),

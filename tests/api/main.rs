@@ -8,6 +8,7 @@ mod audit;
 mod browser;
 mod builds;
 mod checks;
+mod cli;
 mod containers;
 mod deploy;
 mod exec;

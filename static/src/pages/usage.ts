@@ -46,7 +46,13 @@ export async function usagePage(app: HTMLElement, { onLeave }: PageContext) {
                 "tr",
                 {},
                 el("td", {}, `${u.username} · ${t(u.role as "admin" | "teacher" | "student")}`),
-                el("td", {}, t("sessionsAndStreams", { sessions: u.sessions, streams: u.streams })),
+                el(
+                  "td",
+                  {},
+                  `${u.sessions === 1 ? t("oneSession") : t("sessions", { n: u.sessions })}, ${
+                    u.streams === 1 ? t("oneStream") : t("streams", { n: u.streams })
+                  }`,
+                ),
                 el("td", {}, t("runningStopped", { running: u.containers_running, stopped: u.containers_stopped })),
                 el("td", {}, t("runningStopped", { running: u.workspaces_running, stopped: u.workspaces_stopped })),
                 el("td", {}, `${u.memory_mb} MiB`),
