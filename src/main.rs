@@ -58,6 +58,17 @@ enum Command {
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
+    /// Copy a file into or out of a workspace: `berth cp notes.txt ws:notes.txt`,
+    /// `berth cp ws:out/result.csv .`.
+    Cp { source: String, destination: String },
+    /// Run a file of a workspace as its template runs that kind of file.
+    Run {
+        workspace: String,
+        /// Its path in the workspace (relative to /workspace).
+        file: String,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// A container's or workspace's output.
     Logs {
         /// Keep following it.
@@ -93,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
     // The client commands speak for themselves; the server logs.
     let client = matches!(
         command,
-        Command::Login { .. } | Command::Exec { .. } | Command::Logs { .. }
+        Command::Login { .. }
+            | Command::Exec { .. }
+            | Command::Logs { .. }
+            | Command::Cp { .. }
+            | Command::Run { .. }
     );
     if !client {
         berth::telemetry::init();
@@ -106,6 +121,18 @@ async fn main() -> anyhow::Result<()> {
         } => berth::cli::login(server, username, password_stdin).await?,
         Command::Exec { tty, target, cmd } => {
             let code = berth::cli::exec(tty, target, cmd).await?;
+            std::process::exit(code);
+        }
+        Command::Cp {
+            source,
+            destination,
+        } => berth::cli::cp(source, destination).await?,
+        Command::Run {
+            workspace,
+            file,
+            args,
+        } => {
+            let code = berth::cli::run(workspace, file, args).await?;
             std::process::exit(code);
         }
         Command::Logs {

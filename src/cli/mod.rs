@@ -1,4 +1,4 @@
-//! The command-line client in the same binary: `berth login`, `berth exec` and `berth logs`,
+//! The command-line client in the same binary: `berth login`, `exec`, `logs`, `cp` and `run`,
 //! on the same REST API and WebSocket protocol as the browser. It knows nothing of the server's
 //! insides, only what docs/protocol.md says.
 
@@ -179,4 +179,75 @@ pub async fn logs(follow: bool, tail: Option<u64>, target: String) -> anyhow::Re
     }
     remote::send(&mut socket, request).await?;
     relay(&mut socket, false, false).await
+}
+
+/// A path inside a workspace as the files API takes it (relative to /workspace).
+fn in_workspace(path: &str) -> &str {
+    let path = path.strip_prefix("/workspace").unwrap_or(path);
+    path.trim_start_matches('/')
+}
+
+/// `berth cp SRC DST`, one of them `WORKSPACE:PATH`: copies a file into or out of a workspace,
+/// byte-exact. A local destination that is a directory gets the file under its own name.
+pub async fn cp(source: String, destination: String) -> anyhow::Result<()> {
+    let remote = Remote::new(&credentials::load()?)?;
+    let remote_side = |arg: &str| {
+        arg.split_once(':')
+            .filter(|(w, _)| !w.is_empty() && !w.contains('/'))
+            .map(|(w, p)| (w.to_string(), p.to_string()))
+    };
+    let id_of = |workspace: String| {
+        let remote = &remote;
+        async move {
+            remote
+                .workspace(&workspace)
+                .await?
+                .with_context(|| format!("no workspace of yours is called {workspace}"))
+        }
+    };
+    match (remote_side(&source), remote_side(&destination)) {
+        (Some(_), Some(_)) => bail!("one of the two must be a local path"),
+        (None, None) => bail!("one of the two must be WORKSPACE:PATH"),
+        (Some((workspace, path)), None) => {
+            let id = id_of(workspace).await?;
+            let bytes = remote.read_file(&id, in_workspace(&path)).await?;
+            let mut target = std::path::PathBuf::from(&destination);
+            if target.is_dir() {
+                let name = std::path::Path::new(&path)
+                    .file_name()
+                    .context("the workspace path names no file")?;
+                target.push(name);
+            }
+            std::fs::write(&target, &bytes)
+                .with_context(|| format!("writing {}", target.display()))?;
+        }
+        (None, Some((workspace, path))) => {
+            let id = id_of(workspace).await?;
+            let bytes = std::fs::read(&source).with_context(|| format!("reading {source}"))?;
+            let mut path = in_workspace(&path).to_string();
+            if path.is_empty() || path.ends_with('/') {
+                let name = std::path::Path::new(&source)
+                    .file_name()
+                    .context("the local path names no file")?;
+                path.push_str(&name.to_string_lossy());
+            }
+            remote.write_file(&id, &path, bytes).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `berth run WORKSPACE FILE [-- ARGS…]`: runs a file of the workspace as its template says
+/// (`.py` with python3, say), with this terminal's input and output; its exit code is berth's.
+pub async fn run(workspace: String, file: String, args: Vec<String>) -> anyhow::Result<i32> {
+    let remote = Remote::new(&credentials::load()?)?;
+    let id = remote
+        .workspace(&workspace)
+        .await?
+        .with_context(|| format!("no workspace of yours is called {workspace}"))?;
+    let mut socket = remote.session().await?;
+    let request = json!({"type": "run", "stream": STREAM, "workspace": id,
+                         "path": in_workspace(&file), "args": args});
+    remote::send(&mut socket, request).await?;
+    relay(&mut socket, false, true).await
 }

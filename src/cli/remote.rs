@@ -86,16 +86,59 @@ impl Remote {
         Ok(response.json().await?)
     }
 
-    /// A workspace of the user's when one has this id or name, else a container of that name.
-    pub async fn target(&self, name: &str) -> anyhow::Result<Target> {
+    /// A file of a workspace, byte-exact.
+    pub async fn read_file(&self, workspace: &str, path: &str) -> anyhow::Result<bytes::Bytes> {
+        let mut url = self
+            .base
+            .join(&format!("/api/v1/workspaces/{workspace}/files/content"))?;
+        url.query_pairs_mut().append_pair("path", path);
+        let response = self.http.get(url).bearer_auth(&self.token).send().await?;
+        if !response.status().is_success() {
+            return Err(refusal(response).await);
+        }
+        Ok(response.bytes().await?)
+    }
+
+    /// Writes a file of a workspace (its parents are made).
+    pub async fn write_file(
+        &self,
+        workspace: &str,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        let mut url = self
+            .base
+            .join(&format!("/api/v1/workspaces/{workspace}/files/content"))?;
+        url.query_pairs_mut().append_pair("path", path);
+        let response = self
+            .http
+            .put(url)
+            .bearer_auth(&self.token)
+            .body(bytes)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(refusal(response).await);
+        }
+        Ok(())
+    }
+
+    /// One of the user's workspaces by id or name: its id.
+    pub async fn workspace(&self, name: &str) -> anyhow::Result<Option<String>> {
         let workspaces = self.get("/workspaces").await?;
-        let found = workspaces
+        Ok(workspaces
             .as_array()
             .into_iter()
             .flatten()
-            .find(|w| w["id"].as_str() == Some(name) || w["name"].as_str() == Some(name));
-        Ok(match found.and_then(|w| w["id"].as_str()) {
-            Some(id) => Target::Workspace(id.to_string()),
+            .find(|w| w["id"].as_str() == Some(name) || w["name"].as_str() == Some(name))
+            .and_then(|w| w["id"].as_str())
+            .map(str::to_string))
+    }
+
+    /// A workspace of the user's when one has this id or name, else a container of that name.
+    pub async fn target(&self, name: &str) -> anyhow::Result<Target> {
+        Ok(match self.workspace(name).await? {
+            Some(id) => Target::Workspace(id),
             None => Target::Container(name.to_string()),
         })
     }

@@ -272,3 +272,103 @@ async fn logs_prints_a_containers_output_and_exec_without_a_terminal_passes_stdi
         sent.len()
     );
 }
+
+#[tokio::test]
+async fn cp_moves_files_in_and_out_of_a_workspace_byte_exact_and_run_answers_the_exit_code() {
+    let server = ServerProcess::start(&[]).await;
+    let teacher = server.account_with_role("cli-teacher", "teacher").await;
+    let template = serde_json::json!({"name": "CLI shell", "image": crate::helpers::IMAGE,
+        "memory_mb": 128, "run": {".sh": ["sh", "{file}"]}});
+    let made = server.post("/templates", &teacher, template).await;
+    assert_eq!(made.status(), 201);
+    let template: Value = made.json().await.unwrap();
+    let student = server.account("cli-student").await;
+    let made = server
+        .post(
+            "/workspaces",
+            &student,
+            serde_json::json!({"template": template["id"], "name": "homework"}),
+        )
+        .await;
+    assert_eq!(made.status(), 201);
+    let workspace: Value = made.json().await.unwrap();
+    let config = tempfile::tempdir().unwrap();
+    assert!(login(&server, config.path(), "cli-student", PASSWORD)
+        .status
+        .success());
+    let berth = |args: &[&str]| {
+        Command::new(BERTH)
+            .args(args)
+            .env("XDG_CONFIG_HOME", config.path())
+            .output()
+            .unwrap()
+    };
+
+    // Every byte value, up and back down again.
+    let local = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    std::fs::write(local.path().join("data.bin"), &bytes).unwrap();
+    let up = berth(&[
+        "cp",
+        local.path().join("data.bin").to_str().unwrap(),
+        "homework:in/data.bin",
+    ]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let back = local.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    let down = berth(&[
+        "cp",
+        "homework:/workspace/in/data.bin",
+        back.to_str().unwrap(),
+    ]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(std::fs::read(back.join("data.bin")).unwrap() == bytes);
+    // A workspace that is not the student's is not found.
+    let elsewhere = berth(&[
+        "cp",
+        local.path().join("data.bin").to_str().unwrap(),
+        "someone-else:x",
+    ]);
+    assert!(!elsewhere.status.success());
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("no workspace of yours"));
+
+    // A script copied in, run as the template runs `.sh` files.
+    std::fs::write(
+        local.path().join("hello.sh"),
+        "echo run-$((2+3)) \"$1\"; exit 4\n",
+    )
+    .unwrap();
+    let up = berth(&[
+        "cp",
+        local.path().join("hello.sh").to_str().unwrap(),
+        "homework:",
+    ]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let ran = berth(&["run", "homework", "hello.sh", "--", "an-argument"]);
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "run-5 an-argument\n");
+    assert_eq!(ran.status.code(), Some(4));
+
+    let gone = reqwest::Client::new()
+        .delete(format!(
+            "http://{}/api/v1/workspaces/{}",
+            server.address,
+            workspace["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&student)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+}
