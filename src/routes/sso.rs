@@ -103,13 +103,19 @@ async fn callback(
     // Who the provider said signed in, when it got that far.
     let mut who_said = None;
     let outcome = match (&answer.code, &answer.state, &answer.error) {
-        (_, _, Some(error)) => {
+        // What the provider said is shown only for the flow this browser began: anyone can
+        // send a browser here with an error of their own wording.
+        (_, returned, Some(error)) if provider.abandon(flow.as_deref(), returned.as_deref()) => {
             let said = answer.error_description.as_deref().unwrap_or(error);
             let said: String = said.chars().take(200).collect();
             Err(ApiError::forbidden(format!(
                 "the identity provider refused: {said}"
             )))
         }
+        (_, _, Some(_)) => Err(ApiError::new(
+            crate::error::ErrorCode::Unauthorized,
+            "this sign-in was not begun in this browser, or took too long: sign in again",
+        )),
         (Some(code), Some(returned), None) => {
             match provider.finish(flow.as_deref(), returned, code).await {
                 Ok(who) => {

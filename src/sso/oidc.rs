@@ -179,6 +179,15 @@ impl Provider {
         Ok((id, url))
     }
 
+    /// Ends the flow `flow` (the browser's cookie) that the provider refused: whether the
+    /// refusal is for it (its `state`), so that only then is what the provider said shown.
+    pub fn abandon(&self, flow: Option<&str>, state: Option<&str>) -> bool {
+        let Some((_, begun)) = flow.and_then(|id| self.flows.remove(id)) else {
+            return false;
+        };
+        begun.expires > Instant::now() && state == Some(begun.state.as_str())
+    }
+
     /// Ends the flow `flow` (the browser's cookie) with the provider's answer `state` and
     /// `code`: who signed in.
     pub async fn finish(

@@ -526,6 +526,46 @@ async fn a_callback_not_begun_in_this_browser_or_with_a_forged_state_is_refused(
     // ada's own browser, with the same callback, signs in.
     token(ada.finish(&app, callback).await);
 
+    // An error sent to a browser that began no flow says nothing of the sender's wording.
+    let forged_error = url::Url::parse(&app.url(
+        "/api/v1/auth/oidc/callback?error=access_denied&error_description=Call+555+now&state=x",
+    ))
+    .unwrap();
+    match Browser::new().finish(&app, forged_error).await {
+        Outcome::BerthRefused(status, _, message) => {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert!(!message.contains("555"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The provider's own refusal, for the flow this browser began, is shown.
+    let mut refusing = Browser::new();
+    let (_, _) = refusing.open(&app.url("/api/v1/auth/oidc/start")).await;
+    let state = refusing
+        .visited
+        .iter()
+        .find_map(|u| {
+            url::Url::parse(u)
+                .ok()?
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap();
+    let mut refusal = url::Url::parse(&app.url("/api/v1/auth/oidc/callback")).unwrap();
+    refusal
+        .query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", "the user said no")
+        .append_pair("state", &state);
+    match refusing.finish(&app, refusal).await {
+        Outcome::BerthRefused(status, _, message) => {
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            assert!(message.contains("the user said no"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+
     // A state that is not the flow's.
     let mut browser = Browser::new();
     let mut forged = browser
