@@ -45,6 +45,8 @@ pub const LABEL_RESERVATION: &str = "berth.reservation";
 /// How long the in-container fallback of [`Engine::kill_exec_processes`] may take: the
 /// container's own tools run it, and they may have been replaced by ones that never return.
 pub const IN_CONTAINER_KILL_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long killing an exec's processes goes on looking for its process to have ended.
+const EXEC_END_WAIT: Duration = Duration::from_secs(3);
 
 /// One Docker engine: how to reach it, its client, and whether it answers.
 pub struct Engine {
@@ -419,8 +421,31 @@ impl Engine {
         exec_id: &str,
         marker: &str,
     ) -> Result<(), ApiError> {
-        self.kill_marked(container, Some(exec_id), Some(marker))
-            .await
+        // The engine answers an exec's start before its process exists: killed that early, a
+        // pass finds nothing and the process starts afterwards. So the pass is made again until
+        // the engine says the exec's process has ended (bounded).
+        let deadline = tokio::time::Instant::now() + EXEC_END_WAIT;
+        loop {
+            self.kill_marked(container, Some(exec_id), Some(marker))
+                .await?;
+            let docker = self.client().await?;
+            let ended = docker
+                .inspect_exec(exec_id)
+                .await
+                .map(|e| e.exit_code.is_some())
+                .unwrap_or(true);
+            if ended {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    exec = exec_id,
+                    "an exec's process was still not seen to end"
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Kills every process in a container that an exec of berth's started (it carries a

@@ -300,6 +300,25 @@ async fn cancel_kills_the_process_and_frees_the_stream_id() {
 }
 
 #[tokio::test]
+async fn a_cancel_right_after_started_still_kills_the_process() {
+    // `started` comes when the engine answers the exec's start, which can be before its process
+    // exists: a kill made at once must still get it.
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let container = app.running_container(&user, &["sleep", "3600"]).await;
+    let mut ws = app.ws(&user.token).await;
+    for _ in 0..10 {
+        ws.exec(4, &container, &["sleep", "4646"], false).await;
+        ws.send(json!({"type": "cancel", "stream": 4})).await;
+        let exit = ws.expect("exit", 4).await;
+        assert_eq!(exit["code"], 137, "{exit}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left = processes_matching(&container, "sleep 4646");
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
 async fn pause_stops_output_and_resume_continues_it() {
     let app = spawn_app().await;
     let user = app.new_user().await;
