@@ -151,11 +151,15 @@ impl Sessions {
         counts
     }
 
-    fn close_where(&self, why: Closing, pred: impl Fn(&LiveSession) -> bool) {
+    /// Closes the sessions `pred` picks; how many.
+    fn close_where(&self, why: Closing, pred: impl Fn(&LiveSession) -> bool) -> usize {
+        let mut closed = 0;
         for entry in self.live.iter().filter(|e| pred(e.value())) {
             let _ = entry.reason.set(why);
             entry.cancel.cancel();
+            closed += 1;
         }
+        closed
     }
 
     /// Closes every session opened with this token (it was revoked).
@@ -170,9 +174,7 @@ impl Sessions {
 
     /// Closes every session of this user because an admin said so; how many there were.
     pub fn end_user(&self, user_id: &str) -> usize {
-        let open = self.per_user().get(user_id).map_or(0, |c| c.0);
-        self.close_where(Closing::EndedByAdmin, |s| s.user_id == user_id);
-        open
+        self.close_where(Closing::EndedByAdmin, |s| s.user_id == user_id)
     }
 
     /// Closes every session and waits (bounded) until their streams have cleaned up.
