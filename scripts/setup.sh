@@ -218,9 +218,18 @@ ensure_monitoring_and_proxy() {
   [ -x /usr/sbin/nginx ] || apt_install nginx
 }
 
+# The OpenAPI document's validator (PyPI's openapi-spec-validator), in a venv of its own.
+SPEC_VENV=/var/lib/berth-test-venv
+ensure_spec_validator() {
+  [ -x "$SPEC_VENV/bin/openapi-spec-validator" ] && return
+  python3 -m venv "$SPEC_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$SPEC_VENV"; }
+  "$SPEC_VENV/bin/pip" install --quiet --disable-pip-version-check 'openapi-spec-validator==0.9.0'
+}
+
 ensure_docker
 ensure_ui
 if [ "${1:-}" = "--test-images" ]; then
+  ensure_spec_validator
   ensure_sign_in_servers
   ensure_monitoring_and_proxy
   ensure_chromium

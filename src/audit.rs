@@ -101,7 +101,7 @@ impl Entry {
 }
 
 /// An entry as admins read it.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct AuditView {
     pub id: String,
     /// RFC 3339, UTC.

@@ -75,7 +75,9 @@ pub struct AuthSettings {
 
 /// How accounts come to be. Local accounts an admin makes (`berth user create`) work whatever
 /// this says.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Registration {
     /// Anyone who reaches the server may register a (student) account.

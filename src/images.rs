@@ -11,7 +11,7 @@ use crate::fuzzy::match_score;
 use crate::registries::Registries;
 use crate::users::User;
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ImageView {
     pub id: String,
     pub tags: Vec<String>,
@@ -23,7 +23,7 @@ pub struct ImageView {
 }
 
 /// An image in detail (`GET /images/{ref}`).
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ImageDetails {
     pub id: Option<String>,
     pub tags: Option<Vec<String>>,
@@ -36,7 +36,7 @@ pub struct ImageDetails {
 }
 
 /// What a container of the image runs by default.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ImageConfigView {
     pub cmd: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
@@ -46,21 +46,21 @@ pub struct ImageConfigView {
 }
 
 /// An image and the tag that now names it (`tag`, `import`).
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Tagged {
     pub id: Option<String>,
     pub tag: String,
 }
 
 /// What a remove did: tags taken off, and images deleted.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Removed {
     pub untagged: Vec<String>,
     pub deleted: Vec<String>,
 }
 
 /// What a prune deleted, and the bytes it freed.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Pruned {
     pub deleted: Vec<String>,
     pub space_reclaimed: i64,

@@ -8,6 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use utoipa_actix_web::AppExt;
 
 use crate::assignments::checks::Checks;
 use crate::attendance::Attendance;
@@ -192,7 +193,7 @@ impl Application {
         let shares = web::Data::new(crate::session::share::Shares::default());
         let jobs = web::Data::new(crate::session::jobs::Jobs::default());
         let server = HttpServer::new(move || {
-            App::new()
+            let (app, api) = App::new()
                 .wrap(actix_web::middleware::from_fn(
                     crate::routes::metrics::count_requests,
                 ))
@@ -204,7 +205,11 @@ impl Application {
                 .app_data(resumes.clone())
                 .app_data(shares.clone())
                 .app_data(jobs.clone())
+                .into_utoipa_app()
+                .openapi(crate::routes::openapi::base())
                 .configure(crate::routes::configure)
+                .split_for_parts();
+            app.app_data(web::Data::new(crate::routes::openapi::Document::of(api)))
                 // The UI's files go compressed when the browser accepts it (the bundle shrinks
                 // to about a quarter); the API's streams and downloads are left as they are.
                 .default_service(

@@ -20,7 +20,7 @@ const SAMPLE_WITHIN: Duration = Duration::from_secs(3);
 const SAMPLES_AT_ONCE: usize = 16;
 
 /// One user's share of the server now.
-#[derive(Debug, Default, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Default, Clone, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct UserUsage {
     pub user_id: String,
     pub username: String,
@@ -41,7 +41,7 @@ pub struct UserUsage {
 
 /// Everyone's usage, and whether every host answered (when not, what is on a silent host is
 /// missing from the figures).
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ServerUsage {
     pub users: Vec<UserUsage>,
     pub every_host_answered: bool,

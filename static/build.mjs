@@ -1,12 +1,13 @@
 // Bundles the UI into dist/ (app.js, app.css, index.html, and chunks/ that pages load when
-// first opened), which berth embeds in its binary.
+// first opened), and the API reader (docs.js, docs.css, docs.html), which berth embeds in its
+// binary.
 import { build } from "esbuild";
 import { copyFile, mkdir, rm } from "node:fs/promises";
 
 await rm("dist", { recursive: true, force: true });
 await mkdir("dist", { recursive: true });
 await build({
-  entryPoints: { app: "src/main.ts" },
+  entryPoints: { app: "src/main.ts", docs: "src/docs/main.ts" },
   bundle: true,
   // Pages import their large libraries on demand: those become chunks of their own.
   splitting: true,
@@ -19,4 +20,5 @@ await build({
   logLevel: "warning",
 });
 await copyFile("index.html", "dist/index.html");
+await copyFile("docs.html", "dist/docs.html");
 console.log("ui: built dist/");

@@ -29,7 +29,7 @@ use crate::workspaces::run::{why_killed, Killed, Stopped};
 
 /// What is to run on each submission: `command`, beside the submission and the hidden `files`,
 /// which students never see.
-#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub command: Vec<String>,
@@ -52,7 +52,7 @@ pub fn check_of(row: &db::assignments::AssignmentRow) -> Result<Option<Check>, A
 }
 
 /// A check's result, as its teacher (and, when it says `show_students`, its student) sees it.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct CheckResult {
     /// `queued` and `running` until it ends; `done` when it ran (however it ended), `failed`
     /// when berth could not run it (`error` says why).

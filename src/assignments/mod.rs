@@ -37,7 +37,7 @@ const MAX_TITLE: usize = 200;
 const MAX_FILES_BYTES: usize = 4 << 20;
 
 /// A new assignment, as `POST /courses/{id}/assignments` takes it.
-#[derive(Debug, Deserialize, ts_rs::TS)]
+#[derive(Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[ts(optional_fields)]
 pub struct NewAssignment {
@@ -54,7 +54,7 @@ pub struct NewAssignment {
 }
 
 /// An assignment as the API shows it. Students see no `check`.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct AssignmentView {
     pub id: String,
     pub course_id: String,
@@ -80,7 +80,7 @@ pub struct AssignmentView {
 }
 
 /// Where a student stands with an assignment.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct MyPart {
     /// `not_started`, `started` (opened), `submitted`, or `late` (the latest submission came
     /// after the due time, or nothing came and the due time passed).
@@ -131,7 +131,7 @@ async fn view_for(
 }
 
 /// Where a student does an assignment.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct WorkspaceOfAssignment {
     pub workspace: String,
     /// The assignment's folder, relative to /workspace.
@@ -287,7 +287,7 @@ pub async fn get(db: &Db, user: &User, id: &str) -> Result<AssignmentView, ApiEr
 }
 
 /// What `PATCH /assignments/{id}` may change.
-#[derive(Debug, Deserialize, ts_rs::TS)]
+#[derive(Debug, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[ts(optional_fields)]
 pub struct AssignmentPatch {

@@ -20,7 +20,7 @@ use crate::workspace_path::WorkspacePath;
 use crate::workspaces::{files, Access};
 
 /// A snapshot: when it was taken, and what it holds.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Submitted {
     /// The submission's id (its sandbox, while its check runs, is `berth-check-<id>`).
     pub id: String,
@@ -51,7 +51,7 @@ fn submitted(row: &db::assignments::SubmissionRow, check: Option<CheckResult>) -
 }
 
 /// One enrolled student's part in an assignment.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SubmissionState {
     pub user_id: String,
     pub username: String,

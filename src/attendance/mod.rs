@@ -94,7 +94,7 @@ impl Attendance {
 pub type AttendanceSession = db::attendance::AttendanceRow;
 
 /// An attendance session as the API shows it (never its secret).
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct AttendanceView {
     id: String,
     course_id: String,
@@ -219,7 +219,7 @@ pub async fn close(
 }
 
 /// The result of a check-in: when the student was first marked present.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct CheckedIn {
     pub attendance: String,
     pub at: String,
@@ -277,7 +277,7 @@ pub async fn check_in(
 }
 
 /// One enrolled student in a roster.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct RosterEntry {
     pub user_id: String,
     pub username: String,
@@ -306,7 +306,7 @@ pub async fn roster(
 }
 
 /// One past (or open) attendance session of a course, with who was there and who was not.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SessionRecord {
     pub attendance: AttendanceView,
     pub present: usize,

@@ -17,7 +17,7 @@ use crate::users::{self, User};
 pub use token::{Claims, TokenKeys};
 
 /// A signed-in caller's bearer token.
-#[derive(Debug, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, serde::Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct LoggedIn {
     pub access_token: String,
     pub token_type: &'static str,

@@ -21,7 +21,7 @@ use crate::registries::Registries;
 use crate::users::User;
 
 /// A container as the API shows it.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ContainerView {
     pub id: String,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct ContainerView {
 }
 
 /// The limits a container was made with (absent for containers made before berth recorded them).
-#[derive(Serialize, Default, ts_rs::TS)]
+#[derive(Serialize, Default, ts_rs::TS, utoipa::ToSchema)]
 pub struct LimitsView {
     pub memory_mb: Option<u64>,
     pub cpus: Option<f64>,

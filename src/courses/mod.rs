@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::users::User;
 
 /// A course as the API shows it: with its join code to its teacher, without to its students.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct CourseView {
     pub id: String,
     pub name: String,
@@ -23,7 +23,7 @@ pub struct CourseView {
 }
 
 /// A student of a course.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Student {
     pub id: String,
     pub username: String,

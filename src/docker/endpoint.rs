@@ -15,7 +15,7 @@ const REQUEST_TIMEOUT_S: u64 = 120;
 
 /// PEM texts for a TLS host: the CA that signed the engine's certificate, and berth's client
 /// certificate and key. Kept sealed at rest; never logged or returned.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsMaterial {
     pub ca: String,

@@ -90,7 +90,7 @@ impl Engine {
 }
 
 /// A container's resource use at one moment.
-#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Usage {
     /// Of one CPU: 200 is two CPUs busy.
     pub cpu_percent: f64,

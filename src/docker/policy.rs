@@ -25,7 +25,7 @@ pub const KEPT_CAPABILITIES: [&str; 8] = [
 ];
 
 /// What a user may choose about a new container; anything else is refused.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerSpec {
     pub image: String,

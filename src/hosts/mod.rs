@@ -53,7 +53,7 @@ pub struct Unloadable {
 }
 
 /// What an admin gives to add a host.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHost {
     pub name: String,

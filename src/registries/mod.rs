@@ -37,7 +37,7 @@ pub struct Registry {
 }
 
 /// A registry as the API shows it: never with its password.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct RegistryView {
     id: String,
     name: String,
@@ -97,7 +97,7 @@ impl Registry {
 }
 
 /// What a user gives to add a registry.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRegistry {
     pub name: String,
@@ -110,7 +110,7 @@ pub struct NewRegistry {
 }
 
 /// One repository a search found.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Found {
     pub source: String,
     pub name: String,

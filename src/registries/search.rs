@@ -9,7 +9,7 @@ use crate::hosts::Hosts;
 use crate::users::User;
 
 /// How one source of a search answered: how many it found, or why it could not.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Source {
     pub source: String,
     pub ok: bool,
@@ -22,7 +22,7 @@ pub struct Source {
 }
 
 /// What every source found, and how each answered.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SearchResults {
     pub results: Vec<Found>,
     pub sources: Vec<Source>,

@@ -1,28 +1,41 @@
 //! `/auth/*` and `/me`: registering, logging in and out, the caller's account, WebSocket tickets.
 
 use crate::session::resume::Resumes;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::accounts;
 use crate::audit::Entry;
+use crate::error::answers::{Conflict, Forbidden, TooMany};
 use crate::error::ApiError;
 use crate::routes::extract::{client_address, AuthUser};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
     password: String,
 }
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Ticket {
     ticket: String,
     expires_in: u64,
 }
 
+/// Makes a local account, when `auth.registration` is `open`.
+#[utoipa::path(
+    tag = "accounts",
+    security(()),
+    responses(
+        (status = 201, description = "The new account", body = crate::users::User),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    ),
+)]
+#[post("/auth/register")]
 async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -37,6 +50,20 @@ async fn register(
     Ok(HttpResponse::Created().json(user))
 }
 
+/// A bearer token for a username and password (a local account, or the LDAP directory's).
+#[utoipa::path(
+    tag = "accounts",
+    security(()),
+    responses(
+        (status = 200, description = "Signed in", body = crate::auth::LoggedIn),
+        (status = 401, response = crate::error::answers::Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 429, response = TooMany),
+        (status = 503, response = crate::error::answers::Unavailable),
+    ),
+)]
+#[post("/auth/login")]
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -60,6 +87,11 @@ async fn login(
 }
 
 /// Signing out also stops the streams the user's lost sessions left parked for a reattach.
+#[utoipa::path(
+    tag = "accounts",
+    responses((status = 204, description = "The token is revoked and the user's sessions close")),
+)]
+#[post("/auth/logout")]
 async fn logout(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -74,10 +106,22 @@ async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The caller's account.
+#[utoipa::path(
+    tag = "accounts",
+    responses((status = 200, description = "The caller's account", body = crate::users::User)),
+)]
+#[get("/me")]
 async fn me(user: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(user.user)
 }
 
+/// Deletes the caller's account with everything it owns.
+#[utoipa::path(
+    tag = "accounts",
+    responses((status = 204, description = "The account, its containers and workspaces are gone")),
+)]
+#[delete("/me")]
 async fn delete_me(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -102,6 +146,13 @@ async fn delete_me(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A single-use ticket that opens one WebSocket (`/api/v1/ws?ticket=`), so the token itself is
+/// never in a URL.
+#[utoipa::path(
+    tag = "accounts",
+    responses((status = 200, description = "The ticket", body = Ticket)),
+)]
+#[post("/ws/ticket")]
 async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(Ticket {
         ticket: state.auth.issue_ticket(&user.user.id, &user.claims)?,
@@ -109,11 +160,11 @@ async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> Result<HttpRes
     }))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/register", web::post().to(register))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/me", web::get().to(me))
-        .route("/me", web::delete().to(delete_me))
-        .route("/ws/ticket", web::post().to(ws_ticket));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(register)
+        .service(login)
+        .service(logout)
+        .service(me)
+        .service(delete_me)
+        .service(ws_ticket);
 }

@@ -1,8 +1,10 @@
 //! `/admin/*`: what each user holds and uses now, and ending a user's sessions.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, web, HttpResponse};
 use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::answers::{Forbidden, NotFound, Unavailable};
 use crate::error::ApiError;
 use crate::routes::extract::Admin;
 use crate::session::resume::Resumes;
@@ -10,12 +12,21 @@ use crate::state::AppState;
 
 /// `GET /admin/usage`: every account with its live sessions and streams, its containers and
 /// workspaces (running and stopped), the memory they reserve and the CPU they use now.
-async fn usage(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every account's usage", body = crate::usage::ServerUsage),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/admin/usage")]
+async fn usage(_caller: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let usage = crate::usage::per_user(&state.db, &state.hosts, &state.sessions).await?;
     Ok(HttpResponse::Ok().json(usage))
 }
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Ended {
     /// Sessions that were open and are closing.
     sessions: usize,
@@ -23,8 +34,17 @@ pub struct Ended {
 
 /// `DELETE /admin/users/{id}/sessions`: closes the user's sessions (their streams stop, and so
 /// do those parked for a reattach; background jobs go on). The user may sign in again.
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, description = "How many sessions are closing", body = Ended),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[delete("/admin/users/{id}/sessions")]
 async fn end_sessions(
-    Admin(caller): Admin,
+    caller: Admin,
     state: web::Data<AppState>,
     resumes: web::Data<Resumes>,
     id: web::Path<String>,
@@ -44,7 +64,6 @@ async fn end_sessions(
     Ok(HttpResponse::Ok().json(ended))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/usage", web::get().to(usage))
-        .route("/admin/users/{id}/sessions", web::delete().to(end_sessions));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(usage).service(end_sessions);
 }

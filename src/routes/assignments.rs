@@ -1,15 +1,28 @@
 //! `/courses/{id}/assignments` and `/assignments/{id}`: a course's teacher hands out work; its
 //! students see it and open the workspace folder they do it in.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::assignments::submissions;
 use crate::assignments::{self, AssignmentPatch, NewAssignment};
+use crate::error::answers::{Conflict, Forbidden, NotFound, TooLarge, Unavailable};
 use crate::error::ApiError;
 use crate::routes::download::tar_download;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
+/// Hands out an assignment to a course, for its teacher.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 201, description = "The assignment", body = assignments::AssignmentView),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+    ),
+)]
+#[post("/courses/{id}/assignments")]
 async fn create(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -27,6 +40,15 @@ async fn create(
     Ok(HttpResponse::Created().json(made))
 }
 
+/// A course's assignments, for its teacher and students (students see where they stand).
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "The course's assignments", body = Vec<assignments::AssignmentView>),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/courses/{id}/assignments")]
 async fn of_course(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -35,6 +57,15 @@ async fn of_course(
     Ok(HttpResponse::Ok().json(assignments::of_course(&state.db, &user.user, &course).await?))
 }
 
+/// An assignment, for its course's teacher and students (students see no check).
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "The assignment", body = assignments::AssignmentView),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/assignments/{id}")]
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -43,6 +74,17 @@ async fn get(
     Ok(HttpResponse::Ok().json(assignments::get(&state.db, &user.user, &id).await?))
 }
 
+/// Changes an assignment, for its course's teacher.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "The assignment as it is now", body = assignments::AssignmentView),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+    ),
+)]
+#[patch("/assignments/{id}")]
 async fn update(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -55,6 +97,16 @@ async fn update(
     Ok(HttpResponse::Ok().json(changed))
 }
 
+/// Deletes an assignment with its submissions, for its course's teacher.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[delete("/assignments/{id}")]
 async fn delete(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -67,6 +119,17 @@ async fn delete(
 }
 
 /// `POST /assignments/{id}/workspace`: where the caller, a student of the course, does it.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "The workspace and the folder to open", body = assignments::WorkspaceOfAssignment),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/assignments/{id}/workspace")]
 async fn workspace(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -77,6 +140,18 @@ async fn workspace(
 }
 
 /// `POST /assignments/{id}/submit`: a snapshot of the caller's folder of it, now.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 201, description = "The submission", body = submissions::Submitted),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/assignments/{id}/submit")]
 async fn submit(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -88,6 +163,14 @@ async fn submit(
 }
 
 /// `GET /assignments/{id}/submission`: the caller's latest submission.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "The caller's latest submission", body = submissions::Submitted),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/assignments/{id}/submission")]
 async fn mine(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -96,6 +179,16 @@ async fn mine(
     Ok(HttpResponse::Ok().json(submissions::mine(&state.db, &user.user, &id).await?))
 }
 
+/// `GET /assignments/{id}/submissions`: every student's state, for the course's teacher.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "Each student's state", body = Vec<submissions::SubmissionState>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/assignments/{id}/submissions")]
 async fn states(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -105,6 +198,15 @@ async fn states(
 }
 
 /// `GET /assignments/{id}/submissions/{user_id}/archive`: a student's latest snapshot.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "The snapshot as a tar", content_type = "application/x-tar"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/assignments/{id}/submissions/{user_id}/archive")]
 async fn archive_of(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -123,6 +225,15 @@ async fn archive_of(
 }
 
 /// `GET /assignments/{id}/submissions/archive`: every student's, a folder each.
+#[utoipa::path(
+    tag = "assignments",
+    responses(
+        (status = 200, description = "Every latest snapshot as one tar", content_type = "application/x-tar"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/assignments/{id}/submissions/archive")]
 async fn archive_all(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -134,22 +245,16 @@ async fn archive_all(
     Ok(tar_download(&id, tokio_util::io::ReaderStream::new(file)))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/courses/{id}/assignments", web::post().to(create))
-        .route("/courses/{id}/assignments", web::get().to(of_course))
-        .route("/assignments/{id}", web::get().to(get))
-        .route("/assignments/{id}", web::patch().to(update))
-        .route("/assignments/{id}", web::delete().to(delete))
-        .route("/assignments/{id}/workspace", web::post().to(workspace))
-        .route("/assignments/{id}/submit", web::post().to(submit))
-        .route("/assignments/{id}/submission", web::get().to(mine))
-        .route("/assignments/{id}/submissions", web::get().to(states))
-        .route(
-            "/assignments/{id}/submissions/archive",
-            web::get().to(archive_all),
-        )
-        .route(
-            "/assignments/{id}/submissions/{user_id}/archive",
-            web::get().to(archive_of),
-        );
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create)
+        .service(of_course)
+        .service(get)
+        .service(update)
+        .service(delete)
+        .service(workspace)
+        .service(submit)
+        .service(mine)
+        .service(states)
+        .service(archive_all)
+        .service(archive_of);
 }

@@ -1,20 +1,34 @@
 //! `/courses/{id}/attendance` and `/attendance/*`: open, see, close, check in, rosters.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::attendance::{AttendanceView, RosterEntry};
+use crate::error::answers::{Conflict, Forbidden, NotFound, TooMany};
 use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAttendance {
     duration_s: Option<i64>,
     period_s: Option<i64>,
 }
 
+/// Opens attendance in a course, for its teacher. Every field is optional, and so is the body.
+#[utoipa::path(
+    tag = "attendance",
+    request_body(content = NewAttendance, description = "How long it stays open, and how often the code changes (seconds)", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The open attendance session", body = AttendanceView),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+#[post("/courses/{id}/attendance")]
 async fn open(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -33,6 +47,14 @@ async fn open(
 }
 
 /// `GET /courses/{id}/attendance`: the course's open attendance session.
+#[utoipa::path(
+    tag = "attendance",
+    responses(
+        (status = 200, description = "The course's open attendance session", body = AttendanceView),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/courses/{id}/attendance")]
 async fn open_now(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -43,6 +65,15 @@ async fn open_now(
 }
 
 /// `GET /courses/{id}/attendance/history`: every session of the course, for its teacher.
+#[utoipa::path(
+    tag = "attendance",
+    responses(
+        (status = 200, description = "Every attendance session of the course", body = Vec<crate::attendance::SessionRecord>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/courses/{id}/attendance/history")]
 async fn history(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -51,6 +82,15 @@ async fn history(
     Ok(HttpResponse::Ok().json(crate::attendance::history(&state.db, &user.user, &course).await?))
 }
 
+/// An attendance session, with its code for the teacher.
+#[utoipa::path(
+    tag = "attendance",
+    responses(
+        (status = 200, description = "The attendance session", body = AttendanceView),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/attendance/{id}")]
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -60,6 +100,16 @@ async fn get(
     Ok(HttpResponse::Ok().json(crate::attendance::view(&session)))
 }
 
+/// Closes attendance before its time, for the course's teacher.
+#[utoipa::path(
+    tag = "attendance",
+    responses(
+        (status = 200, description = "The closed attendance session", body = AttendanceView),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[post("/attendance/{id}/close")]
 async fn close(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -69,12 +119,24 @@ async fn close(
     Ok(HttpResponse::Ok().json(crate::attendance::view(&session)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckInBody {
     code: String,
 }
 
+/// A student checks in with the code on the teacher's screen.
+#[utoipa::path(
+    tag = "attendance",
+    responses(
+        (status = 200, description = "Checked in", body = crate::attendance::CheckedIn),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = TooMany),
+    ),
+)]
+#[post("/attendance/{id}/checkin")]
 async fn check_in(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -87,12 +149,12 @@ async fn check_in(
     Ok(HttpResponse::Ok().json(checked))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct RosterQuery {
     format: Option<String>,
 }
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Roster {
     attendance: AttendanceView,
     present: usize,
@@ -100,6 +162,20 @@ pub struct Roster {
     students: Vec<RosterEntry>,
 }
 
+/// Who was there and who was not, for the course's teacher.
+#[utoipa::path(
+    tag = "attendance",
+    params(RosterQuery),
+    responses(
+        (status = 200, description = "The roster (`format=csv`: `username,present,checked_in_at`)", content(
+            (Roster = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/attendance/{id}/roster")]
 async fn roster(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -137,12 +213,12 @@ async fn roster(
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/courses/{id}/attendance", web::post().to(open))
-        .route("/courses/{id}/attendance", web::get().to(open_now))
-        .route("/courses/{id}/attendance/history", web::get().to(history))
-        .route("/attendance/{id}", web::get().to(get))
-        .route("/attendance/{id}/close", web::post().to(close))
-        .route("/attendance/{id}/checkin", web::post().to(check_in))
-        .route("/attendance/{id}/roster", web::get().to(roster));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(open)
+        .service(open_now)
+        .service(history)
+        .service(get)
+        .service(close)
+        .service(check_in)
+        .service(roster);
 }

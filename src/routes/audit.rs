@@ -1,15 +1,17 @@
 //! `GET /audit`: the audit log, for admins, as JSON or CSV.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::audit::Filter;
+use crate::error::answers::Forbidden;
 use crate::error::ApiError;
 use crate::routes::extract::Admin;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct Query {
     /// RFC 3339, or seconds since the epoch.
@@ -35,8 +37,22 @@ fn since_ms(since: Option<&str>) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request("since is an RFC 3339 time or seconds since the epoch"))
 }
 
+/// The audit log, newest first, for admins (`format=csv` or `Accept: text/csv` for a
+/// spreadsheet).
+#[utoipa::path(
+    tag = "admin",
+    params(Query),
+    responses(
+        (status = 200, description = "The entries", content(
+            (Vec<crate::audit::AuditView> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 403, response = Forbidden),
+    ),
+)]
+#[get("/audit")]
 async fn list(
-    Admin(_): Admin,
+    _caller: Admin,
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<Query>,
@@ -68,6 +84,6 @@ async fn list(
         .body(crate::audit::to_csv(&entries)?))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/audit", web::get().to(list));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list);
 }

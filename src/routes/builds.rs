@@ -1,24 +1,41 @@
 //! `POST /builds/contexts`: teachers and admins upload what a `build` on the session builds.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::builds::CONTEXT_TTL;
+use crate::error::answers::{BadRequest, Forbidden, TooLarge};
 use crate::error::ApiError;
 use crate::routes::extract::Staff;
 use crate::state::AppState;
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Uploaded {
     context: String,
     size: u64,
     expires_in: u64,
 }
 
-/// A tar body (`application/x-tar`), or a Dockerfile (`text/plain`).
+/// A tar body (`application/x-tar`), or a Dockerfile (`text/plain`), kept for a `build` on the
+/// session to name.
+#[utoipa::path(
+    tag = "images",
+    request_body(content(
+        (Vec<u8> = "application/x-tar"),
+        (String = "text/plain"),
+    )),
+    responses(
+        (status = 201, description = "The stored context, which a `build` names", body = Uploaded),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 413, response = TooLarge),
+    ),
+)]
+#[post("/builds/contexts")]
 async fn upload(
     req: HttpRequest,
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -50,6 +67,6 @@ async fn upload(
     }))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/builds/contexts", web::post().to(upload));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(upload);
 }

@@ -1,15 +1,18 @@
 //! `/containers`: create, list, inspect, start, stop, restart and remove the caller's containers.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::containers::{Action, ContainerView};
 use crate::docker::policy::ContainerSpec;
+use crate::error::answers::{Conflict, Forbidden, NotFound, Unavailable};
 use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[schema(as = CreatedContainer)]
 pub struct Created {
     #[serde(flatten)]
     container: ContainerView,
@@ -17,6 +20,18 @@ pub struct Created {
     pulled: bool,
 }
 
+/// Makes a container under the safety policy, pulling its image first when the host lacks it.
+#[utoipa::path(
+    tag = "containers",
+    responses(
+        (status = 201, description = "The container", body = Created),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/containers")]
 async fn create(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -34,10 +49,29 @@ async fn create(
     Ok(HttpResponse::Created().json(Created { container, pulled }))
 }
 
+/// The caller's containers, on every host.
+#[utoipa::path(
+    tag = "containers",
+    responses(
+        (status = 200, description = "The caller's containers", body = Vec<ContainerView>),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/containers")]
 async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.containers.list(&user.user).await?))
 }
 
+/// One of the caller's containers.
+#[utoipa::path(
+    tag = "containers",
+    responses(
+        (status = 200, description = "The container", body = ContainerView),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/containers/{id}")]
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -55,6 +89,17 @@ async fn act(
     Ok(HttpResponse::Ok().json(state.containers.act(&user.user, &id, action).await?))
 }
 
+/// Starts one of the caller's containers.
+#[utoipa::path(
+    tag = "containers",
+    responses(
+        (status = 200, description = "The container, started", body = ContainerView),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/containers/{id}/start")]
 async fn start(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -63,6 +108,16 @@ async fn start(
     act(user, state, id, Action::Start).await
 }
 
+/// Stops one of the caller's containers; its streams end.
+#[utoipa::path(
+    tag = "containers",
+    responses(
+        (status = 200, description = "The container, stopped", body = ContainerView),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/containers/{id}/stop")]
 async fn stop(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -71,6 +126,17 @@ async fn stop(
     act(user, state, id, Action::Stop).await
 }
 
+/// Restarts one of the caller's containers.
+#[utoipa::path(
+    tag = "containers",
+    responses(
+        (status = 200, description = "The container, restarted", body = ContainerView),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/containers/{id}/restart")]
 async fn restart(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -79,6 +145,16 @@ async fn restart(
     act(user, state, id, Action::Restart).await
 }
 
+/// Removes the container (stopping it first) and ends its streams.
+#[utoipa::path(
+    tag = "containers",
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[delete("/containers/{id}")]
 async fn remove(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -90,12 +166,12 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/containers", web::post().to(create))
-        .route("/containers", web::get().to(list))
-        .route("/containers/{id}", web::get().to(get))
-        .route("/containers/{id}", web::delete().to(remove))
-        .route("/containers/{id}/start", web::post().to(start))
-        .route("/containers/{id}/stop", web::post().to(stop))
-        .route("/containers/{id}/restart", web::post().to(restart));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(get)
+        .service(remove)
+        .service(start)
+        .service(stop)
+        .service(restart);
 }

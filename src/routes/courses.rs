@@ -1,25 +1,36 @@
 //! `/courses`: teachers create courses and manage their students; students join with a code.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::answers::{Forbidden, NotFound};
 use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
 use crate::session::share::Shares;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewCourse {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Join {
     join_code: String,
 }
 
+/// Makes a course, for teachers and admins; its teacher is the caller.
+#[utoipa::path(
+    tag = "courses",
+    responses(
+        (status = 201, description = "The course, with its join code", body = crate::courses::CourseView),
+        (status = 403, response = Forbidden),
+    ),
+)]
+#[post("/courses")]
 async fn create(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -34,10 +45,25 @@ async fn create(
     Ok(HttpResponse::Created().json(course))
 }
 
+/// The courses the caller teaches or attends.
+#[utoipa::path(
+    tag = "courses",
+    responses((status = 200, description = "The caller's courses", body = Vec<crate::courses::CourseView>)),
+)]
+#[get("/courses")]
 async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(crate::courses::list(&state.db, &user.user).await?))
 }
 
+/// A student joins a course with its code.
+#[utoipa::path(
+    tag = "courses",
+    responses(
+        (status = 200, description = "The course joined", body = crate::courses::CourseView),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[post("/courses/join")]
 async fn join(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -48,6 +74,16 @@ async fn join(
     Ok(HttpResponse::Ok().json(state.audit.record_outcome(entry, result).await?))
 }
 
+/// The course's students, for its teacher.
+#[utoipa::path(
+    tag = "courses",
+    responses(
+        (status = 200, description = "The course's students, for its teacher", body = Vec<crate::courses::Student>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/courses/{id}/students")]
 async fn students(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -56,6 +92,16 @@ async fn students(
     Ok(HttpResponse::Ok().json(crate::courses::students(&state.db, &user.user, &id).await?))
 }
 
+/// Removes a student from the course, for its teacher.
+#[utoipa::path(
+    tag = "courses",
+    responses(
+        (status = 204, description = "The student is no longer in the course"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[delete("/courses/{id}/students/{user_id}")]
 async fn remove_student(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -74,6 +120,14 @@ async fn remove_student(
 
 /// `GET /courses/{id}/shares`: the terminals shared with a course now, for its teacher and
 /// students.
+#[utoipa::path(
+    tag = "courses",
+    responses(
+        (status = 200, description = "The terminals shared with the course now", body = Vec<crate::session::share::ShareView>),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/courses/{id}/shares")]
 async fn shares(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -84,14 +138,11 @@ async fn shares(
     Ok(HttpResponse::Ok().json(shares.of_course(&course.id)))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/courses", web::post().to(create))
-        .route("/courses", web::get().to(list))
-        .route("/courses/join", web::post().to(join))
-        .route("/courses/{id}/students", web::get().to(students))
-        .route("/courses/{id}/shares", web::get().to(shares))
-        .route(
-            "/courses/{id}/students/{user_id}",
-            web::delete().to(remove_student),
-        );
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(join)
+        .service(students)
+        .service(shares)
+        .service(remove_student);
 }

@@ -37,6 +37,22 @@ pub struct Staff(pub AuthUser);
 /// A caller who is an admin.
 pub struct Admin(pub AuthUser);
 
+// A handler names its caller `caller: Staff` (the OpenAPI attributes read plain names), and
+// uses it as the `AuthUser` it is.
+impl std::ops::Deref for Staff {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Admin {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
 type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 impl FromRequest for AuthUser {

@@ -1,16 +1,32 @@
 //! `/healthz` (the process answers) and `/readyz` (its database and Docker engine do).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde_json::json;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db;
 use crate::state::AppState;
 
+#[utoipa::path(
+    tag = "health",
+    security(()),
+    responses((status = 200, description = "The process answers: `{\"status\": \"ok\"}`", body = Object)),
+)]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Ready when the database answers and the Docker engine does.
+#[utoipa::path(
+    tag = "health",
+    security(()),
+    responses(
+        (status = 200, description = "The database and the local Docker engine answer", body = Object),
+        (status = 503, description = "One of them does not; the body says which", body = Object),
+    ),
+)]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = db::ping(&state.db).await;
     let docker = state.hosts.local().engine.api_version().await;
@@ -28,4 +44,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(healthz).service(readyz);
 }

@@ -1,14 +1,16 @@
 //! `/hosts`: admins add and remove Docker hosts; teachers and admins see them and their health.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::answers::{Conflict, Forbidden, NotFound, Unavailable};
 use crate::error::ApiError;
 use crate::hosts::{Host, NewHost};
 use crate::routes::extract::{Admin, Staff};
 use crate::state::AppState;
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct HostStatus {
     id: String,
     name: String,
@@ -41,7 +43,15 @@ fn status(host: &Host, answer: Result<String, ApiError>) -> HostStatus {
 
 /// `GET /hosts`: every host with whether it answers now (pinged concurrently, bounded).
 /// Stored hosts that could not be loaded are listed too, so that an admin can remove them.
-async fn list(_: Staff, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    tag = "hosts",
+    responses(
+        (status = 200, description = "Every host and whether it answers", body = Vec<HostStatus>),
+        (status = 403, response = Forbidden),
+    ),
+)]
+#[get("/hosts")]
+async fn list(_caller: Staff, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let all = state.hosts.all();
     let answers = futures_util::future::join_all(all.iter().map(|h| h.engine.api_version())).await;
     let mut listed: Vec<HostStatus> = all
@@ -68,8 +78,18 @@ async fn list(_: Staff, state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 }
 
 /// `POST /hosts`: added only once it answers; the refusal says why.
+#[utoipa::path(
+    tag = "hosts",
+    responses(
+        (status = 201, description = "The host, answering", body = HostStatus),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/hosts")]
 async fn add(
-    Admin(caller): Admin,
+    caller: Admin,
     state: web::Data<AppState>,
     body: web::Json<NewHost>,
 ) -> Result<HttpResponse, ApiError> {
@@ -85,9 +105,18 @@ async fn add(
     Ok(HttpResponse::Created().json(status(&host, Ok(version))))
 }
 
-/// `DELETE /hosts/{id}`.
+/// Removes a host.
+#[utoipa::path(
+    tag = "hosts",
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[delete("/hosts/{id}")]
 async fn remove(
-    Admin(caller): Admin,
+    caller: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -98,8 +127,18 @@ async fn remove(
 }
 
 /// `POST /hosts/{id}/ping`: 200 with the API version, or 503 with the reason.
+#[utoipa::path(
+    tag = "hosts",
+    responses(
+        (status = 200, description = "The host answers", body = HostStatus),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/hosts/{id}/ping")]
 async fn ping(
-    _: Staff,
+    _caller: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -111,9 +150,6 @@ async fn ping(
     Ok(HttpResponse::Ok().json(status(&host, Ok(version))))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/hosts", web::get().to(list))
-        .route("/hosts", web::post().to(add))
-        .route("/hosts/{id}", web::delete().to(remove))
-        .route("/hosts/{id}/ping", web::post().to(ping));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list).service(add).service(remove).service(ping);
 }

@@ -2,10 +2,12 @@
 //! prune, and the offline-site transfers: load a `docker save` tar, export one, import a root
 //! filesystem. Students list and inspect; teachers and admins change.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::docker::images::ImageRef;
+use crate::error::answers::{BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unavailable};
 use crate::error::ApiError;
 use crate::images::{self, Tagged};
 use crate::routes::extract::{AuthUser, Staff};
@@ -13,18 +15,29 @@ use crate::state::AppState;
 use crate::upload;
 
 /// `?host=` on the image endpoints: the host to act on (`local` when absent).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct OnHost {
     pub host: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct ListQuery {
     q: Option<String>,
 }
 
+/// The host's images, fuzzy-filtered by `q`.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost, ListQuery),
+    responses(
+        (status = 200, description = "The images, best match first", body = Vec<images::ImageView>),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/images")]
 async fn list(
-    _: AuthUser,
+    _caller: AuthUser,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     query: web::Query<ListQuery>,
@@ -33,6 +46,17 @@ async fn list(
     Ok(HttpResponse::Ok().json(images::list(&engine, query.q.as_deref()).await?))
 }
 
+/// An image by reference or id, with its configuration.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost),
+    responses(
+        (status = 200, description = "The image", body = images::ImageDetails),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/images/{ref:.+}")]
 async fn inspect(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -43,7 +67,7 @@ async fn inspect(
     Ok(HttpResponse::Ok().json(images::details(&engine, &user.user, &reference).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TagBody {
     repo: String,
@@ -52,8 +76,21 @@ struct TagBody {
     force: bool,
 }
 
-async fn tag(
-    Staff(user): Staff,
+/// Tags an image; a tag another image holds is taken only with `force`.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost),
+    responses(
+        (status = 200, description = "Tagged", body = Tagged),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/images/{ref:.+}/tag")]
+async fn tag_image(
+    user: Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
@@ -73,19 +110,32 @@ async fn tag(
 }
 
 /// The images a `docker save` tar held.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Loaded {
     loaded: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct RemoveQuery {
     #[serde(default)]
     force: bool,
 }
 
+/// Removes an image; one a container uses only with `force`.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost, RemoveQuery),
+    responses(
+        (status = 200, description = "What was untagged and deleted", body = images::Removed),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[delete("/images/{ref:.+}")]
 async fn remove(
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
@@ -101,8 +151,20 @@ async fn remove(
     Ok(HttpResponse::Ok().json(state.audit.record_outcome(entry, result).await?))
 }
 
+/// Removes the host's dangling images.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost),
+    responses(
+        (status = 200, description = "What was removed", body = images::Pruned),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/images/prune")]
 async fn prune(
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
 ) -> Result<HttpResponse, ApiError> {
@@ -113,8 +175,22 @@ async fn prune(
 }
 
 /// `POST /images/load`: a `docker save` tar, streamed to the engine.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost),
+    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    responses(
+        (status = 200, description = "The images the tar held", body = Loaded),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/images/load")]
 async fn load(
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     payload: web::Payload,
@@ -151,8 +227,19 @@ async fn load_tar(
 }
 
 /// `GET /images/{ref}/export`: a `docker save` tar, streamed from the engine.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost),
+    responses(
+        (status = 200, description = "The image as a `docker save` tar", content_type = "application/x-tar"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/images/{ref:.+}/export")]
 async fn export(
-    Staff(user): Staff,
+    user: Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     reference: web::Path<String>,
@@ -168,15 +255,29 @@ async fn export(
     Ok(crate::routes::download::tar_download(&file, tar))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct ImportQuery {
     repo: String,
     tag: Option<String>,
 }
 
 /// `POST /images/import?repo=&tag=`: a root filesystem tar becomes an image.
+#[utoipa::path(
+    tag = "images",
+    params(OnHost, ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    responses(
+        (status = 201, description = "The new image", body = Tagged),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/images/import")]
 async fn import(
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     on: web::Query<OnHost>,
     query: web::Query<ImportQuery>,
@@ -214,13 +315,13 @@ async fn import_rootfs(
     })
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/images", web::get().to(list))
-        .route("/images/prune", web::post().to(prune))
-        .route("/images/load", web::post().to(load))
-        .route("/images/import", web::post().to(import))
-        .route("/images/{ref:.+}/export", web::get().to(export))
-        .route("/images/{ref:.+}/tag", web::post().to(tag))
-        .route("/images/{ref:.+}", web::get().to(inspect))
-        .route("/images/{ref:.+}", web::delete().to(remove));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(prune)
+        .service(load)
+        .service(import)
+        .service(export)
+        .service(tag_image)
+        .service(inspect)
+        .service(remove);
 }

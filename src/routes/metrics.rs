@@ -7,8 +7,10 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::answers;
 use crate::error::ApiError;
 use crate::metrics::metrics;
 use crate::routes::extract::Admin;
@@ -37,7 +39,16 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
         .body(metrics().render())
 }
 
-async fn for_admin(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// The same figures for an admin's token on the main address.
+#[utoipa::path(
+    tag = "metrics",
+    responses(
+        (status = 200, description = "Prometheus' text format (OpenMetrics)", content_type = "application/openmetrics-text"),
+        (status = 403, response = answers::Forbidden),
+    ),
+)]
+#[get("/metrics")]
+async fn for_admin(_caller: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(scrape(state).await)
 }
 
@@ -59,6 +70,6 @@ pub async fn count_requests(
     Ok(response)
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(for_admin));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(for_admin);
 }

@@ -17,6 +17,7 @@ mod health;
 pub mod hosts;
 pub mod images;
 pub mod metrics;
+pub mod openapi;
 pub mod registries;
 pub mod sso;
 pub mod templates;
@@ -24,18 +25,22 @@ pub mod ui;
 pub mod workspaces;
 
 use actix_web::{web, HttpResponse};
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 
-/// Every route: the REST API and the WebSocket under `/api/v1`, health checks beside it.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
+/// Every route: the REST API and the WebSocket under `/api/v1`, health checks beside it. Each
+/// is registered with `service` (a handler with both a route attribute and `#[utoipa::path]`),
+/// which is what puts it in the OpenAPI document.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.configure(health::configure)
         .configure(metrics::configure)
         .service(
-            web::scope("/api")
+            scope("/api")
                 .service(
-                    web::scope("/v1")
+                    scope("/v1")
+                        .service(openapi::openapi_json)
                         .configure(accounts::configure)
                         .configure(admin::configure)
                         .configure(sso::configure)
@@ -50,7 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .configure(hosts::configure)
                         .configure(templates::configure)
                         .configure(workspaces::configure)
-                        .route("/ws", web::get().to(crate::session::upgrade::ws_handler))
+                        .service(crate::session::upgrade::ws_handler)
                         .default_service(web::to(api_not_found)),
                 )
                 .default_service(web::to(api_not_found)),

@@ -1,13 +1,27 @@
 //! `/registries`: add, list, remove, and search Docker Hub and the private registries together.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::answers::{Conflict, Forbidden, NotFound, Unavailable};
 use crate::error::ApiError;
 use crate::registries::{NewRegistry, RegistryView};
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
+/// Adds a private registry, once a login with the credentials works; the password is stored
+/// sealed and never shown again.
+#[utoipa::path(
+    tag = "registries",
+    responses(
+        (status = 201, description = "The registry", body = RegistryView),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/registries")]
 async fn add(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -27,6 +41,12 @@ async fn add(
     Ok(HttpResponse::Created().json(registry.view()))
 }
 
+/// The registries the caller may use: their own and the shared ones.
+#[utoipa::path(
+    tag = "registries",
+    responses((status = 200, description = "The registries", body = Vec<RegistryView>)),
+)]
+#[get("/registries")]
 async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let views: Vec<RegistryView> = state
         .registries
@@ -38,6 +58,16 @@ async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(views))
 }
 
+/// Removes a registry, for the one who added it or an admin.
+#[utoipa::path(
+    tag = "registries",
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[delete("/registries/{id}")]
 async fn remove(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -49,13 +79,19 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct SearchQuery {
     q: String,
 }
 
 /// `GET /registries/search?q=`: one list from Docker Hub (through the engine) and every private
 /// registry the user may use. A source that fails is reported, not fatal.
+#[utoipa::path(
+    tag = "registries",
+    params(SearchQuery),
+    responses((status = 200, description = "What each source found, and how it answered", body = crate::registries::search::SearchResults)),
+)]
+#[get("/registries/search")]
 async fn search(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -68,9 +104,9 @@ async fn search(
     Ok(HttpResponse::Ok().json(found))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/registries", web::get().to(list))
-        .route("/registries/search", web::get().to(search))
-        .route("/registries", web::post().to(add))
-        .route("/registries/{id}", web::delete().to(remove));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(search)
+        .service(add)
+        .service(remove);
 }

@@ -5,11 +5,13 @@
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::audit::Entry;
 use crate::config::Registration;
+use crate::error::answers::{NotFound, Unauthorized, Unavailable};
 use crate::error::ApiError;
 use crate::routes::extract::client_address;
 use crate::sso::oidc::Provider;
@@ -22,7 +24,7 @@ const FLOW_COOKIE: &str = "berth_oidc_flow";
 const DONE_COOKIE: &str = "berth_oidc_done";
 
 /// How this server signs people in, for the sign-in page.
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Providers {
     /// `open`: the page may offer to register.
     registration: Registration,
@@ -32,11 +34,18 @@ pub struct Providers {
     oidc: Option<OidcButton>,
 }
 
-#[derive(Serialize, ts_rs::TS)]
+#[derive(Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct OidcButton {
     label: String,
 }
 
+/// How this server signs people in, for the sign-in page.
+#[utoipa::path(
+    tag = "sign-in",
+    security(()),
+    responses((status = 200, description = "How this server signs people in", body = Providers)),
+)]
+#[get("/auth/providers")]
 async fn providers(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Providers {
         registration: state.sso.registration,
@@ -72,6 +81,16 @@ fn cookie<'a>(
 }
 
 /// Sends the browser to the provider.
+#[utoipa::path(
+    tag = "sign-in",
+    security(()),
+    responses(
+        (status = 303, description = "To the provider's sign-in, with a cookie that binds the flow to this browser"),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/auth/oidc/start")]
 async fn start(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let provider = provider(&state)?;
     let (flow, url) = provider.start().await?;
@@ -83,7 +102,7 @@ async fn start(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct ProviderAnswer {
     code: Option<String>,
     state: Option<String>,
@@ -93,6 +112,16 @@ pub struct ProviderAnswer {
 
 /// Where the provider sends the browser back: the sign-in is finished here and its outcome
 /// (a token, or why not) kept for the page, which is loaded next.
+#[utoipa::path(
+    tag = "sign-in",
+    params(ProviderAnswer),
+    security(()),
+    responses(
+        (status = 303, description = "To the page (`/#/sso`), with a cookie naming the outcome"),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/auth/oidc/callback")]
 async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -161,6 +190,19 @@ async fn callback(
 }
 
 /// The page takes its token (or why there is none), once.
+#[utoipa::path(
+    tag = "sign-in",
+    security(()),
+    responses(
+        (status = 200, description = "Signed in", body = crate::auth::LoggedIn),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = crate::error::answers::Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = crate::error::answers::Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/auth/oidc/token")]
 async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let provider = provider(&state)?;
     let outcome = req
@@ -187,9 +229,9 @@ async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespo
         .json(logged_in))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/providers", web::get().to(providers))
-        .route("/auth/oidc/start", web::get().to(start))
-        .route("/auth/oidc/callback", web::get().to(callback))
-        .route("/auth/oidc/token", web::post().to(token));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(providers)
+        .service(start)
+        .service(callback)
+        .service(token);
 }

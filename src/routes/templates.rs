@@ -1,27 +1,56 @@
 //! `/templates`: everyone lists and reads; teachers and admins create, change and delete.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::answers::{Conflict, Forbidden, NotFound, TooLarge};
 use crate::error::ApiError;
 use crate::routes::extract::{AuthUser, Staff};
 use crate::state::AppState;
+use crate::templates::Template;
 use crate::templates::TemplateSpec;
 
-async fn list(_: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Every template, for everyone.
+#[utoipa::path(
+    tag = "templates",
+    responses((status = 200, description = "Every template", body = Vec<Template>)),
+)]
+#[get("/templates")]
+async fn list(_caller: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(crate::templates::list(&state.db).await?))
 }
 
+/// A template by its id or name.
+#[utoipa::path(
+    tag = "templates",
+    responses(
+        (status = 200, description = "The template", body = Template),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/templates/{id}")]
 async fn get(
-    _: AuthUser,
+    _caller: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(crate::templates::find(&state.db, &id).await?))
 }
 
+/// Makes a template, for teachers and admins.
+#[utoipa::path(
+    tag = "templates",
+    responses(
+        (status = 201, description = "The template", body = Template),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    ),
+)]
+#[post("/templates")]
 async fn create(
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     body: web::Json<TemplateSpec>,
 ) -> Result<HttpResponse, ApiError> {
@@ -37,8 +66,21 @@ async fn create(
     Ok(HttpResponse::Created().json(template))
 }
 
+/// Changes the fields given, for the template's maker or an admin.
+#[utoipa::path(
+    tag = "templates",
+    request_body(content = Object, description = "Any fields of a `TemplateSpec`; those not given stay as they are", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The template as it is now", body = Template),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    ),
+)]
+#[patch("/templates/{id}")]
 async fn update(
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
@@ -59,14 +101,26 @@ async fn update(
     Ok(HttpResponse::Ok().json(template))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct DeleteQuery {
     #[serde(default)]
     force: bool,
 }
 
+/// Deletes a template; one that workspaces still use only with `force`.
+#[utoipa::path(
+    tag = "templates",
+    params(DeleteQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+#[delete("/templates/{id}")]
 async fn delete(
-    Staff(caller): Staff,
+    caller: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
     query: web::Query<DeleteQuery>,
@@ -80,10 +134,10 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/templates", web::get().to(list))
-        .route("/templates", web::post().to(create))
-        .route("/templates/{id}", web::get().to(get))
-        .route("/templates/{id}", web::patch().to(update))
-        .route("/templates/{id}", web::delete().to(delete));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(get)
+        .service(update)
+        .service(delete);
 }

@@ -1,6 +1,6 @@
 //! The browser UI, embedded in the binary: static/dist, which `scripts/setup.sh` builds from
 //! static/ with npm and esbuild. Every path that is not the API's gets a file of the bundle, or
-//! the UI's page (its routes live after the `#`).
+//! the UI's page (its routes live after the `#`); `/docs` is the API reader's page.
 
 use actix_web::http::{header, Method};
 use actix_web::{HttpRequest, HttpResponse};
@@ -18,7 +18,10 @@ pub async fn serve(req: HttpRequest) -> HttpResponse {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return HttpResponse::MethodNotAllowed().finish();
     }
-    let path = req.path().trim_start_matches('/');
+    let path = match req.path().trim_start_matches('/') {
+        "docs" | "docs/" => "docs.html",
+        path => path,
+    };
     let looks_like_file = path
         .rsplit('/')
         .next()

@@ -1,10 +1,12 @@
 //! `/workspaces`: create, list, see, start, stop and delete workspaces, and their files.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::answers::{Conflict, Forbidden, NotFound, TooLarge, Unavailable};
 use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
@@ -12,8 +14,9 @@ use crate::upload;
 use crate::workspace_path::WorkspacePath;
 use crate::workspaces::files;
 use crate::workspaces::Access;
+use crate::workspaces::WorkspaceView;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewWorkspace {
     template: String,
@@ -21,6 +24,18 @@ struct NewWorkspace {
     host: Option<String>,
 }
 
+/// Makes the caller a workspace from a template, within their quota.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 201, description = "The workspace", body = WorkspaceView),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/workspaces")]
 async fn create(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -46,11 +61,30 @@ async fn create(
     Ok(HttpResponse::Created().json(workspace))
 }
 
+/// The caller's workspaces.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "The caller's workspaces", body = Vec<WorkspaceView>),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/workspaces")]
 async fn list(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.workspaces.list(&user.user).await?))
 }
 
 /// `GET /courses/{id}/workspaces`: the workspaces of a course's students, for its teacher.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "The students' workspaces", body = Vec<WorkspaceView>),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/courses/{id}/workspaces")]
 async fn of_course(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -61,6 +95,14 @@ async fn of_course(
 
 /// `GET /workspaces/{id}/streams`: its live exec and run streams, for those who may read it
 /// (its owner, their teacher), to `watch`.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "Its live streams", body = Vec<crate::session::share::SourceView>),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/workspaces/{id}/streams")]
 async fn streams(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -72,6 +114,14 @@ async fn streams(
 }
 
 /// `GET /workspaces/{id}/jobs`: its background jobs, newest first, for those who may read it.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "Its background jobs", body = Vec<crate::workspaces::jobs::JobView>),
+        (status = 404, response = NotFound),
+    ),
+)]
+#[get("/workspaces/{id}/jobs")]
 async fn jobs(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -91,6 +141,18 @@ const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `DELETE /workspaces/{id}/jobs/{job}`: kills a running job (answered with it, `killed`,
 /// once its processes are gone; its output stays to attach), or forgets an ended one.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "The job, killed", body = crate::workspaces::jobs::JobView),
+        (status = 204, description = "An ended job, forgotten"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[delete("/workspaces/{id}/jobs/{job}")]
 async fn delete_job(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -131,6 +193,16 @@ async fn delete_job(
     Ok(HttpResponse::Ok().json(ended))
 }
 
+/// A workspace, for its owner and their teacher.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "The workspace", body = WorkspaceView),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/workspaces/{id}")]
 async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -139,6 +211,17 @@ async fn get(
     Ok(HttpResponse::Ok().json(state.workspaces.view(&user.user, &id).await?))
 }
 
+/// Deletes the workspace with its files.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[delete("/workspaces/{id}")]
 async fn delete(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -150,6 +233,18 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Starts the workspace (its files are where they were).
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "The workspace, running", body = WorkspaceView),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/workspaces/{id}/start")]
 async fn start(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -158,6 +253,17 @@ async fn start(
     Ok(HttpResponse::Ok().json(state.workspaces.start(&user.user, &id).await?))
 }
 
+/// Stops the workspace; its files stay in its volume.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "The workspace, stopped", body = WorkspaceView),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/workspaces/{id}/stop")]
 async fn stop(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -166,13 +272,24 @@ async fn stop(
     Ok(HttpResponse::Ok().json(state.workspaces.stop(&user.user, &id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct PathQuery {
     #[serde(default)]
     path: String,
 }
 
 /// `GET /workspaces/{id}/files?path=DIR`: the directory's entries.
+#[utoipa::path(
+    tag = "workspaces",
+    params(PathQuery),
+    responses(
+        (status = 200, description = "The directory's entries", body = Vec<files::Entry>),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/workspaces/{id}/files")]
 async fn list_files(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -187,6 +304,17 @@ async fn list_files(
 }
 
 /// `GET /workspaces/{id}/files/content?path=FILE`: the file's bytes.
+#[utoipa::path(
+    tag = "workspaces",
+    params(PathQuery),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/workspaces/{id}/files/content")]
 async fn read_file(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -206,6 +334,20 @@ async fn read_file(
 
 /// `PUT /workspaces/{id}/files/content?path=FILE`: writes the body as the file, whole; one
 /// over `workspaces.max_file_mb` is refused (413) and the old file is kept.
+#[utoipa::path(
+    tag = "workspaces",
+    params(PathQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 204, description = "Written"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[put("/workspaces/{id}/files/content")]
 async fn write_file(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -241,6 +383,18 @@ async fn write_file(
 }
 
 /// `POST /workspaces/{id}/files/dir?path=DIR`: makes the directory and its parents.
+#[utoipa::path(
+    tag = "workspaces",
+    params(PathQuery),
+    responses(
+        (status = 201, description = "Made"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/workspaces/{id}/files/dir")]
 async fn make_dir(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -257,6 +411,18 @@ async fn make_dir(
 }
 
 /// `DELETE /workspaces/{id}/files?path=`: a file, a symlink, or a directory with all in it.
+#[utoipa::path(
+    tag = "workspaces",
+    params(PathQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[delete("/workspaces/{id}/files")]
 async fn delete_file(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -272,7 +438,7 @@ async fn delete_file(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Move {
     from: String,
@@ -280,6 +446,17 @@ struct Move {
 }
 
 /// `POST /workspaces/{id}/files/move` `{from, to}`: renames; `to` must not exist.
+#[utoipa::path(
+    tag = "workspaces",
+    responses(
+        (status = 204, description = "Renamed"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[post("/workspaces/{id}/files/move")]
 async fn move_file(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -297,6 +474,17 @@ async fn move_file(
 }
 
 /// `GET /workspaces/{id}/files/archive?path=DIR`: the directory as a tar.
+#[utoipa::path(
+    tag = "workspaces",
+    params(PathQuery),
+    responses(
+        (status = 200, description = "The directory as a tar", content_type = "application/x-tar"),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/workspaces/{id}/files/archive")]
 async fn archive_out(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -329,6 +517,20 @@ async fn archive_out(
 
 /// `PUT /workspaces/{id}/files/archive?path=DIR`: unpacks a tar into the directory, capped
 /// like other uploads.
+#[utoipa::path(
+    tag = "workspaces",
+    params(PathQuery),
+    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    responses(
+        (status = 204, description = "Unpacked"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[put("/workspaces/{id}/files/archive")]
 async fn archive_in(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -355,23 +557,23 @@ async fn archive_in(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/workspaces", web::post().to(create))
-        .route("/workspaces", web::get().to(list))
-        .route("/courses/{id}/workspaces", web::get().to(of_course))
-        .route("/workspaces/{id}", web::get().to(get))
-        .route("/workspaces/{id}", web::delete().to(delete))
-        .route("/workspaces/{id}/start", web::post().to(start))
-        .route("/workspaces/{id}/streams", web::get().to(streams))
-        .route("/workspaces/{id}/jobs", web::get().to(jobs))
-        .route("/workspaces/{id}/jobs/{job}", web::delete().to(delete_job))
-        .route("/workspaces/{id}/stop", web::post().to(stop))
-        .route("/workspaces/{id}/files", web::get().to(list_files))
-        .route("/workspaces/{id}/files", web::delete().to(delete_file))
-        .route("/workspaces/{id}/files/content", web::get().to(read_file))
-        .route("/workspaces/{id}/files/content", web::put().to(write_file))
-        .route("/workspaces/{id}/files/dir", web::post().to(make_dir))
-        .route("/workspaces/{id}/files/move", web::post().to(move_file))
-        .route("/workspaces/{id}/files/archive", web::get().to(archive_out))
-        .route("/workspaces/{id}/files/archive", web::put().to(archive_in));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(of_course)
+        .service(get)
+        .service(delete)
+        .service(start)
+        .service(streams)
+        .service(jobs)
+        .service(delete_job)
+        .service(stop)
+        .service(list_files)
+        .service(delete_file)
+        .service(read_file)
+        .service(write_file)
+        .service(make_dir)
+        .service(move_file)
+        .service(archive_out)
+        .service(archive_in);
 }

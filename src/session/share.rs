@@ -26,7 +26,7 @@ struct Source {
 }
 
 /// A live stream in a workspace, as `GET /workspaces/{id}/streams` lists it.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct SourceView {
     /// What `watch` names as its `source`.
     pub id: String,
@@ -57,7 +57,7 @@ struct Share {
 }
 
 /// A live share, as `GET /courses/{id}/shares` lists it.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct ShareView {
     pub share: String,
     pub course_id: String,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -23,12 +23,28 @@ fn hard_frame_limit(max_frame_bytes: usize) -> usize {
     max_frame_bytes.saturating_mul(2).max(64 << 10)
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 pub struct WsQuery {
+    /// A single-use ticket from `POST /api/v1/ws/ticket`, for a browser (which cannot set
+    /// a header on an upgrade), in place of the bearer token.
     ticket: Option<String>,
 }
 
 /// `GET /api/v1/ws`: upgrades an authenticated request and starts the session's tasks.
+#[utoipa::path(
+    tag = "session",
+    params(WsQuery),
+    description = "The session's WebSocket: terminals, logs, stats, runs, pulls and builds, \
+        live. Its messages are written down in docs/protocol.md. It takes the bearer token, or \
+        a `ticket` instead.",
+    security(("bearer" = []), ("ticket" = [])),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 403, response = crate::error::answers::Forbidden),
+        (status = 429, response = crate::error::answers::TooMany),
+    ),
+)]
+#[get("/ws")]
 pub async fn ws_handler(
     req: HttpRequest,
     body: web::Payload,

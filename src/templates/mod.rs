@@ -18,7 +18,7 @@ use crate::users::User;
 const MAX_JOB_S: u64 = 30 * 86_400;
 
 /// A template as given and as shown.
-#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSpec {
     pub name: String,
@@ -46,7 +46,9 @@ pub struct TemplateSpec {
 }
 
 /// A workspace's network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     /// Loopback only (the default).
@@ -74,7 +76,7 @@ impl Network {
 }
 
 /// A stored template.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct Template {
     pub id: String,
     #[serde(flatten)]

@@ -11,7 +11,9 @@ use crate::error::ApiError;
 
 /// What an account may do: admins everything, teachers manage images, courses and shared
 /// registries, students use their own containers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -38,7 +40,7 @@ impl Role {
 }
 
 /// An account, as every request and session knows its caller.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub username: String,

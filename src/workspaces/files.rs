@@ -22,7 +22,8 @@ use crate::workspace_path::{WorkspacePath, ROOT};
 pub const UID: u64 = 1000;
 
 /// One entry of a directory listing.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
+#[schema(as = FileEntry)]
 pub struct Entry {
     pub name: String,
     /// `file`, `dir` or `symlink`.

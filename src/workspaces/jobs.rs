@@ -13,7 +13,7 @@ use crate::users::User;
 pub const DEFAULT_JOB_MAX_S: u64 = 86_400;
 
 /// A job as `GET /workspaces/{id}/jobs` lists it.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct JobView {
     /// What `attach` and `DELETE /workspaces/{id}/jobs/{job}` name.
     pub id: String,

@@ -29,7 +29,7 @@ use crate::templates::{self, Template};
 use crate::users::User;
 
 /// A workspace as the API shows it.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct WorkspaceView {
     pub id: String,
     pub name: String,

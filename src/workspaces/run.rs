@@ -81,7 +81,7 @@ fn within(name: &str, value: u64, max: u64) -> Result<u64, ApiError> {
 }
 
 /// Why berth killed a run (the `killed` of its `exit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Killed {
     Timeout,

@@ -102,6 +102,8 @@ function header(account: Account | null) {
         ...(role === "admin"
           ? [el("a", { href: "#/usage" }, t("usage")), el("a", { href: "#/audit" }, t("auditLog"))]
           : []),
+        // The API reader, for those who script berth; it is a page of its own.
+        ...(staff ? [el("a", { href: "/docs" }, t("apiDocs"))] : []),
       ]
     : [];
   // Who is signed in, and as what.

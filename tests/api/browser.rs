@@ -487,6 +487,14 @@ async fn a_teacher_signs_in_with_the_school_identity_provider_in_chromium() {
 }
 
 #[tokio::test]
+async fn a_teacher_tries_the_api_in_its_reader_in_chromium() {
+    let server = ServerProcess::start(&[]).await;
+    server.account_with_role("scripter", "teacher").await;
+    let said = browser_test("docs.mjs", &server, &[("BERTH_USER", "scripter")]).await;
+    assert!(said.contains("tried GET /api/v1/me as scripter"), "{said}");
+}
+
+#[tokio::test]
 async fn an_admin_reads_and_downloads_the_audit_log_in_chromium() {
     let server = ServerProcess::start(&[]).await;
     server.account_with_role("auditor", "admin").await;

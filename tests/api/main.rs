@@ -19,6 +19,7 @@ mod images;
 mod jobs;
 mod logs_stats;
 mod metrics;
+mod openapi;
 mod protocol;
 mod proxy;
 mod registries;

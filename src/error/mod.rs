@@ -3,11 +3,13 @@
 //! table and the UI's words for them are checked against it (tests/error_table.rs, and `tsc`
 //! against the generated `ErrorCode` type).
 
+pub mod answers;
+
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
