@@ -218,6 +218,44 @@ ensure_monitoring_and_proxy() {
   [ -x /usr/sbin/nginx ] || apt_install nginx
 }
 
+# A PostgreSQL server of the tests' own, on loopback: Debian's postgresql, a cluster in a
+# directory of its own (not the system's), the role berth with a password. Each test makes a
+# database of its own in it (tests/api/helpers.rs).
+TEST_PG_PORT=5433
+TEST_PG_DIR=/var/lib/berth-test-postgres
+TEST_PG_PASSWORD=berth-test-password
+ensure_test_postgres() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$bin" ]; then
+    apt_install postgresql
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  if ! port_open "$TEST_PG_PORT"; then
+    if [ ! -s "$TEST_PG_DIR/data/PG_VERSION" ]; then
+      mkdir -p "$TEST_PG_DIR"
+      chown postgres: "$TEST_PG_DIR"
+      printf '%s\n' "$TEST_PG_PASSWORD" >"$TEST_PG_DIR/password"
+      chown postgres: "$TEST_PG_DIR/password"
+      runuser -u postgres -- "$bin/initdb" -D "$TEST_PG_DIR/data" -U postgres --auth=scram-sha-256 \
+        --pwfile="$TEST_PG_DIR/password" --encoding=UTF8 --locale=C.UTF-8 >"$TEST_PG_DIR/initdb.log"
+    fi
+    say "starting the test PostgreSQL on 127.0.0.1:$TEST_PG_PORT (log: $TEST_PG_DIR/log)"
+    # Many tests at once, each with its pool: room for them, and no fsync (a test's data is
+    # thrown away).
+    runuser -u postgres -- "$bin/pg_ctl" -D "$TEST_PG_DIR/data" -l "$TEST_PG_DIR/log" -w start \
+      -o "-p $TEST_PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$TEST_PG_DIR -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
+  fi
+  local as_postgres=("$bin/psql" -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d postgres -qtA)
+  PGPASSWORD=$TEST_PG_PASSWORD "${as_postgres[@]}" -c \
+    "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'berth') THEN CREATE ROLE berth LOGIN CREATEDB PASSWORD '$TEST_PG_PASSWORD'; END IF; END \$\$;" >/dev/null
+  # Databases an interrupted test run left behind (each test drops its own when it ends).
+  local stale
+  for stale in $(PGPASSWORD=$TEST_PG_PASSWORD "${as_postgres[@]}" -c "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"); do
+    PGPASSWORD=$TEST_PG_PASSWORD "${as_postgres[@]}" -c "DROP DATABASE \"$stale\" WITH (FORCE)" >/dev/null
+  done
+}
+
 # The OpenAPI document's validator (PyPI's openapi-spec-validator), in a venv of its own.
 SPEC_VENV=/var/lib/berth-test-venv
 ensure_spec_validator() {
@@ -230,6 +268,7 @@ ensure_docker
 ensure_ui
 if [ "${1:-}" = "--test-images" ]; then
   ensure_spec_validator
+  ensure_test_postgres
   ensure_sign_in_servers
   ensure_monitoring_and_proxy
   ensure_chromium

@@ -46,9 +46,17 @@ impl AppState {
     pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
-        let db = db::connect(&settings.database_url())
-            .await
-            .context("opening the database")?;
+        let url = settings.database_url();
+        // Replicas on one database must sign tokens and seal secrets with the same keys: keys
+        // generated into each one's data dir would differ.
+        let shared = db::Dialect::of(&url) == Some(db::Dialect::Postgres);
+        if shared && (settings.jwt_secret.is_none() || settings.secret_key.is_none()) {
+            anyhow::bail!(
+                "with a PostgreSQL database_url, set jwt_secret and secret_key in the settings \
+                 (the same on every replica), rather than keys generated into the data dir"
+            );
+        }
+        let db = db::connect(&url).await.context("opening the database")?;
         let secret =
             token::load_or_create_secret(settings.jwt_secret.as_deref(), &settings.data_dir)
                 .context("loading the token signing secret")?;

@@ -10,6 +10,7 @@ pub struct AssignmentRow {
     pub template_id: String,
     pub instructions: String,
     pub due_at: Option<i64>,
+    #[sqlx(try_from = "super::Flag")]
     pub accept_late: bool,
     pub files: String,
     pub checking: Option<String>,
@@ -20,6 +21,10 @@ pub struct AssignmentRow {
 
 const COLUMNS: &str = "id, course_id, title, template_id, instructions, due_at, accept_late, \
                        files, checking, folder, created_by, created_at";
+/// [`COLUMNS`] as read (see [`super::Flag`]).
+const SELECTED: &str = "id, course_id, title, template_id, instructions, due_at, \
+                        CASE WHEN accept_late THEN 1 ELSE 0 END AS accept_late, \
+                        files, checking, folder, created_by, created_at";
 
 pub async fn insert(db: &Db, a: &AssignmentRow) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
@@ -62,7 +67,7 @@ pub async fn update(db: &Db, a: &AssignmentRow) -> Result<(), sqlx::Error> {
 }
 
 pub async fn find(db: &Db, id: &str) -> Result<Option<AssignmentRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM assignments WHERE id = $1"))
+    sqlx::query_as(&format!("SELECT {SELECTED} FROM assignments WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -71,7 +76,7 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<AssignmentRow>, sqlx::Erro
 /// A course's assignments, oldest first.
 pub async fn of_course(db: &Db, course_id: &str) -> Result<Vec<AssignmentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM assignments WHERE course_id = $1 ORDER BY created_at, id"
+        "SELECT {SELECTED} FROM assignments WHERE course_id = $1 ORDER BY created_at, id"
     ))
     .bind(course_id)
     .fetch_all(db)
@@ -127,16 +132,22 @@ pub struct SubmissionRow {
     pub assignment_id: String,
     pub user_id: String,
     pub submitted_at: i64,
+    #[sqlx(try_from = "super::Flag")]
     pub late: bool,
     pub files: i64,
     pub bytes: i64,
     pub archive: String,
     /// Taken by berth at the due time rather than handed in.
+    #[sqlx(try_from = "super::Flag")]
     pub collected: bool,
 }
 
 const SUBMISSION_COLUMNS: &str =
     "id, assignment_id, user_id, submitted_at, late, files, bytes, archive, collected";
+/// [`SUBMISSION_COLUMNS`] as read (see [`super::Flag`]).
+const SUBMISSION_SELECTED: &str = "id, assignment_id, user_id, submitted_at, \
+     CASE WHEN late THEN 1 ELSE 0 END AS late, files, bytes, archive, \
+     CASE WHEN collected THEN 1 ELSE 0 END AS collected";
 
 /// Records a submission and, when its assignment has a check, that check as queued: both or
 /// neither.
@@ -177,7 +188,7 @@ pub async fn latest_submissions(
     assignment_id: &str,
 ) -> Result<Vec<SubmissionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {SUBMISSION_COLUMNS} FROM submissions s WHERE s.assignment_id = $1 AND s.id = \
+        "SELECT {SUBMISSION_SELECTED} FROM submissions s WHERE s.assignment_id = $1 AND s.id = \
          (SELECT MAX(t.id) FROM submissions t \
           WHERE t.assignment_id = s.assignment_id AND t.user_id = s.user_id) \
          ORDER BY s.user_id"
@@ -194,7 +205,7 @@ pub async fn latest_of(
     user_id: &str,
 ) -> Result<Option<SubmissionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {SUBMISSION_COLUMNS} FROM submissions \
+        "SELECT {SUBMISSION_SELECTED} FROM submissions \
          WHERE assignment_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1"
     ))
     .bind(assignment_id)
@@ -205,7 +216,7 @@ pub async fn latest_of(
 
 pub async fn find_submission(db: &Db, id: &str) -> Result<Option<SubmissionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1"
+        "SELECT {SUBMISSION_SELECTED} FROM submissions WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(db)
@@ -215,7 +226,7 @@ pub async fn find_submission(db: &Db, id: &str) -> Result<Option<SubmissionRow>,
 /// Assignments due by `now` whose due-time snapshots were not taken yet.
 pub async fn due_uncollected(db: &Db, now: i64) -> Result<Vec<AssignmentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM assignments \
+        "SELECT {SELECTED} FROM assignments \
          WHERE due_at <= $1 AND collected_at IS NULL ORDER BY due_at"
     ))
     .bind(now)

@@ -24,13 +24,14 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<AttendanceRow>, sqlx::Erro
 }
 
 /// Stores a new session unless the course has one open at `now`; the id of the open one if so.
-/// The check and the insert share one transaction, which SQLite runs one writer at a time.
+/// The check and the insert share one transaction, which holds the course (see [`super::hold`]).
 pub async fn insert_unless_open(
     db: &Db,
     row: &AttendanceRow,
     now: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut tx = db.begin().await?;
+    super::hold(&mut tx, &format!("attendance:{}", row.course_id)).await?;
     let open: Option<(String,)> = sqlx::query_as(
         "SELECT id FROM attendance_sessions WHERE course_id = $1 AND closes_at > $2",
     )

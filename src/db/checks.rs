@@ -9,6 +9,7 @@ pub struct CheckRow {
     /// `queued`, `running`, `done` or `failed`.
     pub state: String,
     pub code: Option<i64>,
+    #[sqlx(try_from = "super::NullableFlag")]
     pub passed: Option<bool>,
     pub duration_ms: Option<i64>,
     pub killed: Option<String>,
@@ -17,8 +18,10 @@ pub struct CheckRow {
     pub finished_at: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "submission_id, state, code, passed, duration_ms, killed, output, error, finished_at";
+/// As read (see [`super::Flag`]).
+const COLUMNS: &str = "submission_id, state, code, \
+     CASE WHEN passed IS NULL THEN NULL WHEN passed THEN 1 ELSE 0 END AS passed, \
+     duration_ms, killed, output, error, finished_at";
 
 pub async fn mark_running(db: &Db, submission_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE checks SET state = 'running' WHERE submission_id = $1")
@@ -60,7 +63,9 @@ pub async fn find(db: &Db, submission_id: &str) -> Result<Option<CheckRow>, sqlx
 /// The checks of an assignment's submissions.
 pub async fn of_assignment(db: &Db, assignment_id: &str) -> Result<Vec<CheckRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT c.submission_id, c.state, c.code, c.passed, c.duration_ms, c.killed, c.output, \
+        "SELECT c.submission_id, c.state, c.code, \
+         CASE WHEN c.passed IS NULL THEN NULL WHEN c.passed THEN 1 ELSE 0 END AS passed, \
+         c.duration_ms, c.killed, c.output, \
          c.error, c.finished_at FROM checks c JOIN submissions s ON s.id = c.submission_id \
          WHERE s.assignment_id = $1",
     )

@@ -11,6 +11,7 @@ pub struct JobRow {
     pub kind: String,
     /// A JSON array: the command of an exec, the file and arguments of a run.
     pub command: String,
+    #[sqlx(try_from = "super::Flag")]
     pub tty: bool,
     /// `running`, `exited`, `killed`, `failed` or `lost`.
     pub state: String,
@@ -23,13 +24,19 @@ pub struct JobRow {
 
 const COLUMNS: &str =
     "id, workspace_id, user_id, kind, command, tty, state, code, killed, error, started_at, ended_at";
+/// [`COLUMNS`] as read (see [`super::Flag`]).
+const SELECTED: &str = "id, workspace_id, user_id, kind, command, \
+     CASE WHEN tty THEN 1 ELSE 0 END AS tty, state, code, killed, error, started_at, ended_at";
 
 /// How many ended jobs a workspace keeps listed.
 const ENDED_KEPT: i64 = 50;
 
-/// Records a running job, unless its user already runs `at_most` jobs: one statement, so that
-/// two jobs started at once cannot both take the last place. False when the quota is full.
+/// Records a running job, unless its user already runs `at_most` jobs: one statement, in a
+/// transaction holding the user's jobs, so that two jobs started at once cannot both take the
+/// last place. False when the quota is full.
 pub async fn insert_within(db: &Db, j: &JobRow, at_most: u32) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    super::hold(&mut tx, &format!("jobs:{}", j.user_id)).await?;
     let done = sqlx::query(&format!(
         "INSERT INTO jobs ({COLUMNS}) \
          SELECT $1, $2, $3, $4, $5, $6, 'running', NULL, NULL, NULL, $7, NULL \
@@ -43,8 +50,9 @@ pub async fn insert_within(db: &Db, j: &JobRow, at_most: u32) -> Result<bool, sq
     .bind(j.tty)
     .bind(j.started_at)
     .bind(i64::from(at_most))
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     if done.rows_affected() == 1 {
         sqlx::query(
             "DELETE FROM jobs WHERE workspace_id = $1 AND state <> 'running' AND id NOT IN \
@@ -78,7 +86,7 @@ pub async fn finish(db: &Db, j: &JobRow) -> Result<(), sqlx::Error> {
 /// A workspace's jobs, newest first.
 pub async fn of_workspace(db: &Db, workspace_id: &str) -> Result<Vec<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE workspace_id = $1 ORDER BY started_at DESC, id"
+        "SELECT {SELECTED} FROM jobs WHERE workspace_id = $1 ORDER BY started_at DESC, id"
     ))
     .bind(workspace_id)
     .fetch_all(db)
@@ -86,7 +94,7 @@ pub async fn of_workspace(db: &Db, workspace_id: &str) -> Result<Vec<JobRow>, sq
 }
 
 pub async fn find(db: &Db, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+    sqlx::query_as(&format!("SELECT {SELECTED} FROM jobs WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await

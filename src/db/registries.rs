@@ -12,13 +12,15 @@ pub struct RegistryRow {
     /// None: shared with everyone.
     pub owner_id: Option<String>,
     /// Added by an admin.
+    #[sqlx(try_from = "super::Flag")]
     pub trusted: bool,
 }
 
 /// The registries a user may use: their own and the shared ones, by name.
 pub async fn visible_to(db: &Db, user_id: &str) -> Result<Vec<RegistryRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, server, username, password_enc, owner_id, trusted FROM registries \
+        "SELECT id, name, server, username, password_enc, owner_id, \
+         CASE WHEN trusted THEN 1 ELSE 0 END AS trusted FROM registries \
          WHERE owner_id IS NULL OR owner_id = $1 ORDER BY name",
     )
     .bind(user_id)
@@ -29,7 +31,8 @@ pub async fn visible_to(db: &Db, user_id: &str) -> Result<Vec<RegistryRow>, sqlx
 /// Every stored registry, whoever's.
 pub async fn all(db: &Db) -> Result<Vec<RegistryRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, server, username, password_enc, owner_id, trusted FROM registries",
+        "SELECT id, name, server, username, password_enc, owner_id, \
+         CASE WHEN trusted THEN 1 ELSE 0 END AS trusted FROM registries",
     )
     .fetch_all(db)
     .await

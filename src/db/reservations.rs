@@ -13,8 +13,8 @@ pub struct Reservation<'a> {
 
 /// Takes a reservation only if the owner's reservations, plus `untracked_mb` held outside
 /// them, stay within `max_memory_mb` and (for a workspace) their workspaces below
-/// `max_workspaces`: one statement, so two parallel takers cannot both pass. Whether it was
-/// taken.
+/// `max_workspaces`: one statement, in a transaction holding the owner's quota, so two
+/// parallel takers cannot both pass. Whether it was taken.
 pub async fn take(
     db: &Db,
     r: &Reservation<'_>,
@@ -23,6 +23,8 @@ pub async fn take(
     max_workspaces: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    super::hold(&mut tx, &format!("quota:{}", r.owner_id)).await?;
     let done = sqlx::query(
         "INSERT INTO reservations (id, owner_id, kind, memory_mb, created_at) \
          SELECT $1, $2, $3, $4, $5 WHERE \
@@ -39,16 +41,17 @@ pub async fn take(
     .bind(untracked_mb)
     .bind(max_memory_mb)
     .bind(max_workspaces)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// (workspaces, memory in MiB) the owner's reservations hold.
 pub async fn held_by(db: &Db, owner_id: &str) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT COALESCE(SUM(CASE WHEN kind = 'workspace' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(memory_mb), 0) FROM reservations WHERE owner_id = $1",
+        "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'workspace' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT) FROM reservations WHERE owner_id = $1",
     )
     .bind(owner_id)
     .fetch_one(db)

@@ -243,6 +243,8 @@ async fn user_create_command_works_while_the_server_runs() {
             "--data-dir",
         ])
         .arg(app.data_dir.path())
+        .env("BERTH_DATABASE_URL", app.database.url())
+        .envs(app.database_keys())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -279,7 +281,13 @@ async fn user_create_command_works_while_the_server_runs() {
 #[tokio::test]
 async fn generated_secrets_are_readable_by_the_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let app = spawn_app().await;
+    // Keys are generated only beside a SQLite file (a shared database needs them given).
+    let app = spawn_app_with(|s| {
+        s.database_url = None;
+        s.jwt_secret = None;
+        s.secret_key = None;
+    })
+    .await;
     for name in ["jwt_secret", "secret_key"] {
         let mode = std::fs::metadata(app.data_dir.path().join(name))
             .unwrap()

@@ -151,10 +151,7 @@ async fn entries_older_than_the_retention_are_removed() {
     let first = spawn_app_with(|_| {}).await;
     let admin = first.new_user_with_role(Role::Admin).await;
     // An entry from 400 days ago, written as berth writes them, beside today's sign-in.
-    let file = first.data_dir.path().join("berth.db");
-    let db = berth::db::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
+    let db = berth::db::connect(first.database.url()).await.unwrap();
     let old = berth::db::audit::AuditRow {
         id: uuid::Uuid::now_v7().to_string(),
         at_ms: berth::clock::now_ms() - 400 * 86_400_000,
@@ -177,9 +174,11 @@ async fn entries_older_than_the_retention_are_removed() {
     // A berth with a year's retention on the same data (database and signing key) removes it
     // as it starts.
     let shared = first.data_dir.path().to_path_buf();
+    let database = first.database.url().to_string();
     let second = spawn_app_with(move |s| {
         s.audit.retention_days = 365;
         s.data_dir = shared;
+        s.database_url = Some(database);
     })
     .await;
     let mut left = Vec::new();

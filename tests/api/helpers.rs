@@ -20,10 +20,115 @@ pub const ENGINE2_SOCKET: &str = "unix:///run/berth-test-engine2.sock";
 pub const ENGINE2_TLS: &str = "tcp://127.0.0.1:2376";
 pub const ENGINE2_TLS_DIR: &str = "/var/lib/berth-test-engine2/tls";
 
+/// The PostgreSQL server `scripts/setup.sh --test-images` starts, as the role the tests use.
+pub const TEST_POSTGRES: &str = "postgres://berth:berth-test-password@127.0.0.1:5433";
+/// The keys a server on a shared database must be given (it refuses to generate its own).
+pub const TEST_JWT_SECRET: &str = "berth-test-signing-secret-of-every-replica";
+pub const TEST_SECRET_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+/// The database a test's server uses: a SQLite file in its data dir (the default), or, when
+/// `BERTH_TEST_DATABASE=postgres`, a database of its own on the test PostgreSQL, dropped when
+/// the test ends. `scripts/test.sh` runs the integration tests both ways.
+pub struct TestDatabase {
+    url: String,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    pub fn for_data_dir(data_dir: &std::path::Path) -> TestDatabase {
+        if std::env::var("BERTH_TEST_DATABASE").as_deref() != Ok("postgres") {
+            let file = data_dir.join("berth.db");
+            return TestDatabase {
+                url: format!("sqlite://{}", file.display()),
+                postgres_name: None,
+            };
+        }
+        Self::postgres()
+    }
+
+    /// A new, empty database on the test PostgreSQL.
+    pub fn postgres() -> TestDatabase {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        psql(&format!("CREATE DATABASE {name}"));
+        TestDatabase {
+            url: format!("{TEST_POSTGRES}/{name}"),
+            postgres_name: Some(name),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres_name.is_some()
+    }
+
+    /// Everything the database holds, as bytes to search: the SQLite file (and its WAL), or
+    /// `pg_dump`'s text.
+    pub fn contents(&self) -> Vec<u8> {
+        match &self.postgres_name {
+            None => {
+                let file = self.url.trim_start_matches("sqlite://");
+                let mut all = std::fs::read(file).unwrap();
+                all.extend(std::fs::read(format!("{file}-wal")).unwrap_or_default());
+                all
+            }
+            Some(_) => {
+                let out = Command::new("pg_dump")
+                    .arg(&self.url)
+                    .output()
+                    .expect("pg_dump runs");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(name) = &self.postgres_name {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// The keys' settings, for a server process on a shared database.
+fn shared_database_keys(database_url: &str) -> Vec<(&'static str, &'static str)> {
+    if database_url.starts_with("postgres") {
+        vec![
+            ("BERTH_JWT_SECRET", TEST_JWT_SECRET),
+            ("BERTH_SECRET_KEY", TEST_SECRET_KEY),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Runs one statement on the test PostgreSQL as the tests' role.
+fn psql(statement: &str) {
+    let out = Command::new("psql")
+        .arg(format!("{TEST_POSTGRES}/postgres"))
+        .args(["-qtA", "-v", "ON_ERROR_STOP=1", "-c", statement])
+        .output()
+        .expect("psql runs (scripts/setup.sh --test-images installs PostgreSQL)");
+    assert!(
+        out.status.success(),
+        "{statement}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub struct TestApp {
     pub address: SocketAddr,
     pub http: reqwest::Client,
     pub sessions: std::sync::Arc<Sessions>,
+    pub database: TestDatabase,
     pub data_dir: tempfile::TempDir,
     /// Containers to remove when the test ends, with the engine (`-H`) they are on.
     containers: Mutex<Vec<(Option<String>, String)>>,
@@ -55,6 +160,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     };
     // The tests make their accounts by registering.
     settings.auth.registration = berth::config::Registration::Open;
+    let database = TestDatabase::for_data_dir(data_dir.path());
+    settings.database_url = Some(database.url().to_string());
+    if database.is_postgres() {
+        settings.jwt_secret = Some(TEST_JWT_SECRET.into());
+        settings.secret_key = Some(TEST_SECRET_KEY.into());
+    }
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
     let address = app.address();
@@ -69,6 +180,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
             .build()
             .unwrap(),
         sessions,
+        database,
         data_dir,
         containers: Mutex::new(Vec::new()),
         volumes: Mutex::new(Vec::new()),
@@ -103,6 +215,11 @@ impl Drop for TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
+    }
+
+    /// The keys' settings a `berth` command beside this server needs on its database.
+    pub fn database_keys(&self) -> Vec<(&'static str, &'static str)> {
+        shared_database_keys(self.database.url())
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
@@ -193,11 +310,7 @@ impl TestApp {
             &uuid::Uuid::new_v4().simple().to_string()[..10]
         );
         let password = "correct horse battery".to_string();
-        let url = format!(
-            "sqlite://{}",
-            self.data_dir.path().join("berth.db").display()
-        );
-        let db = berth::db::connect(&url).await.unwrap();
+        let db = berth::db::connect(self.database.url()).await.unwrap();
         let user = berth::users::create(&db, &username, &password, role)
             .await
             .unwrap();
@@ -578,6 +691,7 @@ impl Ws {
 pub struct ServerProcess {
     pub child: Child,
     pub address: String,
+    pub database: TestDatabase,
     _data: tempfile::TempDir,
     log_dir: Option<tempfile::TempDir>,
 }
@@ -633,10 +747,12 @@ impl ServerProcess {
                 .port()
         });
         let address = format!("127.0.0.1:{port}");
-        let child = Self::serve(&address, data.path(), env, stderr);
+        let database = TestDatabase::for_data_dir(data.path());
+        let child = Self::serve(&address, data.path(), database.url(), env, stderr);
         let server = ServerProcess {
             child,
             address,
+            database,
             _data: data,
             log_dir: None,
         };
@@ -644,11 +760,19 @@ impl ServerProcess {
         server
     }
 
-    fn serve(address: &str, data: &std::path::Path, env: &[(&str, &str)], stderr: Stdio) -> Child {
+    fn serve(
+        address: &str,
+        data: &std::path::Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Child {
         Command::new(env!("CARGO_BIN_EXE_berth"))
             .args(["serve", "--listen", address, "--data-dir"])
             .arg(data)
             .env("RUST_LOG", "warn")
+            .env("BERTH_DATABASE_URL", database_url)
+            .envs(shared_database_keys(database_url))
             // The tests make their accounts by registering.
             .env("BERTH_AUTH__REGISTRATION", "open")
             .envs(env.iter().copied())
@@ -664,7 +788,8 @@ impl ServerProcess {
     pub async fn crash_and_restart(&mut self, env: &[(&str, &str)]) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Self::serve(&self.address, self._data.path(), env, Stdio::null());
+        let url = self.database.url().to_string();
+        self.child = Self::serve(&self.address, self._data.path(), &url, env, Stdio::null());
         self.wait_until_up().await;
     }
 
@@ -710,6 +835,8 @@ impl ServerProcess {
             .args(["--role", role, "--data-dir"])
             .arg(self.data_dir())
             .env("RUST_LOG", "warn")
+            .env("BERTH_DATABASE_URL", self.database.url())
+            .envs(shared_database_keys(self.database.url()))
             .output()
             .unwrap();
         assert!(created.status.success());

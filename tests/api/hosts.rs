@@ -609,7 +609,12 @@ async fn a_tls_host_needs_its_certificates_keeps_them_sealed_and_serves_terminal
     ws.read_until(1, "over-tls").await;
 
     // After a restart the host is opened again from its sealed material.
-    let again = spawn_app_with(|s| s.data_dir = dir).await;
+    let database = app.database.url().to_string();
+    let again = spawn_app_with(|s| {
+        s.data_dir = dir;
+        s.database_url = Some(database.clone());
+    })
+    .await;
     let admin_token = again
         .login(&admin.username, &admin.password)
         .await
@@ -638,6 +643,7 @@ async fn a_tls_host_needs_its_certificates_keeps_them_sealed_and_serves_terminal
     let other_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let rekeyed = spawn_app_with(|s| {
         s.data_dir = app.data_dir.path().to_path_buf();
+        s.database_url = Some(database);
         s.secret_key = Some(other_key.into());
     })
     .await;

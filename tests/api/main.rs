@@ -20,6 +20,7 @@ mod jobs;
 mod logs_stats;
 mod metrics;
 mod openapi;
+mod postgres;
 mod protocol;
 mod proxy;
 mod registries;

@@ -244,12 +244,12 @@ async fn registration_is_off_by_default_and_closed_lets_in_only_who_has_an_accou
     .await;
     let before = app_with_directory(&directory, Registration::SsoOnly).await;
     token_of(login(&before, "ada", "ada-directory-pw").await).await;
-    let shared = before.data_dir.path().join("berth.db");
+    let shared = before.database.url().to_string();
     let ldap = directory.settings();
     let closed = spawn_app_with(move |s| {
         s.auth.registration = Registration::Closed;
         s.auth.ldap = Some(ldap);
-        s.database_url = Some(format!("sqlite://{}", shared.display()));
+        s.database_url = Some(shared);
     })
     .await;
     token_of(login(&closed, "ada", "ada-directory-pw").await).await;
