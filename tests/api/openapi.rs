@@ -303,6 +303,21 @@ struct Schemas {
 }
 
 impl Schemas {
+    /// The JSON of `response`, after checking that it is the `status` that `method path`
+    /// documents and that its body matches the schema documented there.
+    async fn answer(
+        &self,
+        response: reqwest::Response,
+        method: &str,
+        path: &str,
+        status: u16,
+    ) -> Value {
+        assert_eq!(response.status(), status, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        self.check(method, path, status, &body);
+        body
+    }
+
     /// `answer`, as `method path` gave it with `status`, matches the schema documented there.
     fn check(&self, method: &str, path: &str, status: u16, answer: &Value) {
         let op = &self.doc["paths"][path][method];
@@ -358,34 +373,23 @@ async fn real_answers_match_the_documented_schemas() {
     );
 
     let login = app.login(&student.username, &student.password).await;
-    schemas.check(
-        "post",
-        "/api/v1/auth/login",
-        200,
-        &login.json().await.unwrap(),
-    );
+    schemas
+        .answer(login, "post", "/api/v1/auth/login", 200)
+        .await;
     let ticket = app.post(&v1("/ws/ticket"), s, json!({})).await;
-    schemas.check(
-        "post",
-        "/api/v1/ws/ticket",
-        200,
-        &ticket.json().await.unwrap(),
-    );
+    schemas
+        .answer(ticket, "post", "/api/v1/ws/ticket", 200)
+        .await;
     let providers = app.get(&v1("/auth/providers"), None).await;
-    schemas.check(
-        "get",
-        "/api/v1/auth/providers",
-        200,
-        &providers.json().await.unwrap(),
-    );
+    schemas
+        .answer(providers, "get", "/api/v1/auth/providers", 200)
+        .await;
 
     // A teacher's course, a template and an assignment; the student joins.
     let course = app
         .post(&v1("/courses"), t, json!({"name": "Rust 101"}))
         .await;
-    assert_eq!(course.status(), 201);
-    let course: Value = course.json().await.unwrap();
-    schemas.check("post", "/api/v1/courses", 201, &course);
+    let course = schemas.answer(course, "post", "/api/v1/courses", 201).await;
     let joined = app
         .post(
             &v1("/courses/join"),
@@ -393,24 +397,18 @@ async fn real_answers_match_the_documented_schemas() {
             json!({"join_code": course["join_code"]}),
         )
         .await;
-    schemas.check(
-        "post",
-        "/api/v1/courses/join",
-        200,
-        &joined.json().await.unwrap(),
-    );
+    schemas
+        .answer(joined, "post", "/api/v1/courses/join", 200)
+        .await;
     let listed = app.get(&v1("/courses"), s).await;
-    schemas.check("get", "/api/v1/courses", 200, &listed.json().await.unwrap());
+    schemas.answer(listed, "get", "/api/v1/courses", 200).await;
     let course_id = course["id"].as_str().unwrap();
     let students = app
         .get(&v1(&format!("/courses/{course_id}/students")), t)
         .await;
-    schemas.check(
-        "get",
-        "/api/v1/courses/{id}/students",
-        200,
-        &students.json().await.unwrap(),
-    );
+    schemas
+        .answer(students, "get", "/api/v1/courses/{id}/students", 200)
+        .await;
 
     let template = app
         .post(
@@ -420,16 +418,13 @@ async fn real_answers_match_the_documented_schemas() {
                    "files": {"main.py": "print(1)\n"}}),
         )
         .await;
-    assert_eq!(template.status(), 201);
-    let template: Value = template.json().await.unwrap();
-    schemas.check("post", "/api/v1/templates", 201, &template);
+    schemas
+        .answer(template, "post", "/api/v1/templates", 201)
+        .await;
     let templates = app.get(&v1("/templates"), s).await;
-    schemas.check(
-        "get",
-        "/api/v1/templates",
-        200,
-        &templates.json().await.unwrap(),
-    );
+    schemas
+        .answer(templates, "get", "/api/v1/templates", 200)
+        .await;
 
     let assignment = app
         .post(
@@ -439,18 +434,15 @@ async fn real_answers_match_the_documented_schemas() {
                    "check": {"command": ["true"]}}),
         )
         .await;
-    assert_eq!(assignment.status(), 201);
-    let assignment: Value = assignment.json().await.unwrap();
-    schemas.check("post", "/api/v1/courses/{id}/assignments", 201, &assignment);
+    schemas
+        .answer(assignment, "post", "/api/v1/courses/{id}/assignments", 201)
+        .await;
     let theirs = app
         .get(&v1(&format!("/courses/{course_id}/assignments")), s)
         .await;
-    schemas.check(
-        "get",
-        "/api/v1/courses/{id}/assignments",
-        200,
-        &theirs.json().await.unwrap(),
-    );
+    schemas
+        .answer(theirs, "get", "/api/v1/courses/{id}/assignments", 200)
+        .await;
 
     let attendance = app
         .post(
@@ -459,9 +451,9 @@ async fn real_answers_match_the_documented_schemas() {
             json!({}),
         )
         .await;
-    assert_eq!(attendance.status(), 201);
-    let attendance: Value = attendance.json().await.unwrap();
-    schemas.check("post", "/api/v1/courses/{id}/attendance", 201, &attendance);
+    let attendance = schemas
+        .answer(attendance, "post", "/api/v1/courses/{id}/attendance", 201)
+        .await;
     let roster = app
         .get(
             &v1(&format!(
@@ -471,12 +463,9 @@ async fn real_answers_match_the_documented_schemas() {
             t,
         )
         .await;
-    schemas.check(
-        "get",
-        "/api/v1/attendance/{id}/roster",
-        200,
-        &roster.json().await.unwrap(),
-    );
+    schemas
+        .answer(roster, "get", "/api/v1/attendance/{id}/roster", 200)
+        .await;
 
     // A container and a workspace, on the real engine.
     let created = app
@@ -486,80 +475,62 @@ async fn real_answers_match_the_documented_schemas() {
             json!({"image": IMAGE, "cmd": ["sleep", "60"], "memory_mb": 32}),
         )
         .await;
-    assert_eq!(created.status(), 201);
-    let created: Value = created.json().await.unwrap();
+    let created = schemas
+        .answer(created, "post", "/api/v1/containers", 201)
+        .await;
     app.track(created["id"].as_str().unwrap());
-    schemas.check("post", "/api/v1/containers", 201, &created);
     let containers = app.get(&v1("/containers"), s).await;
-    schemas.check(
-        "get",
-        "/api/v1/containers",
-        200,
-        &containers.json().await.unwrap(),
-    );
+    schemas
+        .answer(containers, "get", "/api/v1/containers", 200)
+        .await;
     let images = app.get(&v1("/images"), s).await;
-    schemas.check("get", "/api/v1/images", 200, &images.json().await.unwrap());
+    schemas.answer(images, "get", "/api/v1/images", 200).await;
     let image = app.get(&v1(&format!("/images/{IMAGE}")), s).await;
-    schemas.check(
-        "get",
-        "/api/v1/images/{ref}",
-        200,
-        &image.json().await.unwrap(),
-    );
+    schemas
+        .answer(image, "get", "/api/v1/images/{ref}", 200)
+        .await;
 
     let workspace = app
         .post(&v1("/workspaces"), s, json!({"template": "py-openapi"}))
         .await;
-    assert_eq!(workspace.status(), 201);
-    let workspace: Value = workspace.json().await.unwrap();
+    let workspace = schemas
+        .answer(workspace, "post", "/api/v1/workspaces", 201)
+        .await;
     let workspace_id = workspace["id"].as_str().unwrap();
     app.track(&format!("berth-ws-{workspace_id}"));
     app.track_volume(&format!("berth-ws-{workspace_id}"));
-    schemas.check("post", "/api/v1/workspaces", 201, &workspace);
     let files = app
         .get(&v1(&format!("/workspaces/{workspace_id}/files?path=")), s)
         .await;
-    schemas.check(
-        "get",
-        "/api/v1/workspaces/{id}/files",
-        200,
-        &files.json().await.unwrap(),
-    );
+    schemas
+        .answer(files, "get", "/api/v1/workspaces/{id}/files", 200)
+        .await;
     let jobs = app
         .get(&v1(&format!("/workspaces/{workspace_id}/jobs")), s)
         .await;
-    schemas.check(
-        "get",
-        "/api/v1/workspaces/{id}/jobs",
-        200,
-        &jobs.json().await.unwrap(),
-    );
+    schemas
+        .answer(jobs, "get", "/api/v1/workspaces/{id}/jobs", 200)
+        .await;
 
     // Errors have the documented shape too.
     let missing = app.get(&v1("/containers/no-such-one"), s).await;
     assert_eq!(missing.status(), 404);
-    schemas.check(
-        "get",
-        "/api/v1/containers/{id}",
-        404,
-        &missing.json().await.unwrap(),
-    );
+    schemas
+        .answer(missing, "get", "/api/v1/containers/{id}", 404)
+        .await;
     let refused = app.get(&v1("/hosts"), s).await;
     assert_eq!(refused.status(), 403);
-    schemas.check("get", "/api/v1/hosts", 403, &refused.json().await.unwrap());
+    schemas.answer(refused, "get", "/api/v1/hosts", 403).await;
 
     // An admin's views.
     let admin = app.new_user_with_role(berth::users::Role::Admin).await;
     let a = Some(admin.token.as_str());
     let usage = app.get(&v1("/admin/usage"), a).await;
-    schemas.check(
-        "get",
-        "/api/v1/admin/usage",
-        200,
-        &usage.json().await.unwrap(),
-    );
+    schemas
+        .answer(usage, "get", "/api/v1/admin/usage", 200)
+        .await;
     let audit = app.get(&v1("/audit"), a).await;
-    schemas.check("get", "/api/v1/audit", 200, &audit.json().await.unwrap());
+    schemas.answer(audit, "get", "/api/v1/audit", 200).await;
     let hosts = app.get(&v1("/hosts"), a).await;
-    schemas.check("get", "/api/v1/hosts", 200, &hosts.json().await.unwrap());
+    schemas.answer(hosts, "get", "/api/v1/hosts", 200).await;
 }
