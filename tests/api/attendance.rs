@@ -174,7 +174,9 @@ async fn a_check_in_appears_on_the_teachers_stream() {
 async fn the_previous_steps_code_is_accepted_an_older_one_is_not() {
     let app = spawn_app().await;
     let (teacher, course, students) = course_with_students(&app, 2).await;
-    let attendance = open_attendance(&app, &teacher, &course, 2).await;
+    // Steps long enough that a check-in sent as a code turns lands in the step it is meant for,
+    // even on a busy machine.
+    let attendance = open_attendance(&app, &teacher, &course, 5).await;
     let mut screen = app.ws(&teacher.token).await;
     watch(&mut screen, 1, &attendance).await;
     let old = screen.expect("attendance.code", 1).await["code"]

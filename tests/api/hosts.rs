@@ -41,16 +41,20 @@ async fn hosts_are_added_only_when_they_answer_and_can_come_back_under_their_nam
     let a = Some(admin.token.as_str());
 
     let listed: Value = app.get("/api/v1/hosts", a).await.json().await.unwrap();
-    assert_eq!(listed[0]["name"], "local");
-    assert_eq!(listed[0]["healthy"], true);
-    assert!(listed[0]["api_version"].as_str().unwrap().starts_with("1."));
+    assert_eq!(listed[0]["name"], "local", "{listed}");
+    assert_eq!(listed[0]["healthy"], true, "{listed}");
+    assert!(
+        listed[0]["api_version"].as_str().unwrap().starts_with("1."),
+        "{listed}"
+    );
 
     // A second path to an engine that answers.
     let good = json!({"name": "lab-2", "url": "unix:///var/run/docker.sock"});
     let added = app.post("/api/v1/hosts", a, good.clone()).await;
-    assert_eq!(added.status(), 201);
+    let status = added.status();
     let host: Value = added.json().await.unwrap();
-    assert_eq!(host["healthy"], true);
+    assert_eq!(status, 201, "{host}");
+    assert_eq!(host["healthy"], true, "{host}");
     assert_eq!(
         app.post("/api/v1/hosts", a, good.clone()).await.status(),
         409

@@ -27,6 +27,7 @@ pub(in crate::session) async fn watch(
     ctx.send(ServerMessage::Started { stream }).await;
     let cancel = parts.cancel.clone();
     let secret = session.secret.as_bytes();
+    let mut sent_step = None;
     'steps: loop {
         let now = now_ms();
         if !attendance::is_open(&session, now) {
@@ -34,16 +35,21 @@ pub(in crate::session) async fn watch(
         }
         let step = code::step(now, session.opens_at, attendance::period_ms(&session));
         let step_end = code::step_end(step, session.opens_at, attendance::period_ms(&session));
-        let expires_at = rfc3339(step_end.min(session.closes_at));
-        let message = ServerMessage::AttendanceCode {
-            stream,
-            code: code::code(secret, step),
-            expires_at,
-        };
-        if !ctx.send(message).await {
-            break;
+        // The timer runs on the monotonic clock and codes on the wall clock, so a wake-up can
+        // come a moment before the wall clock turns: the screen gets each code once.
+        if sent_step != Some(step) {
+            let expires_at = rfc3339(step_end.min(session.closes_at));
+            let message = ServerMessage::AttendanceCode {
+                stream,
+                code: code::code(secret, step),
+                expires_at,
+            };
+            if !ctx.send(message).await {
+                break;
+            }
+            sent_step = Some(step);
         }
-        let wait = (step_end.min(session.closes_at) - now_ms()).max(0) as u64;
+        let wait = (step_end.min(session.closes_at) - now_ms()).max(1) as u64;
         let next_step = tokio::time::sleep(Duration::from_millis(wait));
         tokio::pin!(next_step);
         loop {
