@@ -10,6 +10,7 @@ use crate::config::Registration;
 use crate::containers::Containers;
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
+use crate::events::{Event, Events};
 use crate::live_sessions::Sessions;
 use crate::sso::Sso;
 use crate::users::{self, password, Role, User};
@@ -45,7 +46,7 @@ pub async fn login(
     password: &str,
     client: IpAddr,
 ) -> Result<LoggedIn, ApiError> {
-    auth.logins.check(username, client)?;
+    auth.logins.check(db, username, client).await?;
     let account = db::users::credentials(db, username).await?;
     let signed_in = match (account, &sso.ldap) {
         (Some(local), _) if local.source == "local" => {
@@ -66,14 +67,14 @@ pub async fn login(
         }
     };
     let Some(signed_in) = signed_in else {
-        auth.logins.failed(username, client);
+        auth.logins.failed(db, username, client).await?;
         tracing::info!(username, %client, "login refused");
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "wrong username or password",
         ));
     };
-    auth.logins.succeeded(username, client);
+    auth.logins.succeeded(db, username, client).await?;
     Ok(signed_in)
 }
 
@@ -95,16 +96,23 @@ async fn ldap_sign_in(
     }
 }
 
-/// Revokes the caller's token and closes the sessions opened with it.
+/// Revokes the caller's token and closes the sessions opened with it: here at once, on the
+/// other replicas when they hear of it.
 pub async fn logout(
     db: &Db,
     auth: &AuthState,
     sessions: &Sessions,
+    events: &Events,
     claims: &Claims,
 ) -> Result<(), ApiError> {
     auth.revoke(db, claims).await?;
     sessions.close_token(&claims.jti);
-    Ok(())
+    events
+        .publish(Event::TokenRevoked {
+            user_id: claims.sub.clone(),
+            jti: claims.jti.clone(),
+        })
+        .await
 }
 
 /// What deleting an account has to reach.
@@ -112,6 +120,7 @@ pub struct Owned<'a> {
     pub db: &'a Db,
     pub auth: &'a AuthState,
     pub sessions: &'a Sessions,
+    pub events: &'a Events,
     pub workspaces: &'a Workspaces,
     pub containers: &'a Containers,
     pub snapshots: Snapshots<'a>,
@@ -122,6 +131,11 @@ pub struct Owned<'a> {
 /// its courses) and the token it used.
 pub async fn delete(owned: Owned<'_>, user: &User, claims: &Claims) -> Result<(), ApiError> {
     owned.sessions.close_user(&user.id);
+    let user_id = user.id.clone();
+    owned
+        .events
+        .publish(Event::AccountDeleted { user_id })
+        .await?;
     owned.workspaces.remove_all_of(&user.id).await?;
     owned.containers.remove_all_of(&user.id).await?;
     db::users::delete(owned.db, &user.id).await?;

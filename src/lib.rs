@@ -28,6 +28,7 @@ pub mod courses;
 pub mod db;
 pub mod docker;
 pub mod error;
+pub mod events;
 pub mod fuzzy;
 pub mod hosts;
 pub mod images;

@@ -19,6 +19,7 @@ use crate::containers::Containers;
 use crate::db;
 use crate::docker::Engine;
 use crate::error;
+use crate::events::{broker, Broker, Event, Events};
 use crate::hosts::Hosts;
 use crate::live_sessions::Sessions;
 use crate::registries::{Egress, Registries};
@@ -64,14 +65,14 @@ impl AppState {
         let ticket_ttl = Duration::from_secs(settings.ticket_ttl_s);
         let trusted_proxies =
             crate::config::networks("trusted_proxies", &settings.trusted_proxies)?;
-        let auth = AuthState::load(
-            &db,
-            keys,
-            ticket_ttl,
-            settings.login.clone(),
-            trusted_proxies,
-        )
-        .await?;
+        let auth = AuthState::new(keys, ticket_ttl, settings.login.clone(), trusted_proxies);
+        // On a shared database the other replicas are woken by PostgreSQL; alone, nobody is.
+        let broker: Arc<dyn Broker> = if shared {
+            Arc::new(broker::Postgres::new(db.clone(), url.clone()))
+        } else {
+            Arc::new(broker::Local)
+        };
+        let events = Arc::new(Events::new(db.clone(), broker));
         let sso =
             crate::sso::Sso::from_settings(&settings.auth).context("reading the auth settings")?;
         let engine = Engine::from_settings(settings.docker_host.as_deref())
@@ -123,8 +124,9 @@ impl AppState {
             ),
             contexts: BuildContexts::new(&settings.data_dir)
                 .context("preparing the build context dir")?,
-            attendance: Attendance::default(),
+            attendance: Attendance::new(events.clone()),
             sessions: Arc::new(Sessions::default()),
+            events,
             db,
             auth,
             sso,
@@ -200,6 +202,16 @@ impl Application {
         let resumes = web::Data::new(crate::session::resume::Resumes::default());
         let shares = web::Data::new(crate::session::share::Shares::default());
         let jobs = web::Data::new(crate::session::jobs::Jobs::default());
+        let heard = state.events.subscribe();
+        tokio::spawn(state.events.clone().run(stop_health.clone()));
+        tokio::spawn(apply_events(
+            heard,
+            state.clone(),
+            resumes.clone(),
+            jobs.clone(),
+            stop_health.clone(),
+        ));
+        tokio::spawn(keep_tidy(state.clone(), stop_health.clone()));
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -280,6 +292,69 @@ impl Application {
     /// Where `metrics.listen` serves `/metrics`, when it is set.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(|(at, _)| *at)
+    }
+}
+
+/// Does on this replica what any replica published: closes the sessions of a revoked token
+/// or of a user, and shows check-ins on the screens here. Doing it twice (the publisher did it
+/// at once too) changes nothing.
+async fn apply_events(
+    mut heard: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    state: web::Data<AppState>,
+    resumes: web::Data<crate::session::resume::Resumes>,
+    jobs: web::Data<crate::session::jobs::Jobs>,
+    stop: CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = tokio::select! {
+            _ = stop.cancelled() => return,
+            event = heard.recv() => match event {
+                Ok(event) => event,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "events came faster than they were applied");
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            },
+        };
+        match &*event {
+            Event::CheckIn { .. } | Event::AttendanceClosed { .. } => {
+                state.attendance.deliver(&event)
+            }
+            Event::TokenRevoked { user_id, jti } => {
+                state.sessions.close_token(jti);
+                resumes.end_user(user_id);
+            }
+            Event::AccountDeleted { user_id } => {
+                state.sessions.close_user(user_id);
+                resumes.end_user(user_id);
+                jobs.end_user(user_id);
+            }
+            Event::SessionsEnded { user_id } => {
+                state.sessions.end_user(user_id);
+                resumes.end_user(user_id);
+            }
+        }
+    }
+}
+
+/// How often expired tickets, revocations, failure counts and old events are forgotten.
+const TIDY_EVERY: Duration = Duration::from_secs(60);
+
+/// Forgets what has expired, every [`TIDY_EVERY`].
+async fn keep_tidy(state: web::Data<AppState>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(TIDY_EVERY) => {}
+        }
+        if let Err(e) = state.auth.prune(&state.db).await {
+            tracing::warn!(error = %e, "could not forget expired tickets and counts");
+        }
+        if let Err(e) = state.events.prune().await {
+            tracing::warn!(error = %e, "could not forget old events");
+        }
     }
 }
 

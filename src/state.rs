@@ -14,6 +14,7 @@ use crate::builds::BuildContexts;
 use crate::config::Settings;
 use crate::containers::Containers;
 use crate::db::Db;
+use crate::events::Events;
 use crate::hosts::Hosts;
 use crate::live_sessions::Sessions;
 use crate::registries::Registries;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub workspaces: Arc<Workspaces>,
     pub registries: Registries,
     pub sessions: Arc<Sessions>,
+    /// What the replicas on this database tell each other (see [`crate::events`]).
+    pub events: Arc<Events>,
     /// Check-in state shared by REST and the sessions watching attendance.
     pub attendance: Attendance,
     pub contexts: BuildContexts,

@@ -5,7 +5,7 @@
 
 pub mod code;
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use serde::Serialize;
@@ -15,6 +15,7 @@ use crate::clock::{now_ms, rfc3339};
 use crate::courses;
 use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
+use crate::events::{self, Events};
 use crate::users::User;
 
 pub const DEFAULT_PERIOD_S: i64 = 5;
@@ -22,7 +23,8 @@ pub const PERIOD_RANGE_S: std::ops::RangeInclusive<i64> = 2..=60;
 pub const DEFAULT_DURATION_S: i64 = 600;
 pub const MAX_DURATION_S: i64 = 24 * 3600;
 /// Wrong codes a student may type per minute before being refused for a while.
-const WRONG_CODES_PER_MINUTE: u32 = 5;
+const WRONG_CODES_PER_MINUTE: i64 = 5;
+const WRONG_CODES_WINDOW_MS: i64 = 60_000;
 
 /// What happened in an attendance session, for the screens watching it.
 #[derive(Debug, Clone)]
@@ -36,15 +38,47 @@ pub enum Event {
     Closed,
 }
 
-/// Check-in state shared by the REST API and the WebSocket sessions.
-#[derive(Default)]
+/// Check-in state shared by the REST API and the WebSocket sessions. A check-in taken by any
+/// replica is an event every replica hears, and hands to the screens it serves.
 pub struct Attendance {
-    /// One channel per attendance session that someone watches.
+    /// One channel per attendance session that someone here watches.
     watchers: DashMap<String, broadcast::Sender<Event>>,
-    wrong_codes: DashMap<String, (u32, Instant)>,
+    events: Arc<Events>,
 }
 
 impl Attendance {
+    pub fn new(events: Arc<Events>) -> Attendance {
+        Attendance {
+            watchers: DashMap::new(),
+            events,
+        }
+    }
+
+    /// Passes on what a replica published to the screens here that watch its session.
+    pub fn deliver(&self, event: &events::Event) {
+        match event {
+            events::Event::CheckIn {
+                attendance,
+                user_id,
+                username,
+                at_ms,
+                count,
+            } => self.to_watchers(
+                attendance,
+                Event::CheckIn {
+                    user_id: user_id.clone(),
+                    username: username.clone(),
+                    at_ms: *at_ms,
+                    count: *count,
+                },
+            ),
+            events::Event::AttendanceClosed { attendance } => {
+                self.to_watchers(attendance, Event::Closed)
+            }
+            _ => {}
+        }
+    }
+
     pub fn subscribe(&self, attendance_id: &str) -> broadcast::Receiver<Event> {
         self.watchers
             .entry(attendance_id.to_string())
@@ -58,36 +92,47 @@ impl Attendance {
             .remove_if(attendance_id, |_, tx| tx.receiver_count() == 0);
     }
 
-    fn publish(&self, attendance_id: &str, event: Event) {
+    fn to_watchers(&self, attendance_id: &str, event: Event) {
         if let Some(tx) = self.watchers.get(attendance_id) {
             let _ = tx.send(event);
         }
     }
 
-    fn check_not_throttled(&self, user_id: &str) -> Result<(), ApiError> {
-        let throttled = self.wrong_codes.get(user_id).is_some_and(|entry| {
-            entry.1.elapsed() < Duration::from_secs(60) && entry.0 >= WRONG_CODES_PER_MINUTE
-        });
-        if throttled {
-            Err(ApiError::new(
-                ErrorCode::TooMany,
-                "too many wrong codes; wait a minute",
-            ))
-        } else {
-            Ok(())
+    /// Tells every replica; what it tells of is stored already, so a failure here is logged,
+    /// not answered (the roster has it).
+    async fn publish(&self, event: events::Event) {
+        if let Err(e) = self.events.publish(event).await {
+            tracing::warn!(error = %e.message, "could not publish an attendance event");
         }
     }
+}
 
-    fn record_wrong_code(&self, user_id: &str) {
-        let mut entry = self
-            .wrong_codes
-            .entry(user_id.to_string())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= Duration::from_secs(60) {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
+fn wrong_codes_key(user_id: &str) -> String {
+    format!("checkin:{user_id}")
+}
+
+async fn check_not_throttled(db: &Db, user_id: &str) -> Result<(), ApiError> {
+    let start = now_ms() - WRONG_CODES_WINDOW_MS;
+    if db::throttle::failures(db, &wrong_codes_key(user_id), start).await? >= WRONG_CODES_PER_MINUTE
+    {
+        return Err(ApiError::new(
+            ErrorCode::TooMany,
+            "too many wrong codes; wait a minute",
+        ));
     }
+    Ok(())
+}
+
+async fn record_wrong_code(db: &Db, user_id: &str) -> Result<(), ApiError> {
+    let now = now_ms();
+    db::throttle::fail(
+        db,
+        &wrong_codes_key(user_id),
+        now,
+        now - WRONG_CODES_WINDOW_MS,
+    )
+    .await?;
+    Ok(())
 }
 
 /// An attendance session of a course: while open, its code changes every `period_s`.
@@ -213,7 +258,10 @@ pub async fn close(
     let session = watchable(db, user, id).await?;
     if is_open(&session, now_ms()) {
         db::attendance::close(db, &session.id, now_ms()).await?;
-        state.publish(&session.id, Event::Closed);
+        let attendance = session.id.clone();
+        state
+            .publish(events::Event::AttendanceClosed { attendance })
+            .await;
     }
     find(db, id).await
 }
@@ -250,24 +298,24 @@ pub async fn check_in(
     if !is_open(&session, now) {
         return Err(ApiError::conflict("this attendance session is closed"));
     }
-    state.check_not_throttled(&user.id)?;
+    check_not_throttled(db, &user.id).await?;
     let step = code::step(now, session.opens_at, period_ms(&session));
     if !code::accepts(session.secret.as_bytes(), step, typed) {
-        state.record_wrong_code(&user.id);
+        record_wrong_code(db, &user.id).await?;
         return Err(ApiError::bad_request("wrong or expired code"));
     }
     let (at, count) = db::attendance::check_in(db, &session.id, &user.id, now).await?;
     let first = at == now;
     if first {
-        state.publish(
-            &session.id,
-            Event::CheckIn {
+        state
+            .publish(events::Event::CheckIn {
+                attendance: session.id.clone(),
                 user_id: user.id.clone(),
                 username: user.username.clone(),
                 at_ms: at,
                 count,
-            },
-        );
+            })
+            .await;
     }
     Ok(CheckedIn {
         attendance: session.id,

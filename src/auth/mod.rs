@@ -5,10 +5,10 @@ pub mod throttle;
 pub mod token;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::HttpRequest;
-use dashmap::DashMap;
+use sha2::{Digest, Sha256};
 
 use crate::config::LoginLimits;
 use crate::db::{self, Db};
@@ -27,43 +27,29 @@ pub struct LoggedIn {
 /// Live tickets one user may hold (each opens one session, within seconds).
 pub const MAX_TICKETS_PER_USER: usize = 16;
 
-/// Signing keys, revoked tokens, live WebSocket tickets and recent login failures.
+/// Signing keys, and the rules for tickets and login failures. Revoked tokens, live tickets and
+/// recent failures are rows, so that every replica on one database sees the same.
 pub struct AuthState {
     pub keys: TokenKeys,
-    /// Revoked token ids and when the token would have expired (mirrors `revoked_tokens`).
-    revoked: DashMap<String, i64>,
-    tickets: DashMap<String, Ticket>,
     pub ticket_ttl: Duration,
     pub logins: throttle::LoginThrottle,
     /// Proxies whose forwarding headers say who the client is (`trusted_proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-/// A single-use pass for one WebSocket upgrade, standing for the token that asked for it.
-#[derive(Clone)]
-pub struct Ticket {
-    pub user_id: String,
-    pub claims: Claims,
-    expires: Instant,
-}
-
 impl AuthState {
-    pub async fn load(
-        db: &Db,
+    pub fn new(
         keys: TokenKeys,
         ticket_ttl: Duration,
         login_limits: LoginLimits,
         trusted_proxies: Vec<ipnet::IpNet>,
-    ) -> Result<Self, sqlx::Error> {
-        let rows = db::tokens::live_revocations(db, crate::clock::now_s()).await?;
-        Ok(AuthState {
+    ) -> Self {
+        AuthState {
             keys,
-            revoked: rows.into_iter().collect(),
-            tickets: DashMap::new(),
             ticket_ttl,
             logins: throttle::LoginThrottle::new(login_limits),
             trusted_proxies,
-        })
+        }
     }
 
     /// A new bearer token for `user_id`, who has just proved who they are.
@@ -79,59 +65,83 @@ impl AuthState {
         })
     }
 
-    pub fn is_revoked(&self, jti: &str) -> bool {
-        self.revoked.contains_key(jti)
+    pub async fn is_revoked(&self, db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
+        db::tokens::is_revoked(db, jti).await
     }
 
+    /// Revokes a token (until it would have expired) and forgets its unused tickets.
     pub async fn revoke(&self, db: &Db, claims: &Claims) -> Result<(), sqlx::Error> {
         db::tokens::revoke(db, &claims.jti, claims.exp).await?;
-        self.revoked.insert(claims.jti.clone(), claims.exp);
-        self.tickets.retain(|_, t| t.claims.jti != claims.jti);
-        Ok(())
+        db::tickets::forget_token(db, &claims.jti).await
     }
 
     /// Checks a bearer token: signature, expiry and revocation.
-    pub fn check_token(&self, token: &str) -> Option<Claims> {
-        self.keys
-            .decode(token)
-            .filter(|claims| !self.is_revoked(&claims.jti))
+    pub async fn check_token(&self, db: &Db, token: &str) -> Result<Option<Claims>, sqlx::Error> {
+        match self.keys.decode(token) {
+            Some(claims) if !self.is_revoked(db, &claims.jti).await? => Ok(Some(claims)),
+            _ => Ok(None),
+        }
     }
 
     /// A ticket standing for `claims` (the token of `user_id`) for one WebSocket upgrade; at
     /// most [`MAX_TICKETS_PER_USER`] live at once for one user.
-    pub fn issue_ticket(&self, user_id: &str, claims: &Claims) -> Result<String, ApiError> {
-        let now = Instant::now();
-        if self.tickets.len() > 1024 {
-            self.tickets.retain(|_, t| t.expires > now);
-        }
-        let held = self
-            .tickets
-            .iter()
-            .filter(|t| t.user_id == user_id && t.expires > now)
-            .count();
-        if held >= MAX_TICKETS_PER_USER {
+    pub async fn issue_ticket(
+        &self,
+        db: &Db,
+        user_id: &str,
+        claims: &Claims,
+    ) -> Result<String, ApiError> {
+        let ticket = token::random_token();
+        let now = crate::clock::now_ms();
+        let row = db::tickets::Ticket {
+            user_id: user_id.to_string(),
+            jti: claims.jti.clone(),
+            iat: claims.iat,
+            exp: claims.exp,
+            expires_ms: now + self.ticket_ttl.as_millis() as i64,
+        };
+        let max = MAX_TICKETS_PER_USER as i64;
+        if !db::tickets::issue(db, &ticket_hash(&ticket), &row, max, now).await? {
             return Err(ApiError::new(
                 ErrorCode::TooMany,
                 format!("at most {MAX_TICKETS_PER_USER} unused tickets at once"),
             ));
         }
-        let ticket = token::random_token();
-        self.tickets.insert(
-            ticket.clone(),
-            Ticket {
-                user_id: user_id.to_string(),
-                claims: claims.clone(),
-                expires: now + self.ticket_ttl,
-            },
-        );
         Ok(ticket)
     }
 
     /// Takes a ticket out: it works once, within its lifetime, while its token is not revoked.
-    pub fn redeem_ticket(&self, ticket: &str) -> Option<Ticket> {
-        let (_, entry) = self.tickets.remove(ticket)?;
-        (entry.expires > Instant::now() && !self.is_revoked(&entry.claims.jti)).then_some(entry)
+    /// The claims of the token it stands for.
+    pub async fn redeem_ticket(
+        &self,
+        db: &Db,
+        ticket: &str,
+    ) -> Result<Option<Claims>, sqlx::Error> {
+        let Some(row) = db::tickets::redeem(db, &ticket_hash(ticket)).await? else {
+            return Ok(None);
+        };
+        if row.expires_ms <= crate::clock::now_ms() || self.is_revoked(db, &row.jti).await? {
+            return Ok(None);
+        }
+        Ok(Some(Claims {
+            sub: row.user_id,
+            jti: row.jti,
+            iat: row.iat,
+            exp: row.exp,
+        }))
     }
+
+    /// Forgets revocations of expired tokens and expired tickets.
+    pub async fn prune(&self, db: &Db) -> Result<(), sqlx::Error> {
+        db::tokens::prune(db, crate::clock::now_s()).await?;
+        db::tickets::prune(db, crate::clock::now_ms()).await?;
+        self.logins.prune(db).await
+    }
+}
+
+/// What a ticket is stored as: a copy of the database holds no ticket that works.
+fn ticket_hash(ticket: &str) -> String {
+    format!("{:x}", Sha256::digest(ticket.as_bytes()))
 }
 
 /// Who is calling: the user of the bearer `token`, or (for the WebSocket upgrade, where a
@@ -144,8 +154,8 @@ pub async fn caller(
     ticket: Option<&str>,
 ) -> Result<(User, Claims), ApiError> {
     let claims = match (token, ticket) {
-        (Some(token), _) => auth.check_token(token),
-        (None, Some(ticket)) => auth.redeem_ticket(ticket).map(|t| t.claims),
+        (Some(token), _) => auth.check_token(db, token).await?,
+        (None, Some(ticket)) => auth.redeem_ticket(db, ticket).await?,
         (None, None) => None,
     }
     .ok_or_else(ApiError::unauthorized)?;

@@ -2,8 +2,8 @@
 //! dir by default (WAL, so `berth user create` works beside a running server), or PostgreSQL
 //! when `database_url` is `postgres://…`. The same queries run on both, through sqlx's `Any`
 //! driver: runtime queries in portable SQL with `$1`-style placeholders, integers as BIGINT,
-//! sums cast back to BIGINT (Postgres makes them NUMERIC). The migrations are one set for both;
-//! one that must differ goes in a dialect's own directory beside them.
+//! sums cast back to BIGINT (Postgres makes them NUMERIC). The migrations are one set for both,
+//! written in what the two share (no serial columns: `events` numbers its rows itself).
 
 pub mod assignments;
 pub mod attendance;
@@ -11,12 +11,15 @@ pub mod audit;
 pub mod checks;
 pub mod containers;
 pub mod courses;
+pub mod events;
 pub mod hosts;
 pub mod images;
 pub mod jobs;
 pub mod registries;
 pub mod reservations;
 pub mod templates;
+pub mod throttle;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;

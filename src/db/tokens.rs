@@ -2,17 +2,6 @@
 
 use super::Db;
 
-/// Forgets revocations of tokens expired before `now_s`, and returns the rest as (jti, expiry).
-pub async fn live_revocations(db: &Db, now_s: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
-        .bind(now_s)
-        .execute(db)
-        .await?;
-    sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens")
-        .fetch_all(db)
-        .await
-}
-
 pub async fn revoke(db: &Db, jti: &str, expires_at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
@@ -22,4 +11,21 @@ pub async fn revoke(db: &Db, jti: &str, expires_at: i64) -> Result<(), sqlx::Err
     .execute(db)
     .await?;
     Ok(())
+}
+
+pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<String> = sqlx::query_scalar("SELECT jti FROM revoked_tokens WHERE jti = $1")
+        .bind(jti)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Forgets revocations of tokens expired before `now_s`.
+pub async fn prune(db: &Db, now_s: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+        .bind(now_s)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
 }

@@ -97,7 +97,14 @@ async fn logout(
     state: web::Data<AppState>,
     resumes: web::Data<Resumes>,
 ) -> Result<HttpResponse, ApiError> {
-    let result = accounts::logout(&state.db, &state.auth, &state.sessions, &user.claims).await;
+    let result = accounts::logout(
+        &state.db,
+        &state.auth,
+        &state.sessions,
+        &state.events,
+        &user.claims,
+    )
+    .await;
     state
         .audit
         .record_outcome(user.audit("auth.logout"), result)
@@ -134,6 +141,7 @@ async fn delete_me(
         db: &state.db,
         auth: &state.auth,
         sessions: &state.sessions,
+        events: &state.events,
         workspaces: &state.workspaces,
         containers: &state.containers,
         snapshots: state.snapshots(),
@@ -155,7 +163,10 @@ async fn delete_me(
 #[post("/ws/ticket")]
 async fn ws_ticket(user: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(Ticket {
-        ticket: state.auth.issue_ticket(&user.user.id, &user.claims)?,
+        ticket: state
+            .auth
+            .issue_ticket(&state.db, &user.user.id, &user.claims)
+            .await?,
         expires_in: state.auth.ticket_ttl.as_secs(),
     }))
 }

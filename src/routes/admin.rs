@@ -54,7 +54,13 @@ async fn end_sessions(
         Ok(Some(user)) => {
             let sessions = state.sessions.end_user(&user.id);
             resumes.end_user(&user.id);
-            Ok(Ended { sessions })
+            let user_id = user.id.clone();
+            // The other replicas end theirs when they hear of it.
+            state
+                .events
+                .publish(crate::events::Event::SessionsEnded { user_id })
+                .await
+                .map(|()| Ended { sessions })
         }
         Ok(None) => Err(ApiError::not_found(format!("no such user: {id}"))),
         Err(e) => Err(e),

@@ -92,8 +92,14 @@ pub async fn ws_handler(
         cancel,
         reason,
     } = sessions.open(&user.id, &claims.jti);
-    // The token may have been revoked between the check and the registration above.
-    if auth_state.is_revoked(&claims.jti) {
+    // The token may have been revoked between the check and the registration above (on any
+    // replica: the event may have gone by before this session was there to hear it). If the
+    // database cannot say, the session closes.
+    if auth_state
+        .is_revoked(&state.db, &claims.jti)
+        .await
+        .unwrap_or(true)
+    {
         sessions.close_token(&claims.jti);
     }
 

@@ -120,10 +120,19 @@ function header(account: Account | null) {
   top.replaceChildren(el("strong", {}, t("appName")), el("nav", {}, ...nav), ...who, languages);
 }
 
+/** How many times a page has been drawn: a page whose drawing began before the latest one's
+ * draws into a container no longer on the page, and its cleanup runs at once. */
+let drawings = 0;
+
 async function render() {
   leave?.();
   leave = null;
-  const app = document.getElementById("app")!;
+  const drawing = ++drawings;
+  const current = () => drawing === drawings;
+  // A page drawn after a slower one was asked for (a click right after signing in, while the
+  // first page still loads) is not overwritten by it.
+  const app = el("div", {});
+  document.getElementById("app")!.replaceChildren(app);
   const [, name, arg, sub] = location.hash.split("/");
   if (!token.get()) {
     header(null);
@@ -137,13 +146,17 @@ async function render() {
   const route = asked && (!asked.arg || arg) ? asked : routes.courses;
   reconnected = route.streams ? () => render() : null;
   try {
-    header(await myAccount());
+    const account = await myAccount();
+    if (!current()) return;
+    header(account);
     const page = await route.page();
     await page(app, {
       arg: arg ?? "",
       sub: sub ? decodeURIComponent(sub) : "",
-      onLeave: (cleanup) => (leave = cleanup),
-      onReconnect: (restart) => (reconnected = restart),
+      onLeave: (cleanup) => (current() ? (leave = cleanup) : cleanup()),
+      onReconnect: (restart) => {
+        if (current()) reconnected = restart;
+      },
     });
   } catch (error) {
     app.replaceChildren(alertBox(error));

@@ -126,7 +126,7 @@ async fn logout_revokes_the_token_and_closes_its_sessions() {
     );
 }
 
-async fn ticket(app: &crate::helpers::TestApp, token: &str) -> String {
+pub(crate) async fn ticket(app: &crate::helpers::TestApp, token: &str) -> String {
     let response = app.post("/api/v1/ws/ticket", Some(token), json!({})).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
@@ -134,7 +134,10 @@ async fn ticket(app: &crate::helpers::TestApp, token: &str) -> String {
     body["ticket"].as_str().unwrap().to_string()
 }
 
-async fn open_with_ticket(app: &crate::helpers::TestApp, ticket: &str) -> Result<Ws, String> {
+pub(crate) async fn open_with_ticket(
+    app: &crate::helpers::TestApp,
+    ticket: &str,
+) -> Result<Ws, String> {
     let url = format!("ws://{}/api/v1/ws?ticket={ticket}", app.address);
     Ws::open(url.into_client_request().unwrap())
         .await

@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 use crate::helpers::{eventually, spawn_app, Frame, TestApp, TestUser, Ws};
 
 /// A teacher with a course, and `students` students enrolled in it.
-async fn course_with_students(app: &TestApp, students: usize) -> (TestUser, String, Vec<TestUser>) {
+pub(crate) async fn course_with_students(
+    app: &TestApp,
+    students: usize,
+) -> (TestUser, String, Vec<TestUser>) {
     let teacher = app.new_user_with_role(Role::Teacher).await;
     let response = app
         .post(
@@ -38,7 +41,12 @@ async fn course_with_students(app: &TestApp, students: usize) -> (TestUser, Stri
     )
 }
 
-async fn open_attendance(app: &TestApp, teacher: &TestUser, course: &str, period_s: u64) -> String {
+pub(crate) async fn open_attendance(
+    app: &TestApp,
+    teacher: &TestUser,
+    course: &str,
+    period_s: u64,
+) -> String {
     let path = format!("/api/v1/courses/{course}/attendance");
     let response = app
         .post(
@@ -54,13 +62,13 @@ async fn open_attendance(app: &TestApp, teacher: &TestUser, course: &str, period
     body["id"].as_str().unwrap().to_string()
 }
 
-async fn watch(ws: &mut Ws, stream: u8, attendance: &str) {
+pub(crate) async fn watch(ws: &mut Ws, stream: u8, attendance: &str) {
     ws.send(json!({"type": "attendance.watch", "stream": stream, "attendance": attendance}))
         .await;
     ws.expect("started", stream).await;
 }
 
-async fn check_in(
+pub(crate) async fn check_in(
     app: &TestApp,
     student: &TestUser,
     attendance: &str,

@@ -32,6 +32,8 @@ pub const TEST_SECRET_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 pub struct TestDatabase {
     url: String,
     postgres_name: Option<String>,
+    /// Whether it goes when this goes (a replica's is its first replica's).
+    owned: bool,
 }
 
 impl TestDatabase {
@@ -41,6 +43,7 @@ impl TestDatabase {
             return TestDatabase {
                 url: format!("sqlite://{}", file.display()),
                 postgres_name: None,
+                owned: true,
             };
         }
         Self::postgres()
@@ -53,6 +56,16 @@ impl TestDatabase {
         TestDatabase {
             url: format!("{TEST_POSTGRES}/{name}"),
             postgres_name: Some(name),
+            owned: true,
+        }
+    }
+
+    /// The same database, for another replica: it stays when this goes.
+    pub fn shared(&self) -> TestDatabase {
+        TestDatabase {
+            url: self.url.clone(),
+            postgres_name: self.postgres_name.clone(),
+            owned: false,
         }
     }
 
@@ -92,7 +105,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Some(name) = &self.postgres_name {
+        if let (Some(name), true) = (&self.postgres_name, self.owned) {
             psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
@@ -167,6 +180,38 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         settings.secret_key = Some(TEST_SECRET_KEY.into());
     }
     adjust(&mut settings);
+    start_app(settings, database, data_dir).await
+}
+
+/// `n` replicas of berth on one PostgreSQL database, each with a data dir of its own, as an
+/// institution runs them behind its load balancer. The first one's database is dropped last.
+pub async fn spawn_replicas(n: usize) -> Vec<TestApp> {
+    let database = TestDatabase::postgres();
+    let mut replicas = Vec::new();
+    for _ in 0..n {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: Some(database.url().to_string()),
+            jwt_secret: Some(TEST_JWT_SECRET.into()),
+            secret_key: Some(TEST_SECRET_KEY.into()),
+            ..Settings::default()
+        };
+        settings.auth.registration = berth::config::Registration::Open;
+        replicas.push(start_app(settings, database.shared(), data_dir).await);
+    }
+    // The owning handle goes with the first replica: the database is dropped WITH (FORCE), so
+    // the replicas still running simply lose their connections as they stop.
+    replicas[0].database = database;
+    replicas
+}
+
+async fn start_app(
+    settings: Settings,
+    database: TestDatabase,
+    data_dir: tempfile::TempDir,
+) -> TestApp {
     let app = Application::build(settings).await.expect("app builds");
     let address = app.address();
     let sessions = app.sessions();

@@ -24,6 +24,7 @@ mod postgres;
 mod protocol;
 mod proxy;
 mod registries;
+mod replicas;
 mod resume;
 mod security;
 mod server_process;
