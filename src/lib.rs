@@ -36,6 +36,7 @@ pub mod live_sessions;
 pub mod metrics;
 pub mod names;
 pub mod registries;
+pub mod replicas;
 pub mod routes;
 pub mod secrets;
 pub mod session;

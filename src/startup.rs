@@ -23,6 +23,7 @@ use crate::events::{broker, Broker, Event, Events};
 use crate::hosts::Hosts;
 use crate::live_sessions::Sessions;
 use crate::registries::{Egress, Registries};
+use crate::replicas::Replicas;
 use crate::secrets::SecretBox;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
@@ -89,6 +90,11 @@ impl AppState {
                 .await
                 .context("loading Docker hosts")?,
         );
+        let replicas = Arc::new(
+            Replicas::join(db.clone(), hosts.clone(), !shared)
+                .await
+                .context("recording this replica")?,
+        );
         let egress = Egress::public_and(&settings.registries.allowed_networks)?;
         let background = CancellationToken::new();
         let audit = Arc::new(crate::audit::Audit::new(
@@ -127,6 +133,7 @@ impl AppState {
             attendance: Attendance::new(events.clone()),
             sessions: Arc::new(Sessions::default()),
             events,
+            replicas,
             db,
             auth,
             sso,
@@ -146,39 +153,28 @@ impl Application {
         let address = listener.local_addr()?;
         let state = web::Data::new(AppState::build(settings).await?);
         let stop_health = state.background.clone();
+        // Every replica pings its hosts: its own streams learn from it that a host went away.
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
-        tokio::spawn(state.workspaces.clone().cull_idle(stop_health.clone()));
-        tokio::spawn(
-            state
-                .audit
-                .clone()
-                .keep_within_retention(stop_health.clone()),
-        );
-        state.checks.resume_unfinished().await;
-        // Snapshots whose rows went while berth was not running (an account deleted by the
-        // command line) go now.
-        if let Err(e) = state.snapshots().sweep(&state.db).await {
-            tracing::warn!(error = %e.message, "could not sweep the snapshots");
+        tokio::spawn(state.replicas.clone().heartbeat(stop_health.clone()));
+        let url = state.settings.database_url();
+        let shared = db::Dialect::of(&url) == Some(db::Dialect::Postgres);
+        if !shared {
+            // Alone, berth is the only one that could have run these: an earlier run of it,
+            // killed. (Replicas on one database find a dead one's execs by their records.)
+            state.checks.resume_unfinished().await;
+            let swept = state.clone();
+            tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
         }
-        let collecting = state.clone();
-        tokio::spawn(async move {
-            let stop = collecting.background.clone();
-            crate::assignments::due::collect_when_due(
-                &collecting.db,
-                collecting.reach(),
-                collecting.snapshots(),
-                stop,
-            )
-            .await
-        });
-        // Jobs that ran when berth stopped are lost; their processes are killed just below.
-        match crate::workspaces::jobs::mark_lost(&state.db).await {
-            Ok(0) => {}
-            Ok(lost) => tracing::warn!(lost, "background jobs were running when berth stopped"),
-            Err(e) => tracing::warn!(error = %e.message, "could not mark lost jobs"),
-        }
-        let swept = state.clone();
-        tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
+        tokio::spawn(crate::replicas::leader::lead(
+            state.db.clone(),
+            shared.then_some(url),
+            state.replicas.id().to_string(),
+            stop_health.clone(),
+            {
+                let state = state.clone();
+                move |term, leading| lead(state.clone(), term, leading)
+            },
+        ));
         let metrics = match state.settings.metrics.listen {
             Some(at) => {
                 let listener = TcpListener::bind(at)
@@ -211,7 +207,6 @@ impl Application {
             jobs.clone(),
             stop_health.clone(),
         ));
-        tokio::spawn(keep_tidy(state.clone(), stop_health.clone()));
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -337,6 +332,28 @@ async fn apply_events(
             }
         }
     }
+}
+
+/// Starts the work only the leader does, in `term`, until `leading` is cancelled.
+fn lead(state: web::Data<AppState>, term: i64, leading: CancellationToken) {
+    tokio::spawn(state.replicas.clone().sweep_dead(term, leading.clone()));
+    tokio::spawn(state.workspaces.clone().cull_idle(term, leading.clone()));
+    tokio::spawn(state.audit.clone().keep_within_retention(leading.clone()));
+    tokio::spawn(keep_tidy(state.clone(), leading.clone()));
+    tokio::spawn(async move {
+        // Snapshots whose rows went while no berth was running (an account deleted by the
+        // command line) go first.
+        if let Err(e) = state.snapshots().sweep(&state.db).await {
+            tracing::warn!(error = %e.message, "could not sweep the snapshots");
+        }
+        crate::assignments::due::collect_when_due(
+            &state.db,
+            state.reach(),
+            state.snapshots(),
+            leading,
+        )
+        .await
+    });
 }
 
 /// How often expired tickets, revocations, failure counts and old events are forgotten.

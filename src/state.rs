@@ -38,6 +38,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// What the replicas on this database tell each other (see [`crate::events`]).
     pub events: Arc<Events>,
+    /// This replica among those on the database, and the execs it runs.
+    pub replicas: Arc<crate::replicas::Replicas>,
     /// Check-in state shared by REST and the sessions watching attendance.
     pub attendance: Attendance,
     pub contexts: BuildContexts,

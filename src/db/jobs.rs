@@ -33,13 +33,18 @@ const ENDED_KEPT: i64 = 50;
 
 /// Records a running job, unless its user already runs `at_most` jobs: one statement, in a
 /// transaction holding the user's jobs, so that two jobs started at once cannot both take the
-/// last place. False when the quota is full.
-pub async fn insert_within(db: &Db, j: &JobRow, at_most: u32) -> Result<bool, sqlx::Error> {
+/// last place. False when the quota is full. `replica` is the one that runs it.
+pub async fn insert_within(
+    db: &Db,
+    j: &JobRow,
+    replica: &str,
+    at_most: u32,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     super::hold(&mut tx, &format!("jobs:{}", j.user_id)).await?;
     let done = sqlx::query(&format!(
-        "INSERT INTO jobs ({COLUMNS}) \
-         SELECT $1, $2, $3, $4, $5, $6, 'running', NULL, NULL, NULL, $7, NULL \
+        "INSERT INTO jobs ({COLUMNS}, replica_id) \
+         SELECT $1, $2, $3, $4, $5, $6, 'running', NULL, NULL, NULL, $7, NULL, $9 \
          WHERE (SELECT COUNT(*) FROM jobs WHERE user_id = $3 AND state = 'running') < $8"
     ))
     .bind(&j.id)
@@ -50,6 +55,7 @@ pub async fn insert_within(db: &Db, j: &JobRow, at_most: u32) -> Result<bool, sq
     .bind(j.tty)
     .bind(j.started_at)
     .bind(i64::from(at_most))
+    .bind(replica)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -109,12 +115,17 @@ pub async fn delete_ended(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() == 1)
 }
 
-/// At start: the jobs that were running when berth stopped are lost (the start kills what
-/// they left). Returns how many.
-pub async fn mark_lost(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("UPDATE jobs SET state = 'lost', ended_at = $1 WHERE state = 'running'")
-        .bind(now)
-        .execute(db)
-        .await?;
+/// The jobs still running on replicas that are no longer alive are lost (what they left is
+/// killed with the rest of those replicas' execs), while `term` is current. Returns how many.
+pub async fn mark_lost(db: &Db, now: i64, term: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'lost', ended_at = $1 WHERE state = 'running' \
+         AND (replica_id IS NULL OR replica_id NOT IN (SELECT id FROM replicas)) \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $2)",
+    )
+    .bind(now)
+    .bind(term)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }

@@ -16,6 +16,7 @@ pub mod hosts;
 pub mod images;
 pub mod jobs;
 pub mod registries;
+pub mod replicas;
 pub mod reservations;
 pub mod templates;
 pub mod throttle;

@@ -71,6 +71,29 @@ pub async fn touch(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The leader in `term` takes workspace `id` to stop as idle: true when it was last active
+/// before `idle_before` and no replica runs an exec in its container. (The write changes
+/// nothing; its count says whether all of that held at once.)
+pub async fn claim_idle(
+    db: &Db,
+    id: &str,
+    idle_before: i64,
+    term: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE workspaces SET last_active_at = last_active_at \
+         WHERE id = $1 AND last_active_at < $2 \
+         AND NOT EXISTS (SELECT 1 FROM live_execs WHERE live_execs.container_id = workspaces.container_id) \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $3)",
+    )
+    .bind(id)
+    .bind(idle_before)
+    .bind(term)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM workspaces WHERE id = $1")
         .bind(id)

@@ -1,4 +1,4 @@
-//! `/admin/*`: what each user holds and uses now, and ending a user's sessions.
+//! `/admin/*`: what each user holds and uses now, ending a user's sessions, and the replicas.
 
 use actix_web::{delete, get, web, HttpResponse};
 use serde::Serialize;
@@ -70,6 +70,21 @@ async fn end_sessions(
     Ok(HttpResponse::Ok().json(ended))
 }
 
+/// `GET /admin/replicas`: the berth processes on this database, their heartbeats, the execs
+/// each runs, and which one leads.
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every replica recorded", body = crate::replicas::ReplicasView),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    ),
+)]
+#[get("/admin/replicas")]
+async fn replicas(_caller: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.replicas.view().await?))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(usage).service(end_sessions);
+    cfg.service(usage).service(end_sessions).service(replicas);
 }

@@ -37,7 +37,7 @@ use crate::error::answers::{self, ErrorBody};
         (name = "hosts", description = "Docker hosts and their health"),
         (name = "templates", description = "What workspaces are made from"),
         (name = "session", description = "The WebSocket every live stream runs on"),
-        (name = "admin", description = "Usage, the audit log, ending someone's sessions"),
+        (name = "admin", description = "Usage, the audit log, ending someone's sessions, the replicas"),
         (name = "metrics", description = "Prometheus' figures"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document"),

@@ -67,9 +67,12 @@ pub enum JobEnd {
     Failed(String),
 }
 
-/// Records a new running job of `user` in `workspace`, within their quota; its id.
+/// Records a new running job of `user` in `workspace`, run by `replica`, within their quota;
+/// its id.
+#[allow(clippy::too_many_arguments)]
 pub async fn begin(
     db: &Db,
+    replica: &str,
     user: &User,
     workspace: &str,
     kind: &str,
@@ -91,7 +94,7 @@ pub async fn begin(
         started_at: crate::clock::now_s(),
         ended_at: None,
     };
-    if !db::jobs::insert_within(db, &row, at_most).await? {
+    if !db::jobs::insert_within(db, &row, replica, at_most).await? {
         return Err(ApiError::new(
             ErrorCode::TooMany,
             format!("at most {at_most} background jobs at once (quotas.jobs_per_user)"),
@@ -156,7 +159,8 @@ pub async fn forget(db: &Db, workspace: &str, id: &str) -> Result<(), ApiError> 
     }
 }
 
-/// At start: jobs that were running when berth stopped are recorded as lost.
-pub async fn mark_lost(db: &Db) -> Result<u64, ApiError> {
-    Ok(db::jobs::mark_lost(db, crate::clock::now_s()).await?)
+/// Jobs that were running on a replica that died (or on this berth before it was killed) are
+/// recorded as lost, by the leader in `term`; how many.
+pub async fn mark_lost(db: &Db, term: i64) -> Result<u64, ApiError> {
+    Ok(db::jobs::mark_lost(db, crate::clock::now_s(), term).await?)
 }

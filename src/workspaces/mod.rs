@@ -395,8 +395,8 @@ impl Workspaces {
 
     /// Stops every running workspace that has had no stream and no files call for its idle
     /// timeout (the template's, else the settings'); its files stay. One task for all of them,
-    /// every `cull_interval_s`, until `stop`.
-    pub async fn cull_idle(self: Arc<Self>, stop: CancellationToken) {
+    /// on the leader in `term`, every `cull_interval_s`, until `stop`.
+    pub async fn cull_idle(self: Arc<Self>, term: i64, stop: CancellationToken) {
         let every = Duration::from_secs(self.settings.cull_interval_s.max(1));
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -405,13 +405,13 @@ impl Workspaces {
                 _ = stop.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if let Err(err) = self.cull_once().await {
+            if let Err(err) = self.cull_once(term).await {
                 tracing::warn!(error = %err.message, "culling idle workspaces failed");
             }
         }
     }
 
-    async fn cull_once(&self) -> Result<(), ApiError> {
+    async fn cull_once(&self, term: i64) -> Result<(), ApiError> {
         let now = crate::clock::now_s();
         for row in db::workspaces::list(&self.db, None).await? {
             if self.streams.contains_key(&row.id) {
@@ -422,7 +422,11 @@ impl Workspaces {
                 .spec
                 .idle_timeout_s
                 .unwrap_or(self.settings.idle_timeout_s) as i64;
-            if now - row.last_active_at < timeout {
+            // Still idle, with no exec on any replica, and this replica still leading.
+            let idle_before = now - timeout;
+            if row.last_active_at >= idle_before
+                || !db::workspaces::claim_idle(&self.db, &row.id, idle_before, term).await?
+            {
                 continue;
             }
             let Ok(host) = self.hosts.get(Some(&row.host)) else {

@@ -759,6 +759,35 @@ impl ServerProcess {
         Self::spawn(Some(port), env, Stdio::null()).await
     }
 
+    /// `n` processes of berth on one new PostgreSQL database, each with a data dir of its own:
+    /// replicas that can be killed as a crash would. The last one owns the database.
+    #[allow(dead_code)]
+    pub async fn replicas(n: usize, env: &[(&str, &str)]) -> Vec<ServerProcess> {
+        let mut database = Some(TestDatabase::postgres());
+        let mut replicas = Vec::new();
+        for i in 0..n {
+            let data = tempfile::tempdir().unwrap();
+            let address = format!("127.0.0.1:{}", free_port());
+            let shared = database.as_ref().unwrap().shared();
+            let database = match i + 1 == n {
+                true => database.take().unwrap(),
+                false => shared,
+            };
+            let child = Self::serve(&address, data.path(), database.url(), env, Stdio::null());
+            replicas.push(ServerProcess {
+                child,
+                address,
+                database,
+                _data: data,
+                log_dir: None,
+            });
+        }
+        for replica in &replicas {
+            replica.wait_until_up().await;
+        }
+        replicas
+    }
+
     /// Starts the server with its log (stderr) kept in a file in its data dir.
     pub async fn start_logging(env: &[(&str, &str)]) -> ServerProcess {
         let data = tempfile::tempdir().unwrap();
@@ -784,13 +813,7 @@ impl ServerProcess {
 
     async fn spawn(port: Option<u16>, env: &[(&str, &str)], stderr: Stdio) -> ServerProcess {
         let data = tempfile::tempdir().unwrap();
-        let port = port.unwrap_or_else(|| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
+        let port = port.unwrap_or_else(free_port);
         let address = format!("127.0.0.1:{port}");
         let database = TestDatabase::for_data_dir(data.path());
         let child = Self::serve(&address, data.path(), database.url(), env, stderr);
@@ -960,6 +983,15 @@ impl ServerProcess {
     pub fn rss_kib(&self) -> u64 {
         rss_kib_of(self.child.id()).unwrap()
     }
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The resident memory of process `pid`, in KiB; None once it is gone.

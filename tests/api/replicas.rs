@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use crate::accounts::{open_with_ticket, ticket};
 use crate::attendance::{check_in, course_with_students, open_attendance, watch};
-use crate::helpers::{spawn_replicas, Frame, TEST_POSTGRES};
+use crate::helpers::{
+    eventually, processes_matching, spawn_replicas, Frame, RemoveOnDrop, ServerProcess, IMAGE,
+    TEST_POSTGRES,
+};
 
 #[tokio::test]
 async fn a_ticket_raced_by_two_replicas_is_redeemed_once() {
@@ -164,4 +167,211 @@ async fn check_ins_on_other_replicas_reach_the_teachers_screen_even_across_a_los
         .await
         .unwrap();
     assert_eq!(last["present"], 24, "{last}");
+}
+
+/// `GET /admin/replicas` as `admin` on `replica`.
+async fn replicas_seen_by(replica: &ServerProcess, admin: &str) -> Value {
+    replica.get("/admin/replicas", admin).await
+}
+
+/// The id of the replica that leads, and the term, as `replica` sees them.
+async fn leader_seen_by(replica: &ServerProcess, admin: &str) -> Option<(String, i64)> {
+    let seen = replicas_seen_by(replica, admin).await;
+    let leader = seen["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["leader"] == true && r["alive"] == true)?;
+    Some((leader["id"].as_str()?.to_string(), seen["term"].as_i64()?))
+}
+
+fn is_running(container: &str) -> bool {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Running}}", container])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "true"
+}
+
+/// A workspace's container and volume (both named so), removed when dropped.
+struct WorkspaceOnDrop(String);
+
+impl Drop for WorkspaceOnDrop {
+    fn drop(&mut self) {
+        let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output();
+        let _ = docker(&["rm", "-f", &self.0]);
+        let _ = docker(&["volume", "rm", "-f", &self.0]);
+    }
+}
+
+/// A workspace of `template` for `token` on `replica`: its container's name, and what removes
+/// it when the test ends.
+async fn workspace_on(
+    replica: &ServerProcess,
+    token: &str,
+    template: &Value,
+    name: &str,
+) -> (String, WorkspaceOnDrop) {
+    let made = replica
+        .post(
+            "/workspaces",
+            token,
+            serde_json::json!({"template": template["id"], "name": name}),
+        )
+        .await;
+    assert_eq!(made.status(), 201, "{}", made.text().await.unwrap());
+    let id = made.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let container = format!("berth-ws-{id}");
+    (container.clone(), WorkspaceOnDrop(container))
+}
+
+#[tokio::test]
+async fn killing_the_leader_moves_the_culling_to_another_replica() {
+    let mut replicas =
+        ServerProcess::replicas(2, &[("BERTH_WORKSPACES__CULL_INTERVAL_S", "1")]).await;
+    let admin = replicas[0].account_with_role("leader-admin", "admin").await;
+    let teacher = replicas[0]
+        .account_with_role("leader-teacher", "teacher")
+        .await;
+    let student = replicas[0].account("leader-student").await;
+    let mut ids = Vec::new();
+    for replica in &replicas {
+        let seen = replicas_seen_by(replica, &admin).await;
+        ids.push(seen["this"].as_str().unwrap().to_string());
+    }
+    // One leader, the same for both, and both alive.
+    let (leader, term) = leader_seen_by(&replicas[1], &admin)
+        .await
+        .expect("a replica leads");
+    assert_eq!(
+        leader_seen_by(&replicas[0], &admin).await,
+        Some((leader.clone(), term))
+    );
+    let seen = replicas_seen_by(&replicas[0], &admin).await;
+    assert_eq!(seen["replicas"].as_array().unwrap().len(), 2, "{seen}");
+    let template: Value = replicas[0]
+        .post(
+            "/templates",
+            &teacher,
+            serde_json::json!({
+                "name": "cull-on-the-leader",
+                "image": IMAGE,
+                "memory_mb": 64,
+                "pids": 32,
+                "run": {".sh": ["sh", "{file}"]},
+                "idle_timeout_s": 2,
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // The leader culls: a workspace left idle stops.
+    let (first, _removed) = workspace_on(&replicas[0], &student, &template, "first").await;
+    let culled = eventually(Duration::from_secs(10), || !is_running(&first)).await;
+    assert!(culled.is_some(), "the leader did not cull");
+
+    // The leader dies as a crash would.
+    let at = ids.iter().position(|id| *id == leader).unwrap();
+    let mut dead = replicas.remove(at);
+    dead.child.kill().unwrap();
+    dead.child.wait().unwrap();
+    let killed = Instant::now();
+    let survivor = &replicas[0];
+    let took_over = loop {
+        if let Some((now_leading, new_term)) = leader_seen_by(survivor, &admin).await {
+            if now_leading == ids[1 - at] {
+                assert!(new_term > term, "{new_term} after {term}");
+                break killed.elapsed();
+            }
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "no replica took over within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The new leader culls what goes idle now.
+    let (second, _removed) = workspace_on(survivor, &student, &template, "second").await;
+    assert!(is_running(&second), "a new workspace runs");
+    let culled = eventually(Duration::from_secs(10), || !is_running(&second)).await;
+    assert!(
+        culled.is_some(),
+        "the new leader did not cull (took over in {took_over:?})"
+    );
+    // The dead one is forgotten.
+    let forgotten = loop {
+        let seen = replicas_seen_by(survivor, &admin).await;
+        if seen["replicas"].as_array().unwrap().len() == 1 {
+            break true;
+        }
+        if killed.elapsed() > Duration::from_secs(15) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(forgotten, "the dead replica is still listed");
+    drop(dead);
+}
+
+#[tokio::test]
+async fn killing_a_replica_leaves_no_process_of_its_sessions_behind() {
+    let mut replicas = ServerProcess::replicas(2, &[]).await;
+    let admin = replicas[0].account_with_role("sweep-admin", "admin").await;
+    let user = replicas[0].account("sweep-user").await;
+    let container = replicas[0].container(&user, &["sleep", "3600"]).await;
+    let _removed = RemoveOnDrop(container.clone());
+
+    // A shell with a child on each replica, in the same container.
+    let mut on_dying = replicas[0].ws(&user).await;
+    on_dying.exec(1, &container, &["/bin/sh"], true).await;
+    on_dying.stdin(1, b"sleep 4747 & sleep 4748\r").await;
+    let mut on_survivor = replicas[1].ws(&user).await;
+    on_survivor
+        .exec(1, &container, &["sh", "-c", "sleep 4849"], false)
+        .await;
+    let started = eventually(Duration::from_secs(5), || {
+        processes_matching(&container, "sleep 474").len() == 2
+            && processes_matching(&container, "sleep 4849").len() == 1
+    })
+    .await;
+    assert!(started.is_some(), "the processes did not start");
+    let seen = replicas_seen_by(&replicas[1], &admin).await;
+    let execs: Vec<i64> = seen["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["execs"].as_i64().unwrap())
+        .collect();
+    assert_eq!(execs, [1, 1], "{seen}");
+
+    let mut dead = replicas.remove(0);
+    dead.child.kill().unwrap();
+    dead.child.wait().unwrap();
+    let killed = Instant::now();
+    let gone = eventually(Duration::from_secs(10), || {
+        processes_matching(&container, "sleep 474").is_empty()
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "the dead replica's processes still run 10 s after: {:?}",
+        processes_matching(&container, "sleep")
+    );
+    eprintln!(
+        "a dead replica's processes were killed {:?} after",
+        killed.elapsed()
+    );
+    // What the living replica runs goes on.
+    assert_eq!(processes_matching(&container, "sleep 4849").len(), 1);
+    on_survivor
+        .send(serde_json::json!({"type": "ping", "t": 1}))
+        .await;
+    assert_eq!(on_survivor.next_json().await["type"], "pong");
+    drop(on_dying);
+    drop(dead);
 }

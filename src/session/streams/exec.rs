@@ -17,6 +17,7 @@ use super::{
 use crate::docker::exec::ExecSpec;
 use crate::docker::{Engine, EXEC_MARKER};
 use crate::error::ApiError;
+use crate::replicas::ExecRecord;
 use crate::session::protocol::{self, ExecRequest, RunRequest, StreamId};
 use crate::session::{SessionCtx, StreamParts};
 use crate::workspace_path::{WorkspacePath, ROOT};
@@ -198,6 +199,7 @@ async fn start(
             let quota = ctx.state.settings.quotas.for_user(ctx.user.is_staff());
             let id = jobs::begin(
                 &ctx.state.db,
+                ctx.state.replicas.id(),
                 &ctx.user,
                 &workspace.opened.row.id,
                 kind,
@@ -271,11 +273,18 @@ async fn relay(
     let exec_id = engine
         .create_exec(&container, exec_spec(&process, &marker))
         .await?;
+    // Recorded before it starts, so that if this replica dies the others kill what it ran.
+    let record = ctx
+        .state
+        .replicas
+        .exec_started(&found.host, &container, &exec_id, &marker)
+        .await?;
     let started = Started {
         engine,
         container,
         exec_id,
         marker,
+        record,
     };
     let (mut output, input) = started
         .engine
@@ -346,6 +355,8 @@ struct Started {
     container: String,
     exec_id: String,
     marker: String,
+    /// Kept until what the exec started is killed.
+    record: ExecRecord,
 }
 
 impl Started {
@@ -361,6 +372,7 @@ impl Started {
             container,
             exec_id,
             marker,
+            record,
         } = self;
         let mut code = match interrupted {
             None => engine.exec_exit_code(&exec_id).await,
@@ -380,6 +392,7 @@ impl Started {
                 {
                     kill_leftovers(&engine, &container, &exec_id, &marker).await;
                 }
+                drop(record);
             });
             return Err(host_lost());
         }
@@ -396,8 +409,11 @@ impl Started {
             // What the process left running in the background goes with it, as when a terminal
             // closes; the exit is reported without waiting for that, but the session's close does.
             ctx.tracker.spawn(
-                async move { kill_leftovers(&engine, &container, &exec_id, &marker).await }
-                    .in_current_span(),
+                async move {
+                    kill_leftovers(&engine, &container, &exec_id, &marker).await;
+                    drop(record);
+                }
+                .in_current_span(),
             );
         }
         Ok(Ended { code, interrupted })

@@ -147,6 +147,8 @@ struct Found {
     /// As the client named it, for messages.
     name: String,
     info: bollard::models::ContainerInspectResponse,
+    /// The name of its Docker host.
+    host: String,
     engine: Arc<Engine>,
     workspace: Option<InWorkspace>,
 }
@@ -197,6 +199,7 @@ async fn find(ctx: &SessionCtx, target: &Target, usage: Use) -> Result<Found, Ap
     Ok(Found {
         name: name.clone(),
         info,
+        host: host.name,
         engine: host.engine,
         workspace,
     })

@@ -1,0 +1,200 @@
+//! `replicas`, `live_execs` and `leadership`: which berth processes are alive, what each has
+//! running in containers, and which one leads (see `replicas` the service).
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+
+use super::Db;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReplicaRow {
+    pub id: String,
+    pub started_ms: i64,
+    pub heartbeat_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveExec {
+    pub marker: String,
+    pub replica_id: String,
+    pub host: String,
+    pub container_id: String,
+    pub exec_id: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Leadership {
+    pub term: i64,
+    pub replica_id: String,
+    pub since_ms: i64,
+}
+
+/// Records that `id` is alive at `now_ms` (its row made again if the others took it for dead).
+pub async fn beat(db: &Db, id: &str, started_ms: i64, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO replicas (id, started_ms, heartbeat_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET heartbeat_ms = $3",
+    )
+    .bind(id)
+    .bind(started_ms)
+    .bind(now_ms)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A replica that stops: its row goes, and with it its claim to be alive.
+pub async fn leave(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM replicas WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn all(db: &Db) -> Result<Vec<ReplicaRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, started_ms, heartbeat_ms FROM replicas ORDER BY started_ms")
+        .fetch_all(db)
+        .await
+}
+
+/// The term a leader is in, and who holds it; None before the first leader.
+pub async fn leadership(db: &Db) -> Result<Option<Leadership>, sqlx::Error> {
+    sqlx::query_as("SELECT term, replica_id, since_ms FROM leadership WHERE id = 1")
+        .fetch_optional(db)
+        .await
+}
+
+/// `replica` becomes leader: the term is raised, and the new one returned.
+pub async fn take_term(db: &Db, replica: &str, now_ms: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO leadership (id, term, replica_id, since_ms) VALUES (1, 1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET term = leadership.term + 1, replica_id = $1, since_ms = $2 \
+         RETURNING term",
+    )
+    .bind(replica)
+    .bind(now_ms)
+    .fetch_one(db)
+    .await
+}
+
+/// Forgets the replicas whose heartbeat is older than `before_ms`, while `term` is current;
+/// returns their ids.
+pub async fn forget_dead(db: &Db, before_ms: i64, term: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "DELETE FROM replicas WHERE heartbeat_ms < $1 \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $2) RETURNING id",
+    )
+    .bind(before_ms)
+    .bind(term)
+    .fetch_all(db)
+    .await
+}
+
+/// Everything but `alive`: at the start of a berth alone on its database, every other row is
+/// an earlier run of it.
+pub async fn forget_others(db: &Db, alive: &str) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM replicas WHERE id <> $1")
+        .bind(alive)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Records an exec the engine is about to start.
+pub async fn exec_started(db: &Db, exec: &LiveExec, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO live_execs (marker, replica_id, host, container_id, exec_id, started_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&exec.marker)
+    .bind(&exec.replica_id)
+    .bind(&exec.host)
+    .bind(&exec.container_id)
+    .bind(&exec.exec_id)
+    .bind(now_ms)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// What an exec left is killed: its row goes.
+pub async fn exec_ended(db: &Db, marker: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM live_execs WHERE marker = $1")
+        .bind(marker)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The execs of replicas no longer alive.
+pub async fn orphaned_execs(db: &Db) -> Result<Vec<LiveExec>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT marker, replica_id, host, container_id, exec_id FROM live_execs \
+         WHERE replica_id NOT IN (SELECT id FROM replicas)",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Forgets an orphaned exec whose processes were killed, while `term` is current.
+pub async fn forget_orphaned_exec(db: &Db, marker: &str, term: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM live_execs WHERE marker = $1 \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $2)",
+    )
+    .bind(marker)
+    .bind(term)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// How many execs each replica has running.
+pub async fn exec_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT replica_id, CAST(COUNT(*) AS BIGINT) FROM live_execs GROUP BY replica_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The application name the leader's connection goes by (in `pg_stat_activity`).
+pub const LEADER_APPLICATION: &str = "berth-leader";
+
+/// The key of the session-level advisory lock the leader holds.
+const LEADER_LOCK: i64 = 0x6265_7274_686c_6472; // "berthldr"
+
+/// PostgreSQL: a connection of its own holding the leader's advisory lock, or None when
+/// another replica's connection holds it. The lock goes with the connection; TCP keepalives
+/// (on the server's side) let PostgreSQL see within seconds that a leader's machine vanished.
+pub async fn try_lead(url: &str) -> Result<Option<PgConnection>, sqlx::Error> {
+    let mut conn = PgConnectOptions::from_str(url)?
+        .application_name(LEADER_APPLICATION)
+        .connect()
+        .await?;
+    for setting in [
+        "SET tcp_keepalives_idle = 2",
+        "SET tcp_keepalives_interval = 1",
+        "SET tcp_keepalives_count = 3",
+    ] {
+        sqlx::query(setting).execute(&mut conn).await?;
+    }
+    let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LEADER_LOCK)
+        .fetch_one(&mut conn)
+        .await?;
+    if held {
+        Ok(Some(conn))
+    } else {
+        conn.close().await?;
+        Ok(None)
+    }
+}
+
+/// The leader's connection still answers (and so still holds the lock).
+pub async fn still_leading(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    conn.ping().await
+}
