@@ -11,6 +11,8 @@ mod classroom;
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
+#[path = "session/replicas.rs"]
+mod replicas;
 #[path = "session/watchers.rs"]
 mod watchers;
 
@@ -58,6 +60,22 @@ async fn main() {
         println!("{}", classroom::class_submissions(class).await);
         return;
     }
+    let replica_students = env_or("BENCH_REPLICA_STUDENTS", 2000);
+    let failover_terminals = env_or("BENCH_FAILOVER_TERMINALS", 50);
+    // BENCH_ONLY=replicas: the two sections on three replicas, written into docs/benchmarks.md
+    // in place of the last run's (they need PostgreSQL, and take a few minutes of their own).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("replicas") {
+        let docker = bollard::Docker::connect_with_defaults().unwrap();
+        let sections = [
+            replicas::check_ins(replica_students, Duration::from_secs(60)).await,
+            replicas::failover(failover_terminals, &docker).await,
+        ];
+        for section in &sections {
+            println!("{section}");
+        }
+        replace_sections(&sections);
+        return;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("watch") {
         println!(
             "{}",
@@ -96,6 +114,8 @@ async fn main() {
     report.push(image_load(load_mib).await);
     report.push(classroom::class_submissions(class).await);
     report.push(watchers::shared_terminal(watching, watch_samples).await);
+    report.push(replicas::check_ins(replica_students, Duration::from_secs(60)).await);
+    report.push(replicas::failover(failover_terminals, &docker).await);
     let defaults = cat_mib == 256
         && echo_samples == 2000
         && sessions == 10_000
@@ -106,7 +126,9 @@ async fn main() {
         && files == 1000
         && class == 30
         && watching == 500
-        && watch_samples == 200;
+        && watch_samples == 200
+        && replica_students == 2000
+        && failover_terminals == 50;
     write_report(&report, defaults);
 }
 
@@ -985,6 +1007,40 @@ async fn image_load(mib: usize) -> String {
         baseline as f64 / 1024.0,
         peak as f64 / 1024.0,
     )
+}
+
+/// Puts `sections` into docs/benchmarks.md in place of the ones under the same headings (or
+/// before the soak's), each saying when it was measured.
+fn replace_sections(sections: &[String]) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
+    let mut text = std::fs::read_to_string(path).unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%MZ"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    for section in sections {
+        let (heading, body) = section.split_once('\n').unwrap();
+        let dated = format!(
+            "{heading}\n\n_Measured {date} on its own (`BENCH_ONLY=replicas scripts/bench.sh`)._\n{body}\n"
+        );
+        let (start, end) = match text.find(&format!("\n{heading}\n")) {
+            Some(at) => {
+                let start = at + 1;
+                let after = start + heading.len();
+                let end = text[after..]
+                    .find("\n## ")
+                    .map_or(text.len(), |e| after + e + 1);
+                (start, end)
+            }
+            None => {
+                let at = text.find("\n## Soak").map_or(text.len(), |at| at + 1);
+                (at, at)
+            }
+        };
+        text.replace_range(start..end, &dated);
+    }
+    std::fs::write(path, text).unwrap();
 }
 
 fn write_report(sections: &[String], defaults: bool) {

@@ -180,9 +180,18 @@ ensure_ui() {
 
 # Debian's Chromium, which the browser tests drive through playwright-core (never a downloaded
 # browser), and a Chinese font, so that screenshots of the Chinese pages show Chinese.
+#
+# Chromium fails the requests it has in flight with ERR_NETWORK_CHANGED whenever an address
+# appears on any interface, and each container a test starts gives this machine a veth that gets
+# an IPv6 link-local address a moment later: a browser test then lost a sign-in or a script now
+# and then. New interfaces get no IPv6 here (no test uses IPv6 on them; loopback keeps its own).
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei
+  if [ "$(id -u)" = 0 ]; then
+    sysctl -qw net.ipv6.conf.default.disable_ipv6=1 ||
+      say "could not turn IPv6 off for new interfaces: browser tests may see ERR_NETWORK_CHANGED"
+  fi
 }
 
 # What the sign-in tests start for themselves, each its own: Debian's slapd with a test directory

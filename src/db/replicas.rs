@@ -81,13 +81,20 @@ pub async fn take_term(db: &Db, replica: &str, now_ms: i64) -> Result<i64, sqlx:
 }
 
 /// Forgets the replicas whose heartbeat is older than `before_ms`, while `term` is current;
-/// returns their ids.
-pub async fn forget_dead(db: &Db, before_ms: i64, term: i64) -> Result<Vec<String>, sqlx::Error> {
+/// returns their ids. Never the `leader` itself: it is alive, however late its last beat was
+/// written (alone on a busy SQLite file, it would otherwise declare itself dead).
+pub async fn forget_dead(
+    db: &Db,
+    before_ms: i64,
+    leader: &str,
+    term: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "DELETE FROM replicas WHERE heartbeat_ms < $1 \
-         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $2) RETURNING id",
+        "DELETE FROM replicas WHERE heartbeat_ms < $1 AND id <> $2 \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $3) RETURNING id",
     )
     .bind(before_ms)
+    .bind(leader)
     .bind(term)
     .fetch_all(db)
     .await

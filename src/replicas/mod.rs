@@ -144,7 +144,7 @@ impl Replicas {
 
     async fn sweep_once(&self, term: i64) -> Result<(), ApiError> {
         let before = crate::clock::now_ms() - DEAD_AFTER.as_millis() as i64;
-        for dead in db::replicas::forget_dead(&self.db, before, term).await? {
+        for dead in db::replicas::forget_dead(&self.db, before, &self.id, term).await? {
             tracing::warn!(replica = %dead, "a replica stopped beating; killing what it ran");
         }
         let orphans = db::replicas::orphaned_execs(&self.db).await?;

@@ -19,7 +19,8 @@ export async function launch(shots) {
 export async function signIn(page, url, username, password) {
   await page.goto(url);
   // Under a loaded test run the first page through a test proxy has come up blank (its script
-  // not run) now and then; a person reloads, and so does the test, once. (Not understood yet.)
+  // not run) now and then; a person reloads, and so does the test, once. (Likely Chromium's
+  // ERR_NETWORK_CHANGED as containers came and went: see ensure_chromium in scripts/setup.sh.)
   const form = page.getByLabel("Username");
   if (!(await form.waitFor({ timeout: 7_000 }).then(() => true, () => false))) await page.reload();
   await page.getByLabel("Username").fill(username);
@@ -48,9 +49,16 @@ export async function lineMatching(page, test, what, within = 15_000) {
 /** Runs a test's `steps`; when one fails, keeps a screenshot of each of `pages` (named by the
  * key) in `shots`, says where, and fails the script. Closes the browser either way. */
 export async function run(browser, shots, pages, steps) {
+  // Requests that failed below HTTP (a dropped connection, ERR_NETWORK_CHANGED) are said on
+  // failure: a screenshot does not show them.
+  const failed = [];
+  for (const page of Object.values(pages)) {
+    page.on("requestfailed", (r) => failed.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  }
   try {
     await steps();
   } catch (error) {
+    if (failed.length) console.error(`requests that failed:\n  ${failed.join("\n  ")}`);
     for (const [name, page] of Object.entries(pages)) {
       await page.screenshot({ path: `${shots}/failed-${name}.png`, fullPage: true }).catch(() => {});
     }

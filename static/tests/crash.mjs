@@ -1,13 +1,15 @@
-// berth is killed with SIGKILL under a person using a terminal, and started again: the page says
-// it is reconnecting, comes back by itself (its token still holds), and the shell the crash cut
-// off, with what it started, is gone from the container. The crash and the restart are made by
-// tests/api/browser.rs when this script says "crash now".
+// berth is killed with SIGKILL under a person using a terminal, and started again (or, behind a
+// load balancer, another replica takes over): the page says it is reconnecting, comes back by
+// itself (its token still holds), and the shell the crash cut off, with what it started, is gone
+// from the container. The crash (and the restart) are made by tests/api/browser.rs or
+// tests/api/replicas.rs when this script says "crash now".
 import { launch, lineMatching, run, signIn } from "./browser.mjs";
 
 const { BERTH_URL, BERTH_USER, BERTH_PASSWORD, BERTH_CONTAINER, SHOTS } = process.env;
 
 const browser = await launch(SHOTS);
-const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
+// Behind the replicas test's nginx, the certificate is the test CA's, which Chromium does not know.
+const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, locale: "en-US", ignoreHTTPSErrors: true });
 page.setDefaultTimeout(30_000);
 
 await run(browser, SHOTS, { page }, async () => {
@@ -29,7 +31,8 @@ await run(browser, SHOTS, { page }, async () => {
   // A new shell from the restarted server; the cut-off one's sleep was swept away.
   await page.locator(".xterm-rows").waitFor();
   let orphans = "";
-  for (let attempt = 0; attempt < 20 && orphans !== "orphans-0"; attempt++) {
+  // (Behind several replicas, the survivors kill a dead one's processes within 10 s.)
+  for (let attempt = 0; attempt < 60 && orphans !== "orphans-0"; attempt++) {
     await page.keyboard.type(`echo orphans-$(ps | grep -c '[s]leep 4343')-${attempt}\n`);
     const line = await lineMatching(page, (l) => l.endsWith(`-${attempt}`) && l.startsWith("orphans-"), "the count");
     orphans = line.replace(/-\d+$/, "");

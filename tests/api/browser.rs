@@ -52,7 +52,7 @@ async fn remove_the_one_workspace_of(server: &ServerProcess, token: &str) {
 }
 
 /// The name the UI shows for a container.
-async fn container_name(server: &ServerProcess, token: &str, id: &str) -> String {
+pub async fn container_name(server: &ServerProcess, token: &str, id: &str) -> String {
     let container = server.get(&format!("/containers/{id}"), token).await;
     container["name"].as_str().unwrap().to_string()
 }
@@ -418,21 +418,38 @@ async fn an_admin_pulls_with_a_bar_per_layer_builds_and_adds_a_registry_in_chrom
 
 #[tokio::test]
 async fn the_page_comes_back_after_berth_is_killed_and_restarted() {
-    use tokio::io::AsyncBufReadExt;
     let mut server = ServerProcess::start(&[]).await;
     let token = server.account("crashview").await;
     let id = server.container(&token, &["sleep", "3600"]).await;
     let _cleanup = RemoveOnDrop(id.clone());
     let name = container_name(&server, &token, &id).await;
+    let url = format!("http://{}/", server.address);
+    let said = through_a_crash(&url, "crashview", &name, "crash", async || {
+        server.crash_and_restart(&[]).await;
+    })
+    .await;
+    assert!(said.contains("browser: back"), "{said}");
+}
+
+/// Runs static/tests/crash.mjs as `user` on the terminal of `container` at `url`, calling
+/// `crash` when the page is ready for it; what the script said.
+pub async fn through_a_crash(
+    url: &str,
+    user: &str,
+    container: &str,
+    shots: &str,
+    mut crash: impl AsyncFnMut(),
+) -> String {
+    use tokio::io::AsyncBufReadExt;
     let root = env!("CARGO_MANIFEST_DIR");
     let mut node = tokio::process::Command::new("node")
         .arg("tests/crash.mjs")
         .current_dir(format!("{root}/static"))
-        .env("BERTH_USER", "crashview")
-        .env("BERTH_CONTAINER", &name)
-        .env("BERTH_URL", format!("http://{}/", server.address))
+        .env("BERTH_USER", user)
+        .env("BERTH_CONTAINER", container)
+        .env("BERTH_URL", url)
         .env("BERTH_PASSWORD", PASSWORD)
-        .env("SHOTS", format!("{root}/target/browser/crash"))
+        .env("SHOTS", format!("{root}/target/browser/{shots}"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -444,14 +461,14 @@ async fn the_page_comes_back_after_berth_is_killed_and_restarted() {
         said.push_str(&line);
         said.push('\n');
         if line.contains("browser: crash now") {
-            server.crash_and_restart(&[]).await;
+            crash().await;
         }
     }
     let out = node.wait_with_output().await.unwrap();
     said.push_str(&String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{said}");
     println!("{said}");
-    assert!(said.contains("browser: back"), "{said}");
+    said
 }
 
 #[tokio::test]

@@ -530,6 +530,18 @@ impl Ws {
         Ws::open(request).await.expect("WebSocket opens")
     }
 
+    /// As [`Ws::connect`], None when the server does not take the session (or is gone).
+    #[allow(dead_code)]
+    pub async fn try_connect(address: &str, token: &str) -> Option<Ws> {
+        let mut request = format!("ws://{address}/api/v1/ws")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().ok()?);
+        Ws::open(request).await.ok()
+    }
+
     pub async fn open(
         request: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {

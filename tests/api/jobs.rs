@@ -62,9 +62,11 @@ async fn a_detached_job_outlives_its_session_is_attached_again_and_keeps_its_wor
     let made = template(&app, &teacher, json!({"idle_timeout_s": 1})).await;
     let id = workspace(&app, &student, &made).await;
     let container = container_of(&id);
+    // 10 s of output at least: still running after the 3 s below on a loaded machine.
+    const LINES: usize = 100;
 
     let mut first = app.ws(&student.token).await;
-    let job = start_job(&mut first, 1, &id, &counting(50)).await;
+    let job = start_job(&mut first, 1, &id, &counting(LINES)).await;
     first.read_until(1, "n3\n").await;
     // Even a session ended on purpose leaves the job running.
     first.send(json!({"type": "bye"})).await;
@@ -87,7 +89,7 @@ async fn a_detached_job_outlives_its_session_is_attached_again_and_keeps_its_wor
     assert_eq!(listed[0]["id"], job.as_str());
     assert_eq!(listed[0]["state"], "running");
     assert_eq!(listed[0]["attachable"], true);
-    assert_eq!(listed[0]["command"], json!(["sh", "-c", counting(50)]));
+    assert_eq!(listed[0]["command"], json!(["sh", "-c", counting(LINES)]));
 
     // Another session attaches it, under a stream id of its own: the whole output from the
     // first line, then the live rest, exactly once.
@@ -107,7 +109,7 @@ async fn a_detached_job_outlives_its_session_is_attached_again_and_keeps_its_wor
     assert_eq!((&stdout["from"], &stdout["lost"]), (&json!(0), &json!(0)));
     let out = second.collect(7).await;
     assert_eq!(out.code, Some(0), "{:?}", out.errors);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), counted(50));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), counted(LINES));
 
     let (_, listed) = jobs(&app, &student, &id).await;
     assert_eq!(listed[0]["state"], "exited", "{listed}");
@@ -129,7 +131,7 @@ async fn a_detached_job_outlives_its_session_is_attached_again_and_keeps_its_wor
     third.expect("attached", 2).await;
     let again = third.collect(2).await;
     assert_eq!(again.code, Some(0));
-    assert_eq!(String::from_utf8_lossy(&again.stdout), counted(50));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), counted(LINES));
 }
 
 #[tokio::test]

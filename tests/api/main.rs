@@ -19,6 +19,7 @@ mod images;
 mod jobs;
 mod logs_stats;
 mod metrics;
+mod nginx;
 mod openapi;
 mod postgres;
 mod protocol;

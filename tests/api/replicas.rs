@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::accounts::{open_with_ticket, ticket};
 use crate::attendance::{check_in, course_with_students, open_attendance, watch};
+use crate::browser::{container_name, through_a_crash};
 use crate::helpers::{
     eventually, processes_matching, spawn_replicas, Frame, RemoveOnDrop, ServerProcess, IMAGE,
     TEST_POSTGRES,
@@ -374,4 +375,53 @@ async fn killing_a_replica_leaves_no_process_of_its_sessions_behind() {
     assert_eq!(on_survivor.next_json().await["type"], "pong");
     drop(on_dying);
     drop(dead);
+}
+
+#[tokio::test]
+async fn a_browser_whose_replica_dies_gets_its_terminal_back_on_another_behind_nginx() {
+    let mut replicas = ServerProcess::replicas(3, &[]).await;
+    let addresses: Vec<&str> = replicas.iter().map(|r| r.address.as_str()).collect();
+    let nginx = crate::nginx::Nginx::start(&addresses).await;
+    let admin = replicas[0]
+        .account_with_role("failover-admin", "admin")
+        .await;
+    let token = replicas[0].account("failover").await;
+    let id = replicas[1].container(&token, &["sleep", "3600"]).await;
+    let _cleanup = RemoveOnDrop(id.clone());
+    let name = container_name(&replicas[2], &token, &id).await;
+    let url = format!("https://127.0.0.1:{}/", nginx.https_port);
+    let mut killed = None;
+    let said = through_a_crash(&url, "failover", &name, "failover", async || {
+        // The replica nginx sent the page's session to dies: the one with a live session.
+        for (i, replica) in replicas.iter_mut().enumerate() {
+            if sessions_on(replica, &admin).await > 0 {
+                replica.child.kill().unwrap();
+                replica.child.wait().unwrap();
+                killed = Some(i);
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(killed.is_some(), "no replica held the page's session");
+    // (The script checked that the page came back with a new shell, which only a live replica
+    // could give it, and that the dead one's `sleep` was killed.)
+    assert!(said.contains("browser: back"), "{said}");
+}
+
+/// The live sessions on `replica`, from its own metrics.
+async fn sessions_on(replica: &ServerProcess, admin: &str) -> u64 {
+    let text = reqwest::Client::new()
+        .get(format!("http://{}/metrics", replica.address))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("berth_sessions "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no berth_sessions in {text}"))
 }
