@@ -1076,12 +1076,19 @@ fn write_report(sections: &[String], defaults: bool) {
         text.push('\n');
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
-    // The soak's section is scripts/soak.sh's to write: it is kept as it is.
-    if let Some(soak) = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|old| old.find("\n## Soak").map(|at| old[at..].to_string()))
-    {
-        text.push_str(&soak);
+    // The suites' times come from scripts/test.sh, and the soak's section is scripts/soak.sh's
+    // to write: both are kept as they are.
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    for heading in ["\n## The test suites", "\n## Soak"] {
+        if let Some(at) = old.find(heading) {
+            let rest = &old[at + 1..];
+            let end = rest[heading.len()..]
+                .find("\n## ")
+                .map_or(rest.len(), |e| e + heading.len() + 1);
+            text.push('\n');
+            text.push_str(rest[..end].trim_end());
+            text.push('\n');
+        }
     }
     std::fs::write(path, &text).unwrap();
     println!("{text}");

@@ -33,3 +33,7 @@ CREATE TABLE leadership (
 
 -- The replica whose memory holds a background job's output (NULL: before replicas).
 ALTER TABLE jobs ADD COLUMN replica_id TEXT;
+
+-- The replica that runs a check (NULL: before replicas): the leader runs again those a dead one
+-- left queued or running.
+ALTER TABLE checks ADD COLUMN replica_id TEXT;

@@ -109,6 +109,7 @@ impl AppState {
                 settings.checks.clone(),
                 settings.data_dir.clone(),
                 background.clone(),
+                replicas.id().to_string(),
             )),
             containers: Containers::new(
                 db.clone(),
@@ -156,12 +157,18 @@ impl Application {
         // Every replica pings its hosts: its own streams learn from it that a host went away.
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
         tokio::spawn(state.replicas.clone().heartbeat(stop_health.clone()));
+        // One conditional DELETE an hour: harmless on every replica at once.
+        tokio::spawn(
+            state
+                .audit
+                .clone()
+                .keep_within_retention(stop_health.clone()),
+        );
         let url = state.settings.database_url();
         let shared = db::Dialect::of(&url) == Some(db::Dialect::Postgres);
         if !shared {
             // Alone, berth is the only one that could have run these: an earlier run of it,
             // killed. (Replicas on one database find a dead one's execs by their records.)
-            state.checks.resume_unfinished().await;
             let swept = state.clone();
             tokio::spawn(async move { swept.containers.kill_orphaned_execs().await });
         }
@@ -338,7 +345,7 @@ async fn apply_events(
 fn lead(state: web::Data<AppState>, term: i64, leading: CancellationToken) {
     tokio::spawn(state.replicas.clone().sweep_dead(term, leading.clone()));
     tokio::spawn(state.workspaces.clone().cull_idle(term, leading.clone()));
-    tokio::spawn(state.audit.clone().keep_within_retention(leading.clone()));
+    tokio::spawn(state.checks.clone().adopt_unfinished(term, leading.clone()));
     tokio::spawn(keep_tidy(state.clone(), leading.clone()));
     tokio::spawn(async move {
         // Snapshots whose rows went while no berth was running (an account deleted by the

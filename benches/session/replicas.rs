@@ -103,7 +103,12 @@ pub async fn check_ins(students: usize, over: Duration) -> String {
         let (attendance, code) = (attendance.clone(), code.clone());
         async move {
             let at = start + Duration::from_micros((i * spread / students) as u64);
-            tokio::time::sleep_until(at.into()).await;
+            // Reading while it waits, so that the session answers the server's pings.
+            while let Some(left) = at.checked_duration_since(Instant::now()) {
+                if let Some(crate::helpers::Frame::Closed(why)) = ws.next_within(left).await {
+                    panic!("a student's session closed while waiting: {why:?}");
+                }
+            }
             let typed = code.borrow().clone();
             let sent = Instant::now();
             ws.send(json!({"type": "attendance.checkin", "attendance": attendance, "code": typed}))

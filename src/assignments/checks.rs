@@ -103,9 +103,14 @@ pub struct Checks {
     settings: CheckSettings,
     data_dir: PathBuf,
     slots: Semaphore,
-    /// Server shutdown: running checks stop and run again at the next start.
+    /// Server shutdown: running checks stop, and the leader runs them again.
     stop: CancellationToken,
+    /// This replica's id, recorded with the checks it runs.
+    replica: String,
 }
+
+/// How often the leader looks for checks left unfinished.
+const ADOPT_EVERY: Duration = Duration::from_secs(1);
 
 impl Checks {
     pub fn new(
@@ -115,6 +120,7 @@ impl Checks {
         settings: CheckSettings,
         data_dir: PathBuf,
         stop: CancellationToken,
+        replica: String,
     ) -> Checks {
         Checks {
             slots: Semaphore::new(settings.concurrency.max(1)),
@@ -124,6 +130,7 @@ impl Checks {
             settings,
             data_dir,
             stop,
+            replica,
         }
     }
 
@@ -138,18 +145,32 @@ impl Checks {
         })
     }
 
-    /// Runs again the checks a stopped berth left queued or running.
-    pub async fn resume_unfinished(self: &Arc<Self>) {
-        match db::checks::unfinished(&self.db).await {
-            Ok(ids) => {
-                if !ids.is_empty() {
-                    tracing::info!(checks = ids.len(), "running the checks left unfinished");
-                }
-                for id in ids {
-                    self.spawn(id);
-                }
+    /// The replica that runs the checks queued here.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// The leader's work in `term`, until `stop`: runs again the checks a replica that died or
+    /// stopped (or an earlier run of this berth) left queued or running.
+    pub async fn adopt_unfinished(self: Arc<Self>, term: i64, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(ADOPT_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticks.tick() => {}
             }
-            Err(e) => tracing::warn!(error = %e, "could not read the unfinished checks"),
+            match db::checks::adopt_unfinished(&self.db, &self.replica, term).await {
+                Ok(ids) => {
+                    if !ids.is_empty() {
+                        tracing::info!(checks = ids.len(), "running the checks left unfinished");
+                    }
+                    for id in ids {
+                        self.spawn(id);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read the unfinished checks"),
+            }
         }
     }
 

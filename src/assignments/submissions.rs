@@ -229,13 +229,13 @@ pub(super) async fn take(
         archive,
         collected,
     };
-    let with_check = row.checking.is_some();
-    if let Err(e) = db::assignments::insert_submission(db, &record, with_check).await {
+    let check_by = row.checking.is_some().then(|| reach.checks.replica());
+    if let Err(e) = db::assignments::insert_submission(db, &record, check_by).await {
         let _ = tokio::fs::remove_file(&file).await;
         return Err(e.into());
     }
     tracing::info!(assignment = %row.id, user = %user.id, late, collected, bytes, "submitted");
-    let queued = with_check.then(|| reach.checks.run_soon(&record.id));
+    let queued = check_by.map(|_| reach.checks.run_soon(&record.id));
     Ok((record, queued))
 }
 

@@ -149,12 +149,12 @@ const SUBMISSION_SELECTED: &str = "id, assignment_id, user_id, submitted_at, \
      CASE WHEN late THEN 1 ELSE 0 END AS late, files, bytes, archive, \
      CASE WHEN collected THEN 1 ELSE 0 END AS collected";
 
-/// Records a submission and, when its assignment has a check, that check as queued: both or
-/// neither.
+/// Records a submission and, when its assignment has a check, that check as queued for the
+/// replica `check_by`: both or neither.
 pub async fn insert_submission(
     db: &Db,
     s: &SubmissionRow,
-    with_check: bool,
+    check_by: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(&format!(
@@ -172,11 +172,15 @@ pub async fn insert_submission(
     .bind(s.collected)
     .execute(&mut *tx)
     .await?;
-    if with_check {
-        sqlx::query("INSERT INTO checks (submission_id, state, output) VALUES ($1, 'queued', '')")
-            .bind(&s.id)
-            .execute(&mut *tx)
-            .await?;
+    if let Some(replica) = check_by {
+        sqlx::query(
+            "INSERT INTO checks (submission_id, state, output, replica_id) \
+             VALUES ($1, 'queued', '', $2)",
+        )
+        .bind(&s.id)
+        .bind(replica)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await
 }

@@ -74,12 +74,23 @@ pub async fn of_assignment(db: &Db, assignment_id: &str) -> Result<Vec<CheckRow>
     .await
 }
 
-/// Submissions whose check has not ended (queued, or running when berth stopped), oldest first.
-pub async fn unfinished(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT submission_id FROM checks WHERE state IN ('queued', 'running') \
-         ORDER BY submission_id",
+/// The leader in `term` takes for `replica` the checks that have not ended (queued, or running)
+/// on replicas no longer alive; their submissions, oldest first.
+pub async fn adopt_unfinished(
+    db: &Db,
+    replica: &str,
+    term: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE checks SET replica_id = $1 WHERE state IN ('queued', 'running') \
+         AND (replica_id IS NULL OR replica_id NOT IN (SELECT id FROM replicas)) \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $2) \
+         RETURNING submission_id",
     )
+    .bind(replica)
+    .bind(term)
     .fetch_all(db)
-    .await
+    .await?;
+    ids.sort();
+    Ok(ids)
 }

@@ -174,10 +174,10 @@ pub const LEADER_APPLICATION: &str = "berth-leader";
 /// The key of the session-level advisory lock the leader holds.
 const LEADER_LOCK: i64 = 0x6265_7274_686c_6472; // "berthldr"
 
-/// PostgreSQL: a connection of its own holding the leader's advisory lock, or None when
-/// another replica's connection holds it. The lock goes with the connection; TCP keepalives
-/// (on the server's side) let PostgreSQL see within seconds that a leader's machine vanished.
-pub async fn try_lead(url: &str) -> Result<Option<PgConnection>, sqlx::Error> {
+/// PostgreSQL: a connection of its own, to hold the leader's advisory lock on. The lock goes
+/// with the connection; TCP keepalives (on the server's side) let PostgreSQL see within seconds
+/// that a leader's machine vanished.
+pub async fn lead_connection(url: &str) -> Result<PgConnection, sqlx::Error> {
     let mut conn = PgConnectOptions::from_str(url)?
         .application_name(LEADER_APPLICATION)
         .connect()
@@ -189,16 +189,15 @@ pub async fn try_lead(url: &str) -> Result<Option<PgConnection>, sqlx::Error> {
     ] {
         sqlx::query(setting).execute(&mut conn).await?;
     }
-    let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+    Ok(conn)
+}
+
+/// Takes the leader's lock on `conn`: false while another replica's connection holds it.
+pub async fn try_lead(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(LEADER_LOCK)
-        .fetch_one(&mut conn)
-        .await?;
-    if held {
-        Ok(Some(conn))
-    } else {
-        conn.close().await?;
-        Ok(None)
-    }
+        .fetch_one(conn)
+        .await
 }
 
 /// The leader's connection still answers (and so still holds the lock).

@@ -1,5 +1,5 @@
 //! One leader among the replicas, for the work only one may do (culling, sweeping dead
-//! replicas, collecting at due times, pruning). On PostgreSQL the leader holds a session-level
+//! replicas, running unfinished checks again, collecting at due times, pruning). On PostgreSQL the leader holds a session-level
 //! advisory lock on a connection of its own: when its process dies, PostgreSQL ends that
 //! session and the lock goes; the others try for it every [`TRY_EVERY`]. Each new leader raises
 //! the term in `leadership`, and its writes are conditional on that term, so a leader that lost
@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use sqlx::postgres::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{self, Db};
@@ -36,10 +37,12 @@ pub async fn lead<F>(
         }
         return;
     };
+    // Kept between tries while the lock is another's.
+    let mut waiting: Option<PgConnection> = None;
     loop {
         let attempt = tokio::select! {
             _ = stop.cancelled() => return,
-            attempt = db::replicas::try_lead(&url) => attempt,
+            attempt = try_lead(&url, &mut waiting) => attempt,
         };
         match attempt {
             Ok(Some(mut lock)) => {
@@ -54,12 +57,31 @@ pub async fn lead<F>(
                 drop(lock);
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not try for the leader's lock"),
+            Err(e) => {
+                waiting = None;
+                tracing::warn!(error = %e, "could not try for the leader's lock");
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(TRY_EVERY) => {}
         }
+    }
+}
+
+/// Tries for the lock on the `waiting` connection (made first if there is none): the
+/// connection, now holding the lock, or None while another holds it.
+async fn try_lead(
+    url: &str,
+    waiting: &mut Option<PgConnection>,
+) -> Result<Option<PgConnection>, sqlx::Error> {
+    let conn = match waiting {
+        Some(conn) => conn,
+        None => waiting.insert(db::replicas::lead_connection(url).await?),
+    };
+    match db::replicas::try_lead(conn).await? {
+        true => Ok(waiting.take()),
+        false => Ok(None),
     }
 }
 
@@ -77,7 +99,7 @@ async fn begin_term(db: &Db, replica: &str) -> Option<i64> {
 }
 
 /// Until `stop`, or until the lock's connection stops answering.
-async fn hold(lock: &mut sqlx::postgres::PgConnection, stop: &CancellationToken) {
+async fn hold(lock: &mut PgConnection, stop: &CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
