@@ -1,9 +1,10 @@
 //! One leader among the replicas, for the work only one may do (culling, sweeping dead
-//! replicas, running unfinished checks again, collecting at due times, pruning). On PostgreSQL the leader holds a session-level
-//! advisory lock on a connection of its own: when its process dies, PostgreSQL ends that
-//! session and the lock goes; the others try for it every [`TRY_EVERY`]. Each new leader raises
-//! the term in `leadership`, and its writes are conditional on that term, so a leader that lost
-//! its lock without knowing it yet changes nothing. Alone on SQLite, berth leads at once.
+//! replicas, running unfinished checks again, collecting at due times, pruning). On PostgreSQL
+//! the leader holds a session-level advisory lock on a connection of its own: when its process
+//! dies, PostgreSQL ends that session and the lock goes; the others try for it every
+//! [`TRY_EVERY`]. Each new leader raises the term in `leadership`, and its writes are
+//! conditional on that term, so a leader that lost its lock without knowing it yet changes
+//! nothing. Alone on SQLite, berth leads at once.
 
 use std::time::Duration;
 

@@ -106,7 +106,18 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let (Some(name), true) = (&self.postgres_name, self.owned) {
-            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            // FORCE may not end an autovacuum worker on the database (replicas' heartbeats
+            // leave it dead rows to clean): it is done in a moment, and the drop tried again.
+            for _ in 0..50 {
+                match try_psql(&drop) {
+                    Err(e) if e.contains("pg_signal_backend") => {
+                        std::thread::sleep(Duration::from_millis(100))
+                    }
+                    done => return done.unwrap_or_else(|e| panic!("{drop}: {e}")),
+                }
+            }
+            psql(&drop);
         }
     }
 }
@@ -125,16 +136,22 @@ fn shared_database_keys(database_url: &str) -> Vec<(&'static str, &'static str)>
 
 /// Runs one statement on the test PostgreSQL as the tests' role.
 fn psql(statement: &str) {
+    if let Err(e) = try_psql(statement) {
+        panic!("{statement}: {e}");
+    }
+}
+
+/// As [`psql`]; what PostgreSQL said when it failed.
+fn try_psql(statement: &str) -> Result<(), String> {
     let out = Command::new("psql")
         .arg(format!("{TEST_POSTGRES}/postgres"))
         .args(["-qtA", "-v", "ON_ERROR_STOP=1", "-c", statement])
         .output()
         .expect("psql runs (scripts/setup.sh --test-images installs PostgreSQL)");
-    assert!(
-        out.status.success(),
-        "{statement}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    match out.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
 }
 
 pub struct TestApp {
