@@ -268,7 +268,11 @@ async fn relay(
 ) -> Result<Ended, ApiError> {
     let engine = found.engine.clone();
     let container = found.info.id.clone().unwrap_or_default();
-    let marker = format!("{}-{}", ctx.id, stream);
+    // One marker per exec, never per stream id: a client may reuse an id at once, while what the
+    // last exec under it left is still being killed by its marker (and its record dropped).
+    static EXECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = EXECS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let marker = format!("{}-{}-{}", ctx.id, stream, seq);
     let asked = std::time::Instant::now();
     let exec_id = engine
         .create_exec(&container, exec_spec(&process, &marker))
