@@ -29,6 +29,10 @@ pub struct Settings {
     /// Reverse proxies (CIDR or addresses) whose `Forwarded`/`X-Forwarded-For` headers name
     /// the client; anyone else's are ignored.
     pub trusted_proxies: Vec<String>,
+    /// Where the other replicas reach this one (`http://10.0.0.5:8080`), to relay a watch or
+    /// a reattach to the replica holding its stream. By default the address berth listens on;
+    /// required on a shared database when that is every interface (`0.0.0.0`).
+    pub advertise_url: Option<String>,
     pub session: SessionSettings,
     pub limits: ContainerLimits,
     pub login: LoginLimits,
@@ -407,6 +411,7 @@ impl Default for Settings {
             ticket_ttl_s: 30,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            advertise_url: None,
             session: SessionSettings {
                 heartbeat_interval_ms: 5_000,
                 heartbeat_timeout_ms: 15_000,
@@ -460,6 +465,7 @@ impl std::fmt::Debug for Settings {
             .field("ticket_ttl_s", &self.ticket_ttl_s)
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("advertise_url", &self.advertise_url)
             .field("session", &self.session)
             .field("limits", &self.limits)
             .field("login", &self.login)

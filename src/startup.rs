@@ -43,9 +43,28 @@ pub struct Application {
     _health_watch: DropGuard,
 }
 
+/// Where the other replicas reach this one: `advertise_url`, or the address it listens on.
+fn advertised(settings: &Settings, listening: SocketAddr, shared: bool) -> anyhow::Result<String> {
+    match &settings.advertise_url {
+        Some(given) => {
+            let url = url::Url::parse(given).context("reading advertise_url")?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                anyhow::bail!("advertise_url must be http:// or https:// and a host: {given}");
+            }
+            Ok(given.trim_end_matches('/').to_string())
+        }
+        None if shared && listening.ip().is_unspecified() => anyhow::bail!(
+            "berth listens on every interface ({listening}): set advertise_url to the address \
+             the other replicas reach this one at"
+        ),
+        None => Ok(format!("http://{listening}")),
+    }
+}
+
 impl AppState {
     /// Opens the database, loads the secrets and the hosts, and makes the services.
-    pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
+    /// `listening`: where this process listens, for the other replicas to reach it.
+    pub async fn build(settings: Settings, listening: SocketAddr) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let url = settings.database_url();
@@ -91,9 +110,14 @@ impl AppState {
                 .context("loading Docker hosts")?,
         );
         let replicas = Arc::new(
-            Replicas::join(db.clone(), hosts.clone(), !shared)
-                .await
-                .context("recording this replica")?,
+            Replicas::join(
+                db.clone(),
+                hosts.clone(),
+                advertised(&settings, listening, shared)?,
+                !shared,
+            )
+            .await
+            .context("recording this replica")?,
         );
         let egress = Egress::public_and(&settings.registries.allowed_networks)?;
         let background = CancellationToken::new();
@@ -152,7 +176,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr()?;
-        let state = web::Data::new(AppState::build(settings).await?);
+        let state = web::Data::new(AppState::build(settings, address).await?);
         let stop_health = state.background.clone();
         // Every replica pings its hosts: its own streams learn from it that a host went away.
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
@@ -202,8 +226,9 @@ impl Application {
             None => None,
         };
         let sessions = state.sessions.clone();
-        let resumes = web::Data::new(crate::session::resume::Resumes::default());
-        let shares = web::Data::new(crate::session::share::Shares::default());
+        let resumes = web::Data::new(crate::session::resume::Resumes::new(state.replicas.clone()));
+        let shares = web::Data::new(crate::session::share::Shares::new(state.replicas.clone()));
+        tokio::spawn(shares.clone().into_inner().keep_tidy(stop_health.clone()));
         let jobs = web::Data::new(crate::session::jobs::Jobs::default());
         let heard = state.events.subscribe();
         tokio::spawn(state.events.clone().run(stop_health.clone()));
@@ -326,16 +351,16 @@ async fn apply_events(
             }
             Event::TokenRevoked { user_id, jti } => {
                 state.sessions.close_token(jti);
-                resumes.end_user(user_id);
+                resumes.end_user(user_id).await;
             }
             Event::AccountDeleted { user_id } => {
                 state.sessions.close_user(user_id);
-                resumes.end_user(user_id);
+                resumes.end_user(user_id).await;
                 jobs.end_user(user_id);
             }
             Event::SessionsEnded { user_id } => {
                 state.sessions.end_user(user_id);
-                resumes.end_user(user_id);
+                resumes.end_user(user_id).await;
             }
         }
     }

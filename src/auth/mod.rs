@@ -91,6 +91,28 @@ impl AuthState {
         user_id: &str,
         claims: &Claims,
     ) -> Result<String, ApiError> {
+        self.issue(db, user_id, claims, None).await
+    }
+
+    /// A ticket for a replica's relay to another, for the session of `claims` there: that
+    /// session parks its streams under `resume_as` (the relaying session's resume token hash).
+    pub async fn issue_relay_ticket(
+        &self,
+        db: &Db,
+        claims: &Claims,
+        resume_as: &str,
+    ) -> Result<String, ApiError> {
+        self.issue(db, &claims.sub, claims, Some(resume_as.to_string()))
+            .await
+    }
+
+    async fn issue(
+        &self,
+        db: &Db,
+        user_id: &str,
+        claims: &Claims,
+        resume_as: Option<String>,
+    ) -> Result<String, ApiError> {
         let ticket = token::random_token();
         let now = crate::clock::now_ms();
         let row = db::tickets::Ticket {
@@ -99,6 +121,7 @@ impl AuthState {
             iat: claims.iat,
             exp: claims.exp,
             expires_ms: now + self.ticket_ttl.as_millis() as i64,
+            resume_as,
         };
         let max = MAX_TICKETS_PER_USER as i64;
         if !db::tickets::issue(db, &ticket_hash(&ticket), &row, max, now).await? {
@@ -112,23 +135,49 @@ impl AuthState {
 
     /// Takes a ticket out: it works once, within its lifetime, while its token is not revoked.
     /// The claims of the token it stands for.
+    /// A relay's ticket works only as one (see [`Self::redeem_relay_ticket`]).
     pub async fn redeem_ticket(
         &self,
         db: &Db,
         ticket: &str,
     ) -> Result<Option<Claims>, sqlx::Error> {
+        Ok(match self.redeem(db, ticket).await? {
+            Some((claims, None)) => Some(claims),
+            _ => None,
+        })
+    }
+
+    /// Takes a relay's ticket out: the claims it stands for and the resume token hash its
+    /// session parks under. A browser's ticket does not work here.
+    pub async fn redeem_relay_ticket(
+        &self,
+        db: &Db,
+        ticket: &str,
+    ) -> Result<Option<(Claims, String)>, sqlx::Error> {
+        Ok(match self.redeem(db, ticket).await? {
+            Some((claims, Some(resume_as))) => Some((claims, resume_as)),
+            _ => None,
+        })
+    }
+
+    async fn redeem(
+        &self,
+        db: &Db,
+        ticket: &str,
+    ) -> Result<Option<(Claims, Option<String>)>, sqlx::Error> {
         let Some(row) = db::tickets::redeem(db, &ticket_hash(ticket)).await? else {
             return Ok(None);
         };
         if row.expires_ms <= crate::clock::now_ms() || self.is_revoked(db, &row.jti).await? {
             return Ok(None);
         }
-        Ok(Some(Claims {
+        let claims = Claims {
             sub: row.user_id,
             jti: row.jti,
             iat: row.iat,
             exp: row.exp,
-        }))
+        };
+        Ok(Some((claims, row.resume_as)))
     }
 
     /// Forgets revocations of expired tokens and expired tickets.
@@ -163,6 +212,22 @@ pub async fn caller(
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     Ok((user, claims))
+}
+
+/// Who a replica's relay ticket stands for, and the resume token hash its session parks under.
+pub async fn relayed_caller(
+    auth: &AuthState,
+    db: &Db,
+    ticket: &str,
+) -> Result<(User, Claims, String), ApiError> {
+    let (claims, resume_as) = auth
+        .redeem_relay_ticket(db, ticket)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let user = users::find_by_id(db, &claims.sub)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok((user, claims, resume_as))
 }
 
 /// The address a request comes from: the peer's, or, when the peer is one of the `trusted`

@@ -12,6 +12,7 @@ pub mod checks;
 pub mod containers;
 pub mod courses;
 pub mod events;
+pub mod held;
 pub mod hosts;
 pub mod images;
 pub mod jobs;

@@ -31,15 +31,23 @@ pub struct Leadership {
     pub since_ms: i64,
 }
 
-/// Records that `id` is alive at `now_ms` (its row made again if the others took it for dead).
-pub async fn beat(db: &Db, id: &str, started_ms: i64, now_ms: i64) -> Result<(), sqlx::Error> {
+/// Records that `id`, reached at `address`, is alive at `now_ms` (its row made again if the
+/// others took it for dead).
+pub async fn beat(
+    db: &Db,
+    id: &str,
+    address: &str,
+    started_ms: i64,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO replicas (id, started_ms, heartbeat_ms) VALUES ($1, $2, $3) \
+        "INSERT INTO replicas (id, started_ms, heartbeat_ms, address) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (id) DO UPDATE SET heartbeat_ms = $3",
     )
     .bind(id)
     .bind(started_ms)
     .bind(now_ms)
+    .bind(address)
     .execute(db)
     .await?;
     Ok(())
@@ -107,7 +115,23 @@ pub async fn forget_others(db: &Db, alive: &str) -> Result<u64, sqlx::Error> {
         .bind(alive)
         .execute(db)
         .await?;
+    super::held::forget_orphans(db, None).await?;
     Ok(done.rows_affected())
+}
+
+/// Where `id` is reached, while it is alive (its heartbeat at `alive_since_ms` or later).
+pub async fn address_of(
+    db: &Db,
+    id: &str,
+    alive_since_ms: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let found: Option<Option<String>> =
+        sqlx::query_scalar("SELECT address FROM replicas WHERE id = $1 AND heartbeat_ms >= $2")
+            .bind(id)
+            .bind(alive_since_ms)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.flatten())
 }
 
 /// Records an exec the engine is about to start.

@@ -10,6 +10,9 @@ pub struct Ticket {
     pub iat: i64,
     pub exp: i64,
     pub expires_ms: i64,
+    /// A relay's ticket (made by a replica for its relay to another): the resume token hash the
+    /// session it opens parks under.
+    pub resume_as: Option<String>,
 }
 
 /// Stores a ticket unless its user holds `max` live ones already (expired ones of theirs are
@@ -29,8 +32,8 @@ pub async fn issue(
         .execute(&mut *tx)
         .await?;
     let done = sqlx::query(
-        "INSERT INTO ws_tickets (ticket_hash, user_id, jti, iat, exp, expires_ms) \
-         SELECT $1, $2, $3, $4, $5, $6 \
+        "INSERT INTO ws_tickets (ticket_hash, user_id, jti, iat, exp, expires_ms, resume_as) \
+         SELECT $1, $2, $3, $4, $5, $6, $8 \
          WHERE (SELECT COUNT(*) FROM ws_tickets WHERE user_id = $2) < $7",
     )
     .bind(ticket_hash)
@@ -40,6 +43,7 @@ pub async fn issue(
     .bind(ticket.exp)
     .bind(ticket.expires_ms)
     .bind(max)
+    .bind(&ticket.resume_as)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -50,7 +54,7 @@ pub async fn issue(
 pub async fn redeem(db: &Db, ticket_hash: &str) -> Result<Option<Ticket>, sqlx::Error> {
     sqlx::query_as(
         "DELETE FROM ws_tickets WHERE ticket_hash = $1 \
-         RETURNING user_id, jti, iat, exp, expires_ms",
+         RETURNING user_id, jti, iat, exp, expires_ms, resume_as",
     )
     .bind(ticket_hash)
     .fetch_optional(db)

@@ -4,6 +4,7 @@
 //! it, kills the processes of its execs and records its background jobs as lost. Alone on a
 //! SQLite file, berth is the only replica, and every other row is an earlier run of itself.
 
+pub mod held;
 pub mod leader;
 
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub struct Replicas {
     db: Db,
     id: String,
+    /// Where the other replicas reach this one (`http://host:port`), to relay to it.
+    address: String,
     started_ms: i64,
     hosts: Arc<Hosts>,
 }
@@ -61,10 +64,16 @@ pub struct ReplicasView {
 impl Replicas {
     /// Makes this replica's id and records it alive. `alone`: no other berth shares the
     /// database, so every other replica recorded is dead (an earlier run, killed).
-    pub async fn join(db: Db, hosts: Arc<Hosts>, alone: bool) -> Result<Replicas, ApiError> {
+    pub async fn join(
+        db: Db,
+        hosts: Arc<Hosts>,
+        address: String,
+        alone: bool,
+    ) -> Result<Replicas, ApiError> {
         let replicas = Replicas {
             db,
             id: uuid::Uuid::new_v4().simple().to_string(),
+            address,
             started_ms: crate::clock::now_ms(),
             hosts,
         };
@@ -81,7 +90,14 @@ impl Replicas {
     }
 
     async fn beat(&self) -> Result<(), ApiError> {
-        Ok(db::replicas::beat(&self.db, &self.id, self.started_ms, crate::clock::now_ms()).await?)
+        Ok(db::replicas::beat(
+            &self.db,
+            &self.id,
+            &self.address,
+            self.started_ms,
+            crate::clock::now_ms(),
+        )
+        .await?)
     }
 
     /// Records this replica alive every [`BEAT`] until `stop`; then it leaves (what its
@@ -150,6 +166,7 @@ impl Replicas {
         let orphans = db::replicas::orphaned_execs(&self.db).await?;
         let kills = orphans.iter().map(|exec| self.kill_orphan(exec, term));
         futures_util::future::join_all(kills).await;
+        db::held::forget_orphans(&self.db, Some(term)).await?;
         let lost = crate::workspaces::jobs::mark_lost(&self.db, term).await?;
         if lost > 0 {
             tracing::warn!(lost, "background jobs of a replica that died are lost");

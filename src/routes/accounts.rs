@@ -109,7 +109,7 @@ async fn logout(
         .audit
         .record_outcome(user.audit("auth.logout"), result)
         .await?;
-    resumes.end_user(&user.user.id);
+    resumes.end_user(&user.user.id).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -135,7 +135,7 @@ async fn delete_me(
     resumes: web::Data<Resumes>,
     jobs: web::Data<crate::session::jobs::Jobs>,
 ) -> Result<HttpResponse, ApiError> {
-    resumes.end_user(&user.user.id);
+    resumes.end_user(&user.user.id).await;
     jobs.end_user(&user.user.id);
     let owned = accounts::Owned {
         db: &state.db,

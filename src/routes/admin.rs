@@ -53,7 +53,7 @@ async fn end_sessions(
     let result = match found {
         Ok(Some(user)) => {
             let sessions = state.sessions.end_user(&user.id);
-            resumes.end_user(&user.id);
+            resumes.end_user(&user.id).await;
             let user_id = user.id.clone();
             // The other replicas end theirs when they hear of it.
             state

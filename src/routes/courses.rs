@@ -7,7 +7,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::error::answers::{Forbidden, NotFound};
 use crate::error::ApiError;
 use crate::routes::extract::AuthUser;
-use crate::session::share::Shares;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -123,7 +122,7 @@ async fn remove_student(
 #[utoipa::path(
     tag = "courses",
     responses(
-        (status = 200, description = "The terminals shared with the course now", body = Vec<crate::session::share::ShareView>),
+        (status = 200, description = "The terminals shared with the course now", body = Vec<crate::replicas::held::ShareView>),
         (status = 404, response = NotFound),
     ),
 )]
@@ -131,11 +130,10 @@ async fn remove_student(
 async fn shares(
     user: AuthUser,
     state: web::Data<AppState>,
-    shares: web::Data<Shares>,
     course: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let course = crate::courses::member(&state.db, &user.user, &course).await?;
-    Ok(HttpResponse::Ok().json(shares.of_course(&course.id)))
+    Ok(HttpResponse::Ok().json(state.replicas.shares_of_course(&course.id).await?))
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {

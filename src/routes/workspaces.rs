@@ -98,7 +98,7 @@ async fn of_course(
 #[utoipa::path(
     tag = "workspaces",
     responses(
-        (status = 200, description = "Its live streams", body = Vec<crate::session::share::SourceView>),
+        (status = 200, description = "Its live streams", body = Vec<crate::replicas::held::SourceView>),
         (status = 404, response = NotFound),
     ),
 )]
@@ -106,11 +106,10 @@ async fn of_course(
 async fn streams(
     user: AuthUser,
     state: web::Data<AppState>,
-    shares: web::Data<crate::session::share::Shares>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
-    Ok(HttpResponse::Ok().json(shares.of_workspace(&opened.row.id)))
+    Ok(HttpResponse::Ok().json(state.replicas.sources_of_workspace(&opened.row.id).await?))
 }
 
 /// `GET /workspaces/{id}/jobs`: its background jobs, newest first, for those who may read it.

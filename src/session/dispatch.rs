@@ -39,12 +39,19 @@ pub(super) async fn read_loop(
                     ctx.send_error(None, &too_large(ctx)).await;
                     continue;
                 }
+                if super::relay::pass_text(ctx, &text).await {
+                    continue;
+                }
                 match protocol::parse(&text) {
                     Ok(command) => handle_command(ctx, command).await,
                     Err((stream, err)) => ctx.send_error(stream, &err).await,
                 }
             }
-            Ok(AggregatedMessage::Binary(frame)) => handle_input(ctx, frame).await,
+            Ok(AggregatedMessage::Binary(frame)) => {
+                if !super::relay::pass_binary(ctx, &frame).await {
+                    handle_input(ctx, frame).await;
+                }
+            }
             Ok(AggregatedMessage::Ping(payload)) => {
                 let _ = control.try_send(Control::Pong(payload));
             }
@@ -123,6 +130,13 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             check_in(ctx, &attendance, &code).await;
         }
         ClientMessage::Reattach { token, received } => {
+            // Parked on another replica: the request goes there (see `relay`).
+            if let Some(address) = ctx.resumes.elsewhere(&token, &ctx.user.id).await {
+                let request = serde_json::json!({
+                    "type": "reattach", "token": token, "received": received,
+                });
+                return super::relay::open(ctx, address, request, None);
+            }
             let holder: Arc<dyn super::resume::Holder> = ctx.clone();
             if let Err(err) = ctx.resumes.reattach(holder, &token, &received).await {
                 ctx.send_error(None, &err).await;
@@ -138,7 +152,7 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
             match with_stream(ctx, stream, |s| Ok(s.out.clone())) {
                 Ok(out) => {
                     out.unshare().await;
-                    ctx.shares.remove_stream(&out);
+                    ctx.shares.remove_stream(&out).await;
                 }
                 Err(err) => ctx.send_error(Some(stream.get()), &err).await,
             }
@@ -167,6 +181,33 @@ async fn handle_command(ctx: &Arc<SessionCtx>, command: ClientMessage) {
     }
 }
 
+/// The replica running what a watch names, when it is another one: its address.
+async fn watched_elsewhere(ctx: &SessionCtx, what: &streams::share::Watching) -> Option<String> {
+    use crate::replicas::held::Place;
+    let place = match what {
+        streams::share::Watching::Share(share) => {
+            if ctx.shares.find(share).is_some() {
+                return None;
+            }
+            ctx.state.replicas.share_place(share).await
+        }
+        streams::share::Watching::Source { workspace, source } => {
+            if ctx.shares.source(workspace, source).is_some() {
+                return None;
+            }
+            ctx.state.replicas.source_place(workspace, source).await
+        }
+    };
+    match place {
+        Ok(Place::Replica(address)) => Some(address),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "could not look for a watched stream elsewhere");
+            None
+        }
+    }
+}
+
 /// Shares a TTY stream of the session with a course its user teaches; the share's id.
 async fn share(ctx: &SessionCtx, stream: StreamId, course: &str) -> Result<String, ApiError> {
     let course = crate::courses::taught(&ctx.state.db, &ctx.user, course).await?;
@@ -180,7 +221,7 @@ async fn share(ctx: &SessionCtx, stream: StreamId, course: &str) -> Result<Strin
     if !out.share().await {
         return Err(ApiError::bad_request("only a TTY exec can be shared"));
     }
-    Ok(ctx.shares.add(&course.id, &ctx.user.username, out))
+    ctx.shares.add(&course.id, &ctx.user.username, out).await
 }
 
 /// Takes a background job of the user's over as `stream`. Another user's job, or one whose
@@ -388,6 +429,21 @@ async fn start(ctx: &Arc<SessionCtx>, command: ClientMessage) {
                     return ctx.send_error(Some(stream.get()), &err).await;
                 }
             };
+            if let Some(address) = watched_elsewhere(ctx, &what).await {
+                if ctx.has_stream(stream) {
+                    let err = ApiError::conflict(format!("stream {stream} is in use"));
+                    return ctx.send_error(Some(stream.get()), &err).await;
+                }
+                let request = match &what {
+                    streams::share::Watching::Share(share) => {
+                        serde_json::json!({"type": "watch", "stream": stream, "share": share})
+                    }
+                    streams::share::Watching::Source { workspace, source } => serde_json::json!({
+                        "type": "watch", "stream": stream, "workspace": workspace, "source": source,
+                    }),
+                };
+                return super::relay::open(ctx, address, request, Some(stream));
+            }
             let io = Io {
                 watching: true,
                 ..NO_IO

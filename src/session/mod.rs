@@ -16,6 +16,7 @@
 mod dispatch;
 pub mod jobs;
 pub mod protocol;
+mod relay;
 mod replay;
 pub mod resume;
 pub mod share;
@@ -47,6 +48,8 @@ use protocol::StreamId;
 pub(crate) struct SessionCtx {
     pub id: String,
     pub user: User,
+    /// The token the session was opened with (a relay to another replica opens one with it).
+    pub claims: crate::auth::token::Claims,
     /// Where the session's upgrade came from, for the audit log.
     pub client: Option<std::net::IpAddr>,
     /// What every handler shares: database, hosts, containers, registries, attendance.
@@ -68,6 +71,8 @@ pub(crate) struct SessionCtx {
     shares: Arc<share::Shares>,
     /// The server's background jobs.
     jobs: Arc<jobs::Jobs>,
+    /// Its streams held by another replica, by id (see `relay`).
+    relays: Mutex<relay::RelayMap>,
     /// This session's streams that outlive it (`resume: true`, and jobs).
     resumables: Mutex<Vec<Arc<resume::StreamOut>>>,
     /// The client said `bye`: its resumable streams stop with it.
@@ -175,6 +180,11 @@ impl SessionCtx {
             .lock()
             .expect("streams lock")
             .contains_key(&stream.get())
+            || self
+                .relays
+                .lock()
+                .expect("relays lock")
+                .contains_key(&stream.get())
     }
 
     /// Counts a stream of this session as started or ended, in all and for the session.

@@ -145,7 +145,7 @@ pub struct ExecRequest {
 }
 
 /// How much of a stream's channel a reattaching client has.
-#[derive(Debug, Clone, Deserialize, TS)]
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
 pub struct Received {
     pub stream: StreamId,
     pub channel: u8,

@@ -465,8 +465,10 @@ fn hash(token: &str) -> String {
 }
 
 /// The streams of sessions that ended without `bye`, waiting for a reattach, by token hash.
-#[derive(Default)]
+/// Each parking is recorded with this replica, so that a reattach reaching another replica is
+/// relayed here (see `session::relay`).
 pub struct Resumes {
+    replicas: Arc<crate::replicas::Replicas>,
     parked: DashMap<String, Parked>,
 }
 
@@ -476,6 +478,30 @@ struct Parked {
 }
 
 impl Resumes {
+    pub fn new(replicas: Arc<crate::replicas::Replicas>) -> Resumes {
+        Resumes {
+            replicas,
+            parked: DashMap::new(),
+        }
+    }
+
+    /// Where the streams parked under `token` for `user_id` are, when not here: the address of
+    /// the replica holding them.
+    pub(crate) async fn elsewhere(&self, token: &str, user_id: &str) -> Option<String> {
+        let key = hash(token);
+        if self.parked.contains_key(&key) {
+            return None;
+        }
+        match self.replicas.parked_place(&key, user_id).await {
+            Ok(crate::replicas::held::Place::Replica(address)) => Some(address),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "could not look for parked streams elsewhere");
+                None
+            }
+        }
+    }
+
     /// Parks the resumable streams of `session`, which ended without `bye`, for `grace`; then
     /// cancels those nobody took over.
     pub(crate) async fn park(
@@ -503,10 +529,14 @@ impl Resumes {
                 streams,
             },
         );
+        self.replicas
+            .parked(&key, session.user_id(), grace.as_millis() as i64)
+            .await;
         let resumes = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             if let Some((_, parked)) = resumes.parked.remove(&key) {
+                resumes.replicas.unparked(&key).await;
                 tracing::info!(
                     streams = parked.streams.len(),
                     "parked streams not taken over; stopping them"
@@ -519,16 +549,21 @@ impl Resumes {
     }
 
     /// Cancels every stream parked for `user_id` (they signed out, or their account went).
-    pub fn end_user(&self, user_id: &str) {
-        self.parked.retain(|_, parked| {
+    pub async fn end_user(&self, user_id: &str) {
+        let mut ended = Vec::new();
+        self.parked.retain(|key, parked| {
             if parked.user_id != user_id {
                 return true;
             }
             for stream in &parked.streams {
                 stream.cancel.cancel();
             }
+            ended.push(key.clone());
             false
         });
+        for key in ended {
+            self.replicas.unparked(&key).await;
+        }
     }
 
     /// Hands the streams parked under `token` to `session`, of the same user: `reattached`,
@@ -547,7 +582,10 @@ impl Resumes {
             .remove_if(&key, |_, parked| parked.user_id == session.user_id())
             .ok_or_else(missing)?;
         match take_over(&session, &parked.streams, received).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.replicas.unparked(&key).await;
+                Ok(())
+            }
             Err(err) => {
                 // Nothing was taken over: the streams stay parked for a better request.
                 self.parked.insert(key, parked);

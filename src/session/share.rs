@@ -4,37 +4,30 @@
 //! the current screen: the sharer never waits for a watcher.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use dashmap::DashMap;
-use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use super::resume::StreamOut;
+use crate::error::ApiError;
+use crate::replicas::Replicas;
 
-/// The live shares of this server, by id, and the live streams in workspaces (which their
-/// teachers may watch), by source id.
-#[derive(Default)]
+/// How often ended shares are looked for, to forget their records.
+const TIDY_EVERY: Duration = Duration::from_secs(1);
+
+/// The live shares of this replica, by id, and its live streams in workspaces (which their
+/// teachers may watch), by source id. Each is recorded with the replica (see
+/// `replicas::held`), so that any replica lists them and relays a watch of them here.
 pub struct Shares {
+    replicas: Arc<Replicas>,
     live: DashMap<String, Share>,
     sources: DashMap<String, Source>,
 }
 
 struct Source {
     workspace: String,
-    kind: &'static str,
-    started_at: String,
     out: Arc<StreamOut>,
-}
-
-/// A live stream in a workspace, as `GET /workspaces/{id}/streams` lists it.
-#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
-pub struct SourceView {
-    /// What `watch` names as its `source`.
-    pub id: String,
-    /// `exec` or `run`.
-    pub kind: String,
-    pub started_at: String,
-    /// A TTY exec (a terminal) or not.
-    pub tty: bool,
 }
 
 /// Forgets a workspace stream when it ends.
@@ -46,29 +39,28 @@ pub(crate) struct SourceGuard {
 impl Drop for SourceGuard {
     fn drop(&mut self) {
         self.shares.sources.remove(&self.id);
+        let (shares, id) = (self.shares.clone(), std::mem::take(&mut self.id));
+        tokio::spawn(async move { shares.replicas.source_ended(&id).await });
     }
 }
 
 struct Share {
     course_id: String,
-    by: String,
-    started_at: String,
     out: Arc<StreamOut>,
 }
 
-/// A live share, as `GET /courses/{id}/shares` lists it.
-#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
-pub struct ShareView {
-    pub share: String,
-    pub course_id: String,
-    /// Who shares it (a username).
-    pub by: String,
-    pub started_at: String,
-}
-
 impl Shares {
-    /// Records a live stream in a workspace, until the guard goes.
-    pub(crate) fn add_source(
+    pub fn new(replicas: Arc<Replicas>) -> Shares {
+        Shares {
+            replicas,
+            live: DashMap::new(),
+            sources: DashMap::new(),
+        }
+    }
+
+    /// Records a live stream in a workspace, until the guard goes. Not recorded (a database
+    /// that did not answer), it is still watched through this replica.
+    pub(crate) async fn add_source(
         self: &Arc<Self>,
         workspace: &str,
         kind: &'static str,
@@ -76,19 +68,26 @@ impl Shares {
     ) -> SourceGuard {
         let id = uuid::Uuid::new_v4().simple().to_string();
         out.in_workspace(workspace);
+        let tty = out.has_tty();
         self.sources.insert(
             id.clone(),
             Source {
                 workspace: workspace.to_string(),
-                kind,
-                started_at: crate::clock::rfc3339(crate::clock::now_ms()),
                 out,
             },
         );
-        SourceGuard {
+        let guard = SourceGuard {
             shares: self.clone(),
             id,
+        };
+        if let Err(e) = self
+            .replicas
+            .source_added(&guard.id, workspace, kind, tty)
+            .await
+        {
+            tracing::warn!(error = %e.message, "could not record a workspace stream");
         }
+        guard
     }
 
     /// A live stream of `workspace`.
@@ -99,70 +98,73 @@ impl Shares {
             .map(|source| source.out.clone())
     }
 
-    /// The live streams of a workspace, oldest first.
-    pub fn of_workspace(&self, workspace: &str) -> Vec<SourceView> {
-        let mut views: Vec<SourceView> = self
-            .sources
-            .iter()
-            .filter(|source| source.workspace == workspace)
-            .map(|source| SourceView {
-                id: source.key().clone(),
-                kind: source.kind.to_string(),
-                started_at: source.started_at.clone(),
-                tty: source.out.has_tty(),
-            })
-            .collect();
-        views.sort_by(|a, b| a.started_at.cmp(&b.started_at));
-        views
-    }
-
-    pub(crate) fn add(&self, course_id: &str, by: &str, out: Arc<StreamOut>) -> String {
+    /// Shares `out` with a course: the share's id, recorded for every replica to list.
+    pub(crate) async fn add(
+        &self,
+        course_id: &str,
+        by: &str,
+        out: Arc<StreamOut>,
+    ) -> Result<String, ApiError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
+        self.replicas.share_added(&id, course_id, by).await?;
         self.live.insert(
             id.clone(),
             Share {
                 course_id: course_id.to_string(),
-                by: by.to_string(),
-                started_at: crate::clock::rfc3339(crate::clock::now_ms()),
                 out,
             },
         );
-        id
+        Ok(id)
     }
 
     /// The course and the stream of a live share.
     pub(crate) fn find(&self, id: &str) -> Option<(String, Arc<StreamOut>)> {
-        self.forget_ended();
         self.live
             .get(id)
+            .filter(|share| share.out.is_shared())
             .map(|share| (share.course_id.clone(), share.out.clone()))
     }
 
     /// Forgets the shares of a stream (unshared).
-    pub(crate) fn remove_stream(&self, out: &Arc<StreamOut>) {
-        self.live.retain(|_, share| !Arc::ptr_eq(&share.out, out));
+    pub(crate) async fn remove_stream(&self, out: &Arc<StreamOut>) {
+        let mut gone = Vec::new();
+        self.live.retain(|id, share| {
+            let keep = !Arc::ptr_eq(&share.out, out);
+            if !keep {
+                gone.push(id.clone());
+            }
+            keep
+        });
+        for id in gone {
+            self.replicas.share_ended(&id).await;
+        }
     }
 
-    /// The live shares of a course.
-    pub fn of_course(&self, course_id: &str) -> Vec<ShareView> {
-        self.forget_ended();
-        let mut views: Vec<ShareView> = self
-            .live
-            .iter()
-            .filter(|share| share.course_id == course_id)
-            .map(|share| ShareView {
-                share: share.key().clone(),
-                course_id: share.course_id.clone(),
-                by: share.by.clone(),
-                started_at: share.started_at.clone(),
-            })
-            .collect();
-        views.sort_by(|a, b| a.started_at.cmp(&b.started_at));
-        views
+    /// Every [`TIDY_EVERY`] until `stop`, forgets the shares whose stream ended (their records
+    /// with them).
+    pub async fn keep_tidy(self: Arc<Self>, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(TIDY_EVERY);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            for id in self.forget_ended() {
+                self.replicas.share_ended(&id).await;
+            }
+        }
     }
 
-    /// Shares whose stream ended (or stopped sharing) go.
-    fn forget_ended(&self) {
-        self.live.retain(|_, share| share.out.is_shared());
+    /// Shares whose stream ended (or stopped sharing) go: their ids.
+    fn forget_ended(&self) -> Vec<String> {
+        let mut gone = Vec::new();
+        self.live.retain(|id, share| {
+            let keep = share.out.is_shared();
+            if !keep {
+                gone.push(id.clone());
+            }
+            keep
+        });
+        gone
     }
 }

@@ -57,9 +57,21 @@ pub async fn ws_handler(
     let settings = &state.settings;
     let auth_state = &state.auth;
     check_origin(&req, &settings.allowed_origins)?;
-    let token = auth::bearer(&req);
-    let (user, claims) =
-        auth::caller(auth_state, &state.db, token, query.ticket.as_deref()).await?;
+    // Another replica relaying a watch or a reattach here for its client: the session parks
+    // under that client's resume token, which only the client holds.
+    let (user, claims, resume_as) = match relay_ticket(&req) {
+        Some(ticket) => {
+            let (user, claims, resume_as) =
+                auth::relayed_caller(auth_state, &state.db, ticket).await?;
+            (user, claims, Some(resume_as))
+        }
+        None => {
+            let token = auth::bearer(&req);
+            let (user, claims) =
+                auth::caller(auth_state, &state.db, token, query.ticket.as_deref()).await?;
+            (user, claims, None)
+        }
+    };
 
     let sessions = state.sessions.clone();
     let max_sessions = settings.session.max_sessions_per_user;
@@ -106,12 +118,18 @@ pub async fn ws_handler(
     let span = tracing::info_span!("session", session = %id, user = %user.id);
     let user_id = user.id.clone();
     let (out_tx, out_rx) = mpsc::channel(settings.session.output_queue);
-    let (resume_token, resume_hash) = super::resume::new_token();
-    let resume_token = (settings.session.resume_grace_s > 0).then_some(resume_token);
+    let (resume_token, resume_hash) = match resume_as {
+        Some(hash) => (None, hash),
+        None => {
+            let (token, hash) = super::resume::new_token();
+            ((settings.session.resume_grace_s > 0).then_some(token), hash)
+        }
+    };
     let client = auth::client_address(&req, &state.auth.trusted_proxies);
     let ctx = Arc::new(SessionCtx {
         id: id.clone(),
         user,
+        claims,
         client,
         settings: settings.session.clone(),
         cancel: cancel.clone(),
@@ -125,6 +143,7 @@ pub async fn ws_handler(
         resumes: resumes.into_inner(),
         shares: shares.into_inner(),
         jobs: jobs.into_inner(),
+        relays: Mutex::new(HashMap::new()),
         resumables: Mutex::new(Vec::new()),
         bye: std::sync::atomic::AtomicBool::new(false),
     });
@@ -140,6 +159,15 @@ pub async fn ws_handler(
         .instrument(span),
     );
     Ok(response)
+}
+
+/// The header a replica's relay carries its ticket in (never the URL, which access logs keep).
+pub(crate) const RELAY_TICKET_HEADER: &str = "berth-relay-ticket";
+
+fn relay_ticket(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(RELAY_TICKET_HEADER)
+        .and_then(|value| value.to_str().ok())
 }
 
 /// A browser's `Origin` must be one of the allowed origins, or the server's own by default.

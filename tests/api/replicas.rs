@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::accounts::{open_with_ticket, ticket};
 use crate::attendance::{check_in, course_with_students, open_attendance, watch};
@@ -424,4 +424,254 @@ async fn sessions_on(replica: &ServerProcess, admin: &str) -> u64 {
         .find_map(|line| line.strip_prefix("berth_sessions "))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no berth_sessions in {text}"))
+}
+
+#[tokio::test]
+async fn a_terminal_on_one_replica_is_watched_from_another_and_the_student_sees_who_watches() {
+    use crate::share::message;
+    use berth::users::Role;
+    let replicas = spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let teacher = a.new_user_with_role(Role::Teacher).await;
+    let (student, outsider) = (a.new_user().await, a.new_user().await);
+    let course = crate::assignments::course(a, &teacher, &[&student]).await;
+
+    // The teacher shares a terminal on replica A.
+    let container = a.running_container(&teacher, &["sleep", "3600"]).await;
+    let mut sharer = a.ws(&teacher.token).await;
+    sharer
+        .send(
+            json!({"type": "exec", "stream": 1, "container": container, "cmd": ["sh"],
+                     "tty": true, "cols": 80, "rows": 24, "resume": true}),
+        )
+        .await;
+    message(&mut sharer, "started", 1).await;
+    sharer.stdin(1, b"echo before-$((6*7))\n").await;
+    sharer.read_until(1, "before-42").await;
+    sharer
+        .send(json!({"type": "share", "stream": 1, "course": course}))
+        .await;
+    let share = message(&mut sharer, "shared", 1).await["share"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Replica B lists it, and its students watch it there.
+    let path = format!("/api/v1/courses/{course}/shares");
+    let listed: Value = b
+        .get(&path, Some(&student.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["share"], share.as_str(), "{listed}");
+    let mut stranger = b.ws(&outsider.token).await;
+    stranger
+        .send(json!({"type": "watch", "stream": 5, "share": share}))
+        .await;
+    assert_eq!(
+        message(&mut stranger, "error", 5).await["code"],
+        "forbidden"
+    );
+    let mut watcher = b.ws(&student.token).await;
+    watcher
+        .send(json!({"type": "watch", "stream": 5, "share": share}))
+        .await;
+    message(&mut watcher, "started", 5).await;
+    let size = message(&mut watcher, "resized", 5).await;
+    assert_eq!((&size["cols"], &size["rows"]), (&json!(80), &json!(24)));
+    watcher.read_until(5, "before-42").await;
+    sharer.stdin(1, b"echo live-$((2+3))\n").await;
+    watcher.read_until(5, "live-5").await;
+    // Read-only there too; the shell is untouched.
+    watcher.stdin(5, b"exit\n").await;
+    assert_eq!(message(&mut watcher, "error", 5).await["code"], "forbidden");
+    sharer.stdin(1, b"echo alive-$((1+1))\n").await;
+    watcher.read_until(5, "alive-2").await;
+    // The shell ends on A: the watch on B ends, and B no longer lists the share.
+    sharer.stdin(1, b"exit\n").await;
+    message(&mut watcher, "end", 5).await;
+    let path = format!("/api/v1/courses/{course}/shares");
+    let ended = Instant::now();
+    loop {
+        let listed: Value = b
+            .get(&path, Some(&student.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if listed.as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            ended.elapsed() < Duration::from_secs(3),
+            "still listed: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A student's terminal in a workspace on A, watched by the teacher on B.
+    let made = crate::workspaces::template(a, &teacher, json!({})).await;
+    let workspace = crate::workspaces::workspace(a, &student, &made).await;
+    let mut own = a.ws(&student.token).await;
+    own.send(
+        json!({"type": "exec", "stream": 1, "workspace": workspace, "cmd": ["sh"],
+                    "tty": true, "cols": 80, "rows": 24}),
+    )
+    .await;
+    message(&mut own, "started", 1).await;
+    let path = format!("/api/v1/workspaces/{workspace}/streams");
+    let listed: Value = b
+        .get(&path, Some(&teacher.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["tty"], json!(true), "{listed}");
+    let source = listed[0]["id"].as_str().unwrap().to_string();
+    let watch = json!({"type": "watch", "stream": 4, "workspace": workspace, "source": source});
+    stranger.send(watch.clone()).await;
+    assert_eq!(
+        message(&mut stranger, "error", 4).await["code"],
+        "not_found"
+    );
+    let mut looking = b.ws(&teacher.token).await;
+    looking.send(watch).await;
+    message(&mut looking, "started", 4).await;
+    let told = message(&mut own, "watchers", 1).await;
+    assert_eq!(told["by"], json!([teacher.username]));
+    own.stdin(1, b"echo mine-$((3+4))\n").await;
+    looking.read_until(4, "mine-7").await;
+    looking.send(json!({"type": "cancel", "stream": 4})).await;
+    let told = message(&mut own, "watchers", 1).await;
+    assert_eq!(told["by"], json!([]));
+}
+
+#[tokio::test]
+async fn a_terminal_left_on_one_replica_is_reattached_through_another_and_then_a_third() {
+    let replicas = spawn_replicas(3).await;
+    let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
+    let admin = a.new_user_with_role(berth::users::Role::Admin).await;
+    let user = a.new_user().await;
+    let stranger = a.new_user().await;
+    let container = a.running_container(&user, &["sleep", "3600"]).await;
+    let lines = 60;
+    let script = format!(
+        "i=0; while [ $i -lt {lines} ]; do echo line$i; i=$((i+1)); sleep 0.05; done; \
+         read x; echo got-$x; exit 3"
+    );
+    let mut first = a.ws(&user.token).await;
+    let token = resume_token(&first);
+    first
+        .send(json!({"type": "exec", "stream": 1, "container": container,
+                     "cmd": ["sh", "-c", script], "resume": true}))
+        .await;
+    first.expect("started", 1).await;
+    let mut seen = stdout_until(&mut first, 1, "line5\n").await;
+    first.abandon();
+
+    // Another user's reattach through B is refused, and leaves the streams parked.
+    let mut theirs = b.ws(&stranger.token).await;
+    theirs
+        .send(json!({"type": "reattach", "token": token}))
+        .await;
+    let refused = theirs.next_json().await;
+    assert_eq!(
+        (&refused["type"], &refused["code"]),
+        (&json!("error"), &json!("not_found"))
+    );
+
+    // Through B: exactly the missing bytes, then the live output. The exec stays A's.
+    let mut second = b.ws(&user.token).await;
+    let token2 = resume_token(&second);
+    second
+        .send(json!({"type": "reattach", "token": token,
+                     "received": [{"stream": 1, "channel": 1, "bytes": seen.len()}]}))
+        .await;
+    let reattached = second.next_json().await;
+    assert_eq!(reattached["type"], "reattached", "{reattached}");
+    let stdout = reattached["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == 1 && s["channel"] == 1)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&stdout["from"], &stdout["lost"]),
+        (&json!(seen.len()), &json!(0))
+    );
+    seen.extend(stdout_until(&mut second, 1, "line20\n").await);
+    let view: Value = b
+        .get("/api/v1/admin/replicas", Some(&admin.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let execs_of = |id: &Value| {
+        view["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == *id)
+            .unwrap()["execs"]
+            .clone()
+    };
+    let a_id = a
+        .get("/api/v1/admin/replicas", Some(&admin.token))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["this"]
+        .clone();
+    assert_eq!(execs_of(&a_id), json!(1), "{view}");
+    assert_eq!(execs_of(&view["this"]), json!(0), "{view}");
+
+    // Lost again, and taken back through C with B's token.
+    second.abandon();
+    let mut third = c.ws(&user.token).await;
+    third
+        .send(json!({"type": "reattach", "token": token2,
+                     "received": [{"stream": 1, "channel": 1, "bytes": seen.len()}]}))
+        .await;
+    let reattached = third.next_json().await;
+    assert_eq!(reattached["type"], "reattached", "{reattached}");
+    seen.extend(stdout_until(&mut third, 1, &format!("line{}\n", lines - 1)).await);
+    let mut whole: String = (0..lines).map(|i| format!("line{i}\n")).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&seen),
+        whole,
+        "no duplicate and no gap"
+    );
+
+    // Input goes through to the process, and its exit code comes back.
+    third.stdin(1, b"hi\n").await;
+    let rest = third.collect(1).await;
+    whole.push_str("got-hi\n");
+    seen.extend(&rest.stdout);
+    assert_eq!(String::from_utf8_lossy(&seen), whole);
+    assert_eq!(rest.code, Some(3), "{:?}", rest.errors);
+    // Its id is free on C again, for a stream of C's own.
+    third.exec(1, &container, &["true"], false).await;
+    assert_eq!(third.collect(1).await.code, Some(0));
+}
+
+fn resume_token(ws: &crate::helpers::Ws) -> String {
+    ws.hello["resume_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no resume token in {}", ws.hello))
+        .to_string()
+}
+
+/// Stdout of `stream` until `needle` appears in it.
+async fn stdout_until(ws: &mut crate::helpers::Ws, stream: u8, needle: &str) -> Vec<u8> {
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        match ws.next().await {
+            Frame::Bytes(s, 1, bytes) if s == stream => seen.extend(bytes),
+            Frame::Closed(r) => panic!("closed: {r:?}"),
+            _ => {}
+        }
+    }
+    seen
 }

@@ -9,7 +9,7 @@ use crate::assignments::course;
 use crate::helpers::{spawn_app, Frame, Ws};
 
 /// The next JSON message of `kind` about `stream`, skipping everything else.
-async fn message(ws: &mut Ws, kind: &str, stream: u8) -> Value {
+pub(crate) async fn message(ws: &mut Ws, kind: &str, stream: u8) -> Value {
     loop {
         let v = ws.next_json().await;
         if v["type"] == kind && v["stream"] == stream {

@@ -300,10 +300,14 @@ async fn relay(
     tracing::info!(container = %started.container, exec = %started.exec_id, tty = process.tty, "exec started");
     parts.out.send(ServerMessage::Started { stream }).await;
     // Listed for the workspace's teacher to watch, while it runs.
-    let _source = found.workspace.as_ref().map(|w| {
-        ctx.shares
-            .add_source(&w.opened.row.id, kind, parts.out.clone())
-    });
+    let _source = match &found.workspace {
+        Some(w) => Some(
+            ctx.shares
+                .add_source(&w.opened.row.id, kind, parts.out.clone())
+                .await,
+        ),
+        None => None,
+    };
 
     // A TTY exec starts at 0x0; it can only be resized once started.
     let resize = |cols: u16, rows: u16| {

@@ -1,0 +1,165 @@
+//! What this replica holds in memory that a client of another replica may ask for: terminals
+//! shared with a course, live streams in workspaces (to watch) and parked resumable streams (to
+//! reattach). Each is recorded with this replica while it lasts, so that another replica finds
+//! the holder and relays the request to it (see `session::relay`). Lists are read from the
+//! records, so every replica lists the same.
+
+use serde::Serialize;
+
+use super::{Replicas, DEAD_AFTER};
+use crate::db::{self, held::ShareRow, held::SourceRow};
+use crate::error::ApiError;
+
+/// A live share, as `GET /courses/{id}/shares` lists it.
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct ShareView {
+    pub share: String,
+    pub course_id: String,
+    /// Who shares it (a username).
+    pub by: String,
+    pub started_at: String,
+}
+
+/// A live stream in a workspace, as `GET /workspaces/{id}/streams` lists it.
+#[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
+pub struct SourceView {
+    /// What `watch` names as its `source`.
+    pub id: String,
+    /// `exec` or `run`.
+    pub kind: String,
+    pub started_at: String,
+    /// A TTY exec (a terminal) or not.
+    pub tty: bool,
+}
+
+/// Where something asked for is: here, on another replica (reached at its address), or
+/// nowhere alive.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Place {
+    Here,
+    Replica(String),
+    Nowhere,
+}
+
+impl Replicas {
+    /// The oldest heartbeat of a replica still alive.
+    fn alive_since(&self) -> i64 {
+        crate::clock::now_ms() - DEAD_AFTER.as_millis() as i64
+    }
+
+    fn place(&self, holder: Option<db::held::Holder>) -> Place {
+        match holder {
+            None => Place::Nowhere,
+            Some(holder) if holder.replica_id == self.id => Place::Here,
+            Some(holder) => holder.address.map_or(Place::Nowhere, Place::Replica),
+        }
+    }
+
+    pub async fn share_added(&self, id: &str, course_id: &str, by: &str) -> Result<(), ApiError> {
+        let row = ShareRow {
+            id: id.to_string(),
+            replica_id: self.id.clone(),
+            course_id: course_id.to_string(),
+            by_username: by.to_string(),
+            started_ms: crate::clock::now_ms(),
+        };
+        Ok(db::held::share_added(&self.db, &row).await?)
+    }
+
+    pub async fn share_ended(&self, id: &str) {
+        if let Err(e) = db::held::share_ended(&self.db, id).await {
+            tracing::warn!(error = %e, "could not forget an ended share");
+        }
+    }
+
+    /// The shares of a course, on every replica, oldest first.
+    pub async fn shares_of_course(&self, course_id: &str) -> Result<Vec<ShareView>, ApiError> {
+        let rows = db::held::shares_of_course(&self.db, course_id, self.alive_since()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ShareView {
+                share: row.id,
+                course_id: row.course_id,
+                by: row.by_username,
+                started_at: crate::clock::rfc3339(row.started_ms),
+            })
+            .collect())
+    }
+
+    pub async fn share_place(&self, id: &str) -> Result<Place, ApiError> {
+        let holder = db::held::share_holder(&self.db, id, self.alive_since()).await?;
+        Ok(self.place(holder))
+    }
+
+    pub async fn source_added(
+        &self,
+        id: &str,
+        workspace_id: &str,
+        kind: &str,
+        tty: bool,
+    ) -> Result<(), ApiError> {
+        let row = SourceRow {
+            id: id.to_string(),
+            replica_id: self.id.clone(),
+            workspace_id: workspace_id.to_string(),
+            kind: kind.to_string(),
+            tty: i64::from(tty),
+            started_ms: crate::clock::now_ms(),
+        };
+        Ok(db::held::source_added(&self.db, &row).await?)
+    }
+
+    pub async fn source_ended(&self, id: &str) {
+        if let Err(e) = db::held::source_ended(&self.db, id).await {
+            tracing::warn!(error = %e, "could not forget an ended workspace stream");
+        }
+    }
+
+    /// The live streams of a workspace, on every replica, oldest first.
+    pub async fn sources_of_workspace(
+        &self,
+        workspace_id: &str,
+    ) -> Result<Vec<SourceView>, ApiError> {
+        let rows =
+            db::held::sources_of_workspace(&self.db, workspace_id, self.alive_since()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SourceView {
+                id: row.id,
+                kind: row.kind,
+                started_at: crate::clock::rfc3339(row.started_ms),
+                tty: row.tty != 0,
+            })
+            .collect())
+    }
+
+    pub async fn source_place(&self, workspace_id: &str, id: &str) -> Result<Place, ApiError> {
+        let holder =
+            db::held::source_holder(&self.db, workspace_id, id, self.alive_since()).await?;
+        Ok(self.place(holder))
+    }
+
+    /// Records `user_id`'s streams parked here under `resume_hash` for `grace_ms`.
+    pub async fn parked(&self, resume_hash: &str, user_id: &str, grace_ms: i64) {
+        let until = crate::clock::now_ms() + grace_ms;
+        if let Err(e) = db::held::parked(&self.db, resume_hash, &self.id, user_id, until).await {
+            // A reattach through another replica will not find them; one through this one will.
+            tracing::warn!(error = %e, "could not record parked streams");
+        }
+    }
+
+    pub async fn unparked(&self, resume_hash: &str) {
+        if let Err(e) = db::held::unparked(&self.db, resume_hash, &self.id).await {
+            tracing::warn!(error = %e, "could not forget parked streams");
+        }
+    }
+
+    /// Where `user_id`'s streams parked under `resume_hash` are, within their grace.
+    pub async fn parked_place(&self, resume_hash: &str, user_id: &str) -> Result<Place, ApiError> {
+        let now = crate::clock::now_ms();
+        let holder =
+            db::held::parked_holder(&self.db, resume_hash, user_id, now, self.alive_since())
+                .await?;
+        Ok(self.place(holder))
+    }
+}
