@@ -675,3 +675,28 @@ async fn stdout_until(ws: &mut crate::helpers::Ws, stream: u8, needle: &str) -> 
     }
     seen
 }
+
+#[tokio::test]
+async fn a_browsers_ticket_does_not_open_a_relay_session() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let replicas = spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let user = a.new_user().await;
+    // A ticket from the REST API opens a session, the way a browser does.
+    let works = ticket(a, &user.token).await;
+    assert!(open_with_ticket(b, &works).await.is_ok());
+    // In the header a replica's relay uses, it does not: the session it would open parks under
+    // a resume token the caller names, which only a replica may.
+    let sent = ticket(a, &user.token).await;
+    let mut request = format!("ws://{}/api/v1/ws", b.address)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("berth-relay-ticket", sent.parse().unwrap());
+    let refused = crate::helpers::Ws::open(request)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+}
