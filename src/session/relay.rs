@@ -28,6 +28,9 @@ use crate::error::{ApiError, ErrorCode};
 /// How long the holder has to answer the relay's upgrade.
 const CONNECT_WITHIN: Duration = Duration::from_secs(5);
 
+/// How long the holder has to answer the relay's close.
+const CLOSE_WITHIN: Duration = Duration::from_secs(2);
+
 /// What the client sends for relayed streams, waiting for the relay to pass it on.
 const QUEUE: usize = 64;
 
@@ -186,17 +189,14 @@ impl Relay<'_> {
         loop {
             if self.mine.is_empty() && !self.awaiting {
                 // Nothing of the client's is there any more: nothing is to be parked.
-                let _ = upstream.send(Message::text(r#"{"type":"bye"}"#)).await;
-                let _ = upstream.close(None).await;
+                close(upstream, true).await;
                 return Ok(());
             }
             tokio::select! {
                 _ = self.ctx.cancel.cancelled() => {
                     // Lost (no `bye`): the session there parks the streams for a reattach.
-                    if self.ctx.bye.load(std::sync::atomic::Ordering::Relaxed) {
-                        let _ = upstream.send(Message::text(r#"{"type":"bye"}"#)).await;
-                    }
-                    let _ = upstream.close(None).await;
+                    let bye = self.ctx.bye.load(std::sync::atomic::Ordering::Relaxed);
+                    close(upstream, bye).await;
                     self.mine.clear();
                     self.awaiting = false;
                     return Ok(());
@@ -278,6 +278,20 @@ impl Relay<'_> {
         self.started.remove(&stream);
         relays(self.ctx).remove(&stream);
     }
+}
+
+/// Ends the relay's session there, with `bye` or without. The holder's close is waited for (the
+/// closing handshake): a connection dropped right after its close frame can lose the frames
+/// before it there, `bye` among them, and the streams would be parked instead of stopped.
+async fn close(mut upstream: Upstream, bye: bool) {
+    if bye {
+        let _ = upstream.send(Message::text(r#"{"type":"bye"}"#)).await;
+    }
+    let _ = upstream.close(None).await;
+    let _ = tokio::time::timeout(CLOSE_WITHIN, async {
+        while let Some(Ok(_)) = upstream.next().await {}
+    })
+    .await;
 }
 
 /// The WebSocket base of a replica's `http(s)://host:port` address.

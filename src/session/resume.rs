@@ -522,13 +522,16 @@ impl Resumes {
             grace_s = grace.as_secs(),
             "resumable streams parked"
         );
-        self.parked.insert(
-            key.clone(),
-            Parked {
+        // Two sessions a relaying replica opened here for one client (two reattaches) park
+        // under its one token: together, so that neither's streams are forgotten running.
+        self.parked
+            .entry(key.clone())
+            .or_insert_with(|| Parked {
                 user_id: session.user_id().to_string(),
-                streams,
-            },
-        );
+                streams: Vec::new(),
+            })
+            .streams
+            .extend(streams);
         self.replicas
             .parked(&key, session.user_id(), grace.as_millis() as i64)
             .await;

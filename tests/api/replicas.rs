@@ -12,6 +12,7 @@ use crate::helpers::{
     eventually, processes_matching, spawn_replicas, Frame, RemoveOnDrop, ServerProcess, IMAGE,
     TEST_POSTGRES,
 };
+use crate::resume::{stdout_until, token_of};
 
 #[tokio::test]
 async fn a_ticket_raced_by_two_replicas_is_redeemed_once() {
@@ -561,7 +562,7 @@ async fn a_terminal_left_on_one_replica_is_reattached_through_another_and_then_a
          read x; echo got-$x; exit 3"
     );
     let mut first = a.ws(&user.token).await;
-    let token = resume_token(&first);
+    let token = token_of(&first);
     first
         .send(json!({"type": "exec", "stream": 1, "container": container,
                      "cmd": ["sh", "-c", script], "resume": true}))
@@ -583,7 +584,7 @@ async fn a_terminal_left_on_one_replica_is_reattached_through_another_and_then_a
 
     // Through B: exactly the missing bytes, then the live output. The exec stays A's.
     let mut second = b.ws(&user.token).await;
-    let token2 = resume_token(&second);
+    let token2 = token_of(&second);
     second
         .send(json!({"type": "reattach", "token": token,
                      "received": [{"stream": 1, "channel": 1, "bytes": seen.len()}]}))
@@ -656,26 +657,6 @@ async fn a_terminal_left_on_one_replica_is_reattached_through_another_and_then_a
     assert_eq!(third.collect(1).await.code, Some(0));
 }
 
-fn resume_token(ws: &crate::helpers::Ws) -> String {
-    ws.hello["resume_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no resume token in {}", ws.hello))
-        .to_string()
-}
-
-/// Stdout of `stream` until `needle` appears in it.
-async fn stdout_until(ws: &mut crate::helpers::Ws, stream: u8, needle: &str) -> Vec<u8> {
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains(needle) {
-        match ws.next().await {
-            Frame::Bytes(s, 1, bytes) if s == stream => seen.extend(bytes),
-            Frame::Closed(r) => panic!("closed: {r:?}"),
-            _ => {}
-        }
-    }
-    seen
-}
-
 #[tokio::test]
 async fn a_browsers_ticket_does_not_open_a_relay_session() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -699,4 +680,44 @@ async fn a_browsers_ticket_does_not_open_a_relay_session() {
         .map(|_| ())
         .unwrap_err();
     assert!(refused.to_string().contains("401"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_bye_through_a_relay_stops_the_streams_it_carried() {
+    let replicas = spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let user = a.new_user().await;
+    let container = a.running_container(&user, &["sleep", "3600"]).await;
+    let mut first = a.ws(&user.token).await;
+    let token = token_of(&first);
+    first
+        .send(json!({"type": "exec", "stream": 1, "container": container,
+                     "cmd": ["sleep", "4747"], "resume": true}))
+        .await;
+    first.expect("started", 1).await;
+    first.abandon();
+
+    // Taken over through B, then lost there: it is parked on A again, under B's token.
+    let mut second = b.ws(&user.token).await;
+    let token2 = token_of(&second);
+    second
+        .send(json!({"type": "reattach", "token": token}))
+        .await;
+    assert_eq!(second.next_json().await["type"], "reattached");
+    second.abandon();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!processes_matching(&container, "sleep 4747").is_empty());
+    let mut third = b.ws(&user.token).await;
+    third
+        .send(json!({"type": "reattach", "token": token2}))
+        .await;
+    assert_eq!(third.next_json().await["type"], "reattached");
+
+    // The client ends its session on purpose: the process on A goes with it.
+    third.send(json!({"type": "bye"})).await;
+    let gone = eventually(Duration::from_secs(10), || {
+        processes_matching(&container, "sleep 4747").is_empty()
+    })
+    .await;
+    assert!(gone.is_some(), "the relayed exec outlived the bye");
 }

@@ -17,7 +17,7 @@ fn counting(lines: usize) -> String {
     format!("i=0; while [ $i -lt {lines} ]; do echo line$i; i=$((i+1)); sleep 0.05; done")
 }
 
-fn token_of(ws: &Ws) -> String {
+pub(crate) fn token_of(ws: &Ws) -> String {
     ws.hello["resume_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no resume token in {}", ws.hello))
@@ -34,7 +34,7 @@ async fn start_resumable(ws: &mut Ws, stream: u8, container: &str, script: &str)
 }
 
 /// Stdout of `stream` until `needle` appears in it.
-async fn stdout_until(ws: &mut Ws, stream: u8, needle: &str) -> Vec<u8> {
+pub(crate) async fn stdout_until(ws: &mut Ws, stream: u8, needle: &str) -> Vec<u8> {
     let mut seen = Vec::new();
     while !String::from_utf8_lossy(&seen).contains(needle) {
         match ws.next().await {
