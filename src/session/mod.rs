@@ -44,6 +44,11 @@ use crate::state::AppState;
 use crate::users::User;
 use protocol::StreamId;
 
+/// The relay of each relayed stream id of a session: where its client's frames go (see `relay`,
+/// which reads and fills it; the session only asks which ids are taken).
+pub(crate) type RelayMap =
+    HashMap<u8, tokio::sync::mpsc::Sender<tokio_tungstenite::tungstenite::Message>>;
+
 /// What the tasks of one session share.
 pub(crate) struct SessionCtx {
     pub id: String,
@@ -72,7 +77,7 @@ pub(crate) struct SessionCtx {
     /// The server's background jobs.
     jobs: Arc<jobs::Jobs>,
     /// Its streams held by another replica, by id (see `relay`).
-    relays: Mutex<relay::RelayMap>,
+    relays: Mutex<RelayMap>,
     /// This session's streams that outlive it (`resume: true`, and jobs).
     resumables: Mutex<Vec<Arc<resume::StreamOut>>>,
     /// The client said `bye`: its resumable streams stop with it.

@@ -22,8 +22,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::protocol::StreamId;
-use super::{Outgoing, SessionCtx};
+use super::{Outgoing, RelayMap, SessionCtx};
 use crate::error::{ApiError, ErrorCode};
+
+/// The header a relay carries its ticket in (never the URL, which access logs keep); `upgrade`
+/// reads it.
+pub(super) const RELAY_TICKET_HEADER: &str = "berth-relay-ticket";
 
 /// How long the holder has to answer the relay's upgrade.
 const CONNECT_WITHIN: Duration = Duration::from_secs(5);
@@ -36,9 +40,6 @@ const QUEUE: usize = 64;
 
 /// The messages after which a stream is over (an `error` is, before `started`).
 const ENDINGS: [&str; 6] = ["exit", "ran", "end", "built", "derived", "detached"];
-
-/// The relay of each relayed stream id of a session.
-pub(crate) type RelayMap = std::collections::HashMap<u8, mpsc::Sender<Message>>;
 
 /// Opens a relay to the replica at `address` that sends it `request`: a `watch` of `stream`, or
 /// (`stream` None) a `reattach`, whose streams are learned from the holder's answer.
@@ -149,9 +150,7 @@ impl Relay<'_> {
             .into_client_request()
             .map_err(|e| ApiError::internal(&e))?;
         let ticket = ticket.parse().map_err(|e| ApiError::internal(&e))?;
-        request
-            .headers_mut()
-            .insert(super::upgrade::RELAY_TICKET_HEADER, ticket);
+        request.headers_mut().insert(RELAY_TICKET_HEADER, ticket);
         let gone = |why: String| {
             ApiError::new(
                 ErrorCode::Unavailable,

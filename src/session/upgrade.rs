@@ -161,12 +161,9 @@ pub async fn ws_handler(
     Ok(response)
 }
 
-/// The header a replica's relay carries its ticket in (never the URL, which access logs keep).
-pub(crate) const RELAY_TICKET_HEADER: &str = "berth-relay-ticket";
-
 fn relay_ticket(req: &HttpRequest) -> Option<&str> {
     req.headers()
-        .get(RELAY_TICKET_HEADER)
+        .get(super::relay::RELAY_TICKET_HEADER)
         .and_then(|value| value.to_str().ok())
 }
 
