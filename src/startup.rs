@@ -93,8 +93,6 @@ impl AppState {
             Arc::new(broker::Local)
         };
         let events = Arc::new(Events::new(db.clone(), broker));
-        let sso =
-            crate::sso::Sso::from_settings(&settings.auth).context("reading the auth settings")?;
         let engine = Engine::from_settings(settings.docker_host.as_deref())
             .context("reading the docker_host setting")?;
         if let Err(e) = engine.api_version().await {
@@ -104,6 +102,8 @@ impl AppState {
             SecretBox::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)
                 .context("loading the secret key")?,
         );
+        let sso = crate::sso::Sso::from_settings(&settings.auth, db.clone(), secrets.clone())
+            .context("reading the auth settings")?;
         let hosts = Arc::new(
             Hosts::load(&db, &secrets, Arc::new(engine))
                 .await
@@ -388,7 +388,8 @@ fn lead(state: web::Data<AppState>, term: i64, leading: CancellationToken) {
     });
 }
 
-/// How often expired tickets, revocations, failure counts and old events are forgotten.
+/// How often expired tickets, revocations, failure counts, unfinished sign-ins and old events are
+/// forgotten.
 const TIDY_EVERY: Duration = Duration::from_secs(60);
 
 /// Forgets what has expired, every [`TIDY_EVERY`].
@@ -400,6 +401,9 @@ async fn keep_tidy(state: web::Data<AppState>, stop: CancellationToken) {
         }
         if let Err(e) = state.auth.prune(&state.db).await {
             tracing::warn!(error = %e, "could not forget expired tickets and counts");
+        }
+        if let Err(e) = crate::sso::prune(&state.db).await {
+            tracing::warn!(error = %e, "could not forget unfinished sign-ins");
         }
         if let Err(e) = state.events.prune().await {
             tracing::warn!(error = %e, "could not forget old events");

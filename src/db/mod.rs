@@ -16,6 +16,7 @@ pub mod held;
 pub mod hosts;
 pub mod images;
 pub mod jobs;
+pub mod oidc;
 pub mod registries;
 pub mod replicas;
 pub mod reservations;

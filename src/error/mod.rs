@@ -42,6 +42,11 @@ impl ErrorCode {
         ErrorCode::Internal,
     ];
 
+    /// The code clients read as `name`.
+    pub fn named(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|code| code.name() == name)
+    }
+
     /// The code as clients read it.
     pub fn name(self) -> &'static str {
         match self {

@@ -134,7 +134,11 @@ async fn callback(
     let outcome = match (&answer.code, &answer.state, &answer.error) {
         // What the provider said is shown only for the flow this browser began: anyone can
         // send a browser here with an error of their own wording.
-        (_, returned, Some(error)) if provider.abandon(flow.as_deref(), returned.as_deref()) => {
+        (_, returned, Some(error))
+            if provider
+                .abandon(flow.as_deref(), returned.as_deref())
+                .await? =>
+        {
             let said = answer.error_description.as_deref().unwrap_or(error);
             let said: String = said.chars().take(200).collect();
             Err(ApiError::forbidden(format!(
@@ -150,8 +154,7 @@ async fn callback(
                 Ok(who) => {
                     who_said = Some(who.username.clone());
                     let registration = state.sso.registration;
-                    crate::sso::sign_in(&state.db, &state.auth, &state.audit, registration, who)
-                        .await
+                    crate::sso::account(&state.db, &state.audit, registration, who).await
                 }
                 Err(e) => Err(e),
             }
@@ -166,7 +169,7 @@ async fn callback(
         .from_client(client_address(&req, &state.auth.trusted_proxies))
         .outcome(&outcome);
     state.audit.record(entry).await;
-    let done = provider.hand_off(outcome);
+    let done = provider.hand_off(&outcome).await?;
     let mut gone = cookie(
         FLOW_COOKIE,
         String::new(),
@@ -205,15 +208,8 @@ async fn callback(
 #[post("/auth/oidc/token")]
 async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let provider = provider(&state)?;
-    let outcome = req
-        .cookie(DONE_COOKIE)
-        .and_then(|c| provider.take(c.value()))
-        .ok_or_else(|| {
-            ApiError::new(
-                crate::error::ErrorCode::Unauthorized,
-                "no finished sign-in in this browser: sign in again",
-            )
-        });
+    let done = req.cookie(DONE_COOKIE);
+    let outcome = provider.take(done.as_ref().map(|c| c.value())).await;
     let mut gone = cookie(
         DONE_COOKIE,
         String::new(),
@@ -222,7 +218,7 @@ async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespo
         0,
     );
     gone.make_removal();
-    let logged_in = outcome??;
+    let logged_in = state.auth.sign_in(&outcome?)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(gone)

@@ -25,18 +25,24 @@ pub struct Sso {
 
 impl Sso {
     /// Refuses `auth` settings that could not work (or would send passwords in the clear).
-    pub fn from_settings(auth: &AuthSettings) -> anyhow::Result<Sso> {
+    /// Sign-ins in progress are kept in `db`, their secrets sealed by `secrets`.
+    pub fn from_settings(
+        auth: &AuthSettings,
+        db: Db,
+        secrets: std::sync::Arc<crate::secrets::SecretBox>,
+    ) -> anyhow::Result<Sso> {
+        let oidc = auth.oidc.clone();
         Ok(Sso {
             registration: auth.registration,
             ldap: auth.ldap.clone().map(ldap::Directory::new).transpose()?,
-            oidc: auth.oidc.clone().map(oidc::Provider::new).transpose()?,
+            oidc: oidc
+                .map(|settings| oidc::Provider::new(settings, db, secrets))
+                .transpose()?,
         })
     }
 }
 
-/// A token for the berth account of `who`: made now if this is their first sign-in and
-/// `registration` lets SSO users in, else brought up to date (username and role). The audit
-/// log gets the account made and the role changed.
+/// A token for the berth account of `who` (see [`account`]).
 pub async fn sign_in(
     db: &Db,
     auth: &AuthState,
@@ -44,6 +50,19 @@ pub async fn sign_in(
     registration: Registration,
     who: Identity,
 ) -> Result<LoggedIn, ApiError> {
+    let id = account(db, audit, registration, who).await?;
+    auth.sign_in(&id)
+}
+
+/// The id of the berth account of `who`: made now if this is their first sign-in and
+/// `registration` lets SSO users in, else brought up to date (username and role). The audit
+/// log gets the account made and the role changed.
+pub async fn account(
+    db: &Db,
+    audit: &Audit,
+    registration: Registration,
+    who: Identity,
+) -> Result<String, ApiError> {
     let username = Username::parse(&who.username).map_err(|_| {
         ApiError::forbidden(format!(
             "berth cannot take the username {:?} that sign-in gave: usernames are 3-32 \
@@ -103,5 +122,10 @@ pub async fn sign_in(
             row.id
         }
     };
-    auth.sign_in(&id)
+    Ok(id)
+}
+
+/// Forgets the sign-ins nobody came back to finish or take.
+pub async fn prune(db: &Db) -> Result<(), sqlx::Error> {
+    db::oidc::prune(db, crate::clock::now_ms()).await
 }

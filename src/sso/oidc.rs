@@ -1,13 +1,15 @@
 //! Signing in with an OpenID Connect provider: the authorization code flow with PKCE and a nonce.
 //! A flow begins in the browser with a redirect to the provider and ends at berth's callback,
 //! which checks the state against the flow the browser began, trades the code for tokens,
-//! verifies the ID token and reads the user's claims. The berth token is then handed to the page
-//! once, out of band (`hand_off`/`take`), never in a URL.
+//! verifies the ID token and reads the user's claims. The outcome is then handed to the page
+//! once, out of band (`hand_off`/`take`): its token is made then, and is never in a URL.
+//!
+//! The flow and the outcome are rows (`db::oidc`), so that the start, the callback and the
+//! page's taking may each reach another replica behind the load balancer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata,
 };
@@ -18,18 +20,20 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::identity::{Identity, RoleGroups, Source};
-use crate::auth::LoggedIn;
 use crate::config::OidcSettings;
+use crate::db::{self, Db};
 use crate::error::{ApiError, ErrorCode};
+use crate::secrets::SecretBox;
 
 /// How long a browser has between leaving for the provider and coming back.
 const FLOW_TTL: Duration = Duration::from_secs(600);
 /// How long a finished sign-in waits for its page to take its token.
 const HANDOFF_TTL: Duration = Duration::from_secs(60);
 /// Sign-ins in flight at once; more are refused rather than kept.
-const MAX_FLOWS: usize = 10_000;
+const MAX_FLOWS: i64 = 10_000;
 /// How long the provider's discovery document (and its signing keys) is trusted before it is
 /// read again: providers rotate their keys.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -53,31 +57,23 @@ struct OtherClaims {
 
 impl AdditionalClaims for OtherClaims {}
 
-/// What the callback checks a returning browser against.
-struct Flow {
-    state: String,
-    nonce: Nonce,
-    verifier: PkceCodeVerifier,
-    expires: Instant,
-}
-
-struct Handoff {
-    result: Result<LoggedIn, ApiError>,
-    expires: Instant,
-}
-
 /// The provider of `auth.oidc`, its discovery document read at the first sign-in.
 pub struct Provider {
     settings: OidcSettings,
     http: reqwest::Client,
     discovered: tokio::sync::Mutex<Option<(Instant, Arc<Discovered>)>>,
-    flows: DashMap<String, Flow>,
-    handoffs: DashMap<String, Handoff>,
+    db: Db,
+    /// Seals each flow's PKCE verifier in its row.
+    secrets: Arc<SecretBox>,
 }
 
 impl Provider {
     /// Refuses settings that cannot work; the provider itself is not asked yet.
-    pub fn new(settings: OidcSettings) -> anyhow::Result<Provider> {
+    pub fn new(
+        settings: OidcSettings,
+        db: Db,
+        secrets: Arc<SecretBox>,
+    ) -> anyhow::Result<Provider> {
         IssuerUrl::new(settings.issuer.clone())
             .map_err(|e| anyhow::anyhow!("auth.oidc.issuer {:?}: {e}", settings.issuer))?;
         RedirectUrl::new(settings.redirect_url.clone()).map_err(|e| {
@@ -97,8 +93,8 @@ impl Provider {
             settings,
             http,
             discovered: tokio::sync::Mutex::new(None),
-            flows: DashMap::new(),
-            handoffs: DashMap::new(),
+            db,
+            secrets,
         })
     }
 
@@ -145,14 +141,6 @@ impl Provider {
 
     /// A new flow: its id (for the browser's cookie) and where to send the browser.
     pub async fn start(&self) -> Result<(String, url::Url), ApiError> {
-        let now = Instant::now();
-        self.flows.retain(|_, flow| flow.expires > now);
-        if self.flows.len() >= MAX_FLOWS {
-            return Err(ApiError::new(
-                ErrorCode::TooMany,
-                "too many sign-ins at once",
-            ));
-        }
         let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
@@ -167,25 +155,34 @@ impl Provider {
         }
         let (url, state, nonce) = request.url();
         let id = crate::auth::token::random_token();
-        self.flows.insert(
-            id.clone(),
-            Flow {
-                state: state.secret().clone(),
-                nonce,
-                verifier,
-                expires: now + FLOW_TTL,
-            },
-        );
+        let now = crate::clock::now_ms();
+        let flow = db::oidc::FlowRow {
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            sealed_verifier: self.secrets.seal(verifier.secret()),
+            expires_ms: now + FLOW_TTL.as_millis() as i64,
+        };
+        if !db::oidc::begin(&self.db, &hash(&id), &flow, now, MAX_FLOWS).await? {
+            return Err(ApiError::new(
+                ErrorCode::TooMany,
+                "too many sign-ins at once",
+            ));
+        }
         Ok((id, url))
+    }
+
+    /// Takes the flow the browser's cookie names out, if it has not expired.
+    async fn end_flow(&self, flow: Option<&str>) -> Result<Option<db::oidc::FlowRow>, ApiError> {
+        let Some(id) = flow else { return Ok(None) };
+        let begun = db::oidc::end(&self.db, &hash(id)).await?;
+        Ok(begun.filter(|begun| begun.expires_ms > crate::clock::now_ms()))
     }
 
     /// Ends the flow `flow` (the browser's cookie) that the provider refused: whether the
     /// refusal is for it (its `state`), so that only then is what the provider said shown.
-    pub fn abandon(&self, flow: Option<&str>, state: Option<&str>) -> bool {
-        let Some((_, begun)) = flow.and_then(|id| self.flows.remove(id)) else {
-            return false;
-        };
-        begun.expires > Instant::now() && state == Some(begun.state.as_str())
+    pub async fn abandon(&self, flow: Option<&str>, state: Option<&str>) -> Result<bool, ApiError> {
+        let begun = self.end_flow(flow).await?;
+        Ok(begun.is_some_and(|begun| state == Some(begun.state.as_str())))
     }
 
     /// Ends the flow `flow` (the browser's cookie) with the provider's answer `state` and
@@ -202,12 +199,15 @@ impl Provider {
                 "this sign-in was not begun in this browser, or took too long: sign in again",
             )
         };
-        let (_, flow) = flow
-            .and_then(|id| self.flows.remove(id))
-            .ok_or_else(refused)?;
-        if flow.expires < Instant::now() || flow.state != state {
+        let flow = self.end_flow(flow).await?.ok_or_else(refused)?;
+        if flow.state != state {
             return Err(refused());
         }
+        // A key other than the one that sealed it (secret_key changed meanwhile) opens nothing.
+        let verifier = self
+            .secrets
+            .open(&flow.sealed_verifier)
+            .map_err(|_| refused())?;
         let client = self.client().await?;
         let failed = |what: &str, e: &dyn std::error::Error| {
             tracing::warn!(what, error = %e, "OpenID Connect sign-in failed");
@@ -219,7 +219,7 @@ impl Provider {
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| failed("no token endpoint", &e))?
-            .set_pkce_verifier(flow.verifier)
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier))
             .request_async(&self.http)
             .await
             .map_err(|e| failed("code exchange", &e))?;
@@ -229,7 +229,8 @@ impl Provider {
                 "the identity provider sent no ID token",
             )
         })?;
-        let verified = match id_token.claims(&client.id_token_verifier(), &flow.nonce) {
+        let nonce = Nonce::new(flow.nonce);
+        let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Ok(verified) => verified,
             Err(e) => {
                 // Perhaps signed with a key the provider rotated in: read its keys again next
@@ -289,24 +290,50 @@ impl Provider {
         })
     }
 
-    /// Keeps the outcome of a finished flow for its page to take once; the id goes in a cookie.
-    pub fn hand_off(&self, result: Result<LoggedIn, ApiError>) -> String {
-        let now = Instant::now();
-        self.handoffs.retain(|_, handoff| handoff.expires > now);
+    /// Keeps the outcome of a finished flow (the account it signed in, or why not) for its page
+    /// to take once: the id, for a cookie.
+    pub async fn hand_off(&self, outcome: &Result<String, ApiError>) -> Result<String, ApiError> {
         let id = crate::auth::token::random_token();
-        self.handoffs.insert(
-            id.clone(),
-            Handoff {
-                result,
-                expires: now + HANDOFF_TTL,
-            },
-        );
-        id
+        let (user_id, error) = match outcome {
+            Ok(user_id) => (Some(user_id.clone()), None),
+            Err(err) => (None, Some(err)),
+        };
+        let handoff = db::oidc::HandoffRow {
+            user_id,
+            error_code: error.map(|e| e.code.name().to_string()),
+            error_message: error.map(|e| e.message.clone()),
+            expires_ms: crate::clock::now_ms() + HANDOFF_TTL.as_millis() as i64,
+        };
+        db::oidc::hand_off(&self.db, &hash(&id), &handoff).await?;
+        Ok(id)
     }
 
-    /// The outcome kept under `id`, once.
-    pub fn take(&self, id: &str) -> Option<Result<LoggedIn, ApiError>> {
-        let (_, handoff) = self.handoffs.remove(id)?;
-        (handoff.expires > Instant::now()).then_some(handoff.result)
+    /// The outcome kept under the cookie `id`, once: the account signed in.
+    pub async fn take(&self, id: Option<&str>) -> Result<String, ApiError> {
+        let none = || {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "no finished sign-in in this browser: sign in again",
+            )
+        };
+        let Some(id) = id else { return Err(none()) };
+        let handoff = db::oidc::take(&self.db, &hash(id))
+            .await?
+            .filter(|handoff| handoff.expires_ms > crate::clock::now_ms())
+            .ok_or_else(none)?;
+        match (handoff.user_id, handoff.error_code) {
+            (Some(user_id), None) => Ok(user_id),
+            (_, code) => Err(ApiError::new(
+                code.as_deref()
+                    .and_then(ErrorCode::named)
+                    .unwrap_or(ErrorCode::Unauthorized),
+                handoff.error_message.unwrap_or_default(),
+            )),
+        }
     }
+}
+
+/// What a cookie's id is stored as: a copy of the database holds no flow or outcome to take.
+fn hash(id: &str) -> String {
+    format!("{:x}", Sha256::digest(id.as_bytes()))
 }

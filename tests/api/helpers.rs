@@ -203,6 +203,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 /// `n` replicas of berth on one PostgreSQL database, each with a data dir of its own, as an
 /// institution runs them behind its load balancer. The first one's database is dropped last.
 pub async fn spawn_replicas(n: usize) -> Vec<TestApp> {
+    spawn_replicas_with(n, |_, _| {}).await
+}
+
+/// [`spawn_replicas`], replica `i`'s settings changed by `edit(i, …)` first.
+pub async fn spawn_replicas_with(n: usize, edit: impl Fn(usize, &mut Settings)) -> Vec<TestApp> {
     let database = TestDatabase::postgres();
     let mut replicas = Vec::new();
     for _ in 0..n {
@@ -216,6 +221,7 @@ pub async fn spawn_replicas(n: usize) -> Vec<TestApp> {
             ..Settings::default()
         };
         settings.auth.registration = berth::config::Registration::Open;
+        edit(replicas.len(), &mut settings);
         replicas.push(start_app(settings, database.shared(), data_dir).await);
     }
     // The owning handle goes with the first replica: the database is dropped WITH (FORCE), so

@@ -473,6 +473,59 @@ async fn a_person_signs_in_through_the_provider_and_the_token_never_rides_in_a_u
 }
 
 #[tokio::test]
+async fn a_sign_in_begun_on_one_replica_finishes_on_another_and_is_taken_on_a_third() {
+    let [a_port, idp_port] = free_ports();
+    let replicas = crate::helpers::spawn_replicas_with(3, |i, s| {
+        if i == 0 {
+            s.listen = format!("127.0.0.1:{a_port}").parse().unwrap();
+        }
+        // One provider client, its one callback: the load balancer's address, here A's.
+        s.auth.oidc = Some(oidc_settings(idp_port, a_port));
+    })
+    .await;
+    let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
+    let accounts = json!({"ada": idp_account("ada-idp-password", &["teachers"])});
+    let _provider =
+        IdentityProvider::start(idp_port, &a.url("/api/v1/auth/oidc/callback"), accounts).await;
+
+    // Begun on A; the load balancer sends the provider's redirect back to B, the page's
+    // request for its token to C.
+    let mut browser = Browser::new();
+    let to_a = browser
+        .up_to_callback(a, "ada", "ada-idp-password")
+        .await
+        .expect("the provider signs ada in");
+    let mut to_b = to_a.clone();
+    to_b.set_port(url::Url::parse(&b.url("/")).unwrap().port())
+        .unwrap();
+    let signed_in = token(browser.finish(c, to_b).await);
+    let ada = me(a, &signed_in).await;
+    assert_eq!(
+        (ada["username"].as_str(), ada["role"].as_str()),
+        (Some("ada"), Some("teacher"))
+    );
+    // Taken once, whichever replica is asked again.
+    for replica in [a, b, c] {
+        let again = browser
+            .http
+            .post(replica.url("/api/v1/auth/oidc/token"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 401);
+    }
+    // And the flow was finished once: the same callback again, on C, signs nobody in.
+    let replayed = browser.finish(c, to_a).await;
+    assert!(
+        matches!(
+            replayed,
+            Outcome::BerthRefused(StatusCode::UNAUTHORIZED, _, _)
+        ),
+        "{replayed:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_provider_refuses_a_wrong_password_and_a_disabled_or_missing_account() {
     let accounts = json!({
         "ada": idp_account("ada-idp-password", &[]),
