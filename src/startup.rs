@@ -362,6 +362,11 @@ async fn apply_events(
                 state.sessions.end_user(user_id);
                 resumes.end_user(user_id).await;
             }
+            Event::HostsChanged {} => {
+                if let Err(e) = state.hosts.reload(&state.secrets).await {
+                    tracing::warn!(error = %e, "could not read the hosts again");
+                }
+            }
         }
     }
 }

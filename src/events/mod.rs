@@ -59,6 +59,8 @@ pub enum Event {
     SessionsEnded {
         user_id: String,
     },
+    /// A Docker host was added or removed: every replica reads the hosts again.
+    HostsChanged {},
 }
 
 impl Event {
@@ -69,12 +71,13 @@ impl Event {
             Event::TokenRevoked { .. }
             | Event::AccountDeleted { .. }
             | Event::SessionsEnded { .. } => "sessions",
+            Event::HostsChanged {} => "hosts",
         }
     }
 }
 
 /// Every channel there is, for a broker to listen on.
-pub const CHANNELS: [&str; 2] = ["attendance", "sessions"];
+pub const CHANNELS: [&str; 3] = ["attendance", "sessions", "hosts"];
 
 /// Publishes events and hands every replica's to this one's subscribers.
 pub struct Events {

@@ -91,36 +91,29 @@ impl NewHost {
     }
 }
 
+/// The host a stored row describes, its TLS material opened.
+fn open(row: db::hosts::HostRow, secrets: &SecretBox) -> Result<Host, String> {
+    let tls = row
+        .tls_sealed
+        .map(|sealed| {
+            let plain = secrets.open(&sealed).map_err(|e| e.to_string())?;
+            serde_json::from_str::<TlsMaterial>(&plain).map_err(|e| e.to_string())
+        })
+        .transpose()?;
+    let endpoint = Endpoint::resolve(Some(&row.url), tls.as_ref())?;
+    Ok(Host {
+        id: row.id,
+        name: row.name,
+        tls: matches!(endpoint, Endpoint::Tls { .. }),
+        url: Some(row.url),
+        engine: Arc::new(Engine::new(endpoint)),
+    })
+}
+
 impl Hosts {
     /// `local` plus every host stored in the database. A host whose TLS material cannot be
     /// opened (the secret key changed) is left out with an error in the log.
     pub async fn load(db: &Db, secrets: &SecretBox, local: Arc<Engine>) -> anyhow::Result<Hosts> {
-        let added = DashMap::new();
-        for row in db::hosts::all(db).await? {
-            let tls = row
-                .tls_sealed
-                .map(|sealed| {
-                    let plain = secrets.open(&sealed).map_err(|e| e.to_string())?;
-                    serde_json::from_str::<TlsMaterial>(&plain).map_err(|e| e.to_string())
-                })
-                .transpose();
-            match tls.and_then(|tls| Endpoint::resolve(Some(&row.url), tls.as_ref())) {
-                Ok(endpoint) => {
-                    let host = Host {
-                        id: row.id.clone(),
-                        name: row.name,
-                        tls: matches!(endpoint, Endpoint::Tls { .. }),
-                        url: Some(row.url),
-                        engine: Arc::new(Engine::new(endpoint)),
-                    };
-                    added.insert(row.id, host);
-                }
-                Err(why) => tracing::error!(
-                    host = %row.name, error = %why,
-                    "Docker host cannot be loaded; remove it and add it again"
-                ),
-            }
-        }
         let local = Host {
             id: LOCAL.to_string(),
             name: LOCAL.to_string(),
@@ -128,11 +121,38 @@ impl Hosts {
             tls: false,
             engine: local,
         };
-        Ok(Hosts {
+        let hosts = Hosts {
             db: db.clone(),
             local,
-            added,
-        })
+            added: DashMap::new(),
+        };
+        hosts.reload(secrets).await?;
+        Ok(hosts)
+    }
+
+    /// Brings the added hosts up to the stored ones: another replica added or removed one.
+    /// A host already loaded keeps its engine client.
+    pub async fn reload(&self, secrets: &SecretBox) -> Result<(), sqlx::Error> {
+        let rows = db::hosts::all(&self.db).await?;
+        self.added
+            .retain(|id, _| rows.iter().any(|row| row.id == *id));
+        for row in rows {
+            if self.added.contains_key(&row.id) {
+                continue;
+            }
+            let name = row.name.clone();
+            match open(row, secrets) {
+                Ok(host) => {
+                    tracing::info!(host = %host.name, url = ?host.url, "Docker host loaded");
+                    self.added.insert(host.id.clone(), host);
+                }
+                Err(why) => tracing::error!(
+                    host = %name, error = %why,
+                    "Docker host cannot be loaded; remove it and add it again"
+                ),
+            }
+        }
+        Ok(())
     }
 
     pub fn local(&self) -> &Host {

@@ -6,6 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::answers::{Conflict, Forbidden, NotFound, Unavailable};
 use crate::error::ApiError;
+use crate::events::Event;
 use crate::hosts::{Host, NewHost};
 use crate::routes::extract::{Admin, Staff};
 use crate::state::AppState;
@@ -102,6 +103,7 @@ async fn add(
     let result = state.hosts.add(&body, &state.secrets).await;
     let entry = entry.made(&result, |(h, _)| h.id.clone());
     let (host, version) = state.audit.record_outcome(entry, result).await?;
+    hosts_changed(&state).await;
     Ok(HttpResponse::Created().json(status(&host, Ok(version))))
 }
 
@@ -123,7 +125,17 @@ async fn remove(
     let result = state.hosts.remove(&id).await;
     let entry = caller.audit("host.remove").target(id.as_str());
     state.audit.record_outcome(entry, result).await?;
+    hosts_changed(&state).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Tells the other replicas, which read the hosts again. The change is made and stored: a
+/// replica that misses this finds it at its next start (the log says so).
+async fn hosts_changed(state: &AppState) {
+    let told = state.events.publish(Event::HostsChanged {}).await;
+    if let Err(e) = told {
+        tracing::warn!(error = %e.message, "could not tell the other replicas of a host change");
+    }
 }
 
 /// `POST /hosts/{id}/ping`: 200 with the API version, or 503 with the reason.

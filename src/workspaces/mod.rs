@@ -360,6 +360,9 @@ impl Workspaces {
         access: Access,
     ) -> Result<(Opened, ContainerInspectResponse), ApiError> {
         let opened = self.open(user, id, access).await?;
+        // Used from now on, before it is started: a cull that has not yet checked it leaves it
+        // alone (see `cull_once`).
+        self.touch(&opened.row.id).await;
         let engine = &opened.host.engine;
         let inspect = || async {
             engine
@@ -373,7 +376,6 @@ impl Workspaces {
             info = inspect().await?;
             tracing::info!(workspace = %opened.row.id, "workspace started");
         }
-        self.touch(&opened.row.id).await;
         Ok((opened, info))
     }
 
@@ -422,11 +424,8 @@ impl Workspaces {
                 .spec
                 .idle_timeout_s
                 .unwrap_or(self.settings.idle_timeout_s) as i64;
-            // Still idle, with no exec on any replica, and this replica still leading.
             let idle_before = now - timeout;
-            if row.last_active_at >= idle_before
-                || !db::workspaces::claim_idle(&self.db, &row.id, idle_before, term).await?
-            {
+            if row.last_active_at >= idle_before {
                 continue;
             }
             let Ok(host) = self.hosts.get(Some(&row.host)) else {
@@ -436,7 +435,10 @@ impl Workspaces {
                 host.engine.inspect_container(&row.container_id).await,
                 Ok(Some(info)) if info.state.as_ref().and_then(|s| s.running).unwrap_or(false)
             );
-            if running {
+            // Still idle, with no exec on any replica, and this replica still leading: checked
+            // last, right before the stop, since a file read or a run marks the workspace used
+            // before it starts it (a stop racing that start finds it not running yet).
+            if running && db::workspaces::claim_idle(&self.db, &row.id, idle_before, term).await? {
                 host.engine.stop_container(&row.container_id, 2).await?;
                 crate::metrics::metrics().culls.inc();
                 tracing::info!(workspace = %row.id, idle_s = now - row.last_active_at, "idle workspace stopped");

@@ -721,3 +721,60 @@ async fn a_bye_through_a_relay_stops_the_streams_it_carried() {
     .await;
     assert!(gone.is_some(), "the relayed exec outlived the bye");
 }
+
+#[tokio::test]
+async fn a_host_added_or_removed_on_one_replica_is_known_to_the_others() {
+    let replicas = spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let admin = a.new_user_with_role(berth::users::Role::Admin).await;
+    let token = Some(admin.token.as_str());
+    let named = |listed: &Value| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == "lab-r")
+            .cloned()
+    };
+    // What B lists, once `until` holds of it (or after 5 s, whatever it is).
+    let listed_on_b = |until: fn(&Option<Value>) -> bool| async move {
+        let started = std::time::Instant::now();
+        loop {
+            let listed: Value = b.get("/api/v1/hosts", token).await.json().await.unwrap();
+            let host = named(&listed);
+            if until(&host) || started.elapsed() > Duration::from_secs(5) {
+                return (host, started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+
+    let added = a
+        .post(
+            "/api/v1/hosts",
+            token,
+            json!({"name": "lab-r", "url": "unix:///var/run/docker.sock"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let added: Value = added.json().await.unwrap();
+    let (on_b, took) = listed_on_b(|h| h.as_ref().is_some_and(|h| h["healthy"] == true)).await;
+    let on_b = on_b.expect("B lists the host");
+    assert_eq!(on_b["healthy"], true, "B can reach it: {on_b}");
+    assert_eq!(on_b["id"], added["id"]);
+    assert!(took < Duration::from_secs(2), "B knew it after {took:?}");
+    let ping = b
+        .post(
+            &format!("/api/v1/hosts/{}/ping", added["id"].as_str().unwrap()),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(ping.status(), 200, "B pings it");
+
+    let path = format!("/api/v1/hosts/{}", added["id"].as_str().unwrap());
+    assert_eq!(a.delete(&path, token).await.status(), 204);
+    let (on_b, took) = listed_on_b(|h| h.is_none()).await;
+    assert!(on_b.is_none(), "B still lists {on_b:?}");
+    assert!(took < Duration::from_secs(2), "B forgot it after {took:?}");
+}
