@@ -44,6 +44,26 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub audit: AuditSettings,
     pub metrics: MetricsSettings,
+    pub reconcile: ReconcileSettings,
+}
+
+/// The leader's reconciling of berth's rows with the containers on its hosts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReconcileSettings {
+    /// How often the hosts are gone through.
+    pub every_s: u64,
+    /// A container of berth's with no row is left alone this long after its creation: the
+    /// row of a container being made is written just after it.
+    pub orphan_grace_s: u64,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            every_s: 60,
+            orphan_grace_s: 600,
+        }
+    }
 }
 
 /// Where Prometheus scrapes.
@@ -445,6 +465,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             audit: AuditSettings::default(),
             metrics: MetricsSettings::default(),
+            reconcile: ReconcileSettings::default(),
         }
     }
 }
@@ -477,6 +498,7 @@ impl std::fmt::Debug for Settings {
             .field("auth", &self.auth)
             .field("audit", &self.audit)
             .field("metrics", &self.metrics)
+            .field("reconcile", &self.reconcile)
             .finish()
     }
 }

@@ -93,7 +93,10 @@ impl AppState {
             Arc::new(broker::Local)
         };
         let events = Arc::new(Events::new(db.clone(), broker));
-        let engine = Engine::from_settings(settings.docker_host.as_deref())
+        let installation = db::installation::name(&db, &uuid::Uuid::new_v4().simple().to_string())
+            .await
+            .context("reading the installation's name")?;
+        let engine = Engine::from_settings(settings.docker_host.as_deref(), &installation)
             .context("reading the docker_host setting")?;
         if let Err(e) = engine.api_version().await {
             tracing::warn!(error = %e, "Docker engine not reachable yet; will retry on use");
@@ -376,6 +379,13 @@ fn lead(state: web::Data<AppState>, term: i64, leading: CancellationToken) {
     tokio::spawn(state.replicas.clone().sweep_dead(term, leading.clone()));
     tokio::spawn(state.workspaces.clone().cull_idle(term, leading.clone()));
     tokio::spawn(state.checks.clone().adopt_unfinished(term, leading.clone()));
+    tokio::spawn({
+        let (state, leading) = (state.clone(), leading.clone());
+        async move {
+            let settings = &state.settings.reconcile;
+            state.containers.reconcile(term, settings, leading).await
+        }
+    });
     tokio::spawn(keep_tidy(state.clone(), leading.clone()));
     tokio::spawn(async move {
         // Snapshots whose rows went while no berth was running (an account deleted by the

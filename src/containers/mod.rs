@@ -3,6 +3,8 @@
 //! listing, starting, stopping and removing. The REST handlers (`routes::containers`) and the session's
 //! streams both go through [`Containers`]; it alone decides whose container is whose.
 
+mod reconcile;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 

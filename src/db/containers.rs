@@ -72,3 +72,66 @@ pub async fn on_host(
     .fetch_all(db)
     .await
 }
+
+/// What berth's rows say its engines hold: the id of every recorded container (users' and
+/// workspaces'), and the submissions whose checks have not ended (their sandboxes may run).
+#[derive(Default)]
+pub struct Recorded {
+    pub containers: std::collections::HashSet<String>,
+    pub checks: std::collections::HashSet<String>,
+}
+
+pub async fn recorded(db: &Db) -> Result<Recorded, sqlx::Error> {
+    let containers: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM containers UNION ALL SELECT container_id FROM workspaces",
+    )
+    .fetch_all(db)
+    .await?;
+    let checks: Vec<String> =
+        sqlx::query_scalar("SELECT submission_id FROM checks WHERE state IN ('queued', 'running')")
+            .fetch_all(db)
+            .await?;
+    Ok(Recorded {
+        containers: containers.into_iter().collect(),
+        checks: checks.into_iter().collect(),
+    })
+}
+
+/// Records again, for the leader in `term`, a container its host holds but whose row is
+/// missing; false when the term is over or the id or name is recorded meanwhile.
+pub async fn adopt(
+    db: &Db,
+    row: &ContainerRow,
+    created_at: i64,
+    term: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO containers (id, name, host, image, owner_id, created_at) \
+         SELECT $1, $2, $3, $4, $5, $6 \
+         WHERE EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $7) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(&row.host)
+    .bind(&row.image)
+    .bind(&row.owner_id)
+    .bind(created_at)
+    .bind(term)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets, for the leader in `term`, a container its host no longer holds.
+pub async fn forget_gone(db: &Db, id: &str, term: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM containers WHERE id = $1 \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $2)",
+    )
+    .bind(id)
+    .bind(term)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -15,6 +15,7 @@ pub mod events;
 pub mod held;
 pub mod hosts;
 pub mod images;
+pub mod installation;
 pub mod jobs;
 pub mod oidc;
 pub mod registries;

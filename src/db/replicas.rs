@@ -75,6 +75,16 @@ pub async fn leadership(db: &Db) -> Result<Option<Leadership>, sqlx::Error> {
         .await
 }
 
+/// Whether `term` is still the leader's: checked right before what a leader does on an engine,
+/// which no statement can make conditional.
+pub async fn holds_term(db: &Db, term: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leadership WHERE id = 1 AND term = $1")
+        .bind(term)
+        .fetch_one(db)
+        .await?;
+    Ok(n == 1)
+}
+
 /// `replica` becomes leader: the term is raised, and the new one returned.
 pub async fn take_term(db: &Db, replica: &str, now_ms: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(

@@ -41,6 +41,9 @@ pub const LABEL_CPUS: &str = "berth.cpus";
 pub const LABEL_PIDS_LIMIT: &str = "berth.pids_limit";
 /// The quota reservation a container holds (workspaces hold theirs by their id).
 pub const LABEL_RESERVATION: &str = "berth.reservation";
+/// The installation that made a container (`db::installation`): reconciling rows with
+/// containers touches only its own.
+pub const LABEL_INSTALLATION: &str = "berth.installation";
 
 /// How long the in-container fallback of [`Engine::kill_exec_processes`] may take: the
 /// container's own tools run it, and they may have been replaced by ones that never return.
@@ -57,23 +60,36 @@ pub struct Engine {
     /// Whether the engine answered its last ping. New work on an engine that did not is refused
     /// at once, and the streams running on it end, rather than wait on it.
     health: tokio::sync::watch::Sender<bool>,
+    /// Stamped on every container this client makes ([`LABEL_INSTALLATION`]).
+    installation: String,
 }
 
 impl Engine {
-    /// An engine at `endpoint`. Nothing is contacted yet.
-    pub fn new(endpoint: endpoint::Endpoint) -> Engine {
+    /// An engine at `endpoint`, whose containers `installation` makes. Nothing is contacted yet.
+    pub fn new(endpoint: endpoint::Endpoint, installation: &str) -> Engine {
         Engine {
             endpoint,
             docker: std::sync::RwLock::new(None),
             health: tokio::sync::watch::Sender::new(true),
+            installation: installation.to_string(),
         }
     }
 
     /// The engine at the settings' `docker_host`, else `DOCKER_HOST`, else the local socket.
-    pub fn from_settings(docker_host: Option<&str>) -> anyhow::Result<Engine> {
+    pub fn from_settings(docker_host: Option<&str>, installation: &str) -> anyhow::Result<Engine> {
         let endpoint =
             endpoint::Endpoint::resolve(docker_host, None).map_err(|e| anyhow::anyhow!(e))?;
-        Ok(Engine::new(endpoint))
+        Ok(Engine::new(endpoint, installation))
+    }
+
+    /// The installation whose containers this client makes.
+    pub fn installation(&self) -> &str {
+        &self.installation
+    }
+
+    /// Whether this installation made the container `labels` belong to.
+    pub fn made(&self, labels: Option<&HashMap<String, String>>) -> bool {
+        labels.and_then(|l| l.get(LABEL_INSTALLATION)) == Some(&self.installation)
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -269,12 +285,16 @@ impl Engine {
         Ok(())
     }
 
-    /// Creates a container from a request made by [`policy::container_body`]; its id.
+    /// Creates a container from a request made by [`policy::container_body`], stamped with the
+    /// installation; its id.
     pub async fn create_container(
         &self,
-        body: ContainerCreateBody,
+        mut body: ContainerCreateBody,
         name: Option<String>,
     ) -> Result<String, ApiError> {
+        body.labels
+            .get_or_insert_with(Default::default)
+            .insert(LABEL_INSTALLATION.to_string(), self.installation.clone());
         let image = body.image.clone().unwrap_or_default();
         let options = CreateContainerOptions {
             name,

@@ -91,8 +91,9 @@ impl NewHost {
     }
 }
 
-/// The host a stored row describes, its TLS material opened.
-fn open(row: db::hosts::HostRow, secrets: &SecretBox) -> Result<Host, String> {
+/// The host a stored row describes, its TLS material opened; its containers are made by
+/// `installation`.
+fn open(row: db::hosts::HostRow, secrets: &SecretBox, installation: &str) -> Result<Host, String> {
     let tls = row
         .tls_sealed
         .map(|sealed| {
@@ -106,7 +107,7 @@ fn open(row: db::hosts::HostRow, secrets: &SecretBox) -> Result<Host, String> {
         name: row.name,
         tls: matches!(endpoint, Endpoint::Tls { .. }),
         url: Some(row.url),
-        engine: Arc::new(Engine::new(endpoint)),
+        engine: Arc::new(Engine::new(endpoint, installation)),
     })
 }
 
@@ -141,7 +142,7 @@ impl Hosts {
                 continue;
             }
             let name = row.name.clone();
-            match open(row, secrets) {
+            match open(row, secrets, self.local.engine.installation()) {
                 Ok(host) => {
                     tracing::info!(host = %host.name, url = ?host.url, "Docker host loaded");
                     self.added.insert(host.id.clone(), host);
@@ -240,7 +241,7 @@ impl Hosts {
         new.check()?;
         let endpoint = Endpoint::resolve(Some(&new.url), new.tls.as_ref())
             .map_err(|why| ApiError::bad_request(format!("tls: {why}")))?;
-        let engine = Arc::new(Engine::new(endpoint));
+        let engine = Arc::new(Engine::new(endpoint, self.local.engine.installation()));
         let version = engine.api_version().await.map_err(|err| {
             ApiError::bad_request(format!("{} does not answer: {}", new.url, err.message))
         })?;

@@ -669,3 +669,124 @@ async fn a_tls_host_needs_its_certificates_keeps_them_sealed_and_serves_terminal
         204
     );
 }
+
+/// The label of container `id` on the second engine.
+fn label_on_engine2(id: &str, key: &str) -> String {
+    let format = format!("{{{{index .Config.Labels \"{key}\"}}}}");
+    let out = on_engine2(&["inspect", "--format", &format, id]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn the_leader_reconciles_berths_rows_with_the_containers_its_hosts_hold() {
+    let app = spawn_app_with(|s| {
+        s.reconcile.every_s = 1;
+        s.reconcile.orphan_grace_s = 5;
+    })
+    .await;
+    let admin = app.new_user_with_role(Role::Admin).await;
+    add_host(
+        &app,
+        &admin.token,
+        json!({"name": "lab-2", "url": ENGINE2_SOCKET}),
+    )
+    .await;
+    let student = app.new_user().await;
+    let s = Some(student.token.as_str());
+    let spec = json!({"image": IMAGE, "cmd": ["sleep", "600"], "host": "lab-2"});
+    let kept = create(&app, &student.token, spec.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lost = create(&app, &student.token, spec.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let removed = create(&app, &student.token, spec.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let leaver = app.new_user().await;
+    let left = create(&app, &leaver.token, spec.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let installation = label_on_engine2(&kept, "berth.installation");
+    assert_eq!(
+        installation.len(),
+        32,
+        "every container berth makes carries its installation"
+    );
+
+    // What a process killed between two steps, `docker rm` behind berth's back and a database
+    // restored from before a change leave: a container without its row (berth stopped
+    // before recording it), a row without its container, a container whose owner is gone.
+    let db = berth::db::connect(app.database.url()).await.unwrap();
+    berth::db::containers::delete(&db, &lost).await.unwrap();
+    assert!(on_engine2(&["rm", "-f", &removed]).status.success());
+    berth::db::users::delete(&db, &leaver.id).await.unwrap();
+    // Another berth's container on the same engine, with this one's labels but its own name.
+    let foreign = on_engine2(&[
+        "run",
+        "-d",
+        "--label",
+        "berth.managed=1",
+        "--label",
+        &format!("berth.owner={}", leaver.id),
+        "--label",
+        "berth.installation=another-berth",
+        IMAGE,
+        "sleep",
+        "600",
+    ]);
+    assert!(
+        foreign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&foreign.stderr)
+    );
+    let foreign = String::from_utf8_lossy(&foreign.stdout).trim().to_string();
+    app.track_on(Some(ENGINE2_SOCKET), &foreign);
+    // Unrecorded, the container on lab-2 cannot be found by its owner (it is looked for on
+    // `local`), though it runs: the thing reconciling puts right is real.
+    let lost_path = format!("/api/v1/containers/{lost}");
+    assert_eq!(app.get(&lost_path, s).await.status(), 404);
+    assert_eq!(label_on_engine2(&lost, "berth.owner"), student.id);
+
+    let start = Instant::now();
+    loop {
+        let recorded = berth::db::containers::on_host(&db, "lab-2", None)
+            .await
+            .unwrap();
+        let ids: Vec<String> = recorded.into_iter().map(|r| r.id).collect();
+        let left_gone = !on_engine2(&["inspect", &left]).status.success();
+        if ids.contains(&lost) && !ids.contains(&removed) && left_gone {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "within 20 s, the lost row is back ({}), the removed one forgotten ({}), the \
+             leaver's container removed ({left_gone})",
+            ids.contains(&lost),
+            !ids.contains(&removed)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let found = app.get(&lost_path, s).await;
+    assert_eq!(found.status(), 200, "found again by its owner on lab-2");
+    let found: Value = found.json().await.unwrap();
+    assert_eq!(found["host"], "lab-2");
+    assert_eq!(found["id"], lost.as_str());
+    let kept_found = app.get(&format!("/api/v1/containers/{kept}"), s).await;
+    assert_eq!(
+        kept_found.status(),
+        200,
+        "a recorded container is left as it is"
+    );
+    let kept_found: Value = kept_found.json().await.unwrap();
+    assert_eq!(found["state"], kept_found["state"]);
+    assert_eq!(
+        label_on_engine2(&foreign, "berth.installation"),
+        "another-berth",
+        "another berth's container is left alone"
+    );
+}
