@@ -395,6 +395,7 @@ fn lead(state: web::Data<AppState>, term: i64, leading: CancellationToken) {
         }
         crate::assignments::due::collect_when_due(
             &state.db,
+            term,
             state.reach(),
             state.snapshots(),
             leading,

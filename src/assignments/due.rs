@@ -15,9 +15,10 @@ use crate::error::ApiError;
 /// How soon after its due time an assignment is collected, at most.
 pub const COLLECT_EVERY: Duration = Duration::from_secs(3);
 
-/// Collects assignments as they fall due, until `stop`.
+/// Collects assignments as they fall due, as the leader in `term`, until `stop`.
 pub async fn collect_when_due(
     db: &Db,
+    term: i64,
     reach: Reach<'_>,
     snapshots: Snapshots<'_>,
     stop: CancellationToken,
@@ -29,7 +30,7 @@ pub async fn collect_when_due(
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if let Err(err) = collect_due(db, &reach, &snapshots).await {
+        if let Err(err) = collect_due(db, term, &reach, &snapshots).await {
             tracing::warn!(error = %err.message, "collecting work at its due time failed");
         }
     }
@@ -37,6 +38,7 @@ pub async fn collect_when_due(
 
 async fn collect_due(
     db: &Db,
+    term: i64,
     reach: &Reach<'_>,
     snapshots: &Snapshots<'_>,
 ) -> Result<(), ApiError> {
@@ -56,7 +58,7 @@ async fn collect_due(
             };
             // One student's workspace that is gone or on an engine that went away does not
             // hold up the rest of the class: it is said, and the others are collected.
-            match submissions::take(db, reach, snapshots, &student, &row, false, true).await {
+            match submissions::take(db, reach, snapshots, &student, &row, false, Some(term)).await {
                 Ok(_) => collected += 1,
                 Err(err) => tracing::warn!(
                     assignment = %row.id, student = %username, error = %err.message,
@@ -64,7 +66,7 @@ async fn collect_due(
                 ),
             }
         }
-        if db::assignments::mark_collected(db, &row.id, due, now).await? {
+        if db::assignments::mark_collected(db, &row.id, due, now, term).await? {
             tracing::info!(assignment = %row.id, collected, "collected at the due time");
         }
     }

@@ -172,14 +172,16 @@ pub async fn submit(
             "this assignment was due and takes no late submissions",
         ));
     }
-    let (record, queued) = take(db, &reach, snapshots, user, &row, late, false).await?;
+    let (record, queued) = take(db, &reach, snapshots, user, &row, late, None).await?;
     let shown = checks::check_of(&row)?.is_some_and(|c| c.show_students);
     Ok(submitted(&record, queued.filter(|_| shown)))
 }
 
 /// Takes a snapshot of `user`'s folder of an assignment now and records it: `late` after the
-/// due time, `collected` when berth took it at the due time. When the assignment has a check,
-/// it is recorded with the snapshot and run soon: the queued result is returned.
+/// due time. `collecting_in`: the leader's term, when berth takes it at the due time; refused
+/// with `conflict` then when the term is over or the student handed something in meanwhile.
+/// When the assignment has a check, it is recorded with the snapshot and run soon: the queued
+/// result is returned.
 pub(super) async fn take(
     db: &Db,
     reach: &Reach<'_>,
@@ -187,8 +189,9 @@ pub(super) async fn take(
     user: &User,
     row: &db::assignments::AssignmentRow,
     late: bool,
-    collected: bool,
+    collecting_in: Option<i64>,
 ) -> Result<(db::assignments::SubmissionRow, Option<CheckResult>), ApiError> {
+    let collected = collecting_in.is_some();
     let workspace = db::assignments::workspace_for(db, &user.id, &row.template_id)
         .await?
         .ok_or_else(|| ApiError::conflict("open the assignment before handing it in"))?;
@@ -230,9 +233,13 @@ pub(super) async fn take(
         collected,
     };
     let check_by = row.checking.is_some().then(|| reach.checks.replica());
-    if let Err(e) = db::assignments::insert_submission(db, &record, check_by).await {
+    let inserted = db::assignments::insert_submission(db, &record, check_by, collecting_in).await;
+    if !matches!(inserted, Ok(true)) {
         let _ = tokio::fs::remove_file(&file).await;
-        return Err(e.into());
+        return Err(match inserted {
+            Err(e) => e.into(),
+            _ => ApiError::conflict("handed in meanwhile, or this replica no longer leads"),
+        });
     }
     tracing::info!(assignment = %row.id, user = %user.id, late, collected, bytes, "submitted");
     let queued = check_by.map(|_| reach.checks.run_soon(&record.id));

@@ -150,16 +150,23 @@ const SUBMISSION_SELECTED: &str = "id, assignment_id, user_id, submitted_at, \
      CASE WHEN collected THEN 1 ELSE 0 END AS collected";
 
 /// Records a submission and, when its assignment has a check, that check as queued for the
-/// replica `check_by`: both or neither.
+/// replica `check_by`: both or neither. `collecting_in`: the leader's term, when the leader
+/// collects it at the due time; then it is recorded only while that term holds and the student
+/// has handed nothing in (false otherwise), so that a stale leader, or a student's own
+/// submission just before, makes no second one.
 pub async fn insert_submission(
     db: &Db,
     s: &SubmissionRow,
     check_by: Option<&str>,
-) -> Result<(), sqlx::Error> {
+    collecting_in: Option<i64>,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query(&format!(
+    let inserted = sqlx::query(&format!(
         "INSERT INTO submissions ({SUBMISSION_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+         WHERE $10 IS NULL OR (\
+           EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $10) \
+           AND NOT EXISTS (SELECT 1 FROM submissions WHERE assignment_id = $2 AND user_id = $3))"
     ))
     .bind(&s.id)
     .bind(&s.assignment_id)
@@ -170,8 +177,12 @@ pub async fn insert_submission(
     .bind(s.bytes)
     .bind(&s.archive)
     .bind(s.collected)
+    .bind(collecting_in)
     .execute(&mut *tx)
     .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(false);
+    }
     if let Some(replica) = check_by {
         sqlx::query(
             "INSERT INTO checks (submission_id, state, output, replica_id) \
@@ -182,7 +193,8 @@ pub async fn insert_submission(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Each student's latest submission of an assignment. Submission ids are UUIDv7 (ordered by
@@ -238,16 +250,25 @@ pub async fn due_uncollected(db: &Db, now: i64) -> Result<Vec<AssignmentRow>, sq
     .await
 }
 
-/// Records that an assignment's due-time snapshots were taken for the due time `due_at`; false
-/// when the due time moved meanwhile (or they were taken already).
-pub async fn mark_collected(db: &Db, id: &str, due_at: i64, at: i64) -> Result<bool, sqlx::Error> {
+/// Records, for the leader in `term`, that an assignment's due-time snapshots were taken for the
+/// due time `due_at`; false when the due time moved meanwhile (or they were taken already), or
+/// the term is over.
+pub async fn mark_collected(
+    db: &Db,
+    id: &str,
+    due_at: i64,
+    at: i64,
+    term: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE assignments SET collected_at = $3 \
-         WHERE id = $1 AND due_at = $2 AND collected_at IS NULL",
+         WHERE id = $1 AND due_at = $2 AND collected_at IS NULL \
+         AND EXISTS (SELECT 1 FROM leadership WHERE id = 1 AND term = $4)",
     )
     .bind(id)
     .bind(due_at)
     .bind(at)
+    .bind(term)
     .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)

@@ -323,6 +323,46 @@ async fn work_not_handed_in_by_the_due_time_is_collected_then() {
         (&late["late"], &late["collected"]),
         (&json!(true), &json!(false))
     );
+
+    // What the leader records at the due time is conditional on its term, and on the student
+    // having handed nothing in: a stale leader, or one racing a student's own hand-in, makes
+    // no submission.
+    let db = berth::db::connect(app.database.url()).await.unwrap();
+    let term = berth::db::replicas::leadership(&db)
+        .await
+        .unwrap()
+        .unwrap()
+        .term;
+    let collected = |user: &TestUser| berth::db::assignments::SubmissionRow {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        assignment_id: one.rsplit('/').next().unwrap().to_string(),
+        user_id: user.id.clone(),
+        submitted_at: berth::clock::now_s(),
+        late: false,
+        files: 0,
+        bytes: 0,
+        archive: "none.tar".into(),
+        collected: true,
+    };
+    let db = &db;
+    let insert = |row: berth::db::assignments::SubmissionRow, term: i64| async move {
+        berth::db::assignments::insert_submission(db, &row, None, Some(term))
+            .await
+            .unwrap()
+    };
+    assert!(
+        !insert(collected(&cyd), term - 1).await,
+        "a stale leader records nothing"
+    );
+    assert!(
+        insert(collected(&cyd), term).await,
+        "the leader in its term does"
+    );
+    assert!(!insert(collected(&cyd), term).await, "not twice");
+    assert!(
+        !insert(collected(&bob), term).await,
+        "nor for one who handed in"
+    );
 }
 
 #[tokio::test]
