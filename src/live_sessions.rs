@@ -31,8 +31,6 @@ pub struct Sessions {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     live_streams: Arc<AtomicUsize>,
-    /// Open sessions per user, so one user cannot hold the server's sockets and tasks.
-    per_user: DashMap<String, usize>,
 }
 
 struct LiveSession {
@@ -61,7 +59,6 @@ impl Default for Sessions {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             live_streams: Arc::new(AtomicUsize::new(0)),
-            per_user: DashMap::new(),
         }
     }
 }
@@ -73,24 +70,6 @@ impl Sessions {
 
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
-    }
-
-    /// Counts a new session of `user_id`, unless they have `max` open already.
-    pub fn admit(&self, user_id: &str, max: usize) -> bool {
-        let mut open = self.per_user.entry(user_id.to_string()).or_insert(0);
-        if *open >= max {
-            return false;
-        }
-        *open += 1;
-        true
-    }
-
-    /// Counts a session of `user_id` as closed.
-    pub fn left(&self, user_id: &str) {
-        self.per_user.remove_if_mut(user_id, |_, open| {
-            *open = open.saturating_sub(1);
-            *open == 0
-        });
     }
 
     /// Registers an admitted session opened with token `jti`; it ends with the server.
@@ -114,10 +93,9 @@ impl Sessions {
         opened
     }
 
-    /// Forgets a session that has ended, and counts it as closed for `user_id`.
-    pub fn closed(&self, id: &str, user_id: &str) {
+    /// Forgets a session that has ended.
+    pub fn closed(&self, id: &str) {
         self.live.remove(id);
-        self.left(user_id);
     }
 
     /// A token that ends with the server (the sessions' own end sooner): a resumable stream's.
@@ -140,7 +118,7 @@ impl Sessions {
         self.live_streams.load(Ordering::Relaxed)
     }
 
-    /// Each user's live sessions and their streams, by user id.
+    /// Each user's live sessions here and their streams, by user id.
     pub fn per_user(&self) -> std::collections::HashMap<String, (usize, usize)> {
         let mut counts = std::collections::HashMap::new();
         for session in self.live.iter() {

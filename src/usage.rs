@@ -86,11 +86,13 @@ async fn listed(hosts: &Hosts) -> (Vec<Listed>, bool) {
     (all, every_host_answered)
 }
 
-/// Every account with what it holds and uses now.
+/// Every account with what it holds and uses now: `everywhere`, each user's sessions on every
+/// replica; the streams counted are those of this replica's sessions.
 pub async fn per_user(
     db: &Db,
     hosts: &Hosts,
     sessions: &Sessions,
+    everywhere: &HashMap<String, usize>,
 ) -> Result<ServerUsage, ApiError> {
     let (containers, every_host_answered) = listed(hosts).await;
     let live = sessions.per_user();
@@ -98,7 +100,8 @@ pub async fn per_user(
         .await?
         .into_iter()
         .map(|u| {
-            let (sessions, streams) = live.get(&u.id).copied().unwrap_or_default();
+            let (_, streams) = live.get(&u.id).copied().unwrap_or_default();
+            let sessions = everywhere.get(&u.id).copied().unwrap_or(0);
             UserUsage {
                 user_id: u.id,
                 username: u.username,

@@ -1,7 +1,8 @@
 //! `live_shares`, `live_sources` and `parked_streams`: the streams a replica holds in its memory
 //! that a client of another replica may ask for (a watch, a reattach). The other replica finds
-//! the holder here and relays to it. Rows of a replica that is not alive are never answered,
-//! and the leader forgets them.
+//! the holder here and relays to it. `live_sessions`: the WebSocket sessions each replica holds,
+//! counted against a user's limit. Rows of a replica that is not alive are never answered or
+//! counted, and the leader forgets them.
 
 use super::Db;
 
@@ -202,7 +203,12 @@ pub async fn parked_holder(
 /// Forgets what replicas no longer recorded held, and parked streams past their grace. With a
 /// `term`, only while that term is the leader's (a stale leader changes nothing).
 pub async fn forget_orphans(db: &Db, term: Option<i64>) -> Result<(), sqlx::Error> {
-    for table in ["live_shares", "live_sources", "parked_streams"] {
+    for table in [
+        "live_shares",
+        "live_sources",
+        "parked_streams",
+        "live_sessions",
+    ] {
         let orphaned =
             format!("DELETE FROM {table} WHERE replica_id NOT IN (SELECT id FROM replicas)");
         match term {
@@ -218,4 +224,58 @@ pub async fn forget_orphans(db: &Db, term: Option<i64>) -> Result<(), sqlx::Erro
         }
     }
     Ok(())
+}
+
+/// Records session `id` of `user_id` on `replica`, unless the user has `max` open already on
+/// the replicas alive (heartbeat at `alive_since_ms` or later): one statement, in a transaction
+/// holding the user's sessions, so two replicas cannot both admit the last one. Whether it was.
+pub async fn admit_session(
+    db: &Db,
+    id: &str,
+    user_id: &str,
+    replica: &str,
+    max: i64,
+    now_ms: i64,
+    alive_since_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    super::hold(&mut tx, &format!("sessions:{user_id}")).await?;
+    let done = sqlx::query(
+        "INSERT INTO live_sessions (id, user_id, replica_id, opened_ms) \
+         SELECT $1, $2, $3, $4 WHERE (SELECT COUNT(*) FROM live_sessions s \
+           JOIN replicas r ON r.id = s.replica_id \
+           WHERE s.user_id = $2 AND r.heartbeat_ms >= $6) < $5",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(replica)
+    .bind(now_ms)
+    .bind(max)
+    .bind(alive_since_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn session_closed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM live_sessions WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Each user's sessions open on the replicas alive: (user id, sessions).
+pub async fn sessions_per_user(
+    db: &Db,
+    alive_since_ms: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.user_id, COUNT(*) FROM live_sessions s JOIN replicas r ON r.id = s.replica_id \
+         WHERE r.heartbeat_ms >= $1 GROUP BY s.user_id",
+    )
+    .bind(alive_since_ms)
+    .fetch_all(db)
+    .await
 }

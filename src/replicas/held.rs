@@ -4,10 +4,12 @@
 //! the holder and relays the request to it (see `session::relay`). Lists are read from the
 //! records, so every replica lists the same.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{Replicas, DEAD_AFTER};
-use crate::db::{self, held::ShareRow, held::SourceRow};
+use crate::db::{self, held::ShareRow, held::SourceRow, Db};
 use crate::error::ApiError;
 
 /// A live share, as `GET /courses/{id}/shares` lists it.
@@ -161,5 +163,56 @@ impl Replicas {
             db::held::parked_holder(&self.db, resume_hash, user_id, now, self.alive_since())
                 .await?;
         Ok(self.place(holder))
+    }
+
+    /// Takes one of `user_id`'s `max` sessions, counted across the replicas alive; None when
+    /// all are taken. The seat is given back when dropped.
+    pub async fn seat_session(&self, user_id: &str, max: usize) -> Result<Option<Seat>, ApiError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let now = crate::clock::now_ms();
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let admitted = db::held::admit_session(
+            &self.db,
+            &id,
+            user_id,
+            &self.id,
+            max,
+            now,
+            self.alive_since(),
+        )
+        .await?;
+        Ok(admitted.then(|| Seat {
+            db: self.db.clone(),
+            id,
+        }))
+    }
+
+    /// Each user's sessions on every replica alive.
+    pub async fn sessions_per_user(&self) -> Result<HashMap<String, usize>, ApiError> {
+        let rows = db::held::sessions_per_user(&self.db, self.alive_since()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, n)| (user, usize::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+}
+
+/// A session counted against its user's limit on every replica, until dropped.
+pub struct Seat {
+    db: Db,
+    id: String,
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let db = self.db.clone();
+        let id = std::mem::take(&mut self.id);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = db::held::session_closed(&db, &id).await {
+                    tracing::warn!(error = %e, "could not forget a closed session");
+                }
+            });
+        }
     }
 }

@@ -22,7 +22,9 @@ use crate::state::AppState;
 )]
 #[get("/admin/usage")]
 async fn usage(_caller: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let usage = crate::usage::per_user(&state.db, &state.hosts, &state.sessions).await?;
+    let everywhere = state.replicas.sessions_per_user().await?;
+    let usage =
+        crate::usage::per_user(&state.db, &state.hosts, &state.sessions, &everywhere).await?;
     Ok(HttpResponse::Ok().json(usage))
 }
 

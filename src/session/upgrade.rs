@@ -74,22 +74,24 @@ pub async fn ws_handler(
     };
 
     let sessions = state.sessions.clone();
+    // Counted on every replica, so that one user cannot hold the servers' sockets and tasks. A
+    // relay's session is its client's on the other replica, counted there.
     let max_sessions = settings.session.max_sessions_per_user;
-    if !sessions.admit(&user.id, max_sessions) {
-        return Err(ApiError::new(
-            ErrorCode::TooMany,
-            format!("at most {max_sessions} sessions may be open at once; close one first"),
-        ));
-    }
-    let (response, ws, messages) = match actix_ws::handle(&req, body) {
-        Ok(upgraded) => upgraded,
-        Err(e) => {
-            sessions.left(&user.id);
-            return Err(ApiError::bad_request(format!(
-                "not a WebSocket upgrade: {e}"
-            )));
-        }
+    let seat = match resume_as {
+        Some(_) => None,
+        None => match state.replicas.seat_session(&user.id, max_sessions).await? {
+            Some(seat) => Some(seat),
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::TooMany,
+                    format!("at most {max_sessions} sessions may be open at once; close one first"),
+                ))
+            }
+        },
     };
+    // Dropping `seat` on an error gives it back.
+    let (response, ws, messages) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
     // Messages are assembled from continuation frames only up to what a frame may be, so
     // nothing larger is ever buffered; beyond the hard limit the connection closes.
     let hard_limit = hard_frame_limit(settings.session.max_frame_bytes);
@@ -116,7 +118,6 @@ pub async fn ws_handler(
     }
 
     let span = tracing::info_span!("session", session = %id, user = %user.id);
-    let user_id = user.id.clone();
     let (out_tx, out_rx) = mpsc::channel(settings.session.output_queue);
     let (resume_token, resume_hash) = match resume_as {
         Some(hash) => (None, hash),
@@ -153,7 +154,8 @@ pub async fn ws_handler(
             let _counted = crate::metrics::LiveSession::new();
             tracing::info!("session opened");
             socket::run(ctx, ws, messages, out_rx, reason, resume_token).await;
-            sessions.closed(&id, &user_id);
+            sessions.closed(&id);
+            drop(seat);
             tracing::info!("session closed");
         }
         .instrument(span),

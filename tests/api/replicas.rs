@@ -9,7 +9,7 @@ use crate::accounts::{open_with_ticket, ticket};
 use crate::attendance::{check_in, course_with_students, open_attendance, watch};
 use crate::browser::{container_name, through_a_crash};
 use crate::helpers::{
-    eventually, processes_matching, spawn_replicas, Frame, RemoveOnDrop, ServerProcess, IMAGE,
+    eventually, processes_matching, spawn_replicas, Frame, RemoveOnDrop, ServerProcess, Ws, IMAGE,
     TEST_POSTGRES,
 };
 use crate::resume::{stdout_until, token_of};
@@ -777,4 +777,66 @@ async fn a_host_added_or_removed_on_one_replica_is_known_to_the_others() {
     let (on_b, took) = listed_on_b(|h| h.is_none()).await;
     assert!(on_b.is_none(), "B still lists {on_b:?}");
     assert!(took < Duration::from_secs(2), "B forgot it after {took:?}");
+}
+
+/// `user`'s sessions as `GET /admin/usage` on `replica` counts them.
+async fn sessions_in_usage(replica: &crate::helpers::TestApp, admin: &str, user: &str) -> Value {
+    let usage: Value = replica
+        .get("/api/v1/admin/usage", Some(admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let users = usage["users"].as_array().unwrap();
+    let row = users.iter().find(|u| u["user_id"] == user).unwrap();
+    row["sessions"].clone()
+}
+
+#[tokio::test]
+async fn a_users_session_limit_holds_across_replicas_and_usage_counts_them_all() {
+    let replicas =
+        crate::helpers::spawn_replicas_with(2, |_, s| s.session.max_sessions_per_user = 3).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let admin = a.new_user_with_role(berth::users::Role::Admin).await;
+    let student = a.new_user().await;
+    let other = a.new_user().await;
+    let (at_a, at_b) = (a.address.to_string(), b.address.to_string());
+    let mut open = vec![
+        Ws::connect(&at_a, &student.token).await,
+        Ws::connect(&at_a, &student.token).await,
+    ];
+    // Below the limit, a session on the other replica is taken: the refusal below is the limit's.
+    open.push(Ws::connect(&at_b, &student.token).await);
+    assert!(
+        Ws::try_connect(&at_b, &student.token).await.is_none(),
+        "a fourth session, on B, is refused: two are on A"
+    );
+    assert!(
+        Ws::try_connect(&at_a, &student.token).await.is_none(),
+        "and on A"
+    );
+    assert!(
+        Ws::try_connect(&at_b, &other.token).await.is_some(),
+        "someone else is not affected"
+    );
+    for replica in [a, b] {
+        assert_eq!(
+            sessions_in_usage(replica, &admin.token, &student.id).await,
+            3
+        );
+    }
+    // A session closed on A makes room on B.
+    open.remove(0).close().await;
+    let start = Instant::now();
+    let reopened = loop {
+        if let Some(ws) = Ws::try_connect(&at_b, &student.token).await {
+            break ws;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "a closed session made no room"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(reopened);
 }
