@@ -365,6 +365,9 @@ async fn apply_events(
                 state.sessions.end_user(user_id);
                 resumes.end_user(user_id).await;
             }
+            Event::JobCancelled { job } => {
+                jobs.kill(job);
+            }
             Event::HostsChanged {} => {
                 if let Err(e) = state.hosts.reload(&state.secrets).await {
                     tracing::warn!(error = %e, "could not read the hosts again");

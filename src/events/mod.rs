@@ -61,6 +61,11 @@ pub enum Event {
     },
     /// A Docker host was added or removed: every replica reads the hosts again.
     HostsChanged {},
+    /// A user stopped a background job (their right to was checked): the replica running it
+    /// kills it.
+    JobCancelled {
+        job: String,
+    },
 }
 
 impl Event {
@@ -72,12 +77,13 @@ impl Event {
             | Event::AccountDeleted { .. }
             | Event::SessionsEnded { .. } => "sessions",
             Event::HostsChanged {} => "hosts",
+            Event::JobCancelled { .. } => "jobs",
         }
     }
 }
 
 /// Every channel there is, for a broker to listen on.
-pub const CHANNELS: [&str; 3] = ["attendance", "sessions", "hosts"];
+pub const CHANNELS: [&str; 4] = ["attendance", "sessions", "hosts", "jobs"];
 
 /// Publishes events and hands every replica's to this one's subscribers.
 pub struct Events {

@@ -138,8 +138,9 @@ async fn jobs(
 /// How long `DELETE` of a running job waits for it to be gone.
 const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// `DELETE /workspaces/{id}/jobs/{job}`: kills a running job (answered with it, `killed`,
-/// once its processes are gone; its output stays to attach), or forgets an ended one.
+/// `DELETE /workspaces/{id}/jobs/{job}`: kills a running job, here or on the replica that runs
+/// it (answered with it, `killed`, once its processes are gone and its end recorded; its output
+/// stays to attach), or forgets an ended one.
 #[utoipa::path(
     tag = "workspaces",
     responses(
@@ -171,23 +172,32 @@ async fn delete_job(
         return Ok(HttpResponse::NoContent().finish());
     }
     if !live.kill(&job) {
-        return Err(ApiError::conflict(format!(
-            "job {job} is not run by this server"
-        )));
+        // Run by another replica: told through the events, it kills the job and records its
+        // end (or, dead, the leader records the job lost).
+        state
+            .events
+            .publish(crate::events::Event::JobCancelled { job: job.clone() })
+            .await?;
     }
-    let gone = tokio::time::timeout(KILL_WAIT, async {
-        while live.running(&job) {
+    let ended = tokio::time::timeout(KILL_WAIT, async {
+        loop {
+            if !live.running(&job) {
+                let row = crate::workspaces::jobs::find(&state.db, workspace, &job).await?;
+                if row.state != "running" {
+                    return Ok::<_, ApiError>(row);
+                }
+            }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })
     .await;
-    if gone.is_err() {
+    let Ok(ended) = ended else {
         return Err(ApiError::new(
             crate::error::ErrorCode::Unavailable,
             format!("job {job} is still being stopped"),
         ));
-    }
-    let mut ended = crate::workspaces::jobs::find(&state.db, workspace, &job).await?;
+    };
+    let mut ended = ended?;
     ended.attachable = live.keeps(&job);
     Ok(HttpResponse::Ok().json(ended))
 }

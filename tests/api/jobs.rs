@@ -32,7 +32,7 @@ fn running(container: &str) -> bool {
 }
 
 /// Starts a detached exec of `script` in `workspace`; its job id.
-async fn start_job(ws: &mut Ws, stream: u8, workspace: &str, script: &str) -> String {
+pub async fn start_job(ws: &mut Ws, stream: u8, workspace: &str, script: &str) -> String {
     ws.send(
         json!({"type": "exec", "stream": stream, "workspace": workspace,
                    "cmd": ["sh", "-c", script], "detach": true}),

@@ -840,3 +840,52 @@ async fn a_users_session_limit_holds_across_replicas_and_usage_counts_them_all()
     };
     drop(reopened);
 }
+
+#[tokio::test]
+async fn a_job_run_by_one_replica_is_killed_through_another() {
+    let replicas = spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let teacher = a.new_user_with_role(berth::users::Role::Teacher).await;
+    let student = a.new_user().await;
+    let stranger = a.new_user().await;
+    let made = crate::workspaces::template(a, &teacher, json!({})).await;
+    let id = crate::workspaces::workspace(a, &student, &made).await;
+    let container = format!("berth-ws-{id}");
+    let mut ws = a.ws(&student.token).await;
+    let job = crate::jobs::start_job(&mut ws, 1, &id, "echo up; sleep 271").await;
+    ws.read_until(1, "up").await;
+    assert_eq!(
+        processes_matching(&container, "sleep 271").len(),
+        1,
+        "the job runs on A"
+    );
+
+    let path = format!("/api/v1/workspaces/{id}/jobs/{job}");
+    let refused = b.delete(&path, Some(&stranger.token)).await;
+    assert_eq!(
+        refused.status(),
+        404,
+        "another user's job is not theirs to stop"
+    );
+    assert_eq!(processes_matching(&container, "sleep 271").len(), 1);
+
+    let killed = b.delete(&path, Some(&student.token)).await;
+    assert_eq!(killed.status(), 200, "killed through B");
+    let killed: Value = killed.json().await.unwrap();
+    assert_eq!(
+        (&killed["state"], &killed["killed"]),
+        (&json!("killed"), &json!("cancelled")),
+        "{killed}"
+    );
+    assert!(
+        processes_matching(&container, "sleep 271").is_empty(),
+        "its processes are gone"
+    );
+    let out = ws.collect(1).await;
+    assert_eq!(
+        out.code,
+        Some(137),
+        "the session on A sees it end: {:?}",
+        out.errors
+    );
+}
