@@ -129,3 +129,19 @@ pub async fn mark_lost(db: &Db, now: i64, term: i64) -> Result<u64, sqlx::Error>
     .await?;
     Ok(done.rows_affected())
 }
+
+/// The replica whose memory holds job `id`'s output, while it is alive.
+pub async fn holder(
+    db: &Db,
+    id: &str,
+    alive_since_ms: i64,
+) -> Result<Option<super::held::Holder>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.id AS replica_id, r.address FROM jobs j \
+         JOIN replicas r ON r.id = j.replica_id WHERE j.id = $1 AND r.heartbeat_ms >= $2",
+    )
+    .bind(id)
+    .bind(alive_since_ms)
+    .fetch_optional(db)
+    .await
+}

@@ -141,6 +141,12 @@ impl Replicas {
         Ok(self.place(holder))
     }
 
+    /// Where job `id`'s output is kept: on the replica that runs (or ran) it.
+    pub async fn job_place(&self, id: &str) -> Result<Place, ApiError> {
+        let holder = db::jobs::holder(&self.db, id, self.alive_since()).await?;
+        Ok(self.place(holder))
+    }
+
     /// Records `user_id`'s streams parked here under `resume_hash` for `grace_ms`.
     pub async fn parked(&self, resume_hash: &str, user_id: &str, grace_ms: i64) {
         let until = crate::clock::now_ms() + grace_ms;

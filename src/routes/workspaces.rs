@@ -130,7 +130,13 @@ async fn jobs(
     let opened = state.workspaces.open(&user.user, &id, Access::Read).await?;
     let mut listed = crate::workspaces::jobs::list(&state.db, &opened.row.id).await?;
     for job in &mut listed {
-        job.attachable = live.keeps(&job.id);
+        // A running job's output is kept by the replica running it, attached through a relay.
+        job.attachable = live.keeps(&job.id)
+            || (job.state == "running"
+                && matches!(
+                    state.replicas.job_place(&job.id).await?,
+                    crate::replicas::held::Place::Replica(_)
+                ));
     }
     Ok(HttpResponse::Ok().json(listed))
 }

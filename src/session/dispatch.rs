@@ -225,10 +225,22 @@ async fn share(ctx: &SessionCtx, stream: StreamId, course: &str) -> Result<Strin
 }
 
 /// Takes a background job of the user's over as `stream`. Another user's job, or one whose
-/// output is no longer kept, is `not_found`.
+/// output is no longer kept, is `not_found`. A job another replica runs is attached there,
+/// through a relay (that replica checks the user's right to it).
 async fn attach(ctx: &Arc<SessionCtx>, stream: StreamId, job: &str) -> Result<(), ApiError> {
     let missing = || ApiError::not_found(format!("no job {job} with output to attach"));
-    let found = ctx.jobs.attachable(job).ok_or_else(missing)?;
+    let Some(found) = ctx.jobs.attachable(job) else {
+        use crate::replicas::held::Place;
+        let Place::Replica(address) = ctx.state.replicas.job_place(job).await? else {
+            return Err(missing());
+        };
+        if ctx.has_stream(stream) {
+            return Err(ApiError::conflict(format!("stream {stream} is in use")));
+        }
+        let request = serde_json::json!({"type": "attach", "stream": stream, "job": job});
+        super::relay::open(ctx, address, request, Some(stream));
+        return Ok(());
+    };
     ctx.state
         .workspaces
         .open(

@@ -889,3 +889,65 @@ async fn a_job_run_by_one_replica_is_killed_through_another() {
         out.errors
     );
 }
+
+#[tokio::test]
+async fn a_job_run_by_one_replica_is_attached_through_another() {
+    let replicas = spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let teacher = a.new_user_with_role(berth::users::Role::Teacher).await;
+    let student = a.new_user().await;
+    let stranger = a.new_user().await;
+    let made = crate::workspaces::template(a, &teacher, json!({})).await;
+    let id = crate::workspaces::workspace(a, &student, &made).await;
+    let container = format!("berth-ws-{id}");
+    let mut laptop = a.ws(&student.token).await;
+    let script = "while read line; do echo got:$line; done";
+    let job = crate::jobs::start_job(&mut laptop, 1, &id, script).await;
+    laptop.stdin(1, b"one\n").await;
+    laptop.read_until(1, "got:one").await;
+    laptop.abandon();
+
+    // B lists it as attachable: A keeps its output.
+    let listed: Value = b
+        .get(
+            &format!("/api/v1/workspaces/{id}/jobs"),
+            Some(&student.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["id"], job.as_str());
+    assert_eq!(listed[0]["attachable"], true, "{listed}");
+    // Through B, a stranger is refused (A checks, as for any attach)...
+    let mut theirs = b.ws(&stranger.token).await;
+    theirs
+        .send(json!({"type": "attach", "stream": 3, "job": job}))
+        .await;
+    let refused = theirs.expect("error", 3).await;
+    assert_eq!(refused["code"], "not_found", "{refused}");
+    // ...and the student gets the job's output so far, then steers it.
+    let mut desktop = b.ws(&student.token).await;
+    desktop
+        .send(json!({"type": "attach", "stream": 3, "job": job}))
+        .await;
+    desktop.expect("attached", 3).await;
+    desktop.read_until(3, "got:one").await;
+    desktop.stdin(3, b"three\n").await;
+    desktop.read_until(3, "got:three").await;
+    // Let go through B, it runs on there, to attach again.
+    desktop.send(json!({"type": "detach", "stream": 3})).await;
+    desktop.expect("detached", 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !processes_matching(&container, "while read").is_empty(),
+        "detach stopped the job"
+    );
+    desktop
+        .send(json!({"type": "attach", "stream": 4, "job": job}))
+        .await;
+    desktop.expect("attached", 4).await;
+    desktop.send(json!({"type": "eof", "stream": 4})).await;
+    let out = desktop.collect(4).await;
+    assert_eq!(out.code, Some(0), "{:?}", out.errors);
+}
