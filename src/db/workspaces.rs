@@ -101,3 +101,13 @@ pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
         .await?;
     Ok(())
 }
+
+/// The workspace's container is now `container_id` (its old one was gone, and made again).
+pub async fn set_container(db: &Db, id: &str, container_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE workspaces SET container_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(container_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -156,15 +156,7 @@ impl Workspaces {
         let host = self.hosts.choose(host).await?;
         let id = id.to_string();
         let volume = format!("berth-ws-{id}");
-        let spec = WorkspaceSpec {
-            workspace_id: &id,
-            image: &template.spec.image,
-            resources: template.spec.resources(&self.limits)?,
-            gpus: template.spec.gpus,
-            network_none: template.spec.network == templates::Network::None,
-            volume: &volume,
-        };
-        let body = policy::workspace_body(&user.id, &spec, &host.name);
+        let body = self.body_of(&user.id, &id, &volume, template, &host.name)?;
         let image = ImageRef::parse(&template.spec.image)?;
         // The image is the template's: it is pulled and judged as its creator's (a teacher may
         // offer an image of their private registry this way), as the user's once they are gone.
@@ -220,6 +212,57 @@ impl Workspaces {
         }
         tracing::info!(workspace = %id, template = %template.spec.name, host = %host.name, "workspace created");
         Ok(self.view_of(&row).await)
+    }
+
+    /// The engine request for workspace `id`'s container, on `volume`, from `template`.
+    fn body_of(
+        &self,
+        owner_id: &str,
+        id: &str,
+        volume: &str,
+        template: &Template,
+        host_name: &str,
+    ) -> Result<bollard::models::ContainerCreateBody, ApiError> {
+        let spec = WorkspaceSpec {
+            workspace_id: id,
+            image: &template.spec.image,
+            resources: template.spec.resources(&self.limits)?,
+            gpus: template.spec.gpus,
+            network_none: template.spec.network == templates::Network::None,
+            volume,
+        };
+        Ok(policy::workspace_body(owner_id, &spec, host_name))
+    }
+
+    /// Makes again the container of a workspace whose container went (removed behind berth's
+    /// back, or by an engine's cleanup), from its template, on its volume: the files are kept,
+    /// and the starter files are not written again.
+    async fn remake_container(&self, opened: &mut Opened) -> Result<(), ApiError> {
+        let row = &opened.row;
+        let template = templates::find(&self.db, &row.template_id).await?;
+        let body = self.body_of(
+            &row.owner_id,
+            &row.id,
+            &row.volume,
+            &template,
+            &opened.host.name,
+        )?;
+        let name = format!("berth-ws-{}", row.id);
+        let engine = &opened.host.engine;
+        let container = match engine.create_container(body, Some(name.clone())).await {
+            Ok(container) => container,
+            // Made again meanwhile, by another request.
+            Err(err) if err.code == ErrorCode::Conflict => engine
+                .inspect_container(&name)
+                .await?
+                .and_then(|info| info.id)
+                .ok_or(err)?,
+            Err(err) => return Err(err),
+        };
+        db::workspaces::set_container(&self.db, &row.id, &container).await?;
+        tracing::warn!(workspace = %row.id, container = %container, "workspace's container was gone: made again on its volume");
+        opened.row.container_id = container;
+        Ok(())
     }
 
     async fn view_of(&self, row: &db::workspaces::WorkspaceRow) -> WorkspaceView {
@@ -359,10 +402,19 @@ impl Workspaces {
         id: &str,
         access: Access,
     ) -> Result<(Opened, ContainerInspectResponse), ApiError> {
-        let opened = self.open(user, id, access).await?;
+        let mut opened = self.open(user, id, access).await?;
         // Used from now on, before it is started: a cull that has not yet checked it leaves it
         // alone (see `cull_once`).
         self.touch(&opened.row.id).await;
+        if opened
+            .host
+            .engine
+            .inspect_container(opened.container())
+            .await?
+            .is_none()
+        {
+            self.remake_container(&mut opened).await?;
+        }
         let engine = &opened.host.engine;
         let inspect = || async {
             engine

@@ -801,3 +801,62 @@ async fn a_template_is_derived_with_its_build_log_live_and_gpus_are_refused_plai
         "a volume was left behind"
     );
 }
+
+#[tokio::test]
+async fn a_workspace_whose_container_was_removed_gets_a_new_one_with_its_files() {
+    let app = spawn_app().await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let student = app.new_user().await;
+    let made = template(&app, &teacher, json!({})).await;
+    let id = workspace(&app, &student, &made).await;
+    let mine = b"echo my own version\n".to_vec();
+    assert_eq!(
+        put_file(&app, &student, &id, "hello.sh", mine.clone()).await,
+        204
+    );
+    assert_eq!(
+        put_file(&app, &student, &id, "notes.txt", b"kept\n".to_vec()).await,
+        204
+    );
+    // An admin's `docker rm` (or an engine's cleanup) takes the container, not the volume.
+    let removed = std::process::Command::new("docker")
+        .args(["rm", "-f", &format!("berth-ws-{id}")])
+        .output()
+        .unwrap();
+    assert!(removed.status.success());
+    assert_eq!(state_of(&app, &student, &id).await, "missing");
+
+    // The next use makes it again, on the same volume: the student's files are there, the
+    // starter file is not written over, and it runs.
+    assert_eq!(
+        get_file(&app, &student, &id, "notes.txt").await,
+        (200, b"kept\n".to_vec())
+    );
+    assert_eq!(get_file(&app, &student, &id, "hello.sh").await, (200, mine));
+    assert_eq!(state_of(&app, &student, &id).await, "running");
+    let mut ws = app.ws(&student.token).await;
+    let out = run(&mut ws, 1, &id, "hello.sh", json!({})).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "my own version\n");
+    let owner = std::process::Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"berth.owner\"}}",
+            &format!("berth-ws-{id}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        student.id,
+        "still the student's"
+    );
+}
+
+/// A workspace's `state` as its owner sees it.
+async fn state_of(app: &TestApp, user: &TestUser, id: &str) -> Value {
+    let got = app
+        .get(&format!("/api/v1/workspaces/{id}"), Some(&user.token))
+        .await;
+    got.json::<Value>().await.unwrap()["state"].clone()
+}
