@@ -841,15 +841,23 @@ async fn a_users_session_limit_holds_across_replicas_and_usage_counts_them_all()
     drop(reopened);
 }
 
-#[tokio::test]
-async fn a_job_run_by_one_replica_is_killed_through_another() {
-    let replicas = spawn_replicas(2).await;
-    let (a, b) = (&replicas[0], &replicas[1]);
+/// A student with a workspace on `a`, and another student.
+async fn student_and_stranger_on(
+    a: &crate::helpers::TestApp,
+) -> (crate::helpers::TestUser, crate::helpers::TestUser, String) {
     let teacher = a.new_user_with_role(berth::users::Role::Teacher).await;
     let student = a.new_user().await;
     let stranger = a.new_user().await;
     let made = crate::workspaces::template(a, &teacher, json!({})).await;
     let id = crate::workspaces::workspace(a, &student, &made).await;
+    (student, stranger, id)
+}
+
+#[tokio::test]
+async fn a_job_run_by_one_replica_is_killed_through_another() {
+    let replicas = spawn_replicas(2).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let (student, stranger, id) = student_and_stranger_on(a).await;
     let container = format!("berth-ws-{id}");
     let mut ws = a.ws(&student.token).await;
     let job = crate::jobs::start_job(&mut ws, 1, &id, "echo up; sleep 271").await;
@@ -894,11 +902,7 @@ async fn a_job_run_by_one_replica_is_killed_through_another() {
 async fn a_job_run_by_one_replica_is_attached_through_another() {
     let replicas = spawn_replicas(2).await;
     let (a, b) = (&replicas[0], &replicas[1]);
-    let teacher = a.new_user_with_role(berth::users::Role::Teacher).await;
-    let student = a.new_user().await;
-    let stranger = a.new_user().await;
-    let made = crate::workspaces::template(a, &teacher, json!({})).await;
-    let id = crate::workspaces::workspace(a, &student, &made).await;
+    let (student, stranger, id) = student_and_stranger_on(a).await;
     let container = format!("berth-ws-{id}");
     let mut laptop = a.ws(&student.token).await;
     let script = "while read line; do echo got:$line; done";
