@@ -153,7 +153,8 @@ const SUBMISSION_SELECTED: &str = "id, assignment_id, user_id, submitted_at, \
 /// replica `check_by`: both or neither. `collecting_in`: the leader's term, when the leader
 /// collects it at the due time; then it is recorded only while that term holds and the student
 /// has handed nothing in (false otherwise), so that a stale leader, or a student's own
-/// submission just before, makes no second one.
+/// submission just before, makes no second one. The student's submissions of the assignment are
+/// held meanwhile, so that a hand-in and a collection at the same instant see each other.
 pub async fn insert_submission(
     db: &Db,
     s: &SubmissionRow,
@@ -161,6 +162,11 @@ pub async fn insert_submission(
     collecting_in: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
+    super::hold(
+        &mut tx,
+        &format!("submission:{}:{}", s.assignment_id, s.user_id),
+    )
+    .await?;
     let inserted = sqlx::query(&format!(
         "INSERT INTO submissions ({SUBMISSION_COLUMNS}) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
