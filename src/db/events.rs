@@ -20,19 +20,21 @@ pub struct Row {
 pub async fn append(db: &Db, events: &[(&str, String)], at_ms: i64) -> Result<i64, sqlx::Error> {
     let mut tx = db.begin().await?;
     super::hold(&mut tx, "events").await?;
-    let mut seq: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM events")
-            .fetch_one(&mut *tx)
-            .await?;
+    let mut seq = 0;
+    // The next seq is read by the INSERT itself: on SQLite a transaction that read first and
+    // wrote after would fail at once (`database is locked`) when another write came between,
+    // rather than wait its turn.
     for (channel, body) in events {
-        seq += 1;
-        sqlx::query("INSERT INTO events (seq, channel, body, at_ms) VALUES ($1, $2, $3, $4)")
-            .bind(seq)
-            .bind(*channel)
-            .bind(body)
-            .bind(at_ms)
-            .execute(&mut *tx)
-            .await?;
+        seq = sqlx::query_scalar(
+            "INSERT INTO events (seq, channel, body, at_ms) \
+             SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) + 1, $1, $2, $3 FROM events \
+             RETURNING seq",
+        )
+        .bind(*channel)
+        .bind(body)
+        .bind(at_ms)
+        .fetch_one(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(seq)
