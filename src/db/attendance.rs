@@ -32,19 +32,12 @@ pub async fn insert_unless_open(
 ) -> Result<Option<String>, sqlx::Error> {
     let mut tx = db.begin().await?;
     super::hold(&mut tx, &format!("attendance:{}", row.course_id)).await?;
-    let open: Option<(String,)> = sqlx::query_as(
-        "SELECT id FROM attendance_sessions WHERE course_id = $1 AND closes_at > $2",
-    )
-    .bind(&row.course_id)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some((open_id,)) = open {
-        return Ok(Some(open_id));
-    }
-    sqlx::query(
+    // One statement that writes: on SQLite a transaction that read first and wrote after would
+    // fail at once (`database is locked`) when another write came between.
+    let inserted = sqlx::query(
         "INSERT INTO attendance_sessions (id, course_id, secret, period_s, opens_at, closes_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS \
+           (SELECT 1 FROM attendance_sessions WHERE course_id = $2 AND closes_at > $7)",
     )
     .bind(&row.id)
     .bind(&row.course_id)
@@ -52,10 +45,23 @@ pub async fn insert_unless_open(
     .bind(row.period_s)
     .bind(row.opens_at)
     .bind(row.closes_at)
+    .bind(now)
     .execute(&mut *tx)
     .await?;
+    if inserted.rows_affected() == 1 {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let open: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM attendance_sessions WHERE course_id = $1 AND closes_at > $2",
+    )
+    .bind(&row.course_id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(None)
+    // The same `now` in one transaction: the session the insert saw open is found.
+    open.map(Some).ok_or(sqlx::Error::RowNotFound)
 }
 
 /// The course's attendance session open at `now`, if any.
