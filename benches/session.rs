@@ -4,7 +4,9 @@
 //! Sizes can be lowered for a quick look: BENCH_CAT_MIB, BENCH_ECHO_SAMPLES, BENCH_SESSIONS,
 //! BENCH_CLOSE_SAMPLES, BENCH_STUDENTS, BENCH_LOAD_MIB, BENCH_RUNS, BENCH_FILES, BENCH_CLASS,
 //! BENCH_WATCHERS, BENCH_WATCH_SAMPLES, BENCH_FLOOD_MB. BENCH_ONLY=ui (or =class, =watch) runs only the browser
-//! (or the class hands in, the class watching one terminal) section and prints it.
+//! (or the class hands in, the class watching one terminal) section and prints it;
+//! BENCH_ONLY=sessions (or =replicas) runs the idle sessions (or the two sections on three
+//! replicas) and writes them into docs/benchmarks.md in place of the last run's.
 
 #[path = "session/classroom.rs"]
 mod classroom;
@@ -73,7 +75,23 @@ async fn main() {
         for section in &sections {
             println!("{section}");
         }
-        replace_sections(&sections);
+        replace_sections(&sections, "replicas");
+        return;
+    }
+    // BENCH_ONLY=sessions: the idle-sessions section alone, written in place of the last run's.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("sessions") {
+        let server =
+            ServerProcess::start(&[("BERTH_SESSION__MAX_SESSIONS_PER_USER", "100000")]).await;
+        let token = server.account("bench").await;
+        let on_sqlite = idle_sessions(&server, &token, sessions).await;
+        drop(server);
+        let on_postgres = idle_sessions_on_postgres(sessions).await;
+        let section = idle_sessions_section(
+            sessions,
+            &[("SQLite", on_sqlite), ("PostgreSQL", on_postgres)],
+        );
+        println!("{section}");
+        replace_sections(&[section], "sessions");
         return;
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("watch") {
@@ -108,8 +126,13 @@ async fn main() {
     report.push(workspaces(&server, &docker, runs, files).await);
     report.push(ui_bundle());
     report.push(ui_in_chromium(&server, &token).await);
-    report.push(idle_sessions(&server, &token, sessions).await);
+    let on_sqlite = idle_sessions(&server, &token, sessions).await;
     drop(server);
+    let on_postgres = idle_sessions_on_postgres(sessions).await;
+    report.push(idle_sessions_section(
+        sessions,
+        &[("SQLite", on_sqlite), ("PostgreSQL", on_postgres)],
+    ));
     report.push(attendance_rush(students).await);
     report.push(image_load(load_mib).await);
     report.push(classroom::class_submissions(class).await);
@@ -762,19 +785,59 @@ fn percentile_of(v: &mut [f64], p: f64) -> f64 {
     percentile(v, p)
 }
 
-/// Server memory per idle authenticated session, heartbeats running.
-async fn idle_sessions(server: &ServerProcess, token: &str, count: usize) -> String {
+/// The idle-sessions section: one row per database, each from [`idle_sessions`].
+fn idle_sessions_section(count: usize, rows: &[(&str, IdleSessions)]) -> String {
+    let mut section = format!(
+        "## Memory per idle session\n\n{count} authenticated WebSocket sessions of one account (`session.max_sessions_per_user` raised for the run) held open with heartbeats running; growth of the server's resident memory. Sessions are opened {} at a time, each recorded in `live_sessions` as it opens (what makes the per-user limit hold across replicas); a session's open time is from its TCP connect to its `hello` frame.\n\n\
+         | database | still open after a heartbeat round | before | after | per session | open p50 | open p99 |\n|---|---|---|---|---|---|---|\n",
+        berth::auth::MAX_TICKETS_PER_USER
+    );
+    for (database, r) in rows {
+        section.push_str(&format!(
+            "| {database} | {} | {:.1} MiB | {:.1} MiB | **{:.1} KiB** | {:.1} ms | {:.1} ms |\n",
+            r.alive,
+            r.before_kib as f64 / 1024.0,
+            r.after_kib as f64 / 1024.0,
+            r.per_session_kib,
+            r.open_p50_ms,
+            r.open_p99_ms
+        ));
+    }
+    section.push_str("\n(target ≤ 32 KiB per session)\n");
+    section
+}
+
+struct IdleSessions {
+    alive: usize,
+    before_kib: u64,
+    after_kib: u64,
+    per_session_kib: f64,
+    open_p50_ms: f64,
+    open_p99_ms: f64,
+}
+
+/// Server memory per idle authenticated session, heartbeats running, and how long each took
+/// to open.
+async fn idle_sessions(server: &ServerProcess, token: &str, count: usize) -> IdleSessions {
     // One session first, so what every server pays once is in the baseline.
     let warm = server.ws(token).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = server.rss_kib();
     let mut readers = Vec::with_capacity(count);
+    let mut open_ms = Vec::with_capacity(count);
     let mut opened = 0;
     while opened < count {
         // As many at once as one user may hold unused tickets.
         let batch = (count - opened).min(berth::auth::MAX_TICKETS_PER_USER);
-        let opening: Vec<_> = (0..batch).map(|_| server.ws(token)).collect();
-        for ws in futures_util::future::join_all(opening).await {
+        let opening: Vec<_> = (0..batch)
+            .map(|_| async {
+                let started = Instant::now();
+                let ws = server.ws(token).await;
+                (ws, started.elapsed().as_secs_f64() * 1000.0)
+            })
+            .collect();
+        for (ws, ms) in futures_util::future::join_all(opening).await {
+            open_ms.push(ms);
             let mut socket = ws.into_silent();
             // Keep reading, so pings are answered as a browser would.
             readers.push(tokio::spawn(async move {
@@ -787,17 +850,28 @@ async fn idle_sessions(server: &ServerProcess, token: &str, count: usize) -> Str
     tokio::time::sleep(Duration::from_secs(7)).await;
     let after = server.rss_kib();
     let alive = readers.iter().filter(|r| !r.is_finished()).count();
-    let per_session = (after.saturating_sub(before)) as f64 / count as f64;
     for r in readers {
         r.abort();
     }
     drop(warm);
-    format!(
-        "## Memory per idle session\n\n{count} authenticated WebSocket sessions of one account (`session.max_sessions_per_user` raised for the run) held open with heartbeats running ({alive} still open after one heartbeat round); growth of the server's resident memory.\n\n\
-         | before | after | per session |\n|---|---|---|\n| {:.1} MiB | {:.1} MiB | **{per_session:.1} KiB** |\n\n(target ≤ 32 KiB)\n",
-        before as f64 / 1024.0,
-        after as f64 / 1024.0
-    )
+    IdleSessions {
+        alive,
+        before_kib: before,
+        after_kib: after,
+        per_session_kib: (after.saturating_sub(before)) as f64 / count as f64,
+        open_p50_ms: percentile_of(&mut open_ms, 0.5),
+        open_p99_ms: percentile_of(&mut open_ms, 0.99),
+    }
+}
+
+/// [`idle_sessions`] on a server of its own on PostgreSQL (a replica alone on its database).
+async fn idle_sessions_on_postgres(count: usize) -> IdleSessions {
+    let server = ServerProcess::replicas(1, &[("BERTH_SESSION__MAX_SESSIONS_PER_USER", "100000")])
+        .await
+        .pop()
+        .unwrap();
+    let token = server.account("bench").await;
+    idle_sessions(&server, &token, count).await
 }
 
 /// A class checking in at once: every student on their own WebSocket sends `attendance.checkin`
@@ -1011,7 +1085,7 @@ async fn image_load(mib: usize) -> String {
 
 /// Puts `sections` into docs/benchmarks.md in place of the ones under the same headings (or
 /// before the soak's), each saying when it was measured.
-fn replace_sections(sections: &[String]) {
+fn replace_sections(sections: &[String], only: &str) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
     let mut text = std::fs::read_to_string(path).unwrap_or_default();
     let date = Command::new("date")
@@ -1022,7 +1096,7 @@ fn replace_sections(sections: &[String]) {
     for section in sections {
         let (heading, body) = section.split_once('\n').unwrap();
         let dated = format!(
-            "{heading}\n\n_Measured {date} on its own (`BENCH_ONLY=replicas scripts/bench.sh`)._\n{body}\n"
+            "{heading}\n\n_Measured {date} on its own (`BENCH_ONLY={only} scripts/bench.sh`)._\n{body}\n"
         );
         let (start, end) = match text.find(&format!("\n{heading}\n")) {
             Some(at) => {
