@@ -36,6 +36,9 @@ pub struct Sessions {
 struct LiveSession {
     user_id: String,
     jti: String,
+    /// Its row in the database, counted against its user's limit on every replica (a relay's
+    /// session has none: its client's session is counted where it is).
+    seat: Option<String>,
     /// Its live streams (the session counts them).
     streams: Arc<AtomicUsize>,
     cancel: CancellationToken,
@@ -72,8 +75,9 @@ impl Sessions {
         self.live.is_empty()
     }
 
-    /// Registers an admitted session opened with token `jti`; it ends with the server.
-    pub fn open(&self, user_id: &str, jti: &str) -> Opened {
+    /// Registers an admitted session opened with token `jti` (in `seat`, its row); it ends with
+    /// the server.
+    pub fn open(&self, user_id: &str, jti: &str, seat: Option<&str>) -> Opened {
         let opened = Opened {
             id: uuid::Uuid::new_v4().to_string(),
             streams: Arc::new(AtomicUsize::new(0)),
@@ -85,6 +89,7 @@ impl Sessions {
             LiveSession {
                 user_id: user_id.to_string(),
                 jti: jti.to_string(),
+                seat: seat.map(str::to_string),
                 streams: opened.streams.clone(),
                 cancel: opened.cancel.clone(),
                 reason: opened.reason.clone(),
@@ -118,15 +123,22 @@ impl Sessions {
         self.live_streams.load(Ordering::Relaxed)
     }
 
-    /// Each user's live sessions here and their streams, by user id.
-    pub fn per_user(&self) -> std::collections::HashMap<String, (usize, usize)> {
+    /// The live streams of this replica's sessions, by user id.
+    pub fn streams_per_user(&self) -> std::collections::HashMap<String, usize> {
         let mut counts = std::collections::HashMap::new();
         for session in self.live.iter() {
-            let (sessions, streams) = counts.entry(session.user_id.clone()).or_insert((0, 0));
-            *sessions += 1;
-            *streams += session.streams.load(Ordering::Relaxed);
+            *counts.entry(session.user_id.clone()).or_insert(0) +=
+                session.streams.load(Ordering::Relaxed);
         }
         counts
+    }
+
+    /// The live streams of each session that has a seat, by seat (its row's id).
+    pub fn streams_by_seat(&self) -> std::collections::HashMap<String, usize> {
+        self.live
+            .iter()
+            .filter_map(|s| Some((s.seat.clone()?, s.streams.load(Ordering::Relaxed))))
+            .collect()
     }
 
     /// Closes the sessions `pred` picks; how many.

@@ -184,6 +184,13 @@ impl Application {
         // Every replica pings its hosts: its own streams learn from it that a host went away.
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
         tokio::spawn(state.replicas.clone().heartbeat(stop_health.clone()));
+        let sessions = state.sessions.clone();
+        tokio::spawn(
+            state
+                .replicas
+                .clone()
+                .record_streams(move || sessions.streams_by_seat(), stop_health.clone()),
+        );
         // One conditional DELETE an hour: harmless on every replica at once.
         tokio::spawn(
             state

@@ -1,6 +1,6 @@
 //! What each user holds and uses now, for admins (`GET /admin/usage`), and the workspaces by
 //! state for the metrics: berth's containers as every host lists them, matched with the
-//! accounts and workspaces the database has and the sessions this process holds.
+//! accounts and workspaces the database has and the sessions every replica holds.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,7 +25,9 @@ pub struct UserUsage {
     pub user_id: String,
     pub username: String,
     pub role: String,
-    /// Live WebSocket sessions, and the streams they run.
+    /// Live WebSocket sessions on every replica, and the streams they run (those of the other
+    /// replicas as each recorded them within the last second; a stream relayed from another
+    /// replica is counted only when the replica holding it answers).
     pub sessions: usize,
     pub streams: usize,
     /// Containers (workspaces not counted), running and not.
@@ -87,21 +89,22 @@ async fn listed(hosts: &Hosts) -> (Vec<Listed>, bool) {
 }
 
 /// Every account with what it holds and uses now: `everywhere`, each user's sessions on every
-/// replica; the streams counted are those of this replica's sessions.
+/// replica and their streams on the other replicas (user id → (sessions, streams)); the streams
+/// of this replica's sessions are counted from `here`.
 pub async fn per_user(
     db: &Db,
     hosts: &Hosts,
-    sessions: &Sessions,
-    everywhere: &HashMap<String, usize>,
+    here: &Sessions,
+    everywhere: &HashMap<String, (usize, usize)>,
 ) -> Result<ServerUsage, ApiError> {
     let (containers, every_host_answered) = listed(hosts).await;
-    let live = sessions.per_user();
+    let streams_here = here.streams_per_user();
     let mut users: Vec<UserUsage> = db::users::all(db)
         .await?
         .into_iter()
         .map(|u| {
-            let (_, streams) = live.get(&u.id).copied().unwrap_or_default();
-            let sessions = everywhere.get(&u.id).copied().unwrap_or(0);
+            let (sessions, elsewhere) = everywhere.get(&u.id).copied().unwrap_or_default();
+            let streams = elsewhere + streams_here.get(&u.id).copied().unwrap_or(0);
             UserUsage {
                 user_id: u.id,
                 username: u.username,

@@ -266,16 +266,34 @@ pub async fn session_closed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Each user's sessions open on the replicas alive: (user id, sessions).
+/// Records how many streams each of these sessions runs now, in one transaction.
+pub async fn session_streams(db: &Db, counts: &[(String, i64)]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for (id, streams) in counts {
+        sqlx::query("UPDATE live_sessions SET streams = $2 WHERE id = $1")
+            .bind(id)
+            .bind(streams)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Each user's sessions open on the replicas alive, and the streams they run on replicas other
+/// than `here` (as those recorded them): (user id, sessions, streams).
 pub async fn sessions_per_user(
     db: &Db,
     alive_since_ms: i64,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    here: &str,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT s.user_id, COUNT(*) FROM live_sessions s JOIN replicas r ON r.id = s.replica_id \
+        "SELECT s.user_id, COUNT(*), \
+           CAST(COALESCE(SUM(CASE WHEN s.replica_id = $2 THEN 0 ELSE s.streams END), 0) AS BIGINT) \
+         FROM live_sessions s JOIN replicas r ON r.id = s.replica_id \
          WHERE r.heartbeat_ms >= $1 GROUP BY s.user_id",
     )
     .bind(alive_since_ms)
+    .bind(here)
     .fetch_all(db)
     .await
 }

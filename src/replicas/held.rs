@@ -5,10 +5,12 @@
 //! records, so every replica lists the same.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
-use super::{Replicas, DEAD_AFTER};
+use super::{Replicas, BEAT, DEAD_AFTER};
 use crate::db::{self, held::ShareRow, held::SourceRow, Db};
 use crate::error::ApiError;
 
@@ -193,13 +195,47 @@ impl Replicas {
         }))
     }
 
-    /// Each user's sessions on every replica alive.
-    pub async fn sessions_per_user(&self) -> Result<HashMap<String, usize>, ApiError> {
-        let rows = db::held::sessions_per_user(&self.db, self.alive_since()).await?;
+    /// Each user's sessions on every replica alive, and the streams they run on the others (as
+    /// each last recorded them; this one's own are counted live): user id → (sessions, streams).
+    pub async fn sessions_per_user(&self) -> Result<HashMap<String, (usize, usize)>, ApiError> {
+        let rows = db::held::sessions_per_user(&self.db, self.alive_since(), &self.id).await?;
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
         Ok(rows
             .into_iter()
-            .map(|(user, n)| (user, usize::try_from(n).unwrap_or(0)))
+            .map(|(user, sessions, streams)| (user, (count(sessions), count(streams))))
             .collect())
+    }
+
+    /// Records the streams of this replica's sessions every [`BEAT`] until `stop`: `counts`
+    /// says each seated session's now (by seat id); only those that changed are written.
+    pub async fn record_streams(
+        self: Arc<Self>,
+        counts: impl Fn() -> HashMap<String, usize> + Send + 'static,
+        stop: CancellationToken,
+    ) {
+        let mut written: HashMap<String, usize> = HashMap::new();
+        let mut ticks = tokio::time::interval(BEAT);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            let now = counts();
+            let changed: Vec<(String, i64)> = now
+                .iter()
+                .filter(|(seat, n)| written.get(*seat).copied().unwrap_or(0) != **n)
+                .map(|(seat, n)| (seat.clone(), i64::try_from(*n).unwrap_or(i64::MAX)))
+                .collect();
+            if changed.is_empty() {
+                written = now;
+                continue;
+            }
+            match db::held::session_streams(&self.db, &changed).await {
+                Ok(()) => written = now,
+                Err(e) => tracing::warn!(error = %e, "could not record the sessions' streams"),
+            }
+        }
     }
 }
 
@@ -207,6 +243,13 @@ impl Replicas {
 pub struct Seat {
     db: Db,
     id: String,
+}
+
+impl Seat {
+    /// The session's row, which [`Replicas::record_streams`] writes its streams to.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 impl Drop for Seat {

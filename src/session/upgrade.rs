@@ -105,7 +105,7 @@ pub async fn ws_handler(
         streams: own_streams,
         cancel,
         reason,
-    } = sessions.open(&user.id, &claims.jti);
+    } = sessions.open(&user.id, &claims.jti, seat.as_ref().map(|s| s.id()));
     // The token may have been revoked between the check and the registration above (on any
     // replica: the event may have gone by before this session was there to hear it). If the
     // database cannot say, the session closes.

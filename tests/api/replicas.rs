@@ -780,7 +780,8 @@ async fn a_host_added_or_removed_on_one_replica_is_known_to_the_others() {
 }
 
 /// `user`'s sessions as `GET /admin/usage` on `replica` counts them.
-async fn sessions_in_usage(replica: &crate::helpers::TestApp, admin: &str, user: &str) -> Value {
+/// A user's row of the usage view, as `replica` answers it.
+async fn usage_of(replica: &crate::helpers::TestApp, admin: &str, user: &str) -> Value {
     let usage: Value = replica
         .get("/api/v1/admin/usage", Some(admin))
         .await
@@ -788,8 +789,7 @@ async fn sessions_in_usage(replica: &crate::helpers::TestApp, admin: &str, user:
         .await
         .unwrap();
     let users = usage["users"].as_array().unwrap();
-    let row = users.iter().find(|u| u["user_id"] == user).unwrap();
-    row["sessions"].clone()
+    users.iter().find(|u| u["user_id"] == user).unwrap().clone()
 }
 
 #[tokio::test]
@@ -820,10 +820,28 @@ async fn a_users_session_limit_holds_across_replicas_and_usage_counts_them_all()
         "someone else is not affected"
     );
     for replica in [a, b] {
+        let usage = usage_of(replica, &admin.token, &student.id).await;
         assert_eq!(
-            sessions_in_usage(replica, &admin.token, &student.id).await,
-            3
+            (&usage["sessions"], &usage["streams"]),
+            (&json!(3), &json!(0))
         );
+    }
+    // A stream run on B is counted by both (B writes its sessions' counts once a second).
+    let container = a.running_container(&student, &["sleep", "300"]).await;
+    open[2]
+        .send(json!({"type": "exec", "stream": 1, "container": container,
+                     "cmd": ["sleep", "300"]}))
+        .await;
+    open[2].expect("started", 1).await;
+    let start = Instant::now();
+    for replica in [a, b] {
+        while usage_of(replica, &admin.token, &student.id).await["streams"] != json!(1) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the stream on B is not counted"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     // A session closed on A makes room on B.
     open.remove(0).close().await;

@@ -178,7 +178,9 @@ export type ServerUsage = { users: Array<UserUsage>, every_host_answered: boolea
 
 export type UserUsage = { user_id: string, username: string, role: string, 
 /**
- * Live WebSocket sessions, and the streams they run.
+ * Live WebSocket sessions on every replica, and the streams they run (those of the other
+ * replicas as each recorded them within the last second; a stream relayed from another
+ * replica is counted only when the replica holding it answers).
  */
 sessions: number, streams: number, 
 /**
