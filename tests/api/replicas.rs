@@ -30,6 +30,29 @@ async fn a_ticket_raced_by_two_replicas_is_redeemed_once() {
 }
 
 #[tokio::test]
+async fn failed_sign_ins_spread_over_replicas_are_throttled_as_one() {
+    let replicas =
+        crate::helpers::spawn_replicas_with(2, |_, s| s.login.max_failures_per_ip = 6).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    a.register("erin", "password1").await;
+    // Before the failures, erin signs in on either: the refusal below is the throttle's.
+    for replica in [a, b] {
+        assert_eq!(replica.login("erin", "password1").await.status(), 200);
+    }
+    // Three failures on each: under the limit on each replica alone, at it together.
+    for i in 0..6 {
+        let replica = [a, b][i % 2];
+        let response = replica
+            .login(&format!("nobody{i}"), "whatever-password")
+            .await;
+        assert_eq!(response.status(), 401);
+    }
+    for replica in [a, b] {
+        assert_eq!(replica.login("erin", "password1").await.status(), 429);
+    }
+}
+
+#[tokio::test]
 async fn a_logout_on_one_replica_closes_a_session_on_another_within_a_second() {
     let replicas = spawn_replicas(2).await;
     let (a, b) = (&replicas[0], &replicas[1]);
