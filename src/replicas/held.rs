@@ -256,12 +256,8 @@ impl Drop for Seat {
     fn drop(&mut self) {
         let db = self.db.clone();
         let id = std::mem::take(&mut self.id);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = db::held::session_closed(&db, &id).await {
-                    tracing::warn!(error = %e, "could not forget a closed session");
-                }
-            });
-        }
+        super::forget_soon("a closed session", async move {
+            db::held::session_closed(&db, &id).await
+        });
     }
 }

@@ -242,12 +242,24 @@ impl Drop for ExecRecord {
     fn drop(&mut self) {
         let db = self.db.clone();
         let marker = std::mem::take(&mut self.marker);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = db::replicas::exec_ended(&db, &marker).await {
-                    tracing::warn!(error = %e, "could not forget an ended exec");
-                }
-            });
-        }
+        forget_soon("an ended exec", async move {
+            db::replicas::exec_ended(&db, &marker).await
+        });
+    }
+}
+
+/// Runs `forget` (the DELETE of a record whose guard was dropped) on its own: a drop cannot
+/// wait. Outside a runtime (the process is ending) the row stays; a dead replica's rows are the
+/// leader's to forget.
+fn forget_soon(
+    what: &'static str,
+    forget: impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'static,
+) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            if let Err(e) = forget.await {
+                tracing::warn!(error = %e, "could not forget {what}");
+            }
+        });
     }
 }
