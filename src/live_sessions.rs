@@ -45,6 +45,12 @@ struct LiveSession {
     reason: ClosingReason,
 }
 
+/// A session with a seat (a row), as [`Sessions::seats`] lists it.
+pub struct Seated {
+    pub user_id: String,
+    pub streams: usize,
+}
+
 /// A session just registered: its id, the token that ends it and where its closing reason
 /// goes.
 pub struct Opened {
@@ -133,11 +139,17 @@ impl Sessions {
         counts
     }
 
-    /// The live streams of each session that has a seat, by seat (its row's id).
-    pub fn streams_by_seat(&self) -> std::collections::HashMap<String, usize> {
+    /// Each session that has a seat: its user and live streams, by seat (its row's id).
+    pub fn seats(&self) -> std::collections::HashMap<String, Seated> {
         self.live
             .iter()
-            .filter_map(|s| Some((s.seat.clone()?, s.streams.load(Ordering::Relaxed))))
+            .filter_map(|s| {
+                let seated = Seated {
+                    user_id: s.user_id.clone(),
+                    streams: s.streams.load(Ordering::Relaxed),
+                };
+                Some((s.seat.clone()?, seated))
+            })
             .collect()
     }
 

@@ -40,7 +40,9 @@ pub struct Application {
     metrics: Option<(SocketAddr, Server)>,
     sessions: Arc<Sessions>,
     /// Stops the background work ([`AppState::background`]) when the application goes.
-    _health_watch: DropGuard,
+    health_watch: DropGuard,
+    /// This replica's heartbeat, which removes its row as it ends.
+    heartbeat: tokio::task::JoinHandle<()>,
 }
 
 /// Where the other replicas reach this one: `advertise_url`, or the address it listens on.
@@ -183,13 +185,12 @@ impl Application {
         let stop_health = state.background.clone();
         // Every replica pings its hosts: its own streams learn from it that a host went away.
         tokio::spawn(state.hosts.clone().watch_health(stop_health.clone()));
-        tokio::spawn(state.replicas.clone().heartbeat(stop_health.clone()));
-        let sessions = state.sessions.clone();
+        let heartbeat = tokio::spawn(state.replicas.clone().heartbeat(stop_health.clone()));
         tokio::spawn(
             state
                 .replicas
                 .clone()
-                .record_streams(move || sessions.streams_by_seat(), stop_health.clone()),
+                .keep_seats(state.sessions.clone(), stop_health.clone()),
         );
         // One conditional DELETE an hour: harmless on every replica at once.
         tokio::spawn(
@@ -288,7 +289,8 @@ impl Application {
             server,
             metrics,
             sessions,
-            _health_watch: stop_health.drop_guard(),
+            health_watch: stop_health.drop_guard(),
+            heartbeat,
         })
     }
 
@@ -323,7 +325,12 @@ impl Application {
         if let Some(metrics) = metrics {
             tokio::spawn(metrics);
         }
-        self.server.await
+        let served = self.server.await;
+        // The background work stops, and this replica's row goes before the process does: the
+        // others stop counting its sessions now rather than when its heartbeat is old.
+        drop(self.health_watch);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.heartbeat).await;
+        served
     }
 
     /// Where `metrics.listen` serves `/metrics`, when it is set.

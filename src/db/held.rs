@@ -266,6 +266,39 @@ pub async fn session_closed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The sessions recorded on `replica`: (id, opened at).
+pub async fn sessions_of_replica(
+    db: &Db,
+    replica: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, opened_ms FROM live_sessions WHERE replica_id = $1")
+        .bind(replica)
+        .fetch_all(db)
+        .await
+}
+
+/// A session of `replica`'s recorded again (the leader forgot it while the replica was
+/// silent), unless it is there: not counted against the limit, it is open already.
+pub async fn session_recorded_again(
+    db: &Db,
+    id: &str,
+    user_id: &str,
+    replica: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO live_sessions (id, user_id, replica_id, opened_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(replica)
+    .bind(now_ms)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Records how many streams each of these sessions runs now, in one transaction.
 pub async fn session_streams(db: &Db, counts: &[(String, i64)]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;

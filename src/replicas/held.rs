@@ -13,6 +13,10 @@ use tokio_util::sync::CancellationToken;
 use super::{Replicas, BEAT, DEAD_AFTER};
 use crate::db::{self, held::ShareRow, held::SourceRow, Db};
 use crate::error::ApiError;
+use crate::live_sessions::Sessions;
+
+/// How often a replica checks the rows of its sessions against the sessions it holds.
+const SEATS_CHECKED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A live share, as `GET /courses/{id}/shares` lists it.
 #[derive(Debug, Serialize, ts_rs::TS, utoipa::ToSchema)]
@@ -176,12 +180,16 @@ impl Replicas {
     /// Takes one of `user_id`'s `max` sessions, counted across the replicas alive; None when
     /// all are taken. The seat is given back when dropped.
     pub async fn seat_session(&self, user_id: &str, max: usize) -> Result<Option<Seat>, ApiError> {
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        // The guard first: an upgrade cut off during the INSERT still gives the row back.
+        let mut seat = Seat {
+            db: self.db.clone(),
+            id: uuid::Uuid::new_v4().simple().to_string(),
+        };
         let now = crate::clock::now_ms();
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         let admitted = db::held::admit_session(
             &self.db,
-            &id,
+            &seat.id,
             user_id,
             &self.id,
             max,
@@ -189,10 +197,11 @@ impl Replicas {
             self.alive_since(),
         )
         .await?;
-        Ok(admitted.then(|| Seat {
-            db: self.db.clone(),
-            id,
-        }))
+        if !admitted {
+            seat.id.clear(); // no row to give back
+            return Ok(None);
+        }
+        Ok(Some(seat))
     }
 
     /// Each user's sessions on every replica alive, and the streams they run on the others (as
@@ -206,22 +215,30 @@ impl Replicas {
             .collect())
     }
 
-    /// Records the streams of this replica's sessions every [`BEAT`] until `stop`: `counts`
-    /// says each seated session's now (by seat id); only those that changed are written.
-    pub async fn record_streams(
-        self: Arc<Self>,
-        counts: impl Fn() -> HashMap<String, usize> + Send + 'static,
-        stop: CancellationToken,
-    ) {
+    /// Keeps the rows of this replica's sessions (`sessions`) true until `stop`: every [`BEAT`]
+    /// the streams of those whose count changed, and every [`SEATS_CHECKED_EVERY`] the rows
+    /// themselves (see [`Replicas::check_seats`]).
+    pub async fn keep_seats(self: Arc<Self>, sessions: Arc<Sessions>, stop: CancellationToken) {
         let mut written: HashMap<String, usize> = HashMap::new();
         let mut ticks = tokio::time::interval(BEAT);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_check = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = ticks.tick() => {}
             }
-            let now = counts();
+            if last_check.elapsed() >= SEATS_CHECKED_EVERY {
+                last_check = tokio::time::Instant::now();
+                if let Err(e) = self.check_seats(&sessions).await {
+                    tracing::warn!(error = %e.message, "could not check the sessions' rows");
+                }
+            }
+            let now: HashMap<String, usize> = sessions
+                .seats()
+                .into_iter()
+                .map(|(seat, s)| (seat, s.streams))
+                .collect();
             let changed: Vec<(String, i64)> = now
                 .iter()
                 .filter(|(seat, n)| written.get(*seat).copied().unwrap_or(0) != **n)
@@ -236,6 +253,35 @@ impl Replicas {
                 Err(e) => tracing::warn!(error = %e, "could not record the sessions' streams"),
             }
         }
+    }
+
+    /// Mends what went wrong with this replica's session rows: one whose session is over (its
+    /// DELETE failed, or the upgrade was cut off after the seat) is forgotten, so it does not
+    /// count against its user for the replica's life; a live session's row the leader forgot
+    /// (this replica was silent long enough to be thought dead) is recorded again. The rows are
+    /// read before the sessions, so a seat taken in between is only recorded again, which does
+    /// nothing to a row that is there.
+    async fn check_seats(&self, sessions: &Sessions) -> Result<(), ApiError> {
+        let now = crate::clock::now_ms();
+        let settled = now - SEATS_CHECKED_EVERY.as_millis() as i64;
+        let rows = db::held::sessions_of_replica(&self.db, &self.id).await?;
+        let seats = sessions.seats();
+        let recorded: std::collections::HashSet<&str> =
+            rows.iter().map(|(id, _)| id.as_str()).collect();
+        for (id, opened_ms) in &rows {
+            // A seat just taken may not be registered yet: only rows older than a check count.
+            if !seats.contains_key(id) && *opened_ms < settled {
+                db::held::session_closed(&self.db, id).await?;
+                tracing::info!(seat = %id, "forgot the row of a session that is over");
+            }
+        }
+        for (seat, s) in &seats {
+            if !recorded.contains(seat.as_str()) {
+                db::held::session_recorded_again(&self.db, seat, &s.user_id, &self.id, now).await?;
+                tracing::info!(seat = %seat, "recorded a live session's row again");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -254,6 +300,9 @@ impl Seat {
 
 impl Drop for Seat {
     fn drop(&mut self) {
+        if self.id.is_empty() {
+            return;
+        }
         let db = self.db.clone();
         let id = std::mem::take(&mut self.id);
         super::forget_soon("a closed session", async move {

@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::{socket, SessionCtx};
 use crate::auth;
 use crate::error::{ApiError, ErrorCode};
-use crate::live_sessions::Opened;
+use crate::live_sessions::{Opened, Sessions};
 use crate::state::AppState;
 
 /// Frames (and messages assembled from continuation frames) larger than this end the
@@ -73,6 +73,8 @@ pub async fn ws_handler(
         }
     };
 
+    let (response, ws, messages) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
     let sessions = state.sessions.clone();
     // Counted on every replica, so that one user cannot hold the servers' sockets and tasks. A
     // relay's session is its client's on the other replica, counted there.
@@ -90,8 +92,6 @@ pub async fn ws_handler(
         },
     };
     // Dropping `seat` on an error gives it back.
-    let (response, ws, messages) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
     // Messages are assembled from continuation frames only up to what a frame may be, so
     // nothing larger is ever buffered; beyond the hard limit the connection closes.
     let hard_limit = hard_frame_limit(settings.session.max_frame_bytes);
@@ -153,14 +153,32 @@ pub async fn ws_handler(
         async move {
             let _counted = crate::metrics::LiveSession::new();
             tracing::info!("session opened");
+            let registered = Registered {
+                sessions,
+                id,
+                _seat: seat,
+            };
             socket::run(ctx, ws, messages, out_rx, reason, resume_token).await;
-            sessions.closed(&id);
-            drop(seat);
+            drop(registered);
             tracing::info!("session closed");
         }
         .instrument(span),
     );
     Ok(response)
+}
+
+/// A session's place in this replica's list and its seat: both given back when it ends, even
+/// by a panic.
+struct Registered {
+    sessions: Arc<Sessions>,
+    id: String,
+    _seat: Option<crate::replicas::held::Seat>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.sessions.closed(&self.id);
+    }
 }
 
 fn relay_ticket(req: &HttpRequest) -> Option<&str> {

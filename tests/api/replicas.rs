@@ -199,6 +199,53 @@ async fn replicas_seen_by(replica: &ServerProcess, admin: &str) -> Value {
     replica.get("/admin/replicas", admin).await
 }
 
+#[tokio::test]
+async fn a_replica_stopped_on_purpose_leaves_at_once_and_its_sessions_stop_counting() {
+    let mut replicas =
+        ServerProcess::replicas(2, &[("BERTH_SESSION__MAX_SESSIONS_PER_USER", "1")]).await;
+    let admin = replicas[1]
+        .account_with_role("leaving-admin", "admin")
+        .await;
+    let token = replicas[1].account("leaving").await;
+    let ws = Ws::connect(&replicas[0].address, &token).await;
+    assert!(
+        Ws::try_connect(&replicas[1].address, &token)
+            .await
+            .is_none(),
+        "the session on the first replica takes the student's one"
+    );
+    assert_eq!(
+        replicas_seen_by(&replicas[1], &admin).await["replicas"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let pid = replicas[0].child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    replicas[0].child.wait().unwrap();
+    let stopped = Instant::now();
+    drop(ws);
+    // Well before its heartbeat would be old (5 s): it said it was leaving.
+    let seen = replicas_seen_by(&replicas[1], &admin).await;
+    assert_eq!(seen["replicas"].as_array().unwrap().len(), 1, "{seen}");
+    assert!(
+        Ws::try_connect(&replicas[1].address, &token)
+            .await
+            .is_some(),
+        "the stopped replica's session still counts"
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        stopped.elapsed()
+    );
+}
+
 /// The id of the replica that leads, and the term, as `replica` sees them.
 async fn leader_seen_by(replica: &ServerProcess, admin: &str) -> Option<(String, i64)> {
     let seen = replicas_seen_by(replica, admin).await;
@@ -803,6 +850,84 @@ async fn a_host_added_or_removed_on_one_replica_is_known_to_the_others() {
 }
 
 /// `user`'s sessions as `GET /admin/usage` on `replica` counts them.
+#[tokio::test]
+async fn a_replica_mends_its_session_rows_a_leaked_one_locks_no_one_out_and_a_forgotten_one_counts_again(
+) {
+    let replicas =
+        crate::helpers::spawn_replicas_with(1, |_, s| s.session.max_sessions_per_user = 1).await;
+    let a = &replicas[0];
+    let admin = a.new_user_with_role(berth::users::Role::Admin).await;
+    let student = a.new_user().await;
+    let at_a = a.address.to_string();
+    let listed: Value = a
+        .get("/api/v1/admin/replicas", Some(&admin.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let replica = listed["this"].as_str().unwrap().to_string();
+    let db = berth::db::connect(a.database.url()).await.unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+
+    // A row left behind by a session that is over (its DELETE failed): the limit of one is
+    // taken by it, which is the lockout to mend.
+    let taken =
+        berth::db::held::admit_session(&db, "leaked", &student.id, &replica, 1, now() - 60_000, 0)
+            .await
+            .unwrap();
+    assert!(taken);
+    assert!(
+        Ws::try_connect(&at_a, &student.token).await.is_none(),
+        "the leaked row counts against the student"
+    );
+    let start = Instant::now();
+    let mut ws = loop {
+        if let Some(ws) = Ws::try_connect(&at_a, &student.token).await {
+            break ws;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the leaked row still locks the student out"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // The live session's row forgotten (as the leader does for a replica it thought dead): the
+    // session counts again, against the limit and in the usage view.
+    let rows = berth::db::held::sessions_of_replica(&db, &replica)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    berth::db::held::session_closed(&db, &rows[0].0)
+        .await
+        .unwrap();
+    assert_eq!(usage_of(a, &admin.token, &student.id).await["sessions"], 0);
+    let start = Instant::now();
+    while usage_of(a, &admin.token, &student.id).await["sessions"] != json!(1) {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the live session is not counted again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        Ws::try_connect(&at_a, &student.token).await.is_none(),
+        "and its limit holds again"
+    );
+    ws.send(json!({"type": "ping", "t": 1})).await;
+    assert_eq!(
+        ws.next_json().await["type"],
+        "pong",
+        "the session itself was never touched"
+    );
+    db.close().await;
+}
+
 /// A user's row of the usage view, as `replica` answers it.
 async fn usage_of(replica: &crate::helpers::TestApp, admin: &str, user: &str) -> Value {
     let usage: Value = replica
