@@ -400,7 +400,11 @@ fn lead(state: web::Data<AppState>, term: i64, leading: CancellationToken) {
         let (state, leading) = (state.clone(), leading.clone());
         async move {
             let settings = &state.settings.reconcile;
-            state.containers.reconcile(term, settings, leading).await
+            let dead_after = crate::replicas::DEAD_AFTER;
+            state
+                .containers
+                .reconcile(term, settings, dead_after, leading)
+                .await
         }
     });
     tokio::spawn(keep_tidy(state.clone(), leading.clone()));

@@ -79,6 +79,7 @@ pub async fn on_host(
 pub struct Recorded {
     pub containers: std::collections::HashSet<String>,
     pub checks: std::collections::HashSet<String>,
+    pub workspaces: std::collections::HashSet<String>,
 }
 
 pub async fn recorded(db: &Db) -> Result<Recorded, sqlx::Error> {
@@ -91,9 +92,13 @@ pub async fn recorded(db: &Db) -> Result<Recorded, sqlx::Error> {
         sqlx::query_scalar("SELECT submission_id FROM checks WHERE state IN ('queued', 'running')")
             .fetch_all(db)
             .await?;
+    let workspaces: Vec<String> = sqlx::query_scalar("SELECT id FROM workspaces")
+        .fetch_all(db)
+        .await?;
     Ok(Recorded {
         containers: containers.into_iter().collect(),
         checks: checks.into_iter().collect(),
+        workspaces: workspaces.into_iter().collect(),
     })
 }
 

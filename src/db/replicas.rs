@@ -13,6 +13,7 @@ pub struct ReplicaRow {
     pub id: String,
     pub started_ms: i64,
     pub heartbeat_ms: i64,
+    pub local_engine: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -31,26 +32,45 @@ pub struct Leadership {
     pub since_ms: i64,
 }
 
-/// Records that `id`, reached at `address`, is alive at `now_ms` (its row made again if the
-/// others took it for dead).
-pub async fn beat(
-    db: &Db,
-    id: &str,
-    address: &str,
-    started_ms: i64,
-    now_ms: i64,
-) -> Result<(), sqlx::Error> {
+/// One replica's heartbeat.
+pub struct Beat<'a> {
+    pub id: &'a str,
+    /// Where the others reach it.
+    pub address: &'a str,
+    pub started_ms: i64,
+    pub now_ms: i64,
+    /// The ID of the engine it reaches as `local`, once known.
+    pub local_engine: Option<&'a str>,
+}
+
+/// Records that a replica is alive (its row made again if the others took it for dead).
+pub async fn beat(db: &Db, beat: &Beat<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO replicas (id, started_ms, heartbeat_ms, address) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET heartbeat_ms = $3",
+        "INSERT INTO replicas (id, started_ms, heartbeat_ms, address, local_engine) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET heartbeat_ms = $3, \
+           local_engine = COALESCE($5, replicas.local_engine)",
     )
-    .bind(id)
-    .bind(started_ms)
-    .bind(now_ms)
-    .bind(address)
+    .bind(beat.id)
+    .bind(beat.started_ms)
+    .bind(beat.now_ms)
+    .bind(beat.address)
+    .bind(beat.local_engine)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// The `local` engine of each replica alive (heartbeat at `alive_since_ms` or later), None for
+/// one that has not said yet.
+pub async fn local_engines(
+    db: &Db,
+    alive_since_ms: i64,
+) -> Result<Vec<Option<String>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT local_engine FROM replicas WHERE heartbeat_ms >= $1")
+        .bind(alive_since_ms)
+        .fetch_all(db)
+        .await
 }
 
 /// A replica that stops: its row goes, and with it its claim to be alive.
@@ -63,9 +83,11 @@ pub async fn leave(db: &Db, id: &str) -> Result<(), sqlx::Error> {
 }
 
 pub async fn all(db: &Db) -> Result<Vec<ReplicaRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, started_ms, heartbeat_ms FROM replicas ORDER BY started_ms")
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "SELECT id, started_ms, heartbeat_ms, local_engine FROM replicas ORDER BY started_ms",
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// The term a leader is in, and who holds it; None before the first leader.

@@ -216,9 +216,18 @@ impl Engine {
 
     /// Removes a container, its anonymous volumes with it; one already gone is not an error.
     pub async fn remove_container(&self, id: &str) -> Result<(), ApiError> {
+        self.remove(id, true).await
+    }
+
+    /// Removes a container and leaves its anonymous volumes; one already gone is not an error.
+    pub async fn remove_container_keeping_volumes(&self, id: &str) -> Result<(), ApiError> {
+        self.remove(id, false).await
+    }
+
+    async fn remove(&self, id: &str, volumes: bool) -> Result<(), ApiError> {
         let options = RemoveContainerOptions {
             force: true,
-            v: true,
+            v: volumes,
             ..Default::default()
         };
         match self
@@ -251,6 +260,17 @@ impl Engine {
             ..Default::default()
         };
         Ok(self.client().await?.list_containers(Some(options)).await?)
+    }
+
+    /// The engine's own ID (`docker info`): the same engine reached by two addresses has one.
+    pub async fn engine_id(&self) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .client()
+            .await?
+            .info()
+            .await?
+            .id
+            .filter(|id| !id.is_empty()))
     }
 
     /// Memory in bytes not reserved by berth's running containers: the engine's total minus

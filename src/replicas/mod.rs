@@ -35,6 +35,8 @@ pub struct Replicas {
     address: String,
     started_ms: i64,
     hosts: Arc<Hosts>,
+    /// The ID of the engine this replica reaches as `local`, once it answered.
+    local_engine: std::sync::OnceLock<String>,
 }
 
 /// One replica, as `GET /admin/replicas` lists it.
@@ -49,6 +51,9 @@ pub struct ReplicaView {
     pub leader: bool,
     /// Execs it has running.
     pub execs: i64,
+    /// The ID of the engine it reaches as `local` (`docker info`); every replica's must be the
+    /// same for `local` to be reconciled. None until that engine answered.
+    pub local_engine: Option<String>,
 }
 
 /// Every replica on the database, and which one answered.
@@ -76,6 +81,7 @@ impl Replicas {
             address,
             started_ms: crate::clock::now_ms(),
             hosts,
+            local_engine: std::sync::OnceLock::new(),
         };
         replicas.beat().await?;
         if alone {
@@ -90,14 +96,14 @@ impl Replicas {
     }
 
     async fn beat(&self) -> Result<(), ApiError> {
-        Ok(db::replicas::beat(
-            &self.db,
-            &self.id,
-            &self.address,
-            self.started_ms,
-            crate::clock::now_ms(),
-        )
-        .await?)
+        let beat = db::replicas::Beat {
+            id: &self.id,
+            address: &self.address,
+            started_ms: self.started_ms,
+            now_ms: crate::clock::now_ms(),
+            local_engine: self.local_engine.get().map(String::as_str),
+        };
+        Ok(db::replicas::beat(&self.db, &beat).await?)
     }
 
     /// Records this replica alive every [`BEAT`] until `stop`; then it leaves (what its
@@ -110,12 +116,24 @@ impl Replicas {
                 _ = stop.cancelled() => break,
                 _ = ticks.tick() => {}
             }
+            if self.local_engine.get().is_none() {
+                self.learn_local_engine().await;
+            }
             if let Err(e) = self.beat().await {
                 tracing::warn!(error = %e.message, "could not record this replica's heartbeat");
             }
         }
         if let Err(e) = db::replicas::leave(&self.db, &self.id).await {
             tracing::warn!(error = %e, "could not record this replica leaving");
+        }
+    }
+
+    /// Asks which engine this replica reaches as `local`, for its heartbeat to record (see
+    /// `containers::reconcile`); the engine may not answer yet, and is asked again next beat.
+    async fn learn_local_engine(&self) {
+        let engine = &self.hosts.local().engine;
+        if let Ok(Ok(Some(id))) = tokio::time::timeout(BEAT, engine.engine_id()).await {
+            let _ = self.local_engine.set(id);
         }
     }
 
@@ -221,6 +239,7 @@ impl Replicas {
                     .iter()
                     .find(|(id, _)| *id == row.id)
                     .map_or(0, |(_, n)| *n),
+                local_engine: row.local_engine,
                 id: row.id,
             })
             .collect();

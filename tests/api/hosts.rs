@@ -790,3 +790,91 @@ async fn the_leader_reconciles_berths_rows_with_the_containers_its_hosts_hold() 
         "another berth's container is left alone"
     );
 }
+
+#[tokio::test]
+async fn local_is_reconciled_only_while_every_replica_reaches_the_same_engine_and_a_workspaces_container_is_kept(
+) {
+    let app = spawn_app_with(|s| {
+        s.reconcile.every_s = 1;
+        s.reconcile.orphan_grace_s = 2;
+    })
+    .await;
+    let teacher = app.new_user_with_role(Role::Teacher).await;
+    let student = app.new_user().await;
+    let db = berth::db::connect(app.database.url()).await.unwrap();
+    let exists = |id: &str| {
+        docker_cli(None)
+            .args(["inspect", id])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    // A workspace whose row names another container (a database restored from before its
+    // container was made again): its container is the workspace's, and stays.
+    let made = crate::workspaces::template(&app, &teacher, json!({})).await;
+    let workspace = crate::workspaces::workspace(&app, &student, &made).await;
+    let container = format!("berth-ws-{workspace}");
+    assert!(exists(&container));
+    berth::db::workspaces::set_container(&db, &workspace, "restored-from-before")
+        .await
+        .unwrap();
+
+    let first = orphan_on_local(&app, &db).await;
+    let removed = eventually(Duration::from_secs(15), || !exists(&first)).await;
+    assert!(removed.is_some(), "an orphan on local is removed");
+    assert!(exists(&container), "the workspace's container is kept");
+
+    // Another replica alive whose `local` is another engine: `local` is left alone.
+    let stranger = berth::db::replicas::Beat {
+        id: "a-replica-elsewhere",
+        address: "http://127.0.0.1:9",
+        started_ms: now_ms(),
+        now_ms: now_ms(),
+        local_engine: Some("another-engine"),
+    };
+    berth::db::replicas::beat(&db, &stranger).await.unwrap();
+    let second = orphan_on_local(&app, &db).await;
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        let beat = berth::db::replicas::Beat {
+            now_ms: now_ms(),
+            ..stranger
+        };
+        berth::db::replicas::beat(&db, &beat).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        exists(&second),
+        "past its grace, the orphan stays while a replica's `local` is another engine"
+    );
+    berth::db::replicas::leave(&db, "a-replica-elsewhere")
+        .await
+        .unwrap();
+    let removed = eventually(Duration::from_secs(15), || !exists(&second)).await;
+    assert!(
+        removed.is_some(),
+        "and is removed once that replica is gone"
+    );
+    assert!(
+        exists(&container),
+        "the workspace's container is still kept"
+    );
+    db.close().await;
+}
+
+/// A container on `local` whose owner is gone.
+async fn orphan_on_local(app: &TestApp, db: &berth::db::Db) -> String {
+    let leaver = app.new_user().await;
+    let spec = json!({"image": IMAGE, "cmd": ["sleep", "600"]});
+    let made = create(app, &leaver.token, spec).await;
+    berth::db::users::delete(db, &leaver.id).await.unwrap();
+    made["id"].as_str().unwrap().to_string()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
