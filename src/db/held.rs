@@ -277,23 +277,27 @@ pub async fn sessions_of_replica(
         .await
 }
 
-/// A session of `replica`'s recorded again (the leader forgot it while the replica was
-/// silent), unless it is there: not counted against the limit, it is open already.
-pub async fn session_recorded_again(
-    db: &Db,
-    id: &str,
-    user_id: &str,
-    replica: &str,
-    now_ms: i64,
-) -> Result<(), sqlx::Error> {
+/// A row of `live_sessions`.
+pub struct LiveSessionRow<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub replica_id: &'a str,
+    pub opened_ms: i64,
+    pub streams: i64,
+}
+
+/// A live session recorded again (the leader forgot it while its replica was silent), unless
+/// it is there: not counted against the limit, it is open already.
+pub async fn session_recorded_again(db: &Db, row: &LiveSessionRow<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO live_sessions (id, user_id, replica_id, opened_ms) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO live_sessions (id, user_id, replica_id, opened_ms, streams) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(replica)
-    .bind(now_ms)
+    .bind(row.id)
+    .bind(row.user_id)
+    .bind(row.replica_id)
+    .bind(row.opened_ms)
+    .bind(row.streams)
     .execute(db)
     .await?;
     Ok(())

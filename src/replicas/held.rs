@@ -277,7 +277,14 @@ impl Replicas {
         }
         for (seat, s) in &seats {
             if !recorded.contains(seat.as_str()) {
-                db::held::session_recorded_again(&self.db, seat, &s.user_id, &self.id, now).await?;
+                let again = db::held::LiveSessionRow {
+                    id: seat,
+                    user_id: &s.user_id,
+                    replica_id: &self.id,
+                    opened_ms: now,
+                    streams: i64::try_from(s.streams).unwrap_or(i64::MAX),
+                };
+                db::held::session_recorded_again(&self.db, &again).await?;
                 tracing::info!(seat = %seat, "recorded a live session's row again");
             }
         }
@@ -292,7 +299,7 @@ pub struct Seat {
 }
 
 impl Seat {
-    /// The session's row, which [`Replicas::record_streams`] writes its streams to.
+    /// The session's row, which [`Replicas::keep_seats`] writes its streams to.
     pub fn id(&self) -> &str {
         &self.id
     }
