@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::{
     close_kib, eventually, processes_matching, settled, spawn_app_with, Frame, RemoveOnDrop,
-    ServerProcess, IMAGE,
+    ServerProcess, IMAGE, TEST_POSTGRES,
 };
 
 /// A `dockerd` of the test's own: its own socket, data and state, in a network namespace of
@@ -464,18 +464,71 @@ async fn a_hundred_thousand_hostile_frames_break_nothing() {
 }
 
 /// Open file descriptors of a process.
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+/// A process's open descriptors: those of its database connections (SQLite's files, sockets to
+/// the test PostgreSQL), which its pool opens as it needs them up to its size, and the others.
+struct Fds {
+    database: usize,
+    other: usize,
 }
 
-/// Threads of a process.
+fn open_fds(pid: u32) -> Fds {
+    let to_postgres = sockets_to_postgres(pid);
+    let mut fds = Fds {
+        database: 0,
+        other: 0,
+    };
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return fds;
+    };
+    for fd in dir.flatten() {
+        let target = std::fs::read_link(fd.path()).unwrap_or_default();
+        let target = target.to_string_lossy();
+        let sqlite = target.contains("/berth.db");
+        let inode = target
+            .strip_prefix("socket:[")
+            .and_then(|s| s.strip_suffix(']'));
+        if sqlite || inode.is_some_and(|i| to_postgres.iter().any(|p| p == i)) {
+            fds.database += 1;
+        } else {
+            fds.other += 1;
+        }
+    }
+    fds
+}
+
+/// The inodes of `pid`'s TCP sockets to the test PostgreSQL's port.
+fn sockets_to_postgres(pid: u32) -> Vec<String> {
+    let port = TEST_POSTGRES
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(0);
+    let remote = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && fields[2].ends_with(&remote) {
+                inodes.push(fields[9].to_string());
+            }
+        }
+    }
+    inodes
+}
+
+/// Threads of a process, but its SQLite connections' (one each, opened as its pool needs).
 fn threads(pid: u32) -> usize {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            !name.starts_with("sqlx-sqlite")
+        })
+        .count()
 }
 
 /// Connect, exec, disconnect, many times (`BERTH_CYCLES`, 300 by default; `scripts/soak.sh`
@@ -517,7 +570,8 @@ async fn connect_exec_disconnect_cycles_leave_nothing_behind() {
     for n in 0..20 {
         cycle(n).await;
     }
-    let measure = || (open_fds(pid), threads(pid), server.rss_kib());
+    // The database's descriptors are bounded by the pool (checked below), not by the cycles.
+    let measure = || (open_fds(pid).other, threads(pid), server.rss_kib());
     let steady = |a: &(usize, usize, u64), b: &(usize, usize, u64)| {
         a.0 == b.0 && a.1 == b.1 && close_kib(&a.2, &b.2)
     };
@@ -544,6 +598,14 @@ async fn connect_exec_disconnect_cycles_leave_nothing_behind() {
         took / cycles as u32
     );
     assert!(fds_after <= fds + 4, "descriptors {fds} -> {fds_after}");
+    // At most the pool's connections (SQLite: 8, each its file, WAL and shared memory; or
+    // PostgreSQL: 16, and the listener's and the leader's own).
+    let database = open_fds(pid).database;
+    eprintln!("database descriptors: {database}");
+    assert!(
+        database <= 24,
+        "{database} descriptors of database connections"
+    );
     assert!(tasks_after <= tasks + 2, "threads {tasks} -> {tasks_after}");
     assert!(
         memory_after < memory + 16 * 1024,
