@@ -849,7 +849,6 @@ async fn a_host_added_or_removed_on_one_replica_is_known_to_the_others() {
     assert!(took < Duration::from_secs(2), "B forgot it after {took:?}");
 }
 
-/// `user`'s sessions as `GET /admin/usage` on `replica` counts them.
 #[tokio::test]
 async fn a_replica_mends_its_session_rows_a_leaked_one_locks_no_one_out_and_a_forgotten_one_counts_again(
 ) {
