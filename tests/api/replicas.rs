@@ -884,17 +884,14 @@ async fn a_replica_mends_its_session_rows_a_leaked_one_locks_no_one_out_and_a_fo
         Ws::try_connect(&at_a, &student.token).await.is_none(),
         "the leaked row counts against the student"
     );
-    let start = Instant::now();
-    let mut ws = loop {
-        if let Some(ws) = Ws::try_connect(&at_a, &student.token).await {
-            break ws;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the leaked row still locks the student out"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let within = Duration::from_secs(15);
+    let mut ws = admitted_within(
+        &at_a,
+        &student.token,
+        within,
+        "the leaked row still locks the student out",
+    )
+    .await;
 
     // The live session's row forgotten (as the leader does for a replica it thought dead): the
     // session counts again, against the limit and in the usage view.
@@ -992,18 +989,27 @@ async fn a_users_session_limit_holds_across_replicas_and_usage_counts_them_all()
     }
     // A session closed on A makes room on B.
     open.remove(0).close().await;
+    let within = Duration::from_secs(5);
+    admitted_within(
+        &at_b,
+        &student.token,
+        within,
+        "a closed session made no room",
+    )
+    .await;
+}
+
+/// A session opened at `address` once one is admitted, tried again until `within` has passed
+/// (then the test fails with `refused`).
+async fn admitted_within(address: &str, token: &str, within: Duration, refused: &str) -> Ws {
     let start = Instant::now();
-    let reopened = loop {
-        if let Some(ws) = Ws::try_connect(&at_b, &student.token).await {
-            break ws;
+    loop {
+        if let Some(ws) = Ws::try_connect(address, token).await {
+            return ws;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "a closed session made no room"
-        );
+        assert!(start.elapsed() < within, "{refused}");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    drop(reopened);
+    }
 }
 
 /// A student with a workspace on `a`, and another student.
